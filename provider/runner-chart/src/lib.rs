@@ -1,1 +1,5 @@
-//! (work in progress)
+//! The `gitlab-runner` Helm chart's interface, as pure data: the runner `config.toml` key catalogue,
+//! a validator for user-written TOML, a renderer for typed runner settings, and typed chart values.
+
+pub mod catalogue;
+pub mod finding;
