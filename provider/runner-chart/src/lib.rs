@@ -2,4 +2,9 @@
 //! a validator for user-written TOML, a renderer for typed runner settings, and typed chart values.
 
 pub mod catalogue;
+pub mod credentials;
 pub mod finding;
+pub mod validate;
+
+pub use finding::{ConfigPath, Finding, PathSegment, Position, Rule, Severity, has_errors};
+pub use validate::validate_runner_config;

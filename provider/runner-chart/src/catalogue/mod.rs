@@ -172,11 +172,10 @@ mod tests {
             global.key("runners").map(|k| k.kind),
             Some(ValueKind::ArrayOfTables("runners"))
         );
-        let kubernetes = section("runners.kubernetes").map(|s| *s);
-        let kubernetes = kubernetes
-            .as_ref()
-            .map(|s| (s.key("privileged"), s.key("pull_policy"), s.key("volumes")));
-        let (privileged, pull_policy, volumes) = kubernetes.unwrap_or((None, None, None));
+        let kubernetes = section("runners.kubernetes").expect("kubernetes section");
+        let privileged = kubernetes.key("privileged");
+        let pull_policy = kubernetes.key("pull_policy");
+        let volumes = kubernetes.key("volumes");
         assert_eq!(privileged.map(|k| k.kind), Some(ValueKind::Bool));
         assert_eq!(
             pull_policy.map(|k| k.kind),
