@@ -1,0 +1,288 @@
+//! Listening, connection handling, fault injection and the request log.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use axum::Router;
+use axum::body::Body;
+use axum::http::{HeaderValue, Request, Response, StatusCode, header};
+use hyper::body::Incoming;
+use hyper_util::rt::TokioIo;
+use tokio::net::TcpListener;
+use tokio::sync::oneshot;
+use tokio::task::{JoinHandle, JoinSet};
+use tower::ServiceExt;
+
+use crate::admin::TEST_PREFIX;
+use crate::admin_client::AdminClient;
+use crate::auth::token_name_for_log;
+use crate::errors::ApiError;
+use crate::model::{Fault, LoggedRequest, Seed};
+use crate::store::{Store, StoreError};
+use crate::timefmt;
+
+/// State shared by every handler.
+pub(crate) struct AppState {
+    pub store: Store,
+    /// `http://127.0.0.1:PORT`, used in `web_url` and `Link` headers.
+    pub base_url: String,
+}
+
+/// Why the server could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum ServerError {
+    /// Binding the listen address failed.
+    #[error("cannot listen on {address}: {source}")]
+    Bind {
+        /// The address asked for.
+        address: String,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// The seed is inconsistent (duplicate runner ids or tokens, unknown owner names).
+    #[error("the seed is invalid: {0}")]
+    Seed(#[from] StoreError),
+    /// The seed file could not be read or parsed.
+    #[error("cannot read the seed file {path}: {reason}")]
+    SeedFile {
+        /// The file.
+        path: String,
+        /// What went wrong.
+        reason: String,
+    },
+}
+
+/// The connection was dropped on purpose (a `drop_connection` fault).
+#[derive(Debug, thiserror::Error)]
+#[error("connection dropped by an injected fault")]
+struct ConnectionDropped;
+
+/// A running GitLab API test server. Stops (and closes its connections) when dropped.
+pub struct TestServer {
+    url: String,
+    address: SocketAddr,
+    state: Arc<AppState>,
+    shutdown: Option<oneshot::Sender<()>>,
+    task: Option<JoinHandle<()>>,
+}
+
+impl std::fmt::Debug for TestServer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TestServer")
+            .field("url", &self.url)
+            .finish_non_exhaustive()
+    }
+}
+
+impl TestServer {
+    /// Starts an empty server on `127.0.0.1:0`.
+    pub async fn start() -> Result<Self, ServerError> {
+        Self::start_with("127.0.0.1:0", Seed::default()).await
+    }
+
+    /// Starts a server on `address` holding `seed` (restored by every reset).
+    pub async fn start_with(address: &str, seed: Seed) -> Result<Self, ServerError> {
+        let listener = TcpListener::bind(address)
+            .await
+            .map_err(|source| ServerError::Bind {
+                address: address.to_owned(),
+                source,
+            })?;
+        Self::serve(listener, seed)
+    }
+
+    /// Serves on an already bound listener.
+    pub fn serve(listener: TcpListener, seed: Seed) -> Result<Self, ServerError> {
+        let address = listener.local_addr().map_err(|source| ServerError::Bind {
+            address: "<listener>".to_owned(),
+            source,
+        })?;
+        let url = format!("http://{address}");
+        let state = Arc::new(AppState {
+            store: Store::new(seed)?,
+            base_url: url.clone(),
+        });
+        let router = app(Arc::clone(&state));
+        let (shutdown, stopped) = oneshot::channel();
+        let task = tokio::spawn(accept_loop(listener, Arc::clone(&state), router, stopped));
+        Ok(Self {
+            url,
+            address,
+            state,
+            shutdown: Some(shutdown),
+            task: Some(task),
+        })
+    }
+
+    /// `http://127.0.0.1:PORT` (the GitLab instance URL, without `/api/v4`).
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
+    /// `http://127.0.0.1:PORT/api/v4`.
+    pub fn api_url(&self) -> String {
+        format!("{}/api/v4", self.url)
+    }
+
+    /// The listening address.
+    pub fn address(&self) -> SocketAddr {
+        self.address
+    }
+
+    /// A client for the test surface.
+    pub fn admin(&self) -> AdminClient {
+        AdminClient::new(&self.url)
+    }
+
+    /// The request log, read in-process (same content as [`AdminClient::requests`]).
+    pub fn request_log(&self) -> Vec<LoggedRequest> {
+        self.state.store.request_log()
+    }
+
+    /// Stops accepting, closes open connections and waits for the server task.
+    pub async fn shutdown(mut self) {
+        if let Some(shutdown) = self.shutdown.take() {
+            let _ = shutdown.send(());
+        }
+        if let Some(task) = self.task.take() {
+            let _ = task.await;
+        }
+    }
+}
+
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        if let Some(shutdown) = self.shutdown.take() {
+            let _ = shutdown.send(());
+        }
+    }
+}
+
+/// The application: GitLab routes, the test surface, GitLab's 404 for anything else.
+fn app(state: Arc<AppState>) -> Router {
+    crate::api::routes()
+        .merge(crate::admin::routes())
+        .fallback(|| async { ApiError::RouteNotFound })
+        .with_state(state)
+}
+
+async fn accept_loop(
+    listener: TcpListener,
+    state: Arc<AppState>,
+    router: Router,
+    mut stopped: oneshot::Receiver<()>,
+) {
+    let mut connections = JoinSet::new();
+    loop {
+        while connections.try_join_next().is_some() {}
+        tokio::select! {
+            _ = &mut stopped => break,
+            accepted = listener.accept() => match accepted {
+                Ok((stream, _peer)) => {
+                    let state = Arc::clone(&state);
+                    let router = router.clone();
+                    connections.spawn(async move {
+                        let service = hyper::service::service_fn(move |request| {
+                            handle(Arc::clone(&state), router.clone(), request)
+                        });
+                        let _ = hyper::server::conn::http1::Builder::new()
+                            .serve_connection(TokioIo::new(stream), service)
+                            .await;
+                    });
+                }
+                Err(error) => {
+                    tracing::warn!(%error, "accept failed");
+                    tokio::time::sleep(Duration::from_millis(20)).await;
+                }
+            },
+        }
+    }
+    connections.shutdown().await;
+}
+
+/// Serves one request: the test surface directly; API requests through the fault table and
+/// into the request log.
+async fn handle(
+    state: Arc<AppState>,
+    router: Router,
+    request: Request<Incoming>,
+) -> Result<Response<Body>, ConnectionDropped> {
+    let path = request.uri().path().to_owned();
+    if path.starts_with(TEST_PREFIX) {
+        return Ok(route(router, request).await);
+    }
+    let arrived = Instant::now();
+    let since_start_ms = state.store.elapsed_ms();
+    let at = timefmt::format(timefmt::now());
+    let method = request.method().as_str().to_owned();
+    let query = request.uri().query().map(str::to_owned);
+    let token_name = token_name_for_log(&state.store, request.headers());
+    let fault = state.store.take_fault(&method, &path);
+
+    let response = match &fault {
+        Some(Fault::DropConnection) => None,
+        Some(Fault::Status { code, body }) => Some(status_response(*code, body.as_deref())),
+        Some(Fault::RateLimit { retry_after_secs }) => Some(rate_limited(*retry_after_secs)),
+        Some(Fault::Latency { millis }) => {
+            tokio::time::sleep(Duration::from_millis(*millis)).await;
+            Some(route(router, request).await)
+        }
+        None => Some(route(router, request).await),
+    };
+    state.store.log_request(LoggedRequest {
+        seq: 0,
+        method,
+        path,
+        query,
+        status: response.as_ref().map(|response| response.status().as_u16()),
+        token_name,
+        at,
+        since_start_ms,
+        duration_ms: u64::try_from(arrived.elapsed().as_millis()).unwrap_or(u64::MAX),
+        fault,
+    });
+    response.ok_or(ConnectionDropped)
+}
+
+async fn route(router: Router, request: Request<Incoming>) -> Response<Body> {
+    match router.oneshot(request).await {
+        Ok(response) => response,
+        Err(never) => match never {},
+    }
+}
+
+fn status_response(code: u16, body: Option<&str>) -> Response<Body> {
+    let status = StatusCode::from_u16(code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    let body = body.map_or_else(
+        || {
+            serde_json::json!({
+                "message": format!("{} {}", status.as_u16(), status.canonical_reason().unwrap_or("Error"))
+            })
+            .to_string()
+        },
+        str::to_owned,
+    );
+    let mut response = Response::new(Body::from(body));
+    *response.status_mut() = status;
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    response
+}
+
+/// GitLab's rate limiter answer: 429, `Retry-After` in seconds, plain-text body.
+fn rate_limited(retry_after_secs: u64) -> Response<Body> {
+    let mut response = Response::new(Body::from("Retry later\n"));
+    *response.status_mut() = StatusCode::TOO_MANY_REQUESTS;
+    let headers = response.headers_mut();
+    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/plain"));
+    headers.insert(header::RETRY_AFTER, HeaderValue::from(retry_after_secs));
+    headers.insert(
+        "ratelimit-name",
+        HeaderValue::from_static("throttle_authenticated_api"),
+    );
+    headers.insert("ratelimit-remaining", HeaderValue::from(0_u64));
+    response
+}
