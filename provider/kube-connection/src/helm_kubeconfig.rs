@@ -1,0 +1,227 @@
+//! The private kubeconfig handed to the helm CLI.
+
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+
+use crate::error::ConnectionError;
+use crate::resolve::ResolvedConnection;
+
+const FILE_NAME: &str = "kubeconfig";
+
+impl ResolvedConnection {
+    /// Writes the effective kubeconfig (inline CA/certificate/key data, token, exec plugin,
+    /// insecure, tls-server-name, proxy-url) to `dir/kubeconfig` with mode 0600 and returns its
+    /// path. `dir` should be a private temporary directory owned by the caller (for example a
+    /// [`tempfile::TempDir`]), which removes the file when dropped.
+    pub fn write_private_kubeconfig(&self, dir: &Path) -> Result<PathBuf, ConnectionError> {
+        let failed = |reason: String| ConnectionError::WriteKubeconfig {
+            dir: dir.to_path_buf(),
+            reason,
+        };
+        let yaml = serde_yaml_ng::to_string(&self.kubeconfig)
+            .map_err(|error| failed(error.to_string()))?;
+        let path = dir.join(FILE_NAME);
+        let mut file = create_private(&path).map_err(|error| failed(error.to_string()))?;
+        file.write_all(yaml.as_bytes())
+            .map_err(|error| failed(error.to_string()))?;
+        file.sync_all().map_err(|error| failed(error.to_string()))?;
+        Ok(path)
+    }
+}
+
+#[cfg(unix)]
+fn create_private(path: &Path) -> std::io::Result<std::fs::File> {
+    use std::os::unix::fs::OpenOptionsExt as _;
+    std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+}
+
+#[cfg(not(unix))]
+fn create_private(path: &Path) -> std::io::Result<std::fs::File> {
+    std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(path)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use secrecy::ExposeSecret as _;
+
+    use crate::{ExecCredential, KubernetesConnection};
+
+    fn certificate_pair() -> (String, String, String) {
+        let ca_key = rcgen::KeyPair::generate().unwrap();
+        let mut ca_params = rcgen::CertificateParams::new(vec!["test-ca".to_string()]).unwrap();
+        ca_params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+        let ca = ca_params.self_signed(&ca_key).unwrap();
+        let client_key = rcgen::KeyPair::generate().unwrap();
+        let client = rcgen::CertificateParams::new(vec!["client".to_string()])
+            .unwrap()
+            .self_signed(&client_key)
+            .unwrap();
+        (ca.pem(), client.pem(), client_key.serialize_pem())
+    }
+
+    fn full_connection() -> KubernetesConnection {
+        let (ca, cert, key) = certificate_pair();
+        KubernetesConnection {
+            host: Some("https://127.0.0.1:6443".into()),
+            token: Some("round-trip-token".into()),
+            client_certificate: Some(cert),
+            client_key: Some(key),
+            cluster_ca_certificate: Some(ca),
+            tls_server_name: Some("kubernetes.default".into()),
+            proxy_url: Some("http://127.0.0.1:3128".into()),
+            exec: Some(ExecCredential {
+                api_version: "client.authentication.k8s.io/v1".into(),
+                command: "/usr/local/bin/get-token".into(),
+                args: vec!["--cluster".into(), "x".into()],
+                env: BTreeMap::from([("REGION".to_string(), "eu".to_string())]),
+            }),
+            ..Default::default()
+        }
+    }
+
+    fn no_env(_: &str) -> Option<String> {
+        None
+    }
+
+    #[test]
+    fn written_kubeconfig_is_0600_and_resolves_to_the_same_connection() {
+        let original = full_connection().resolve(&no_env).unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let path = original.write_private_kubeconfig(dir.path()).unwrap();
+
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt as _;
+            let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
+            assert_eq!(mode, 0o600);
+        }
+
+        let reread = KubernetesConnection {
+            config_path: Some(path.to_string_lossy().into_owned()),
+            ..Default::default()
+        }
+        .resolve(&no_env)
+        .unwrap();
+        let as_json = |resolved: &crate::ResolvedConnection| {
+            serde_json::to_value(resolved.kubeconfig()).unwrap()
+        };
+        assert_eq!(as_json(&reread), as_json(&original));
+        assert_eq!(reread.server(), "https://127.0.0.1:6443");
+
+        let user = reread.kubeconfig().auth_infos[0]
+            .auth_info
+            .as_ref()
+            .unwrap();
+        assert_eq!(
+            user.token.as_ref().unwrap().expose_secret(),
+            "round-trip-token"
+        );
+        let cluster = reread.kubeconfig().clusters[0].cluster.as_ref().unwrap();
+        assert_eq!(cluster.proxy_url.as_deref(), Some("http://127.0.0.1:3128"));
+        assert_eq!(
+            cluster.tls_server_name.as_deref(),
+            Some("kubernetes.default")
+        );
+        assert!(cluster.certificate_authority_data.is_some());
+    }
+
+    #[test]
+    fn insecure_survives_the_round_trip() {
+        let connection = KubernetesConnection {
+            host: Some("https://127.0.0.1:6443".into()),
+            insecure: Some(true),
+            ..Default::default()
+        };
+        let dir = tempfile::tempdir().unwrap();
+        let path = connection
+            .resolve(&no_env)
+            .unwrap()
+            .write_private_kubeconfig(dir.path())
+            .unwrap();
+        let text = std::fs::read_to_string(path).unwrap();
+        assert!(text.contains("insecure-skip-tls-verify: true"), "{text}");
+    }
+
+    #[test]
+    fn writing_twice_into_the_same_dir_fails_instead_of_clobbering() {
+        let resolved = full_connection().resolve(&no_env).unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        resolved.write_private_kubeconfig(dir.path()).unwrap();
+        assert!(resolved.write_private_kubeconfig(dir.path()).is_err());
+    }
+
+    #[tokio::test]
+    async fn kube_config_and_client_build_from_the_resolved_connection() {
+        let resolved = full_connection().resolve(&no_env).unwrap();
+        let config = resolved.kube_config().await.unwrap();
+        assert_eq!(config.cluster_url.to_string(), "https://127.0.0.1:6443/");
+        assert_eq!(
+            config
+                .proxy_url
+                .as_ref()
+                .map(ToString::to_string)
+                .as_deref(),
+            Some("http://127.0.0.1:3128/")
+        );
+        assert_eq!(
+            config.tls_server_name.as_deref(),
+            Some("kubernetes.default")
+        );
+        assert_eq!(config.root_cert.as_ref().map(Vec::len), Some(1));
+        resolved.client().await.unwrap();
+    }
+
+    #[test]
+    fn non_pem_material_is_refused_without_echoing_it() {
+        let connection = KubernetesConnection {
+            host: Some("https://127.0.0.1:6443".into()),
+            token: Some("tok-3141".into()),
+            client_certificate: Some(full_connection().client_certificate.unwrap()),
+            client_key: Some("key-material-2718".into()),
+            ..Default::default()
+        };
+        let error = connection.resolve(&no_env).unwrap_err();
+        let message = error.to_string();
+        assert!(
+            matches!(
+                error,
+                crate::ConnectionError::NotPem {
+                    field: "client_key"
+                }
+            ),
+            "{message}"
+        );
+        assert!(
+            !message.contains("key-material-2718") && !message.contains("tok-3141"),
+            "{message}"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_malformed_certificate_fails_the_client_build_without_the_token_in_the_message() {
+        let connection = KubernetesConnection {
+            host: Some("https://127.0.0.1:6443".into()),
+            token: Some("tok-3141".into()),
+            cluster_ca_certificate: Some(
+                "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n".into(),
+            ),
+            ..Default::default()
+        };
+        let resolved = connection.resolve(&no_env).unwrap();
+        let message = match resolved.kube_config().await {
+            Ok(_) => resolved.client().await.map(|_| ()).unwrap_err().to_string(),
+            Err(error) => error.to_string(),
+        };
+        assert!(!message.contains("tok-3141"), "{message}");
+        assert!(!format!("{resolved:?}").contains("tok-3141"));
+    }
+}
