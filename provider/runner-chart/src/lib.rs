@@ -8,3 +8,7 @@ pub mod validate;
 
 pub use finding::{ConfigPath, Finding, PathSegment, Position, Rule, Severity, has_errors};
 pub use validate::validate_runner_config;
+pub mod render;
+
+pub use render::model::*;
+pub use render::{RenderedConfig, render, render_runner_config};

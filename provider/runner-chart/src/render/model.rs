@@ -1,0 +1,285 @@
+//! Typed runner settings: what the provider's typed blocks map onto. Every field is optional (or an
+//! empty collection) and omitted from the TOML when unset, so the runner's own defaults apply.
+//! Credentials have no field here on purpose: the cache reads them from the Secret named by the chart's
+//! `runners.cache.secretName`, the runner token from `runners.secret`.
+
+use std::collections::BTreeMap;
+
+/// One `[[runners]]` entry — everything `runners.config` holds.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RunnerConfigInput {
+    /// `name`. (The chart's `runners.name` value is what registration uses; setting both is allowed.)
+    pub name: Option<String>,
+    /// `url`: the GitLab URL, when it differs from the chart's `gitlabUrl`.
+    pub url: Option<String>,
+    /// `clone_url`.
+    pub clone_url: Option<String>,
+    /// `executor`; rendered as `"kubernetes"` when unset.
+    pub executor: Option<String>,
+    /// `limit`: most jobs this runner handles at once (0 = no limit).
+    pub limit: Option<u32>,
+    /// `output_limit` in kilobytes.
+    pub output_limit: Option<u32>,
+    /// `request_concurrency` (at least 1).
+    pub request_concurrency: Option<u32>,
+    /// `builds_dir`.
+    pub builds_dir: Option<String>,
+    /// `cache_dir`.
+    pub cache_dir: Option<String>,
+    /// `environment`, rendered as `["NAME=value", ...]` in name order.
+    pub environment: BTreeMap<String, String>,
+    /// `pre_get_sources_script`.
+    pub pre_get_sources_script: Option<String>,
+    /// `post_get_sources_script`.
+    pub post_get_sources_script: Option<String>,
+    /// `pre_build_script`.
+    pub pre_build_script: Option<String>,
+    /// `post_build_script`.
+    pub post_build_script: Option<String>,
+    /// `[runners.feature_flags]`.
+    pub feature_flags: BTreeMap<String, bool>,
+    /// `[runners.kubernetes]`.
+    pub kubernetes: KubernetesConfig,
+    /// `[runners.cache]`.
+    pub cache: Option<CacheConfig>,
+}
+
+/// `[runners.kubernetes]`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct KubernetesConfig {
+    pub image: Option<String>,
+    pub namespace: Option<String>,
+    pub privileged: Option<bool>,
+    pub allow_privilege_escalation: Option<bool>,
+    /// Glob patterns of images jobs may use (runner ≥ 14.2).
+    pub allowed_images: Vec<String>,
+    /// Glob patterns of service images jobs may use.
+    pub allowed_services: Vec<String>,
+    pub allowed_pull_policies: Vec<PullPolicy>,
+    /// Rendered as a string when it has one entry, as an array otherwise.
+    pub pull_policy: Vec<PullPolicy>,
+    pub service_account: Option<String>,
+    pub image_pull_secrets: Vec<String>,
+    pub helper_image: Option<String>,
+    /// Requests and limits of the build container (`cpu_request`, `memory_limit`, ...).
+    pub build_resources: ContainerResources,
+    /// Requests and limits of service containers (`service_cpu_request`, ...).
+    pub service_resources: ContainerResources,
+    /// Requests and limits of the helper container (`helper_cpu_request`, ...).
+    pub helper_resources: ContainerResources,
+    /// `poll_interval` in seconds.
+    pub poll_interval: Option<u32>,
+    /// `poll_timeout` in seconds.
+    pub poll_timeout: Option<u32>,
+    pub pod_termination_grace_period_seconds: Option<u32>,
+    pub priority_class_name: Option<String>,
+    pub scheduler_name: Option<String>,
+    pub node_selector: BTreeMap<String, String>,
+    /// `"key=value" = "Effect"` pairs, as the runner takes them.
+    pub node_tolerations: BTreeMap<String, String>,
+    pub pod_labels: BTreeMap<String, String>,
+    pub pod_annotations: BTreeMap<String, String>,
+    pub volumes: Volumes,
+}
+
+/// Kubernetes quantities (`"500m"`, `"1Gi"`) for one kind of container.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ContainerResources {
+    pub cpu_request: Option<String>,
+    pub cpu_limit: Option<String>,
+    pub memory_request: Option<String>,
+    pub memory_limit: Option<String>,
+    pub ephemeral_storage_request: Option<String>,
+    pub ephemeral_storage_limit: Option<String>,
+}
+
+impl ContainerResources {
+    /// `(key suffix, value)` in rendering order.
+    pub(crate) fn entries(&self) -> [(&'static str, Option<&str>); 6] {
+        [
+            ("cpu_request", self.cpu_request.as_deref()),
+            ("cpu_limit", self.cpu_limit.as_deref()),
+            ("memory_request", self.memory_request.as_deref()),
+            ("memory_limit", self.memory_limit.as_deref()),
+            (
+                "ephemeral_storage_request",
+                self.ephemeral_storage_request.as_deref(),
+            ),
+            (
+                "ephemeral_storage_limit",
+                self.ephemeral_storage_limit.as_deref(),
+            ),
+        ]
+    }
+}
+
+/// An image pull policy.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum PullPolicy {
+    Always,
+    IfNotPresent,
+    Never,
+}
+
+impl PullPolicy {
+    /// The runner's spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Always => "always",
+            Self::IfNotPresent => "if-not-present",
+            Self::Never => "never",
+        }
+    }
+
+    /// Parses the runner's spelling (`always`, `if-not-present`, `never`).
+    pub fn parse(text: &str) -> Option<Self> {
+        [Self::Always, Self::IfNotPresent, Self::Never]
+            .into_iter()
+            .find(|policy| policy.as_str() == text)
+    }
+}
+
+/// `[runners.kubernetes.volumes]`: one list per volume kind.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Volumes {
+    pub empty_dir: Vec<EmptyDirVolume>,
+    pub host_path: Vec<HostPathVolume>,
+    pub pvc: Vec<PvcVolume>,
+    pub config_map: Vec<ConfigMapVolume>,
+    pub secret: Vec<SecretVolume>,
+}
+
+/// The storage medium of an `emptyDir`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum EmptyDirMedium {
+    /// The node's disk (rendered by leaving `medium` out).
+    #[default]
+    Disk,
+    /// tmpfs (`medium = "Memory"`).
+    Memory,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct EmptyDirVolume {
+    pub name: String,
+    pub mount_path: String,
+    pub sub_path: Option<String>,
+    pub medium: EmptyDirMedium,
+    /// A quantity such as `"1Gi"`.
+    pub size_limit: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct HostPathVolume {
+    pub name: String,
+    pub mount_path: String,
+    pub sub_path: Option<String>,
+    /// The path on the node; the runner uses `mount_path` when unset.
+    pub host_path: Option<String>,
+    pub read_only: Option<bool>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PvcVolume {
+    /// The PersistentVolumeClaim's name.
+    pub name: String,
+    pub mount_path: String,
+    pub sub_path: Option<String>,
+    pub read_only: Option<bool>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ConfigMapVolume {
+    /// The ConfigMap's name.
+    pub name: String,
+    pub mount_path: String,
+    pub sub_path: Option<String>,
+    pub read_only: Option<bool>,
+    /// ConfigMap key → path relative to `mount_path`; all keys when empty.
+    pub items: BTreeMap<String, String>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SecretVolume {
+    /// The Secret's name.
+    pub name: String,
+    pub mount_path: String,
+    pub sub_path: Option<String>,
+    pub read_only: Option<bool>,
+    /// Secret key → path relative to `mount_path`; all keys when empty.
+    pub items: BTreeMap<String, String>,
+}
+
+/// `[runners.cache]`. The backend's credentials come from the Secret named by the chart value
+/// `runners.cache.secretName`; there is deliberately no field for them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CacheConfig {
+    pub backend: CacheBackend,
+    /// `Path`: a prefix inside the bucket/container.
+    pub path: Option<String>,
+    /// `Shared`: share the cache between runners.
+    pub shared: Option<bool>,
+    /// `MaxUploadedArchiveSize` in bytes.
+    pub max_uploaded_archive_size: Option<u64>,
+}
+
+/// The cache backend and its settings (`Type` plus the matching sub-table).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CacheBackend {
+    S3(S3Cache),
+    Gcs(GcsCache),
+    Azure(AzureCache),
+}
+
+impl CacheBackend {
+    /// The value of `Type`.
+    pub fn type_name(&self) -> &'static str {
+        match self {
+            Self::S3(_) => "s3",
+            Self::Gcs(_) => "gcs",
+            Self::Azure(_) => "azure",
+        }
+    }
+}
+
+/// `[runners.cache.s3]`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct S3Cache {
+    pub server_address: Option<String>,
+    pub bucket_name: String,
+    pub bucket_location: Option<String>,
+    pub insecure: Option<bool>,
+    pub authentication_type: Option<S3AuthenticationType>,
+}
+
+/// How the runner authenticates to S3.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum S3AuthenticationType {
+    /// Access key and secret key from the cache Secret.
+    AccessKey,
+    /// The pod's IAM role (workload identity).
+    Iam,
+}
+
+impl S3AuthenticationType {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::AccessKey => "access-key",
+            Self::Iam => "iam",
+        }
+    }
+}
+
+/// `[runners.cache.gcs]`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct GcsCache {
+    pub bucket_name: String,
+}
+
+/// `[runners.cache.azure]`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AzureCache {
+    pub container_name: String,
+    /// e.g. `blob.core.windows.net`.
+    pub storage_domain: Option<String>,
+}
