@@ -138,21 +138,22 @@ pub(crate) fn mask(source: &str) -> MaskedSource {
                     last_significant = Some(b'\'');
                 }
             }
-            Lexer::MultiBasic => {
-                if byte == b'\\' {
+            Lexer::MultiBasic | Lexer::MultiLiteral => {
+                let quote = if state == Lexer::MultiBasic {
+                    b'"'
+                } else {
+                    b'\''
+                };
+                if byte == b'\\' && state == Lexer::MultiBasic {
                     index += 1;
-                } else if rest.starts_with(b"\"\"\"") {
-                    state = Lexer::Code;
-                    last_significant = Some(b'"');
-                    index += 3;
-                    continue;
-                }
-            }
-            Lexer::MultiLiteral => {
-                if rest.starts_with(b"'''") {
-                    state = Lexer::Code;
-                    last_significant = Some(b'\'');
-                    index += 3;
+                } else if byte == quote {
+                    // Up to two quotes may precede the closing delimiter: `""""` ends with content `"`.
+                    let run = rest.iter().take(5).take_while(|&&b| b == quote).count();
+                    if run >= 3 {
+                        state = Lexer::Code;
+                        last_significant = Some(quote);
+                    }
+                    index += run;
                     continue;
                 }
             }
@@ -195,6 +196,22 @@ mod tests {
         assert!(toml_edit::Document::parse(masked.text.as_str()).is_ok());
         assert_eq!(masked.regions.len(), 1);
         assert_eq!(masked.regions[0].placement, TemplatePlacement::InString);
+    }
+
+    #[test]
+    fn multi_line_strings_may_end_with_quotes() {
+        let source = "a = [\"\"\"\nx\n\"\"\"\", \"{{ y }}\"]\nb = '''z'''''\nc = {{ v }}\n";
+        let masked = mask(source);
+        let placements: Vec<_> = masked.regions.iter().map(|r| r.placement).collect();
+        assert_eq!(
+            placements,
+            [TemplatePlacement::InString, TemplatePlacement::Value]
+        );
+        assert!(
+            toml_edit::Document::parse(masked.text.as_str()).is_ok(),
+            "{}",
+            masked.text
+        );
     }
 
     #[test]
