@@ -1,0 +1,63 @@
+use std::io::{BufRead, BufReader, Write};
+use std::process::{Command, Stdio};
+
+use reqwest::StatusCode;
+
+use crate::http;
+
+#[tokio::test]
+async fn binary_prints_its_url_and_serves_the_seed() {
+    let dir = tempfile::tempdir().unwrap();
+    let seed_path = dir.path().join("seed.json");
+    let mut seed = std::fs::File::create(&seed_path).unwrap();
+    write!(
+        seed,
+        r#"{{"tokens":[{{"name":"root","token":"glpat-bin","admin":true}}],
+            "runners":[{{"id":55,"token":"glrt-t1_binarybinarybinary","description":"seeded"}}]}}"#
+    )
+    .unwrap();
+    drop(seed);
+    let mut child = Command::new(env!("CARGO_BIN_EXE_gitlab-test-server"))
+        .args(["--listen", "127.0.0.1:0", "--seed-file"])
+        .arg(&seed_path)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let url = tokio::task::spawn_blocking(move || {
+        let mut line = String::new();
+        BufReader::new(stdout).read_line(&mut line).unwrap();
+        line.trim().to_owned()
+    })
+    .await
+    .unwrap();
+    assert!(url.starts_with("http://127.0.0.1:"), "{url:?}");
+    let response = http()
+        .get(format!("{url}/api/v4/runners/55"))
+        .header("PRIVATE-TOKEN", "glpat-bin")
+        .send()
+        .await
+        .unwrap();
+    let status = response.status();
+    let details: serde_json::Value = response.json().await.unwrap();
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(details["description"], "seeded");
+}
+
+#[test]
+fn binary_rejects_a_broken_seed_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let seed_path = dir.path().join("seed.json");
+    std::fs::write(&seed_path, "{ not json").unwrap();
+    let output = Command::new(env!("CARGO_BIN_EXE_gitlab-test-server"))
+        .args(["--listen", "127.0.0.1:0", "--seed-file"])
+        .arg(&seed_path)
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("cannot read the seed file"), "{stderr}");
+}
