@@ -12,3 +12,9 @@ pub mod render;
 
 pub use render::model::*;
 pub use render::{RenderedConfig, render, render_runner_config};
+pub mod values;
+
+pub use values::{
+    ChartValues, EnvVar, ImageRef, LogFormat, LogLevel, MergeError, Rbac, RunnersValues,
+    ServiceAccount, TOKEN_DIGEST_ANNOTATION, TokenDigest, merge_user_values, scan_for_credentials,
+};
