@@ -1,1 +1,29 @@
-//! (work in progress)
+//! Drives the `helm` CLI (helm 3.8+ and 4.x) and reads helm's release records natively.
+//!
+//! - [`HelmBinary::detect`] finds helm and checks its version.
+//! - [`args`] builds argv for `upgrade --install`, `uninstall`, `rollback` (pure, tested).
+//! - [`HelmRunner`] runs them in a private environment with a timeout and cancellation, and
+//!   turns failures into a redacted, classified [`HelmError::CommandFailed`].
+//! - [`release`] decodes the newest `sh.helm.release.v1.*` Secret into a [`ReleaseRecord`]
+//!   without spawning helm.
+//! - [`drift`] compares the release manifest with the live objects, field by field.
+
+pub mod args;
+#[cfg(test)]
+mod args_tests;
+mod error;
+mod redact;
+mod run;
+mod sandbox;
+mod version;
+
+pub use args::{
+    Cascade, ChartSource, HelmInvocation, RepositoryCredentials, Rollback, Uninstall,
+    UpgradeInstall,
+};
+pub use error::{HelmError, HelmFailure, classify_failure};
+pub use redact::{MASK, redact};
+pub use run::{HelmOutput, HelmRunner, RunOptions};
+pub use sandbox::HelmSandbox;
+pub use tokio_util::sync::CancellationToken;
+pub use version::{HelmBinary, HelmGeneration, generation_of, parse_version};

@@ -1,0 +1,270 @@
+//! Running helm: private environment, stdin for secrets, a timeout and a cancellation token that
+//! stop the child (SIGTERM, then SIGKILL after a grace period), and redacted, classified errors.
+
+use std::process::Stdio;
+use std::time::Duration;
+
+use kube_connection::ResolvedConnection;
+use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+use tokio::process::{Child, Command};
+use tokio_util::sync::CancellationToken;
+
+use crate::args::{self, HelmInvocation, Rollback, Uninstall, UpgradeInstall};
+use crate::error::{HelmError, classify_failure};
+use crate::redact::redact;
+use crate::sandbox::HelmSandbox;
+use crate::version::HelmBinary;
+
+/// How long helm gets to stop after SIGTERM before it is killed.
+const TERMINATION_GRACE: Duration = Duration::from_secs(10);
+/// At most this much of helm's stderr is kept in an error (its tail).
+const MAX_STDERR: usize = 8 * 1024;
+
+/// Per-run limits and secrets.
+#[derive(Debug, Clone)]
+pub struct RunOptions {
+    /// The whole process is stopped after this long (give helm's own `--timeout` some margin).
+    pub timeout: Duration,
+    /// Cancelling it stops the process.
+    pub cancel: CancellationToken,
+    /// Strings to mask in everything that leaves the crate (stdin secrets are added
+    /// automatically).
+    pub secrets: Vec<String>,
+}
+
+impl RunOptions {
+    pub fn new(timeout: Duration) -> Self {
+        Self {
+            timeout,
+            cancel: CancellationToken::new(),
+            secrets: Vec::new(),
+        }
+    }
+}
+
+/// What a successful helm run printed (redacted).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HelmOutput {
+    pub stdout: String,
+    pub stderr: String,
+}
+
+/// Runs helm commands with a detected binary.
+#[derive(Debug, Clone)]
+pub struct HelmRunner {
+    binary: HelmBinary,
+}
+
+impl HelmRunner {
+    pub fn new(binary: HelmBinary) -> Self {
+        Self { binary }
+    }
+
+    pub fn binary(&self) -> &HelmBinary {
+        &self.binary
+    }
+
+    /// `helm upgrade --install` with `values_yaml` written to a private 0600 file; credentials,
+    /// if any, go through `repo add` / `registry login` on stdin first. The sandbox (values,
+    /// kubeconfig, credentials) is removed before this returns.
+    pub async fn upgrade_install(
+        &self,
+        connection: &ResolvedConnection,
+        request: &UpgradeInstall,
+        values_yaml: &str,
+        options: &RunOptions,
+    ) -> Result<HelmOutput, HelmError> {
+        let mut sandbox = HelmSandbox::new(connection)?;
+        let values = sandbox.write_values(values_yaml)?;
+        let invocations = args::upgrade_install(
+            self.binary.generation,
+            request,
+            sandbox.kubeconfig(),
+            &[values],
+        )?;
+        let mut output = HelmOutput {
+            stdout: String::new(),
+            stderr: String::new(),
+        };
+        for invocation in &invocations {
+            output = self.run(&sandbox, invocation, options).await?;
+        }
+        Ok(output)
+    }
+
+    /// `helm uninstall`.
+    pub async fn uninstall(
+        &self,
+        connection: &ResolvedConnection,
+        request: &Uninstall,
+        options: &RunOptions,
+    ) -> Result<HelmOutput, HelmError> {
+        let sandbox = HelmSandbox::new(connection)?;
+        let invocation = args::uninstall(self.binary.generation, request, sandbox.kubeconfig())?;
+        self.run(&sandbox, &invocation, options).await
+    }
+
+    /// `helm rollback`.
+    pub async fn rollback(
+        &self,
+        connection: &ResolvedConnection,
+        request: &Rollback,
+        options: &RunOptions,
+    ) -> Result<HelmOutput, HelmError> {
+        let sandbox = HelmSandbox::new(connection)?;
+        let invocation = args::rollback(self.binary.generation, request, sandbox.kubeconfig())?;
+        self.run(&sandbox, &invocation, options).await
+    }
+
+    /// Runs one invocation inside `sandbox`.
+    pub async fn run(
+        &self,
+        sandbox: &HelmSandbox,
+        invocation: &HelmInvocation,
+        options: &RunOptions,
+    ) -> Result<HelmOutput, HelmError> {
+        let mut secrets: Vec<&str> = options.secrets.iter().map(String::as_str).collect();
+        if let Some(secret) = &invocation.stdin_secret {
+            secrets.push(secret);
+        }
+        let command_line = redact(&invocation.display(), &secrets);
+        let mut child = self
+            .spawn(sandbox, invocation)
+            .map_err(|error| HelmError::Spawn {
+                command: command_line.clone(),
+                reason: redact(&error.to_string(), &secrets),
+            })?;
+        if let Some(mut stdin) = child.stdin.take() {
+            if let Some(secret) = &invocation.stdin_secret {
+                // A write error shows up as helm's own failure below.
+                let _ = stdin.write_all(secret.as_bytes()).await;
+            }
+            drop(stdin);
+        }
+        let stdout = read_all(child.stdout.take());
+        let stderr = read_all(child.stderr.take());
+        let outcome = tokio::select! {
+            status = child.wait() => Outcome::Exited(status),
+            () = tokio::time::sleep(options.timeout) => Outcome::TimedOut,
+            () = options.cancel.cancelled() => Outcome::Cancelled,
+        };
+        let status = match outcome {
+            Outcome::Exited(status) => status,
+            Outcome::TimedOut => {
+                stop(&mut child).await;
+                return Err(HelmError::TimedOut {
+                    command: command_line,
+                    seconds: options.timeout.as_secs(),
+                });
+            }
+            Outcome::Cancelled => {
+                stop(&mut child).await;
+                return Err(HelmError::Cancelled {
+                    command: command_line,
+                });
+            }
+        }
+        .map_err(|error| HelmError::Spawn {
+            command: command_line.clone(),
+            reason: error.to_string(),
+        })?;
+        let stdout = redact(&stdout.await.unwrap_or_default(), &secrets);
+        let stderr = redact(&stderr.await.unwrap_or_default(), &secrets);
+        if status.success() {
+            return Ok(HelmOutput { stdout, stderr });
+        }
+        let failure = classify_failure(&stderr);
+        Err(HelmError::CommandFailed {
+            command: command_line,
+            stderr: tail(stderr.trim(), MAX_STDERR),
+            exit_code: status.code(),
+            failure,
+        })
+    }
+
+    fn spawn(&self, sandbox: &HelmSandbox, invocation: &HelmInvocation) -> std::io::Result<Child> {
+        let mut command = Command::new(&self.binary.path);
+        command.args(&invocation.args);
+        for (name, _) in std::env::vars_os() {
+            let Some(name) = name.to_str() else { continue };
+            if name.starts_with("HELM_") || name.starts_with("XDG_") || name == "KUBECONFIG" {
+                command.env_remove(name);
+            }
+        }
+        for (name, value) in sandbox.environment() {
+            command.env(name, value);
+        }
+        command
+            .env("NO_COLOR", "1")
+            .current_dir(sandbox.path())
+            .stdin(if invocation.stdin_secret.is_some() {
+                Stdio::piped()
+            } else {
+                Stdio::null()
+            })
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .kill_on_drop(true);
+        command.spawn()
+    }
+}
+
+enum Outcome {
+    Exited(std::io::Result<std::process::ExitStatus>),
+    TimedOut,
+    Cancelled,
+}
+
+fn read_all<R>(reader: Option<R>) -> tokio::task::JoinHandle<String>
+where
+    R: tokio::io::AsyncRead + Unpin + Send + 'static,
+{
+    tokio::spawn(async move {
+        let mut buffer = Vec::new();
+        if let Some(mut reader) = reader {
+            let _ = reader.read_to_end(&mut buffer).await;
+        }
+        String::from_utf8_lossy(&buffer).into_owned()
+    })
+}
+
+/// SIGTERM (helm then marks the release failed instead of leaving it pending), then SIGKILL.
+async fn stop(child: &mut Child) {
+    #[cfg(unix)]
+    if let Some(pid) = child.id().and_then(|id| i32::try_from(id).ok()) {
+        let _ = nix::sys::signal::kill(
+            nix::unistd::Pid::from_raw(pid),
+            nix::sys::signal::Signal::SIGTERM,
+        );
+        if tokio::time::timeout(TERMINATION_GRACE, child.wait())
+            .await
+            .is_ok()
+        {
+            return;
+        }
+    }
+    let _ = child.kill().await;
+}
+
+fn tail(text: &str, max: usize) -> String {
+    if text.len() <= max {
+        return text.to_string();
+    }
+    let mut start = text.len() - max;
+    while !text.is_char_boundary(start) {
+        start += 1;
+    }
+    format!("…{}", &text[start..])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tail_keeps_the_end_on_a_char_boundary() {
+        assert_eq!(tail("short", 10), "short");
+        assert_eq!(tail("abcdef", 3), "…def");
+        assert_eq!(tail("ééé", 3), "…é");
+    }
+}
