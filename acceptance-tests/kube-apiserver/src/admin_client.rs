@@ -1,0 +1,138 @@
+//! A blocking client for the admin surface, for test crates (works with in-process servers and
+//! with a `kube-test-server` process alike).
+
+use std::collections::BTreeMap;
+
+use serde_json::{Value, json};
+
+use crate::admin_types::{Fault, RequestRecord};
+
+/// Errors talking to the admin surface.
+#[derive(Debug, thiserror::Error)]
+pub enum AdminError {
+    #[error("admin request {what} failed: {source}")]
+    Http {
+        what: String,
+        source: Box<ureq::Error>,
+    },
+    #[error("admin request {what} returned an unreadable body: {source}")]
+    Body {
+        what: String,
+        source: Box<ureq::Error>,
+    },
+}
+
+/// Client for the admin listener.
+#[derive(Debug, Clone)]
+pub struct AdminClient {
+    base: String,
+    agent: ureq::Agent,
+}
+
+impl AdminClient {
+    /// `base` is the admin URL, e.g. `http://127.0.0.1:43128`.
+    pub fn new(base: &str) -> Self {
+        let agent: ureq::Agent = ureq::Agent::config_builder()
+            .http_status_as_error(true)
+            .build()
+            .into();
+        AdminClient {
+            base: base.trim_end_matches('/').to_string(),
+            agent,
+        }
+    }
+
+    fn send(&self, method: &str, path: &str, body: Option<&Value>) -> Result<Value, AdminError> {
+        let url = format!("{}{}", self.base, path);
+        let what = format!("{method} {path}");
+        let http_err = |source| AdminError::Http {
+            what: what.clone(),
+            source: Box::new(source),
+        };
+        let mut response = match (method, body) {
+            ("GET", _) => self.agent.get(&url).call().map_err(http_err)?,
+            ("DELETE", _) => self.agent.delete(&url).call().map_err(http_err)?,
+            (_, b) => self
+                .agent
+                .post(&url)
+                .send_json(b.cloned().unwrap_or_else(|| json!({})))
+                .map_err(http_err)?,
+        };
+        response
+            .body_mut()
+            .read_json::<Value>()
+            .map_err(|source| AdminError::Body {
+                what,
+                source: Box::new(source),
+            })
+    }
+
+    /// Injects a fault.
+    pub fn inject_fault(&self, fault: &Fault) -> Result<(), AdminError> {
+        let body = serde_json::to_value(fault).unwrap_or_default();
+        self.send("POST", "/faults", Some(&body)).map(|_| ())
+    }
+
+    /// Removes all faults.
+    pub fn clear_faults(&self) -> Result<(), AdminError> {
+        self.send("DELETE", "/faults", None).map(|_| ())
+    }
+
+    /// Creates any served object (namespace in `metadata.namespace`); a pod keeps its `status`.
+    pub fn create_object(&self, object: &Value) -> Result<Value, AdminError> {
+        self.send("POST", "/objects", Some(object))
+    }
+
+    /// Creates a bare pod (e.g. a CI job pod) with labels, in the given phase.
+    pub fn create_pod(
+        &self,
+        namespace: &str,
+        name: &str,
+        labels: &BTreeMap<String, String>,
+        phase: &str,
+    ) -> Result<Value, AdminError> {
+        let pod = json!({
+            "apiVersion": "v1", "kind": "Pod",
+            "metadata": {"name": name, "namespace": namespace, "labels": labels},
+            "spec": {"containers": [{"name": "build", "image": "alpine:3"}]},
+        });
+        self.create_object(&pod)?;
+        self.set_pod_phase(namespace, name, phase)
+    }
+
+    /// Moves a pod to `Pending`, `Running`, `Succeeded`, `Failed` or `Unknown`.
+    pub fn set_pod_phase(
+        &self,
+        namespace: &str,
+        name: &str,
+        phase: &str,
+    ) -> Result<Value, AdminError> {
+        self.send(
+            "POST",
+            &format!("/pod-phase/{namespace}/{name}"),
+            Some(&json!({"phase": phase})),
+        )
+    }
+
+    /// Applies a JSON merge patch to the object at `api_path` (e.g.
+    /// `/api/v1/namespaces/default/configmaps/x`) as field manager `kubectl-edit`.
+    pub fn edit(&self, api_path: &str, merge_patch: &Value) -> Result<Value, AdminError> {
+        self.send("POST", &format!("/edit{api_path}"), Some(merge_patch))
+    }
+
+    /// `{"resourceVersion": "N", "objects": [...]}`.
+    pub fn state(&self) -> Result<Value, AdminError> {
+        self.send("GET", "/state", None)
+    }
+
+    /// The request log of the API listener.
+    pub fn requests(&self) -> Result<Vec<RequestRecord>, AdminError> {
+        let v = self.send("GET", "/requests", None)?;
+        Ok(serde_json::from_value(v).unwrap_or_default())
+    }
+
+    /// Clears the request log.
+    pub fn clear_requests(&self) -> Result<(), AdminError> {
+        self.send("DELETE", "/requests", None).map(|_| ())
+    }
+}

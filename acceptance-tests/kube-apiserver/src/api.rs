@@ -1,0 +1,492 @@
+//! The Kubernetes API listener: authentication, fault injection, request log and routing.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, StreamBody};
+use hyper::body::Incoming;
+use hyper::{Method, Request, Response};
+use serde_json::{Value, json};
+
+use crate::admin_types::{Fault, FaultAction, RequestRecord};
+use crate::auth::{self, TokenGrant};
+use crate::http::{
+    Body, DropConnection, error_response, json_response, parse_query, read_body, respond,
+};
+use crate::ops::{self, DeleteOptions, ListOptions, PatchKind, WriteOptions};
+use crate::resources::{self, AGGREGATED_DISCOVERY_CONTENT_TYPE, ResourceType};
+use crate::selectors::{FieldSelector, LabelSelector};
+use crate::status::ApiError;
+use crate::store::Store;
+use crate::{protobuf, watch};
+
+/// Shared state of the API listener.
+pub struct ApiContext {
+    pub store: Arc<Store>,
+    /// Accepted tokens; `None` disables authentication (plain HTTP).
+    pub grants: Option<Vec<TokenGrant>>,
+    pub faults: Mutex<Vec<Fault>>,
+    pub log: Mutex<Vec<RequestRecord>>,
+    /// `host:port` advertised in legacy discovery.
+    pub server_address: String,
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    match m.lock() {
+        Ok(g) => g,
+        Err(p) => p.into_inner(),
+    }
+}
+
+impl ApiContext {
+    fn take_fault(&self, method: &str, path: &str) -> Option<FaultAction> {
+        let mut faults = lock(&self.faults);
+        let fault = faults.iter_mut().find(|f| f.matches(method, path))?;
+        fault.count -= 1;
+        let action = fault.action.clone();
+        faults.retain(|f| f.count > 0);
+        Some(action)
+    }
+}
+
+fn reason_for(code: u16) -> &'static str {
+    match code {
+        400 => "BadRequest",
+        401 => "Unauthorized",
+        403 => "Forbidden",
+        404 => "NotFound",
+        409 => "Conflict",
+        410 => "Expired",
+        422 => "Invalid",
+        429 => "TooManyRequests",
+        503 => "ServiceUnavailable",
+        504 => "Timeout",
+        _ => "InternalError",
+    }
+}
+
+/// Serves one request of the Kubernetes API listener.
+pub async fn handle(
+    ctx: Arc<ApiContext>,
+    req: Request<Incoming>,
+) -> Result<Response<Body>, DropConnection> {
+    let header = |name: hyper::header::HeaderName| {
+        req.headers()
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+            .to_string()
+    };
+    let mut record = RequestRecord {
+        method: req.method().to_string(),
+        path: req.uri().path().to_string(),
+        query: req.uri().query().unwrap_or("").to_string(),
+        content_type: header(hyper::header::CONTENT_TYPE),
+        status: 0,
+        user_agent: header(hyper::header::USER_AGENT),
+        timestamp: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+    };
+    let response = match ctx.take_fault(&record.method, &record.path) {
+        Some(FaultAction::Drop) => {
+            lock(&ctx.log).push(record);
+            return Err(DropConnection);
+        }
+        Some(FaultAction::Status { code, message }) => {
+            let message = message.unwrap_or_else(|| format!("injected fault {code}"));
+            error_response(&ApiError::new(code, reason_for(code), message))
+        }
+        Some(FaultAction::Latency { ms }) => {
+            tokio::time::sleep(Duration::from_millis(ms)).await;
+            serve(&ctx, req).await
+        }
+        None => serve(&ctx, req).await,
+    };
+    record.status = response.status().as_u16();
+    lock(&ctx.log).push(record);
+    Ok(response)
+}
+
+async fn serve(ctx: &Arc<ApiContext>, req: Request<Incoming>) -> Response<Body> {
+    match dispatch(ctx, req).await {
+        Ok(r) => r,
+        Err(e) => error_response(&e),
+    }
+}
+
+/// A parsed resource URL.
+#[derive(Debug)]
+struct Target {
+    resource: &'static ResourceType,
+    namespace: Option<String>,
+    name: Option<String>,
+    subresource: Option<String>,
+}
+
+fn parse_target(path: &str) -> Option<Target> {
+    let segments: Vec<&str> = path.trim_matches('/').split('/').collect();
+    let (group, version, rest) = match segments.as_slice() {
+        ["api", version, rest @ ..] => ("", *version, rest),
+        ["apis", group, version, rest @ ..] => (*group, *version, rest),
+        _ => return None,
+    };
+    let find = |plural: &str| resources::find(group, version, plural);
+    let target = |resource, namespace: Option<&str>, name: Option<&str>, sub: Option<&str>| {
+        Some(Target {
+            resource,
+            namespace: namespace.map(str::to_string),
+            name: name.map(str::to_string),
+            subresource: sub.map(str::to_string),
+        })
+    };
+    match rest {
+        ["namespaces", ns, plural, tail @ ..] if find(plural).is_some_and(|r| r.namespaced) => {
+            let resource = find(plural)?;
+            match tail {
+                [] => target(resource, Some(ns), None, None),
+                [name] => target(resource, Some(ns), Some(name), None),
+                [name, sub] => target(resource, Some(ns), Some(name), Some(sub)),
+                _ => None,
+            }
+        }
+        [plural, tail @ ..] => {
+            let resource = find(plural)?;
+            match tail {
+                [] => target(resource, None, None, None),
+                [name] if !resource.namespaced => target(resource, None, Some(name), None),
+                [name, sub] if !resource.namespaced => {
+                    target(resource, None, Some(name), Some(sub))
+                }
+                _ => None,
+            }
+        }
+        _ => None,
+    }
+}
+
+fn wants_aggregated(req: &Request<Incoming>) -> bool {
+    req.headers()
+        .get_all(hyper::header::ACCEPT)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .any(|v| v.contains("as=APIGroupDiscoveryList") && v.contains("v=v2"))
+}
+
+fn non_resource(ctx: &ApiContext, req: &Request<Incoming>, path: &str) -> Option<Response<Body>> {
+    let path = path.trim_end_matches('/');
+    let response = match path {
+        "/version" => json_response(
+            200,
+            &json!({
+                "major": "1", "minor": "35", "gitVersion": "v1.35.0", "gitCommit": "kube-test-server",
+                "gitTreeState": "clean", "buildDate": "2026-01-01T00:00:00Z", "goVersion": "go1.25",
+                "compiler": "gc", "platform": "linux/amd64",
+            }),
+        ),
+        "/healthz" | "/readyz" | "/livez" => respond(200, "text/plain; charset=utf-8", "ok"),
+        "/openapi/v2" => respond(
+            200,
+            "application/com.github.proto-openapi.spec.v2.v1.0+protobuf",
+            Bytes::new(),
+        ),
+        "/openapi/v3" => error_response(&ApiError::path_not_found()),
+        "/api" | "/apis" => {
+            let core = path == "/api";
+            if wants_aggregated(req) {
+                respond(
+                    200,
+                    AGGREGATED_DISCOVERY_CONTENT_TYPE,
+                    resources::aggregated_discovery(core).to_string(),
+                )
+            } else if core {
+                json_response(200, &resources::legacy_api_versions(&ctx.server_address))
+            } else {
+                json_response(200, &resources::legacy_api_group_list())
+            }
+        }
+        _ => {
+            let segments: Vec<&str> = path.trim_matches('/').split('/').collect();
+            let doc = match segments.as_slice() {
+                ["api", version] => resources::legacy_resource_list("", version),
+                ["apis", group] => resources::legacy_api_group(group),
+                ["apis", group, version] => resources::legacy_resource_list(group, version),
+                _ => return None,
+            };
+            match doc {
+                Some(d) => json_response(200, &d),
+                None => error_response(&ApiError::path_not_found()),
+            }
+        }
+    };
+    Some(response)
+}
+
+fn verb_for(method: &Method, target: &Target, query: &HashMap<String, String>) -> &'static str {
+    let watching = matches!(query.get("watch").map(String::as_str), Some("true" | "1"));
+    match (method, target.name.is_some()) {
+        (&Method::GET, true) => "get",
+        (&Method::GET, false) if watching => "watch",
+        (&Method::GET, false) => "list",
+        (&Method::POST, _) => "create",
+        (&Method::PUT, _) => "update",
+        (&Method::PATCH, _) => "patch",
+        (&Method::DELETE, true) => "delete",
+        (&Method::DELETE, false) => "deletecollection",
+        _ => "unknown",
+    }
+}
+
+fn decode_body(content_type: &str, body: &[u8]) -> Result<Value, ApiError> {
+    let base = content_type.split(';').next().unwrap_or("").trim();
+    match base {
+        "application/vnd.kubernetes.protobuf" => protobuf::decode(body),
+        "application/yaml" => serde_yaml_ng::from_slice(body)
+            .map_err(|e| ApiError::bad_request(format!("error decoding YAML: {e}"))),
+        "application/json" | "" => serde_json::from_slice(body)
+            .map_err(|e| ApiError::bad_request(format!("error decoding JSON: {e}"))),
+        other => Err(ApiError::unsupported_media_type(other)),
+    }
+}
+
+fn list_options(query: &HashMap<String, String>) -> Result<ListOptions, ApiError> {
+    Ok(ListOptions {
+        labels: LabelSelector::parse(query.get("labelSelector").map(String::as_str).unwrap_or(""))?,
+        fields: FieldSelector::parse(query.get("fieldSelector").map(String::as_str).unwrap_or(""))?,
+        limit: query.get("limit").and_then(|l| l.parse().ok()),
+        continue_token: query.get("continue").cloned(),
+    })
+}
+
+fn default_manager(user_agent: &str) -> String {
+    user_agent
+        .split('/')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_string()
+}
+
+async fn dispatch(
+    ctx: &Arc<ApiContext>,
+    req: Request<Incoming>,
+) -> Result<Response<Body>, ApiError> {
+    let grant = match &ctx.grants {
+        Some(grants) => {
+            let header = req
+                .headers()
+                .get(hyper::header::AUTHORIZATION)
+                .and_then(|v| v.to_str().ok());
+            Some(
+                auth::authenticate(grants, header)
+                    .ok_or_else(ApiError::unauthorized)?
+                    .clone(),
+            )
+        }
+        None => None,
+    };
+    let path = req.uri().path().to_string();
+    if let Some(response) = non_resource(ctx, &req, &path) {
+        return Ok(response);
+    }
+    let target = parse_target(&path).ok_or_else(ApiError::path_not_found)?;
+    let query = parse_query(req.uri().query());
+    let verb = verb_for(req.method(), &target, &query);
+    if let Some(grant) = &grant {
+        let ns = if target.resource.namespaced {
+            target.namespace.as_deref()
+        } else {
+            None
+        };
+        if !grant.allows(verb, target.resource.plural, ns) {
+            return Err(ApiError::forbidden(
+                &grant.user,
+                verb,
+                target.resource,
+                ns,
+                target.name.as_deref(),
+            ));
+        }
+    }
+    let content_type = req
+        .headers()
+        .get(hyper::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_string();
+    let user_agent = req
+        .headers()
+        .get(hyper::header::USER_AGENT)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_string();
+    let method = req.method().clone();
+    let body = read_body(req.into_body()).await?;
+    let write = WriteOptions {
+        manager: query
+            .get("fieldManager")
+            .cloned()
+            .unwrap_or_else(|| default_manager(&user_agent)),
+        dry_run: query.get("dryRun").is_some_and(|d| d == "All"),
+        force: query.get("force").is_some_and(|f| f == "true"),
+        subresource: target.subresource.clone(),
+    };
+    let rt = target.resource;
+    let ns = target.namespace.as_deref();
+    if let Some(sub) = target.subresource.as_deref()
+        && !matches!(sub, "status" | "scale")
+    {
+        return Err(ApiError::path_not_found());
+    }
+    let is_scale = target.subresource.as_deref() == Some("scale");
+    if is_scale && !matches!(rt.kind, "Deployment" | "ReplicaSet") {
+        return Err(ApiError::path_not_found());
+    }
+    let store = &ctx.store;
+    match (&method, target.name.as_deref()) {
+        (&Method::GET, Some(name)) => {
+            let object = store.with(|st| ops::get(st, rt, ns, name))?;
+            Ok(json_response(
+                200,
+                &if is_scale {
+                    ops::scale_of(&object)
+                } else {
+                    object
+                },
+            ))
+        }
+        (&Method::GET, None) if verb == "watch" => {
+            let request = watch::WatchRequest {
+                resource: rt,
+                namespace: target.namespace.clone(),
+                labels: LabelSelector::parse(
+                    query.get("labelSelector").map(String::as_str).unwrap_or(""),
+                )?,
+                fields: FieldSelector::parse(
+                    query.get("fieldSelector").map(String::as_str).unwrap_or(""),
+                )?,
+                resource_version: query.get("resourceVersion").cloned(),
+                send_initial_events: query.get("sendInitialEvents").is_some_and(|v| v == "true"),
+                timeout: Duration::from_secs(
+                    query
+                        .get("timeoutSeconds")
+                        .and_then(|t| t.parse().ok())
+                        .unwrap_or(1800),
+                ),
+            };
+            let stream = watch::open(store, request)?;
+            let mut response = Response::new(StreamBody::new(stream).boxed());
+            response.headers_mut().insert(
+                hyper::header::CONTENT_TYPE,
+                hyper::header::HeaderValue::from_static("application/json"),
+            );
+            Ok(response)
+        }
+        (&Method::GET, None) => {
+            let options = list_options(&query)?;
+            Ok(json_response(
+                200,
+                &store.with(|st| ops::list(st, rt, ns, &options))?,
+            ))
+        }
+        (&Method::POST, None) => {
+            let object = decode_body(&content_type, &body)?;
+            Ok(json_response(
+                201,
+                &store.with(|st| ops::create(st, rt, ns, object, &write))?,
+            ))
+        }
+        (&Method::PUT, Some(name)) => {
+            let object = decode_body(&content_type, &body)?;
+            let result = if is_scale {
+                store.with(|st| ops::write_scale(st, rt, ns, name, &object, &write))?
+            } else {
+                store.with(|st| ops::update(st, rt, ns, name, object, &write))?
+            };
+            Ok(json_response(200, &result))
+        }
+        (&Method::PATCH, Some(name)) => {
+            let kind = PatchKind::from_content_type(&content_type)
+                .ok_or_else(|| ApiError::unsupported_media_type(&content_type))?;
+            if is_scale {
+                let result = store.with(|st| -> Result<Value, ApiError> {
+                    let object = ops::get(st, rt, ns, name)?;
+                    let mut scale = ops::scale_of(&object);
+                    let patch: Value = serde_json::from_slice(&body)
+                        .map_err(|e| ApiError::bad_request(e.to_string()))?;
+                    match kind {
+                        PatchKind::Json => {
+                            let p: json_patch::Patch = serde_json::from_value(patch)
+                                .map_err(|e| ApiError::bad_request(e.to_string()))?;
+                            json_patch::patch(&mut scale, &p)
+                                .map_err(|e| ApiError::bad_request(e.to_string()))?;
+                        }
+                        _ => json_patch::merge(&mut scale, &patch),
+                    }
+                    ops::write_scale(st, rt, ns, name, &scale, &write)
+                })?;
+                return Ok(json_response(200, &result));
+            }
+            let (object, created) =
+                store.with(|st| ops::patch(st, rt, ns, name, kind, &body, &write))?;
+            Ok(json_response(if created { 201 } else { 200 }, &object))
+        }
+        (&Method::DELETE, name) => {
+            let mut options = if body.is_empty() {
+                DeleteOptions::default()
+            } else {
+                DeleteOptions::from_json(&decode_body(&content_type, &body)?)
+            };
+            if let Some(p) = query.get("propagationPolicy") {
+                options.propagation_policy = Some(p.clone());
+            }
+            if let Some(g) = query.get("gracePeriodSeconds").and_then(|g| g.parse().ok()) {
+                options.grace_period_seconds = Some(g);
+            }
+            options.dry_run |= write.dry_run;
+            match name {
+                Some(name) => Ok(json_response(
+                    200,
+                    &store.with(|st| ops::delete(st, rt, ns, name, &options))?,
+                )),
+                None => {
+                    let list = list_options(&query)?;
+                    Ok(json_response(
+                        200,
+                        &store.with(|st| ops::delete_collection(st, rt, ns, &list, &options))?,
+                    ))
+                }
+            }
+        }
+        (m, _) => Err(ApiError::method_not_allowed(m.as_str())),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn targets() {
+        let t = parse_target("/api/v1/namespaces/a/configmaps/x").unwrap();
+        assert_eq!(
+            (t.resource.plural, t.namespace.as_deref(), t.name.as_deref()),
+            ("configmaps", Some("a"), Some("x"))
+        );
+        let t = parse_target("/api/v1/namespaces/a").unwrap();
+        assert_eq!(
+            (t.resource.plural, t.namespace, t.name.as_deref()),
+            ("namespaces", None, Some("a"))
+        );
+        let t = parse_target("/api/v1/namespaces").unwrap();
+        assert!(t.name.is_none());
+        let t = parse_target("/apis/apps/v1/namespaces/a/deployments/d/status").unwrap();
+        assert_eq!(t.subresource.as_deref(), Some("status"));
+        let t = parse_target("/api/v1/secrets").unwrap();
+        assert!(t.namespace.is_none() && t.name.is_none());
+        assert!(parse_target("/api/v1/secrets/x").is_none());
+        assert!(parse_target("/apis/batch/v1/jobs").is_none());
+        let t = parse_target("/apis/rbac.authorization.k8s.io/v1/clusterroles/admin").unwrap();
+        assert_eq!(t.name.as_deref(), Some("admin"));
+    }
+}

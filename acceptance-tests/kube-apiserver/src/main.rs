@@ -1,0 +1,99 @@
+//! `kube-test-server`: runs the Kubernetes API test server as a process until killed.
+//!
+//! ```text
+//! kube-test-server --listen 127.0.0.1:0 --kubeconfig-out PATH [--admin-listen ADDR] [--http]
+//!                  [--ready-delay-ms N] [--pod-grace-ms N] [--namespace NS]...
+//! ```
+//! Prints `KUBE_TEST_SERVER_URL=...`, `KUBE_TEST_SERVER_ADMIN_URL=...` and `KUBECONFIG=...`.
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use kube_test_server::{Options, TestCluster};
+
+const USAGE: &str = "usage: kube-test-server --kubeconfig-out PATH [--listen ADDR] [--admin-listen ADDR] [--http] [--ready-delay-ms N] [--pod-grace-ms N] [--namespace NS]...";
+
+fn parse_args() -> Result<Options, String> {
+    let mut options = Options::default();
+    let mut args = std::env::args().skip(1);
+    while let Some(arg) = args.next() {
+        let mut value = |name: &str| {
+            args.next()
+                .ok_or_else(|| format!("{name} needs a value\n{USAGE}"))
+        };
+        match arg.as_str() {
+            "--listen" => {
+                options.listen = value("--listen")?
+                    .parse()
+                    .map_err(|e| format!("--listen: {e}"))?
+            }
+            "--admin-listen" => {
+                options.admin_listen = value("--admin-listen")?
+                    .parse()
+                    .map_err(|e| format!("--admin-listen: {e}"))?
+            }
+            "--kubeconfig-out" => {
+                options.kubeconfig_path = Some(PathBuf::from(value("--kubeconfig-out")?))
+            }
+            "--http" => options.https = false,
+            "--ready-delay-ms" => {
+                let ms: u64 = value("--ready-delay-ms")?
+                    .parse()
+                    .map_err(|e| format!("--ready-delay-ms: {e}"))?;
+                options.ready_delay = Duration::from_millis(ms);
+            }
+            "--pod-grace-ms" => {
+                let ms: u64 = value("--pod-grace-ms")?
+                    .parse()
+                    .map_err(|e| format!("--pod-grace-ms: {e}"))?;
+                options.pod_termination_grace = Duration::from_millis(ms);
+            }
+            "--namespace" => options.namespaces.push(value("--namespace")?),
+            "-h" | "--help" => return Err(USAGE.to_string()),
+            other => return Err(format!("unknown argument {other:?}\n{USAGE}")),
+        }
+    }
+    if options.kubeconfig_path.is_none() {
+        return Err(format!("--kubeconfig-out is required\n{USAGE}"));
+    }
+    Ok(options)
+}
+
+fn main() -> ExitCode {
+    let options = match parse_args() {
+        Ok(o) => o,
+        Err(message) => {
+            eprintln!("{message}");
+            return ExitCode::from(2);
+        }
+    };
+    let cluster = match TestCluster::start(options) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("kube-test-server: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let mut out = std::io::stdout().lock();
+    let _ = writeln!(out, "KUBE_TEST_SERVER_URL={}", cluster.url());
+    let _ = writeln!(out, "KUBE_TEST_SERVER_ADMIN_URL={}", cluster.admin_url());
+    let _ = writeln!(out, "KUBECONFIG={}", cluster.kubeconfig_path().display());
+    let _ = out.flush();
+    drop(out);
+    let waiter = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build();
+    if let Ok(rt) = waiter {
+        rt.block_on(async {
+            let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {}
+                _ = async { match term.as_mut() { Some(t) => { t.recv().await; } None => std::future::pending::<()>().await } } => {}
+            }
+        });
+    }
+    cluster.shutdown();
+    ExitCode::SUCCESS
+}
