@@ -479,3 +479,80 @@ fn opaque_kubernetes_objects_are_accepted_as_tables() {
     let findings = validate_runner_config(source);
     assert!(findings.is_empty(), "{}", describe(&findings));
 }
+
+mod properties {
+    use gitlab_runner_chart::{Rule, validate_runner_config};
+    use proptest::prelude::*;
+
+    fn toml_like() -> impl Strategy<Value = String> {
+        let pieces = prop::sample::select(vec![
+            "[[runners]]",
+            "[runners.kubernetes]",
+            "\n",
+            " ",
+            "=",
+            "\"",
+            "'",
+            "'''",
+            "\"\"\"",
+            "{{",
+            "}}",
+            "#",
+            "[",
+            "]",
+            ",",
+            "{",
+            "}",
+            "name",
+            "privileged",
+            "true",
+            "1",
+            "é",
+            "\\",
+            "token",
+            ".",
+        ]);
+        prop::collection::vec(pieces, 0..60).prop_map(|pieces| pieces.concat())
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(512))]
+
+        #[test]
+        fn any_text_gets_findings_with_positions_inside_it(source in toml_like()) {
+            let findings = validate_runner_config(&source);
+            let lines = source.split('\n').count();
+            for finding in &findings {
+                if let Some(position) = finding.position {
+                    prop_assert!(position.line >= 1 && position.line <= lines, "{finding} in {source:?}");
+                    prop_assert!(position.column >= 1);
+                }
+            }
+        }
+
+        #[test]
+        fn secret_values_never_appear_in_findings(
+            value in "[A-Za-z0-9_-]{16,32}",
+            place in prop::sample::select(vec![
+                ("[[runners]]", "token"),
+                ("[[runners]]\n[runners.cache.s3]", "SecretKey"),
+                ("[[runners]]\n[runners.cache.azure]", "AccountKey"),
+                ("[[runners]]\n[runners.kubernetes]", "bearer_token"),
+                ("[[runners]]\n[runners.kubernetes]", "api_password"),
+            ]),
+            broken in any::<bool>(),
+        ) {
+            let (header, key) = place;
+            // Also with the closing quote missing, so the syntax-error path is covered.
+            let quote = if broken { "" } else { "\"" };
+            let source = format!("{header}\n{key} = \"{value}{quote}\n");
+            let findings = validate_runner_config(&source);
+            prop_assert!(!findings.is_empty());
+            if !broken {
+                prop_assert!(findings.iter().any(|f| f.rule == Rule::Secret), "{findings:?}");
+            }
+            let shown = format!("{findings:?} {}", findings.iter().map(ToString::to_string).collect::<String>());
+            prop_assert!(!shown.contains(&value), "value leaked: {shown}");
+        }
+    }
+}
