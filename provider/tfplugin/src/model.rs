@@ -1,0 +1,786 @@
+//! Typed models: plain Rust structs (serde) read from and written to [`Value`]s.
+//!
+//! Field names are attribute names. Use [`TfValue<T>`] where an attribute may be null or unknown
+//! (plan time), `Option<T>` where it may be null, and `T` where it is always set. Nested blocks
+//! and nested attributes are structs, `Vec`s or `BTreeMap`s of structs.
+//!
+//! ```
+//! use serde::{Deserialize, Serialize};
+//! use tfplugin::{TfValue, Value, model};
+//!
+//! #[derive(Serialize, Deserialize)]
+//! struct Release {
+//!     name: String,
+//!     replicas: Option<i64>,
+//!     id: TfValue<String>,
+//! }
+//!
+//! let v = Value::object([
+//!     ("name", Value::from("runner")),
+//!     ("replicas", Value::Null),
+//!     ("id", Value::Unknown),
+//! ]);
+//! let r: Release = model::from_value(v).unwrap();
+//! assert!(r.id.is_unknown());
+//! assert_eq!(r.replicas, None);
+//! ```
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::marker::PhantomData;
+
+use serde::de::{self, DeserializeOwned, IntoDeserializer};
+use serde::ser::{self, Serialize};
+
+use crate::path::AttributePath;
+use crate::value::{Number, Value};
+
+/// Name serde sees for [`TfValue`], so the value deserializer can hand over null and unknown.
+const TF_VALUE: &str = "$tfplugin::TfValue";
+/// Name of the unit struct [`TfValue::Unknown`] serializes to.
+const UNKNOWN: &str = "$tfplugin::Unknown";
+
+/// An attribute value that may be null or unknown (not yet known at plan time).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
+pub enum TfValue<T> {
+    #[default]
+    Null,
+    Unknown,
+    Known(T),
+}
+
+impl<T> TfValue<T> {
+    pub fn is_null(&self) -> bool {
+        matches!(self, TfValue::Null)
+    }
+
+    pub fn is_unknown(&self) -> bool {
+        matches!(self, TfValue::Unknown)
+    }
+
+    pub fn is_known(&self) -> bool {
+        matches!(self, TfValue::Known(_))
+    }
+
+    /// The value when known.
+    pub fn known(&self) -> Option<&T> {
+        match self {
+            TfValue::Known(v) => Some(v),
+            _ => None,
+        }
+    }
+
+    pub fn into_known(self) -> Option<T> {
+        match self {
+            TfValue::Known(v) => Some(v),
+            _ => None,
+        }
+    }
+
+    pub fn as_ref(&self) -> TfValue<&T> {
+        match self {
+            TfValue::Null => TfValue::Null,
+            TfValue::Unknown => TfValue::Unknown,
+            TfValue::Known(v) => TfValue::Known(v),
+        }
+    }
+
+    pub fn map<U>(self, f: impl FnOnce(T) -> U) -> TfValue<U> {
+        match self {
+            TfValue::Null => TfValue::Null,
+            TfValue::Unknown => TfValue::Unknown,
+            TfValue::Known(v) => TfValue::Known(f(v)),
+        }
+    }
+}
+
+impl<T> From<T> for TfValue<T> {
+    fn from(v: T) -> TfValue<T> {
+        TfValue::Known(v)
+    }
+}
+
+impl<T> From<Option<T>> for TfValue<T> {
+    fn from(v: Option<T>) -> TfValue<T> {
+        v.map_or(TfValue::Null, TfValue::Known)
+    }
+}
+
+impl<T: Serialize> Serialize for TfValue<T> {
+    fn serialize<S: ser::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        match self {
+            TfValue::Null => serializer.serialize_none(),
+            TfValue::Unknown => serializer.serialize_unit_struct(UNKNOWN),
+            TfValue::Known(v) => v.serialize(serializer),
+        }
+    }
+}
+
+impl<'de, T: de::Deserialize<'de>> de::Deserialize<'de> for TfValue<T> {
+    fn deserialize<D: de::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Visit<T>(PhantomData<T>);
+        impl<'de, T: de::Deserialize<'de>> de::Visitor<'de> for Visit<T> {
+            type Value = TfValue<T>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a value, null or unknown")
+            }
+            fn visit_none<E: de::Error>(self) -> Result<Self::Value, E> {
+                Ok(TfValue::Null)
+            }
+            fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+                Ok(TfValue::Unknown)
+            }
+            fn visit_some<D: de::Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+                T::deserialize(d).map(TfValue::Known)
+            }
+            // Other deserializers (e.g. JSON) reach here: null means null.
+            fn visit_newtype_struct<D: de::Deserializer<'de>>(
+                self,
+                d: D,
+            ) -> Result<Self::Value, D::Error> {
+                <Option<T> as de::Deserialize>::deserialize(d).map(TfValue::from)
+            }
+        }
+        deserializer.deserialize_newtype_struct(TF_VALUE, Visit(PhantomData))
+    }
+}
+
+/// A value that does not fit the model (or a model that cannot become a value).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{message}{}", if .path.is_root() { String::new() } else { format!(" (at {})", .path) })]
+pub struct ModelError {
+    pub path: AttributePath,
+    pub message: String,
+}
+
+impl de::Error for ModelError {
+    fn custom<T: fmt::Display>(msg: T) -> ModelError {
+        ModelError {
+            path: AttributePath::root(),
+            message: msg.to_string(),
+        }
+    }
+}
+
+impl ser::Error for ModelError {
+    fn custom<T: fmt::Display>(msg: T) -> ModelError {
+        de::Error::custom(msg)
+    }
+}
+
+impl ModelError {
+    fn at(path: &AttributePath, message: impl Into<String>) -> ModelError {
+        ModelError {
+            path: path.clone(),
+            message: message.into(),
+        }
+    }
+
+    /// Adds `path` when the error does not carry one yet (serde's own errors, e.g. a missing field).
+    fn located(mut self, path: &AttributePath) -> ModelError {
+        if self.path.is_root() {
+            self.path = path.clone();
+        }
+        self
+    }
+}
+
+/// Reads a model from a value.
+pub fn from_value<T: DeserializeOwned>(value: Value) -> Result<T, ModelError> {
+    T::deserialize(ValueDeserializer {
+        value,
+        path: AttributePath::root(),
+    })
+}
+
+/// Writes a model as a value (not yet conformed to a schema type: see [`Value::conform`]).
+pub fn to_value<T: Serialize + ?Sized>(model: &T) -> Result<Value, ModelError> {
+    model.serialize(ValueSerializer)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Value -> model
+
+struct ValueDeserializer {
+    value: Value,
+    path: AttributePath,
+}
+
+impl ValueDeserializer {
+    fn unknown_error(&self) -> ModelError {
+        ModelError::at(
+            &self.path,
+            "value is not known yet; use TfValue<T> for attributes that can be unknown",
+        )
+    }
+}
+
+impl<'de> de::Deserializer<'de> for ValueDeserializer {
+    type Error = ModelError;
+
+    fn deserialize_any<V: de::Visitor<'de>>(self, visitor: V) -> Result<V::Value, ModelError> {
+        let path = self.path.clone();
+        let result = match self.value {
+            Value::Null => visitor.visit_unit(),
+            Value::Unknown => {
+                return Err(ValueDeserializer {
+                    value: Value::Unknown,
+                    path,
+                }
+                .unknown_error());
+            }
+            Value::Bool(b) => visitor.visit_bool(b),
+            Value::Number(Number::Int(i)) => visitor.visit_i64(i),
+            Value::Number(Number::Float(f)) => visitor.visit_f64(f),
+            Value::Number(Number::Decimal(s)) => {
+                if let Ok(u) = s.parse::<u64>() {
+                    visitor.visit_u64(u)
+                } else if let Ok(f) = s.parse::<f64>() {
+                    visitor.visit_f64(f)
+                } else {
+                    visitor.visit_string(s)
+                }
+            }
+            Value::String(s) => visitor.visit_string(s),
+            Value::List(vs) | Value::Tuple(vs) => visitor.visit_seq(Seq {
+                items: vs.into_iter().enumerate(),
+                path: path.clone(),
+                indexed: true,
+            }),
+            Value::Set(vs) => visitor.visit_seq(Seq {
+                items: vs.into_iter().enumerate(),
+                path: path.clone(),
+                indexed: false,
+            }),
+            Value::Map(m) => visitor.visit_map(Map {
+                entries: m.into_iter(),
+                pending: None,
+                path: path.clone(),
+                object: false,
+            }),
+            Value::Object(m) => visitor.visit_map(Map {
+                entries: m.into_iter(),
+                pending: None,
+                path: path.clone(),
+                object: true,
+            }),
+            Value::Dynamic(_, inner) => ValueDeserializer {
+                value: *inner,
+                path: path.clone(),
+            }
+            .deserialize_any(visitor),
+        };
+        result.map_err(|e| e.located(&path))
+    }
+
+    fn deserialize_option<V: de::Visitor<'de>>(self, visitor: V) -> Result<V::Value, ModelError> {
+        match self.value {
+            Value::Null => visitor.visit_none(),
+            Value::Unknown => Err(self.unknown_error()),
+            _ => visitor.visit_some(self),
+        }
+    }
+
+    fn deserialize_newtype_struct<V: de::Visitor<'de>>(
+        self,
+        name: &'static str,
+        visitor: V,
+    ) -> Result<V::Value, ModelError> {
+        if name == TF_VALUE {
+            return match self.value {
+                Value::Null => visitor.visit_none(),
+                Value::Unknown => visitor.visit_unit(),
+                Value::Dynamic(_, inner) if inner.is_null() || inner.is_unknown() => {
+                    ValueDeserializer {
+                        value: *inner,
+                        path: self.path,
+                    }
+                    .deserialize_newtype_struct(name, visitor)
+                }
+                _ => visitor.visit_some(self),
+            };
+        }
+        visitor.visit_newtype_struct(self)
+    }
+
+    fn deserialize_enum<V: de::Visitor<'de>>(
+        self,
+        _name: &'static str,
+        _variants: &'static [&'static str],
+        visitor: V,
+    ) -> Result<V::Value, ModelError> {
+        match self.value {
+            Value::String(s) => visitor
+                .visit_enum(s.into_deserializer())
+                .map_err(|e: ModelError| e.located(&self.path)),
+            Value::Unknown => Err(self.unknown_error()),
+            other => Err(ModelError::at(
+                &self.path,
+                format!(
+                    "expected a string naming a variant, got {}",
+                    crate::value::kind(&other)
+                ),
+            )),
+        }
+    }
+
+    serde::forward_to_deserialize_any! {
+        bool i8 i16 i32 i64 i128 u8 u16 u32 u64 u128 f32 f64 char str string
+        bytes byte_buf unit unit_struct seq tuple tuple_struct map struct identifier ignored_any
+    }
+}
+
+struct Seq {
+    items: std::iter::Enumerate<std::vec::IntoIter<Value>>,
+    path: AttributePath,
+    indexed: bool,
+}
+
+impl<'de> de::SeqAccess<'de> for Seq {
+    type Error = ModelError;
+
+    fn next_element_seed<T: de::DeserializeSeed<'de>>(
+        &mut self,
+        seed: T,
+    ) -> Result<Option<T::Value>, ModelError> {
+        let Some((i, value)) = self.items.next() else {
+            return Ok(None);
+        };
+        let path = if self.indexed {
+            self.path.index(i)
+        } else {
+            self.path.clone()
+        };
+        seed.deserialize(ValueDeserializer { value, path })
+            .map(Some)
+    }
+}
+
+struct Map {
+    entries: std::collections::btree_map::IntoIter<String, Value>,
+    pending: Option<(Value, AttributePath)>,
+    path: AttributePath,
+    object: bool,
+}
+
+impl<'de> de::MapAccess<'de> for Map {
+    type Error = ModelError;
+
+    fn next_key_seed<K: de::DeserializeSeed<'de>>(
+        &mut self,
+        seed: K,
+    ) -> Result<Option<K::Value>, ModelError> {
+        let Some((key, value)) = self.entries.next() else {
+            return Ok(None);
+        };
+        let path = if self.object {
+            self.path.attr(&key)
+        } else {
+            self.path.key(&key)
+        };
+        self.pending = Some((value, path));
+        seed.deserialize(key.into_deserializer()).map(Some)
+    }
+
+    fn next_value_seed<V: de::DeserializeSeed<'de>>(
+        &mut self,
+        seed: V,
+    ) -> Result<V::Value, ModelError> {
+        let (value, path) = self
+            .pending
+            .take()
+            .ok_or_else(|| ModelError::at(&self.path, "map value requested before its key"))?;
+        seed.deserialize(ValueDeserializer { value, path })
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// model -> Value
+
+struct ValueSerializer;
+
+fn unsupported(what: &str) -> ModelError {
+    ModelError::at(
+        &AttributePath::root(),
+        format!("{what} cannot be stored in a Terraform value"),
+    )
+}
+
+impl ser::Serializer for ValueSerializer {
+    type Ok = Value;
+    type Error = ModelError;
+    type SerializeSeq = SeqBuilder;
+    type SerializeTuple = SeqBuilder;
+    type SerializeTupleStruct = SeqBuilder;
+    type SerializeTupleVariant = ser::Impossible<Value, ModelError>;
+    type SerializeMap = MapBuilder;
+    type SerializeStruct = MapBuilder;
+    type SerializeStructVariant = ser::Impossible<Value, ModelError>;
+
+    fn serialize_bool(self, v: bool) -> Result<Value, ModelError> {
+        Ok(Value::Bool(v))
+    }
+    fn serialize_i8(self, v: i8) -> Result<Value, ModelError> {
+        Ok(Value::from(i64::from(v)))
+    }
+    fn serialize_i16(self, v: i16) -> Result<Value, ModelError> {
+        Ok(Value::from(i64::from(v)))
+    }
+    fn serialize_i32(self, v: i32) -> Result<Value, ModelError> {
+        Ok(Value::from(i64::from(v)))
+    }
+    fn serialize_i64(self, v: i64) -> Result<Value, ModelError> {
+        Ok(Value::from(v))
+    }
+    fn serialize_u8(self, v: u8) -> Result<Value, ModelError> {
+        Ok(Value::from(i64::from(v)))
+    }
+    fn serialize_u16(self, v: u16) -> Result<Value, ModelError> {
+        Ok(Value::from(i64::from(v)))
+    }
+    fn serialize_u32(self, v: u32) -> Result<Value, ModelError> {
+        Ok(Value::from(i64::from(v)))
+    }
+    fn serialize_u64(self, v: u64) -> Result<Value, ModelError> {
+        Ok(Value::Number(match i64::try_from(v) {
+            Ok(i) => Number::Int(i),
+            Err(_) => Number::Decimal(v.to_string()),
+        }))
+    }
+    fn serialize_f32(self, v: f32) -> Result<Value, ModelError> {
+        Ok(Value::from(f64::from(v)))
+    }
+    fn serialize_f64(self, v: f64) -> Result<Value, ModelError> {
+        if !v.is_finite() {
+            return Err(unsupported("a non-finite number"));
+        }
+        Ok(Value::from(v))
+    }
+    fn serialize_char(self, v: char) -> Result<Value, ModelError> {
+        Ok(Value::String(v.to_string()))
+    }
+    fn serialize_str(self, v: &str) -> Result<Value, ModelError> {
+        Ok(Value::from(v))
+    }
+    fn serialize_bytes(self, v: &[u8]) -> Result<Value, ModelError> {
+        Ok(Value::List(
+            v.iter().map(|b| Value::from(i64::from(*b))).collect(),
+        ))
+    }
+    fn serialize_none(self) -> Result<Value, ModelError> {
+        Ok(Value::Null)
+    }
+    fn serialize_some<T: Serialize + ?Sized>(self, value: &T) -> Result<Value, ModelError> {
+        value.serialize(self)
+    }
+    fn serialize_unit(self) -> Result<Value, ModelError> {
+        Ok(Value::Null)
+    }
+    fn serialize_unit_struct(self, name: &'static str) -> Result<Value, ModelError> {
+        Ok(if name == UNKNOWN {
+            Value::Unknown
+        } else {
+            Value::Null
+        })
+    }
+    fn serialize_unit_variant(
+        self,
+        _name: &'static str,
+        _index: u32,
+        variant: &'static str,
+    ) -> Result<Value, ModelError> {
+        Ok(Value::from(variant))
+    }
+    fn serialize_newtype_struct<T: Serialize + ?Sized>(
+        self,
+        _name: &'static str,
+        value: &T,
+    ) -> Result<Value, ModelError> {
+        value.serialize(self)
+    }
+    fn serialize_newtype_variant<T: Serialize + ?Sized>(
+        self,
+        _name: &'static str,
+        _index: u32,
+        variant: &'static str,
+        value: &T,
+    ) -> Result<Value, ModelError> {
+        Ok(Value::object([(variant, value.serialize(self)?)]))
+    }
+    fn serialize_seq(self, len: Option<usize>) -> Result<SeqBuilder, ModelError> {
+        Ok(SeqBuilder(Vec::with_capacity(len.unwrap_or(0)), false))
+    }
+    fn serialize_tuple(self, len: usize) -> Result<SeqBuilder, ModelError> {
+        Ok(SeqBuilder(Vec::with_capacity(len), true))
+    }
+    fn serialize_tuple_struct(
+        self,
+        _name: &'static str,
+        len: usize,
+    ) -> Result<SeqBuilder, ModelError> {
+        Ok(SeqBuilder(Vec::with_capacity(len), true))
+    }
+    fn serialize_tuple_variant(
+        self,
+        _name: &'static str,
+        _index: u32,
+        _variant: &'static str,
+        _len: usize,
+    ) -> Result<Self::SerializeTupleVariant, ModelError> {
+        Err(unsupported("a tuple enum variant"))
+    }
+    fn serialize_map(self, _len: Option<usize>) -> Result<MapBuilder, ModelError> {
+        Ok(MapBuilder {
+            entries: BTreeMap::new(),
+            key: None,
+            object: false,
+        })
+    }
+    fn serialize_struct(self, _name: &'static str, _len: usize) -> Result<MapBuilder, ModelError> {
+        Ok(MapBuilder {
+            entries: BTreeMap::new(),
+            key: None,
+            object: true,
+        })
+    }
+    fn serialize_struct_variant(
+        self,
+        _name: &'static str,
+        _index: u32,
+        _variant: &'static str,
+        _len: usize,
+    ) -> Result<Self::SerializeStructVariant, ModelError> {
+        Err(unsupported("a struct enum variant"))
+    }
+}
+
+/// Collects sequence elements; the flag says whether it was a Rust tuple.
+struct SeqBuilder(Vec<Value>, bool);
+
+impl SeqBuilder {
+    fn push<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<(), ModelError> {
+        let path = AttributePath::root().index(self.0.len());
+        let v = value
+            .serialize(ValueSerializer)
+            .map_err(|e| prefix(e, &path))?;
+        self.0.push(v);
+        Ok(())
+    }
+
+    fn finish(self) -> Value {
+        if self.1 {
+            Value::Tuple(self.0)
+        } else {
+            Value::List(self.0)
+        }
+    }
+}
+
+fn prefix(mut e: ModelError, outer: &AttributePath) -> ModelError {
+    let mut steps = outer.steps().to_vec();
+    steps.extend(e.path.steps().iter().cloned());
+    e.path = AttributePath::from_steps(steps);
+    e
+}
+
+impl ser::SerializeSeq for SeqBuilder {
+    type Ok = Value;
+    type Error = ModelError;
+    fn serialize_element<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<(), ModelError> {
+        self.push(value)
+    }
+    fn end(self) -> Result<Value, ModelError> {
+        Ok(self.finish())
+    }
+}
+
+impl ser::SerializeTuple for SeqBuilder {
+    type Ok = Value;
+    type Error = ModelError;
+    fn serialize_element<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<(), ModelError> {
+        self.push(value)
+    }
+    fn end(self) -> Result<Value, ModelError> {
+        Ok(self.finish())
+    }
+}
+
+impl ser::SerializeTupleStruct for SeqBuilder {
+    type Ok = Value;
+    type Error = ModelError;
+    fn serialize_field<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<(), ModelError> {
+        self.push(value)
+    }
+    fn end(self) -> Result<Value, ModelError> {
+        Ok(self.finish())
+    }
+}
+
+struct MapBuilder {
+    entries: BTreeMap<String, Value>,
+    key: Option<String>,
+    object: bool,
+}
+
+impl MapBuilder {
+    fn insert<T: Serialize + ?Sized>(&mut self, key: String, value: &T) -> Result<(), ModelError> {
+        let path = if self.object {
+            AttributePath::new(&key)
+        } else {
+            AttributePath::root().key(&key)
+        };
+        let v = value
+            .serialize(ValueSerializer)
+            .map_err(|e| prefix(e, &path))?;
+        self.entries.insert(key, v);
+        Ok(())
+    }
+
+    fn finish(self) -> Value {
+        if self.object {
+            Value::Object(self.entries)
+        } else {
+            Value::Map(self.entries)
+        }
+    }
+}
+
+impl ser::SerializeMap for MapBuilder {
+    type Ok = Value;
+    type Error = ModelError;
+    fn serialize_key<T: Serialize + ?Sized>(&mut self, key: &T) -> Result<(), ModelError> {
+        match key.serialize(ValueSerializer)? {
+            Value::String(s) => {
+                self.key = Some(s);
+                Ok(())
+            }
+            Value::Number(n) => {
+                self.key = Some(n.to_string());
+                Ok(())
+            }
+            _ => Err(unsupported("a map key that is not a string")),
+        }
+    }
+    fn serialize_value<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<(), ModelError> {
+        let key = self
+            .key
+            .take()
+            .ok_or_else(|| unsupported("a map value without a key"))?;
+        self.insert(key, value)
+    }
+    fn end(self) -> Result<Value, ModelError> {
+        Ok(self.finish())
+    }
+}
+
+impl ser::SerializeStruct for MapBuilder {
+    type Ok = Value;
+    type Error = ModelError;
+    fn serialize_field<T: Serialize + ?Sized>(
+        &mut self,
+        key: &'static str,
+        value: &T,
+    ) -> Result<(), ModelError> {
+        self.insert(key.to_owned(), value)
+    }
+    fn end(self) -> Result<Value, ModelError> {
+        Ok(self.finish())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde::{Deserialize, Serialize};
+    use std::collections::BTreeMap;
+
+    #[derive(Debug, PartialEq, Serialize, Deserialize)]
+    struct Rule {
+        port: i64,
+        protocol: Option<String>,
+    }
+
+    #[derive(Debug, PartialEq, Serialize, Deserialize)]
+    #[serde(rename_all = "lowercase")]
+    enum Mode {
+        Fast,
+        Safe,
+    }
+
+    #[derive(Debug, PartialEq, Serialize, Deserialize)]
+    struct Model {
+        name: String,
+        id: TfValue<String>,
+        replicas: TfValue<i64>,
+        labels: BTreeMap<String, String>,
+        rules: Vec<Rule>,
+        mode: Mode,
+        enabled: Option<bool>,
+    }
+
+    fn sample() -> Value {
+        Value::object([
+            ("name", Value::from("runner")),
+            ("id", Value::Unknown),
+            ("replicas", Value::Null),
+            (
+                "labels",
+                Value::Map(BTreeMap::from([("app".to_owned(), Value::from("x"))])),
+            ),
+            (
+                "rules",
+                Value::List(vec![Value::object([
+                    ("port", Value::from(80_i64)),
+                    ("protocol", Value::Null),
+                ])]),
+            ),
+            ("mode", Value::from("safe")),
+            ("enabled", Value::from(true)),
+        ])
+    }
+
+    #[test]
+    fn model_reads_null_unknown_and_known_explicitly() {
+        let m: Model = from_value(sample()).unwrap();
+        assert_eq!(m.id, TfValue::Unknown);
+        assert_eq!(m.replicas, TfValue::Null);
+        assert_eq!(
+            m.rules[0],
+            Rule {
+                port: 80,
+                protocol: None
+            }
+        );
+        assert_eq!(m.mode, Mode::Safe);
+        assert_eq!(m.enabled, Some(true));
+    }
+
+    #[test]
+    fn model_round_trips_through_value() {
+        let m: Model = from_value(sample()).unwrap();
+        assert_eq!(to_value(&m).unwrap(), sample());
+    }
+
+    #[test]
+    fn unknown_into_a_plain_field_names_the_attribute() {
+        let v = Value::object([("port", Value::Unknown), ("protocol", Value::Null)]);
+        let err = from_value::<Rule>(v).unwrap_err();
+        assert_eq!(err.path.to_string(), "port");
+        assert!(err.message.contains("TfValue"), "{err}");
+    }
+
+    #[test]
+    fn wrong_type_in_nested_list_names_the_element() {
+        let mut v = sample();
+        if let Some(Value::List(rules)) = v.at_mut(&AttributePath::new("rules")) {
+            rules[0] = Value::object([("port", Value::from("eighty")), ("protocol", Value::Null)]);
+        }
+        let err = from_value::<Model>(v).unwrap_err();
+        assert_eq!(err.path.to_string(), "rules[0].port");
+    }
+
+    #[test]
+    fn non_finite_floats_are_refused() {
+        assert!(to_value(&f64::NAN).is_err());
+    }
+}
