@@ -13,6 +13,9 @@ pub mod args;
 mod args_tests;
 mod error;
 mod redact;
+pub mod release;
+#[cfg(test)]
+mod release_tests;
 mod run;
 mod sandbox;
 mod version;
@@ -23,6 +26,10 @@ pub use args::{
 };
 pub use error::{HelmError, HelmFailure, classify_failure};
 pub use redact::{MASK, redact};
+pub use release::{
+    ReleaseHistory, ReleaseReadError, ReleaseRecord, ReleaseStatus, RevisionSummary,
+    read_latest_release, read_release_history,
+};
 pub use run::{HelmOutput, HelmRunner, RunOptions};
 pub use sandbox::HelmSandbox;
 pub use tokio_util::sync::CancellationToken;

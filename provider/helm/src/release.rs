@@ -1,0 +1,347 @@
+//! Native reading of helm's release records (Secret storage driver, the default): no helm
+//! process, one list request.
+//!
+//! Storage: Secrets named `sh.helm.release.v1.<release>.v<revision>` labelled `owner=helm`,
+//! `name=<release>`, `version=<revision>`, `status=<status>`. `data.release` holds the ASCII
+//! string base64(gzip(JSON)); the API's JSON base64-encodes those bytes once more, which the
+//! client undoes, so the bytes we get are base64(gzip(json)).
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::io::Read as _;
+
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
+use k8s_openapi::api::core::v1::Secret;
+use kube::api::{Api, ListParams};
+use serde::Deserialize;
+
+/// A release's status as helm records it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ReleaseStatus {
+    Unknown,
+    Deployed,
+    Uninstalled,
+    Superseded,
+    Failed,
+    Uninstalling,
+    PendingInstall,
+    PendingUpgrade,
+    PendingRollback,
+    /// A status this crate does not know (a newer helm).
+    Other(String),
+}
+
+impl ReleaseStatus {
+    pub fn parse(text: &str) -> Self {
+        match text {
+            "unknown" | "" => Self::Unknown,
+            "deployed" => Self::Deployed,
+            "uninstalled" => Self::Uninstalled,
+            "superseded" => Self::Superseded,
+            "failed" => Self::Failed,
+            "uninstalling" => Self::Uninstalling,
+            "pending-install" => Self::PendingInstall,
+            "pending-upgrade" => Self::PendingUpgrade,
+            "pending-rollback" => Self::PendingRollback,
+            other => Self::Other(other.to_string()),
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        match self {
+            Self::Unknown => "unknown",
+            Self::Deployed => "deployed",
+            Self::Uninstalled => "uninstalled",
+            Self::Superseded => "superseded",
+            Self::Failed => "failed",
+            Self::Uninstalling => "uninstalling",
+            Self::PendingInstall => "pending-install",
+            Self::PendingUpgrade => "pending-upgrade",
+            Self::PendingRollback => "pending-rollback",
+            Self::Other(other) => other,
+        }
+    }
+
+    /// `pending-install`, `pending-upgrade` or `pending-rollback`: an operation is (or was, if
+    /// helm was killed) in progress, and helm refuses new ones.
+    pub fn is_pending(&self) -> bool {
+        matches!(
+            self,
+            Self::PendingInstall | Self::PendingUpgrade | Self::PendingRollback
+        )
+    }
+}
+
+impl fmt::Display for ReleaseStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The decoded newest revision of a release.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ReleaseRecord {
+    pub name: String,
+    pub namespace: String,
+    pub version: u64,
+    pub status: ReleaseStatus,
+    pub chart_name: String,
+    pub chart_version: String,
+    pub app_version: Option<String>,
+    /// The user-supplied values (`helm get values`), `{}` when none.
+    pub config: serde_json::Value,
+    /// The rendered manifest (`helm get manifest`).
+    pub manifest: String,
+    /// RFC 3339 timestamps as helm wrote them.
+    pub first_deployed: Option<String>,
+    pub last_deployed: Option<String>,
+    pub description: Option<String>,
+    /// helm 4: `"ssa"` for server-side apply; absent for client-side apply and helm 3.
+    pub apply_method: Option<String>,
+}
+
+/// One revision as its Secret's labels describe it (no payload decoding).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RevisionSummary {
+    pub version: u64,
+    pub status: ReleaseStatus,
+    pub secret_name: String,
+}
+
+/// The newest revision decoded, plus every revision's label summary (newest first).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ReleaseHistory {
+    pub latest: ReleaseRecord,
+    pub revisions: Vec<RevisionSummary>,
+}
+
+impl ReleaseHistory {
+    /// The newest revision whose status is `deployed`, if any.
+    pub fn last_deployed_revision(&self) -> Option<u64> {
+        self.revisions
+            .iter()
+            .find(|r| r.status == ReleaseStatus::Deployed)
+            .map(|r| r.version)
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ReleaseReadError {
+    #[error(
+        "could not list helm release Secrets for {release:?} in namespace {namespace:?}: {reason}"
+    )]
+    Api {
+        namespace: String,
+        release: String,
+        reason: String,
+    },
+
+    #[error("helm release Secret {secret} could not be decoded: {reason}")]
+    Decode { secret: String, reason: String },
+}
+
+/// Decoding failures of a release payload.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum DecodeError {
+    #[error("the Secret has no data.release")]
+    MissingPayload,
+    #[error("data.release is not base64: {0}")]
+    Base64(String),
+    #[error("data.release is not valid gzip: {0}")]
+    Gzip(String),
+    #[error("the release JSON is invalid: {0}")]
+    Json(String),
+}
+
+#[derive(Deserialize)]
+struct RawRelease {
+    #[serde(default)]
+    name: String,
+    #[serde(default)]
+    namespace: String,
+    #[serde(default)]
+    version: u64,
+    #[serde(default)]
+    info: RawInfo,
+    #[serde(default)]
+    chart: RawChart,
+    #[serde(default)]
+    config: serde_json::Value,
+    #[serde(default)]
+    manifest: String,
+    #[serde(default)]
+    apply_method: Option<String>,
+}
+
+#[derive(Deserialize, Default)]
+struct RawInfo {
+    first_deployed: Option<String>,
+    last_deployed: Option<String>,
+    description: Option<String>,
+    #[serde(default)]
+    status: String,
+}
+
+#[derive(Deserialize, Default)]
+struct RawChart {
+    #[serde(default)]
+    metadata: RawChartMetadata,
+}
+
+#[derive(Deserialize, Default)]
+struct RawChartMetadata {
+    #[serde(default)]
+    name: String,
+    #[serde(default)]
+    version: String,
+    #[serde(rename = "appVersion")]
+    app_version: Option<String>,
+}
+
+const GZIP_MAGIC: [u8; 3] = [0x1f, 0x8b, 0x08];
+
+/// Decodes the bytes of a release Secret's `data.release` (as a Kubernetes client returns them:
+/// the ASCII base64 of gzip(JSON); plain JSON without gzip is accepted too, as helm does).
+pub fn decode_release_payload(bytes: &[u8]) -> Result<ReleaseRecord, DecodeError> {
+    let ascii: Vec<u8> = bytes
+        .iter()
+        .copied()
+        .filter(|b| !b.is_ascii_whitespace())
+        .collect();
+    let decoded = STANDARD
+        .decode(&ascii)
+        .map_err(|error| DecodeError::Base64(error.to_string()))?;
+    let json = if decoded.starts_with(&GZIP_MAGIC) {
+        let mut text = Vec::new();
+        flate2::read::GzDecoder::new(decoded.as_slice())
+            .read_to_end(&mut text)
+            .map_err(|error| DecodeError::Gzip(error.to_string()))?;
+        text
+    } else {
+        decoded
+    };
+    let raw: RawRelease =
+        serde_json::from_slice(&json).map_err(|error| DecodeError::Json(error.to_string()))?;
+    Ok(ReleaseRecord {
+        name: raw.name,
+        namespace: raw.namespace,
+        version: raw.version,
+        status: ReleaseStatus::parse(&raw.info.status),
+        chart_name: raw.chart.metadata.name,
+        chart_version: raw.chart.metadata.version,
+        app_version: raw.chart.metadata.app_version.filter(|v| !v.is_empty()),
+        config: match raw.config {
+            serde_json::Value::Null => serde_json::Value::Object(serde_json::Map::new()),
+            other => other,
+        },
+        manifest: raw.manifest,
+        first_deployed: raw.info.first_deployed,
+        last_deployed: raw.info.last_deployed,
+        description: raw.info.description.filter(|d| !d.is_empty()),
+        apply_method: raw.apply_method.filter(|m| !m.is_empty()),
+    })
+}
+
+/// Decodes a release Secret.
+pub fn decode_release_secret(secret: &Secret) -> Result<ReleaseRecord, DecodeError> {
+    let payload = secret
+        .data
+        .as_ref()
+        .and_then(|data| data.get("release"))
+        .ok_or(DecodeError::MissingPayload)?;
+    decode_release_payload(&payload.0)
+}
+
+/// The revision number of a release Secret: its `version` label, else the `.vN` name suffix.
+pub fn revision_of(secret: &Secret) -> Option<u64> {
+    let labels: Option<&BTreeMap<String, String>> = secret.metadata.labels.as_ref();
+    labels
+        .and_then(|labels| labels.get("version"))
+        .and_then(|v| v.parse().ok())
+        .or_else(|| {
+            secret
+                .metadata
+                .name
+                .as_deref()?
+                .rsplit_once(".v")?
+                .1
+                .parse()
+                .ok()
+        })
+}
+
+/// The label selector helm itself uses for one release's records.
+pub fn release_selector(release: &str) -> String {
+    format!("owner=helm,name={release}")
+}
+
+/// Picks the newest revision among release Secrets and decodes it; `Ok(None)` when there are
+/// none. Pure: used by [`read_release_history`] and by tests.
+pub fn newest_release(secrets: &[Secret]) -> Result<Option<ReleaseHistory>, ReleaseReadError> {
+    let mut revisions: Vec<(u64, &Secret)> = secrets
+        .iter()
+        .filter_map(|secret| revision_of(secret).map(|version| (version, secret)))
+        .collect();
+    revisions.sort_by(|a, b| b.0.cmp(&a.0));
+    let Some((_, newest)) = revisions.first() else {
+        return Ok(None);
+    };
+    let secret_name = newest.metadata.name.clone().unwrap_or_default();
+    let latest = decode_release_secret(newest).map_err(|error| ReleaseReadError::Decode {
+        secret: secret_name,
+        reason: error.to_string(),
+    })?;
+    let summaries = revisions
+        .iter()
+        .map(|(version, secret)| RevisionSummary {
+            version: *version,
+            status: ReleaseStatus::parse(
+                secret
+                    .metadata
+                    .labels
+                    .as_ref()
+                    .and_then(|l| l.get("status"))
+                    .map(String::as_str)
+                    .unwrap_or_default(),
+            ),
+            secret_name: secret.metadata.name.clone().unwrap_or_default(),
+        })
+        .collect();
+    Ok(Some(ReleaseHistory {
+        latest,
+        revisions: summaries,
+    }))
+}
+
+/// Lists the release's Secrets (one request) and decodes the newest. `Ok(None)` only when no
+/// release Secret exists; any API failure is an error.
+pub async fn read_release_history(
+    client: &kube::Client,
+    namespace: &str,
+    release: &str,
+) -> Result<Option<ReleaseHistory>, ReleaseReadError> {
+    let api: Api<Secret> = Api::namespaced(client.clone(), namespace);
+    let list = api
+        .list(&ListParams::default().labels(&release_selector(release)))
+        .await
+        .map_err(|error| ReleaseReadError::Api {
+            namespace: namespace.to_string(),
+            release: release.to_string(),
+            reason: error.to_string(),
+        })?;
+    newest_release(&list.items)
+}
+
+/// [`read_release_history`] without the revision summaries.
+pub async fn read_latest_release(
+    client: &kube::Client,
+    namespace: &str,
+    release: &str,
+) -> Result<Option<ReleaseRecord>, ReleaseReadError> {
+    Ok(read_release_history(client, namespace, release)
+        .await?
+        .map(|history| history.latest))
+}
