@@ -1,7 +1,7 @@
 //! Renders typed runner settings to `runners.config` TOML: one `[[runners]]` table, keys in a fixed
 //! order, nested tables indented the way GitLab's documentation writes them, volumes as arrays of tables.
 //! The output is checked with the same validator users' raw TOML goes through. Literal `{{` in values is
-//! escaped for Helm's `tpl` (see [`escape_for_tpl`]).
+//! escaped for Helm's `tpl`.
 
 mod checks;
 pub mod model;

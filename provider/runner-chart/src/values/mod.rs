@@ -22,7 +22,7 @@ pub use kube::{
     Capabilities, ContainerSecurityContext, PodSecurityContext, PolicyRule, ResourceRequirements,
     SeccompProfile, Toleration,
 };
-pub use merge::{MergeError, merge_user_values, user_values_conflicts};
+pub use merge::{MergeError, merge_user_values, parse_user_values, user_values_conflicts};
 pub use scan::scan_for_credentials;
 
 /// The runner manager's log level (`logLevel`).
