@@ -253,12 +253,9 @@ mod tests {
             Position::of_offset(source, 0),
             Position { line: 1, column: 1 }
         );
-        let offset = source
-            .find('=')
-            .map(|_| source.rfind('=').unwrap_or(0))
-            .unwrap_or(0);
+        let second_equals = source.rfind('=').expect("two `=`");
         assert_eq!(
-            Position::of_offset(source, offset),
+            Position::of_offset(source, second_equals),
             Position { line: 2, column: 4 }
         );
         assert_eq!(

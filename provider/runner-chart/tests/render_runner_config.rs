@@ -206,6 +206,19 @@ fn every_typed_setting_renders_to_toml_the_validator_accepts_without_findings() 
 }
 
 #[test]
+fn a_kubernetes_section_holding_only_tables_has_no_empty_header() {
+    let input = RunnerConfigInput {
+        kubernetes: KubernetesConfig {
+            node_selector: map(&[("kubernetes.io/os", "linux".to_owned())]),
+            ..KubernetesConfig::default()
+        },
+        ..RunnerConfigInput::default()
+    };
+    let expected = "[[runners]]\n  executor = \"kubernetes\"\n\n  [runners.kubernetes.node_selector]\n    \"kubernetes.io/os\" = \"linux\"\n";
+    assert_eq!(render_runner_config(&input).as_deref(), Ok(expected));
+}
+
+#[test]
 fn a_single_pull_policy_renders_as_a_string() {
     let mut input = seed_dind();
     input.kubernetes.pull_policy = vec![PullPolicy::IfNotPresent];

@@ -154,8 +154,11 @@ fn runner_table(input: &RunnerConfigInput) -> Table {
         }
         runner.insert("feature_flags", Item::Table(flags));
     }
-    let kubernetes = kubernetes_table(&input.kubernetes);
+    let mut kubernetes = kubernetes_table(&input.kubernetes);
     if !kubernetes.is_empty() {
+        // A header with nothing under it but sub-tables is noise.
+        let only_tables = kubernetes.iter().all(|(_, item)| !item.is_value());
+        kubernetes.set_implicit(only_tables);
         runner.insert("kubernetes", Item::Table(kubernetes));
     }
     if let Some(cache) = &input.cache {
