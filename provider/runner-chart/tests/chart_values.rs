@@ -5,8 +5,8 @@ use gitlab_runner_chart::values::{
     Toleration,
 };
 use gitlab_runner_chart::{
-    ChartValues, EnvVar, ImageRef, LogLevel, MergeError, Rbac, Rule, RunnersValues, ServiceAccount,
-    TOKEN_DIGEST_ANNOTATION, TokenDigest, merge_user_values, scan_for_credentials,
+    ChartValues, EnvVar, ImageRef, LogFormat, LogLevel, MergeError, Rbac, Rule, RunnersValues,
+    ServiceAccount, TOKEN_DIGEST_ANNOTATION, TokenDigest, merge_user_values, scan_for_credentials,
 };
 use serde_json::json;
 
@@ -290,4 +290,12 @@ fn typed_values_from_the_seed_carry_no_credentials() {
     let findings = scan_for_credentials(&merged);
     assert_eq!(findings.len(), 1);
     assert_eq!(findings[0].path.to_string(), "runnerToken");
+}
+
+#[test]
+fn log_settings_parse_from_the_runner_spelling() {
+    assert_eq!(LogLevel::parse("warn"), Some(LogLevel::Warn));
+    assert_eq!(LogLevel::parse("warning"), None);
+    assert_eq!(LogFormat::parse("json"), Some(LogFormat::Json));
+    assert_eq!(LogFormat::parse("JSON"), None);
 }

@@ -430,3 +430,68 @@ proptest! {
         prop_assert_eq!(render_runner_config(&input).ok(), Some(rendered.toml));
     }
 }
+
+#[test]
+fn cache_backends_are_built_from_a_type_and_one_matching_block() {
+    let s3 = || {
+        Some(S3Cache {
+            bucket_name: "b".to_owned(),
+            ..S3Cache::default()
+        })
+    };
+    let gcs = || {
+        Some(GcsCache {
+            bucket_name: "g".to_owned(),
+        })
+    };
+    assert!(matches!(
+        CacheBackend::from_blocks(Some("s3"), s3(), None, None),
+        Ok(CacheBackend::S3(_))
+    ));
+    assert!(matches!(
+        CacheBackend::from_blocks(None, None, gcs(), None),
+        Ok(CacheBackend::Gcs(_))
+    ));
+    // (type, s3, gcs, expected text in the error)
+    let refused = [
+        (Some("s3"), false, true, "keep only the s3 block"),
+        (Some("s3"), false, false, "add its s3 settings block"),
+        (Some("minio"), true, false, "must be s3, gcs or azure"),
+        (None, true, true, "settings are given for s3 and gcs"),
+        (None, false, false, "one settings block"),
+    ];
+    for (type_name, with_s3, with_gcs, expected) in refused {
+        let error = CacheBackend::from_blocks(
+            type_name,
+            with_s3.then(s3).flatten(),
+            with_gcs.then(gcs).flatten(),
+            None,
+        )
+        .expect_err(expected);
+        assert_eq!(error.path.to_string(), "runners[0].cache");
+        assert!(error.detail.contains(expected), "{}", error.detail);
+    }
+}
+
+#[test]
+fn spellings_parse_back_to_their_enums() {
+    for policy in [
+        PullPolicy::Always,
+        PullPolicy::IfNotPresent,
+        PullPolicy::Never,
+    ] {
+        assert_eq!(PullPolicy::parse(policy.as_str()), Some(policy));
+    }
+    assert_eq!(PullPolicy::parse("IfNotPresent"), None);
+    assert_eq!(
+        EmptyDirMedium::parse("Memory"),
+        Some(EmptyDirMedium::Memory)
+    );
+    assert_eq!(EmptyDirMedium::parse(""), Some(EmptyDirMedium::Disk));
+    assert_eq!(EmptyDirMedium::parse("memory"), None);
+    assert_eq!(
+        S3AuthenticationType::parse("iam"),
+        Some(S3AuthenticationType::Iam)
+    );
+    assert_eq!(S3AuthenticationType::parse("IAM"), None);
+}

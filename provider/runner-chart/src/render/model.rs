@@ -5,6 +5,8 @@
 
 use std::collections::BTreeMap;
 
+use crate::finding::{ConfigPath, Finding, Rule};
+
 /// One `[[runners]]` entry — everything `runners.config` holds.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct RunnerConfigInput {
@@ -159,6 +161,17 @@ pub enum EmptyDirMedium {
     Memory,
 }
 
+impl EmptyDirMedium {
+    /// Parses Kubernetes' spelling: `""` (the node's disk) or `"Memory"`.
+    pub fn parse(text: &str) -> Option<Self> {
+        match text {
+            "" => Some(Self::Disk),
+            "Memory" => Some(Self::Memory),
+            _ => None,
+        }
+    }
+}
+
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct EmptyDirVolume {
     pub name: String,
@@ -232,6 +245,70 @@ pub enum CacheBackend {
 }
 
 impl CacheBackend {
+    /// Builds the backend from the shape users write (`type` plus one settings block per backend):
+    /// the block matching `type_name` must be given and no other; without `type_name`, exactly one
+    /// block must be given and names the backend. Errors are findings at `runners[0].cache`.
+    pub fn from_blocks(
+        type_name: Option<&str>,
+        s3: Option<S3Cache>,
+        gcs: Option<GcsCache>,
+        azure: Option<AzureCache>,
+    ) -> Result<Self, Finding> {
+        let path = ConfigPath::root().key("runners").index(0).key("cache");
+        let given: Vec<&str> = [
+            ("s3", s3.is_some()),
+            ("gcs", gcs.is_some()),
+            ("azure", azure.is_some()),
+        ]
+        .into_iter()
+        .filter_map(|(name, present)| present.then_some(name))
+        .collect();
+        let invalid = |detail: String| {
+            Finding::error(
+                Rule::InvalidInput,
+                path.clone(),
+                "Invalid Cache Settings",
+                detail,
+            )
+        };
+        let chosen = match (type_name, given.as_slice()) {
+            (Some(name), _) if !["s3", "gcs", "azure"].contains(&name) => {
+                return Err(invalid(format!(
+                    "The cache type must be s3, gcs or azure, not {name:?}."
+                )));
+            }
+            (Some(name), [only]) if *only == name => name,
+            (Some(name), []) => {
+                return Err(invalid(format!(
+                    "The cache type is {name}: add its {name} settings block."
+                )));
+            }
+            (Some(name), _) => {
+                return Err(invalid(format!(
+                    "The cache type is {name}, but settings are given for {}: keep only the {name} block.",
+                    given.join(" and ")
+                )));
+            }
+            (None, [only]) => *only,
+            (None, []) => {
+                return Err(invalid(
+                    "The cache needs one settings block: s3, gcs or azure.".to_owned(),
+                ));
+            }
+            (None, _) => {
+                return Err(invalid(format!(
+                    "Only one cache backend can be configured; settings are given for {}.",
+                    given.join(" and ")
+                )));
+            }
+        };
+        Ok(match chosen {
+            "s3" => Self::S3(s3.unwrap_or_default()),
+            "gcs" => Self::Gcs(gcs.unwrap_or_default()),
+            _ => Self::Azure(azure.unwrap_or_default()),
+        })
+    }
+
     /// The value of `Type`.
     pub fn type_name(&self) -> &'static str {
         match self {
@@ -267,6 +344,13 @@ impl S3AuthenticationType {
             Self::AccessKey => "access-key",
             Self::Iam => "iam",
         }
+    }
+
+    /// Parses the runner's spelling (`access-key`, `iam`).
+    pub fn parse(text: &str) -> Option<Self> {
+        [Self::AccessKey, Self::Iam]
+            .into_iter()
+            .find(|kind| kind.as_str() == text)
     }
 }
 

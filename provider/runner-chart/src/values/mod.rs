@@ -37,6 +37,20 @@ pub enum LogLevel {
 }
 
 impl LogLevel {
+    /// Parses the runner's spelling (`debug`, `info`, `warn`, `error`, `fatal`, `panic`).
+    pub fn parse(text: &str) -> Option<Self> {
+        [
+            Self::Debug,
+            Self::Info,
+            Self::Warn,
+            Self::Error,
+            Self::Fatal,
+            Self::Panic,
+        ]
+        .into_iter()
+        .find(|level| level.as_str() == text)
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Debug => "debug",
@@ -58,6 +72,13 @@ pub enum LogFormat {
 }
 
 impl LogFormat {
+    /// Parses the runner's spelling (`runner`, `text`, `json`).
+    pub fn parse(text: &str) -> Option<Self> {
+        [Self::Runner, Self::Text, Self::Json]
+            .into_iter()
+            .find(|format| format.as_str() == text)
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Runner => "runner",
