@@ -1,0 +1,77 @@
+//! What a request was for — used in error messages and to say what to fix.
+
+use std::fmt;
+
+/// One GitLab API operation of this crate.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Operation {
+    /// `POST /runners/verify`.
+    VerifyRunner,
+    /// `GET /runners/:id`.
+    GetRunner(u64),
+    /// `PUT /runners/:id`.
+    UpdateRunner(u64),
+    /// `GET /runners/:id/jobs`.
+    ListRunnerJobs(u64),
+    /// `GET /runners/:id/managers`.
+    ListRunnerManagers(u64),
+    /// `DELETE /runners/:id`.
+    DeleteRunner(u64),
+    /// `POST /user/runners`.
+    CreateUserRunner,
+}
+
+impl Operation {
+    /// The runner the operation is about, when known.
+    pub fn runner_id(self) -> Option<u64> {
+        match self {
+            Self::GetRunner(id)
+            | Self::UpdateRunner(id)
+            | Self::ListRunnerJobs(id)
+            | Self::ListRunnerManagers(id)
+            | Self::DeleteRunner(id) => Some(id),
+            Self::VerifyRunner | Self::CreateUserRunner => None,
+        }
+    }
+
+    /// What to change when GitLab answers 403 to this operation.
+    pub fn forbidden_hint(self) -> String {
+        match self {
+            Self::VerifyRunner => "the runner authentication token is not valid (mistyped, \
+                expired, reset, or its runner was deleted): supply the runner's current `glrt-` token"
+                .to_owned(),
+            Self::CreateUserRunner => "the GitLab token needs the `create_runner` or `api` scope, \
+                and its user must be an administrator (instance runners), an Owner of the group \
+                (group runners) or a Maintainer of the project (project runners)"
+                .to_owned(),
+            Self::GetRunner(id) | Self::ListRunnerJobs(id) | Self::ListRunnerManagers(id) => {
+                format!(
+                    "the GitLab token needs the `manage_runner`, `read_api` or `api` scope, and its \
+                     user must be able to manage runner {id} (an administrator for instance \
+                     runners, an Owner of its group, or a Maintainer of its project)"
+                )
+            }
+            Self::UpdateRunner(id) | Self::DeleteRunner(id) => format!(
+                "the GitLab token needs the `manage_runner` or `api` scope, and its user must be \
+                 able to manage runner {id} (an administrator for instance runners, an Owner of \
+                 its group, or a Maintainer of its project)"
+            ),
+        }
+    }
+}
+
+impl fmt::Display for Operation {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::VerifyRunner => f.write_str("verifying the runner authentication token"),
+            Self::GetRunner(id) => write!(f, "reading GitLab runner {id}"),
+            Self::UpdateRunner(id) => write!(f, "updating GitLab runner {id}"),
+            Self::ListRunnerJobs(id) => write!(f, "listing the jobs of GitLab runner {id}"),
+            Self::ListRunnerManagers(id) => {
+                write!(f, "listing the managers of GitLab runner {id}")
+            }
+            Self::DeleteRunner(id) => write!(f, "deleting GitLab runner {id}"),
+            Self::CreateUserRunner => f.write_str("creating a GitLab runner"),
+        }
+    }
+}
