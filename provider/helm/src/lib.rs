@@ -11,7 +11,13 @@
 pub mod args;
 #[cfg(test)]
 mod args_tests;
+pub mod compare;
+#[cfg(test)]
+mod compare_tests;
+pub mod drift;
 mod error;
+mod kinds;
+pub mod manifest;
 mod redact;
 pub mod release;
 #[cfg(test)]
@@ -24,7 +30,13 @@ pub use args::{
     Cascade, ChartSource, HelmInvocation, RepositoryCredentials, Rollback, Uninstall,
     UpgradeInstall,
 };
+pub use drift::{
+    Drift, DriftChange, DriftError, DriftReport, DriftValues, ReleaseInspection,
+    check_manifest_drift, inspect_release,
+};
 pub use error::{HelmError, HelmFailure, classify_failure};
+pub use kinds::{ResolvedKind, resolve_kind};
+pub use manifest::{ManifestError, ManifestObject, parse_manifest};
 pub use redact::{MASK, redact};
 pub use release::{
     ReleaseHistory, ReleaseReadError, ReleaseRecord, ReleaseStatus, RevisionSummary,

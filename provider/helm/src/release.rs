@@ -285,7 +285,7 @@ pub fn newest_release(secrets: &[Secret]) -> Result<Option<ReleaseHistory>, Rele
         .iter()
         .filter_map(|secret| revision_of(secret).map(|version| (version, secret)))
         .collect();
-    revisions.sort_by(|a, b| b.0.cmp(&a.0));
+    revisions.sort_by_key(|(version, _)| std::cmp::Reverse(*version));
     let Some((_, newest)) = revisions.first() else {
         return Ok(None);
     };

@@ -1,0 +1,271 @@
+//! Manifest drift: GET each object of the release manifest (one request each) and compare only
+//! the fields the manifest sets (see [`crate::compare`] for the rules).
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use futures::{StreamExt as _, TryStreamExt as _};
+use kube::api::{Api, DynamicObject};
+
+use crate::compare::compare_object;
+use crate::manifest::{ManifestError, ManifestObject, parse_manifest};
+use crate::release::{ReleaseHistory, ReleaseReadError, read_release_history};
+
+/// How many object GETs run at once.
+const CONCURRENT_GETS: usize = 8;
+
+/// What kind of difference.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DriftChange {
+    /// The manifest sets the field; the live object lacks it.
+    Missing,
+    /// The live value differs.
+    Changed,
+    /// The whole object is gone.
+    ObjectDeleted,
+}
+
+/// Expected and live value of a drifted field. Never present for Secrets.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DriftValues {
+    pub expected: serde_json::Value,
+    pub actual: Option<serde_json::Value>,
+}
+
+/// One drifted field (or deleted object).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Drift {
+    pub api_version: String,
+    pub kind: String,
+    pub namespace: Option<String>,
+    pub name: String,
+    /// Dotted path (`spec.template.spec.containers[name=runner].image`); empty for
+    /// [`DriftChange::ObjectDeleted`].
+    pub field_path: String,
+    pub change: DriftChange,
+    /// `None` for Secrets and deleted objects.
+    pub values: Option<DriftValues>,
+}
+
+/// The outcome of a drift check.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct DriftReport {
+    pub drifts: Vec<Drift>,
+    /// Objects checked (one GET each).
+    pub objects_checked: usize,
+    /// API requests made (GETs).
+    pub api_requests: usize,
+    /// Kinds whose resource name had to be guessed (not in the built-in table).
+    pub guessed_kinds: Vec<String>,
+}
+
+impl DriftReport {
+    pub fn has_drift(&self) -> bool {
+        !self.drifts.is_empty()
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum DriftError {
+    #[error("the release manifest could not be parsed: {0}")]
+    Manifest(#[from] ManifestError),
+    #[error("could not read {kind} {name:?}{}: {reason}", namespace.as_ref().map(|ns| format!(" in namespace {ns:?}")).unwrap_or_default())]
+    Api {
+        kind: String,
+        namespace: Option<String>,
+        name: String,
+        reason: String,
+    },
+    #[error(transparent)]
+    Release(#[from] ReleaseReadError),
+}
+
+/// Compares one manifest object with its live state (`None` = not found). Pure.
+pub fn object_drift(object: &ManifestObject, live: Option<&serde_json::Value>) -> Vec<Drift> {
+    let drift = |field_path: String, change: DriftChange, values: Option<DriftValues>| Drift {
+        api_version: object.api_version.clone(),
+        kind: object.kind.clone(),
+        namespace: object.namespace.clone(),
+        name: object.name.clone(),
+        field_path,
+        change,
+        values,
+    };
+    let Some(live) = live else {
+        return vec![drift(String::new(), DriftChange::ObjectDeleted, None)];
+    };
+    let secret = object.kind == "Secret" && object.api_version == "v1";
+    compare_object(&object.kind, &object.body, live)
+        .into_iter()
+        .map(|difference| {
+            let change = if difference.missing {
+                DriftChange::Missing
+            } else {
+                DriftChange::Changed
+            };
+            let values = (!secret).then_some(DriftValues {
+                expected: difference.expected,
+                actual: difference.actual,
+            });
+            drift(difference.path, change, values)
+        })
+        .collect()
+}
+
+/// Parses `manifest` and checks every object against the cluster, one GET per object.
+pub async fn check_manifest_drift(
+    client: &kube::Client,
+    release_namespace: &str,
+    manifest: &str,
+) -> Result<DriftReport, DriftError> {
+    let objects = parse_manifest(manifest, release_namespace)?;
+    let requests = Arc::new(AtomicUsize::new(0));
+    let results: Vec<Vec<Drift>> = futures::stream::iter(objects.iter().map(|object| {
+        let requests = Arc::clone(&requests);
+        async move {
+            requests.fetch_add(1, Ordering::Relaxed);
+            let live = get_live(client, object).await?;
+            Ok::<_, DriftError>(object_drift(object, live.as_ref()))
+        }
+    }))
+    .buffered(CONCURRENT_GETS)
+    .try_collect()
+    .await?;
+    let mut guessed_kinds: Vec<String> = objects
+        .iter()
+        .filter(|o| !o.resolved.known)
+        .map(|o| format!("{}/{}", o.api_version, o.kind))
+        .collect();
+    guessed_kinds.sort();
+    guessed_kinds.dedup();
+    Ok(DriftReport {
+        drifts: results.into_iter().flatten().collect(),
+        objects_checked: objects.len(),
+        api_requests: requests.load(Ordering::Relaxed),
+        guessed_kinds,
+    })
+}
+
+async fn get_live(
+    client: &kube::Client,
+    object: &ManifestObject,
+) -> Result<Option<serde_json::Value>, DriftError> {
+    let resource = &object.resolved.resource;
+    let api: Api<DynamicObject> = match &object.namespace {
+        Some(namespace) => Api::namespaced_with(client.clone(), namespace, resource),
+        None => Api::all_with(client.clone(), resource),
+    };
+    let fetched = api
+        .get_opt(&object.name)
+        .await
+        .map_err(|error| DriftError::Api {
+            kind: object.kind.clone(),
+            namespace: object.namespace.clone(),
+            name: object.name.clone(),
+            reason: error.to_string(),
+        })?;
+    fetched
+        .map(|live| {
+            serde_json::to_value(live).map_err(|error| DriftError::Api {
+                kind: object.kind.clone(),
+                namespace: object.namespace.clone(),
+                name: object.name.clone(),
+                reason: error.to_string(),
+            })
+        })
+        .transpose()
+}
+
+/// A release read natively plus its manifest drift.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ReleaseInspection {
+    pub history: ReleaseHistory,
+    pub drift: DriftReport,
+    /// Every API request made: one release list plus one GET per manifest object.
+    pub api_requests: usize,
+}
+
+/// Reads the release (one list) and checks its manifest against the cluster (one GET per
+/// object). `Ok(None)` when the release does not exist.
+pub async fn inspect_release(
+    client: &kube::Client,
+    namespace: &str,
+    release: &str,
+) -> Result<Option<ReleaseInspection>, DriftError> {
+    let Some(history) = read_release_history(client, namespace, release).await? else {
+        return Ok(None);
+    };
+    let drift = check_manifest_drift(client, namespace, &history.latest.manifest).await?;
+    let api_requests = 1 + drift.api_requests;
+    Ok(Some(ReleaseInspection {
+        history,
+        drift,
+        api_requests,
+    }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn object(kind: &str, api_version: &str, body: serde_json::Value) -> ManifestObject {
+        let manifest = serde_json::to_string(&body).unwrap();
+        let mut objects = parse_manifest(&manifest, "ci").unwrap();
+        let object = objects.remove(0);
+        assert_eq!(
+            (object.kind.as_str(), object.api_version.as_str()),
+            (kind, api_version)
+        );
+        object
+    }
+
+    #[test]
+    fn a_deleted_object_is_one_drift_without_path() {
+        let cm = object(
+            "ConfigMap",
+            "v1",
+            json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c"}}),
+        );
+        let drifts = object_drift(&cm, None);
+        assert_eq!(drifts.len(), 1);
+        assert_eq!(drifts[0].change, DriftChange::ObjectDeleted);
+        assert_eq!(
+            (drifts[0].namespace.as_deref(), drifts[0].name.as_str()),
+            (Some("ci"), "c")
+        );
+        assert_eq!(drifts[0].field_path, "");
+    }
+
+    #[test]
+    fn secret_drift_never_carries_values_but_others_do() {
+        let secret = object(
+            "Secret",
+            "v1",
+            json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "s"}, "stringData": {"token": "glrt-x"}}),
+        );
+        let drifts = object_drift(&secret, Some(&json!({"data": {"token": "b3RoZXI="}})));
+        assert_eq!(drifts.len(), 1);
+        assert_eq!(
+            (drifts[0].field_path.as_str(), drifts[0].change),
+            ("stringData.token", DriftChange::Changed)
+        );
+        assert_eq!(drifts[0].values, None);
+        assert!(!format!("{drifts:?}").contains("glrt-x"));
+
+        let cm = object(
+            "ConfigMap",
+            "v1",
+            json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c"}, "data": {"a": "1"}}),
+        );
+        let drifts = object_drift(&cm, Some(&json!({"data": {"a": "2"}})));
+        assert_eq!(
+            drifts[0].values,
+            Some(DriftValues {
+                expected: json!("1"),
+                actual: Some(json!("2"))
+            })
+        );
+    }
+}
