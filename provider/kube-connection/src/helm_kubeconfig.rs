@@ -13,13 +13,18 @@ impl ResolvedConnection {
     /// insecure, tls-server-name, proxy-url) to `dir/kubeconfig` with mode 0600 and returns its
     /// path. `dir` should be a private temporary directory owned by the caller (for example a
     /// [`tempfile::TempDir`]), which removes the file when dropped.
+    ///
+    /// helm is usually run with a private `HOME`; an exec credential plugin (`aws`, `gcloud`,
+    /// `kubelogin`) still needs the real one to find its own configuration, so the current
+    /// `HOME` is added to the plugin's `env` unless the plugin already sets it.
     pub fn write_private_kubeconfig(&self, dir: &Path) -> Result<PathBuf, ConnectionError> {
         let failed = |reason: String| ConnectionError::WriteKubeconfig {
             dir: dir.to_path_buf(),
             reason,
         };
-        let yaml = serde_yaml_ng::to_string(&self.kubeconfig)
-            .map_err(|error| failed(error.to_string()))?;
+        let kubeconfig = with_plugin_home(self.kubeconfig.clone(), std::env::var("HOME").ok());
+        let yaml =
+            serde_yaml_ng::to_string(&kubeconfig).map_err(|error| failed(error.to_string()))?;
         let path = dir.join(FILE_NAME);
         let mut file = create_private(&path).map_err(|error| failed(error.to_string()))?;
         file.write_all(yaml.as_bytes())
@@ -27,6 +32,33 @@ impl ResolvedConnection {
         file.sync_all().map_err(|error| failed(error.to_string()))?;
         Ok(path)
     }
+}
+
+fn with_plugin_home(
+    mut kubeconfig: kube::config::Kubeconfig,
+    home: Option<String>,
+) -> kube::config::Kubeconfig {
+    let Some(home) = home.filter(|home| !home.is_empty()) else {
+        return kubeconfig;
+    };
+    for named in &mut kubeconfig.auth_infos {
+        if let Some(exec) = named.auth_info.as_mut().and_then(|auth| auth.exec.as_mut()) {
+            let env = exec.env.get_or_insert_with(Vec::new);
+            if !env
+                .iter()
+                .any(|pair| pair.get("name").map(String::as_str) == Some("HOME"))
+            {
+                env.push(
+                    [
+                        ("name".to_string(), "HOME".to_string()),
+                        ("value".to_string(), home.clone()),
+                    ]
+                    .into(),
+                );
+            }
+        }
+    }
+    kubeconfig
 }
 
 #[cfg(unix)]
@@ -111,10 +143,11 @@ mod tests {
         }
         .resolve(&no_env)
         .unwrap();
-        let as_json = |resolved: &crate::ResolvedConnection| {
-            serde_json::to_value(resolved.kubeconfig()).unwrap()
-        };
-        assert_eq!(as_json(&reread), as_json(&original));
+        let as_json =
+            |kubeconfig: &kube::config::Kubeconfig| serde_json::to_value(kubeconfig).unwrap();
+        let expected =
+            super::with_plugin_home(original.kubeconfig().clone(), std::env::var("HOME").ok());
+        assert_eq!(as_json(reread.kubeconfig()), as_json(&expected));
         assert_eq!(reread.server(), "https://127.0.0.1:6443");
 
         let user = reread.kubeconfig().auth_infos[0]
@@ -132,6 +165,46 @@ mod tests {
             Some("kubernetes.default")
         );
         assert!(cluster.certificate_authority_data.is_some());
+    }
+
+    #[test]
+    fn exec_plugins_keep_the_real_home_but_an_explicit_one_wins() {
+        let resolved = full_connection().resolve(&no_env).unwrap();
+        let with_home =
+            super::with_plugin_home(resolved.kubeconfig().clone(), Some("/home/me".into()));
+        let env = with_home.auth_infos[0]
+            .auth_info
+            .as_ref()
+            .unwrap()
+            .exec
+            .as_ref()
+            .unwrap()
+            .env
+            .clone()
+            .unwrap();
+        let home: Vec<&str> = env
+            .iter()
+            .filter(|pair| pair.get("name").map(String::as_str) == Some("HOME"))
+            .filter_map(|pair| pair.get("value").map(String::as_str))
+            .collect();
+        assert_eq!(home, vec!["/home/me"]);
+        let again = super::with_plugin_home(with_home, Some("/other".into()));
+        let env = again.auth_infos[0]
+            .auth_info
+            .as_ref()
+            .unwrap()
+            .exec
+            .as_ref()
+            .unwrap()
+            .env
+            .clone()
+            .unwrap();
+        assert_eq!(
+            env.iter()
+                .filter(|pair| pair.get("name").map(String::as_str) == Some("HOME"))
+                .count(),
+            1
+        );
     }
 
     #[test]
