@@ -29,7 +29,10 @@ pub(crate) fn routes() -> Router<Arc<AppState>> {
         .route("/-/test/tokens/{name}/projects", put(set_token_projects))
         .route("/-/test/projects", post(put_project))
         .route("/-/test/runners", post(create_runner))
-        .route("/-/test/runners/{id}", get(get_runner))
+        .route(
+            "/-/test/runners/{id}",
+            get(get_runner).delete(delete_runner),
+        )
         .route("/-/test/runners/{id}/managers", post(add_manager))
         .route("/-/test/runners/{id}/jobs", post(start_job))
         .route("/-/test/jobs/{id}", get(get_job))
@@ -109,6 +112,17 @@ async fn get_runner(
         .runner_record(id)
         .ok_or(StoreError::UnknownRunner(id))?;
     Ok(Json(record).into_response())
+}
+
+async fn delete_runner(
+    State(state): State<Arc<AppState>>,
+    Path(id): Path<u64>,
+) -> Result<StatusCode, AdminError> {
+    if state.store.delete_runner(id) {
+        Ok(StatusCode::NO_CONTENT)
+    } else {
+        Err(StoreError::UnknownRunner(id).into())
+    }
 }
 
 async fn add_manager(

@@ -36,6 +36,15 @@ pub enum AdminClientError {
     },
 }
 
+/// An HTTP-only client: loading TLS root certificates would only slow tests down.
+fn plain_http_client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .use_rustls_tls()
+        .tls_built_in_root_certs(false)
+        .build()
+        .unwrap_or_default()
+}
+
 /// A client for `/-/test/…` on a GitLab API test server.
 #[derive(Debug, Clone)]
 pub struct AdminClient {
@@ -48,7 +57,7 @@ impl AdminClient {
     pub fn new(base_url: &str) -> Self {
         Self {
             base_url: base_url.trim_end_matches('/').to_owned(),
-            http: reqwest::Client::new(),
+            http: plain_http_client(),
         }
     }
 
@@ -154,6 +163,22 @@ impl AdminClient {
                 status: StatusCode::NOT_FOUND,
                 ..
             }) => Ok(None),
+            Err(error) => Err(error),
+        }
+    }
+
+    /// Deletes a runner behind the provider's back (as a GitLab user might); `false` when it
+    /// did not exist.
+    pub async fn delete_runner(&self, id: u64) -> Result<bool, AdminClientError> {
+        match self
+            .send(Method::DELETE, &format!("/runners/{id}"), None::<&()>)
+            .await
+        {
+            Ok(_) => Ok(true),
+            Err(AdminClientError::Status {
+                status: StatusCode::NOT_FOUND,
+                ..
+            }) => Ok(false),
             Err(error) => Err(error),
         }
     }

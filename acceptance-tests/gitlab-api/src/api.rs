@@ -19,6 +19,9 @@ use crate::render;
 use crate::server::AppState;
 use crate::store::{RunnerUpdate, UserRunnerRequest};
 
+/// GitLab's reason when the user may not act on a runner.
+const NO_ACCESS: &str = "No access granted";
+
 /// The shortest `maximum_timeout` GitLab accepts, in seconds.
 const MIN_MAXIMUM_TIMEOUT: u64 = 600;
 
@@ -62,9 +65,20 @@ fn content_type(headers: &HeaderMap) -> Option<&str> {
 /// The runner `raw_id` names, if it exists (404) and the caller may manage it (403).
 fn managed_runner(state: &AppState, token: &TokenSpec, raw_id: &str) -> Result<Runner, ApiError> {
     let id = parse_id(raw_id)?;
-    let runner = state.store.runner(id).ok_or(ApiError::NotFound)?;
+    let runner = state.store.runner(id).ok_or(ApiError::RunnerNotFound)?;
     if !may_manage_runner(token, id) {
-        return Err(ApiError::Forbidden);
+        return Err(ApiError::Forbidden(Some(NO_ACCESS)));
+    }
+    Ok(runner)
+}
+
+/// The runner `raw_id` names, if the caller may read its details: like
+/// [`managed_runner`], except that instance runners are readable by every user.
+fn readable_runner(state: &AppState, token: &TokenSpec, raw_id: &str) -> Result<Runner, ApiError> {
+    let id = parse_id(raw_id)?;
+    let runner = state.store.runner(id).ok_or(ApiError::RunnerNotFound)?;
+    if runner.runner_type != RunnerType::InstanceType && !may_manage_runner(token, id) {
+        return Err(ApiError::Forbidden(Some(NO_ACCESS)));
     }
     Ok(runner)
 }
@@ -81,7 +95,7 @@ async fn get_runner(
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     let token = authorize(&state.store, &headers, Access::Read)?;
-    let runner = managed_runner(&state, &token, &id)?;
+    let runner = readable_runner(&state, &token, &id)?;
     Ok(axum::Json(details(&state, &runner)).into_response())
 }
 
@@ -100,17 +114,26 @@ async fn update_runner(
             UPDATABLE.join(", ")
         )));
     }
-    let update = runner_settings(&params)?;
+    let update = runner_settings(&params, ValidationStyle::FieldErrors)?;
     let runner = managed_runner(&state, &token, &id)?;
     let updated = state
         .store
         .update_runner(runner.id, update)
-        .ok_or(ApiError::NotFound)?;
+        .ok_or(ApiError::RunnerNotFound)?;
     Ok(axum::Json(details(&state, &updated)).into_response())
 }
 
+/// How a model validation failure is reported.
+#[derive(Clone, Copy)]
+enum ValidationStyle {
+    /// `PUT /runners/:id`: `{"message": {"field": ["…"]}}`.
+    FieldErrors,
+    /// `POST /user/runners`: `{"message": "400 Bad request - Field …"}`.
+    Sentence,
+}
+
 /// Reads the settings shared by `PUT /runners/:id` and `POST /user/runners`.
-fn runner_settings(params: &Params) -> Result<RunnerUpdate, ApiError> {
+fn runner_settings(params: &Params, style: ValidationStyle) -> Result<RunnerUpdate, ApiError> {
     let active = params.boolean("active")?;
     let paused = params.boolean("paused")?;
     if active.is_some() && paused.is_some() {
@@ -126,9 +149,14 @@ fn runner_settings(params: &Params) -> Result<RunnerUpdate, ApiError> {
     };
     let maximum_timeout = params.integer("maximum_timeout")?;
     if maximum_timeout.is_some_and(|seconds| seconds < MIN_MAXIMUM_TIMEOUT) {
-        return Err(ApiError::BadRequest(
-            json!({"maximum_timeout": ["needs to be at least 10 minutes"]}),
-        ));
+        return Err(ApiError::BadRequest(match style {
+            ValidationStyle::FieldErrors => {
+                json!({"maximum_timeout": ["needs to be at least 10 minutes"]})
+            }
+            ValidationStyle::Sentence => {
+                json!("400 Bad request - Maximum timeout needs to be at least 10 minutes")
+            }
+        }));
     }
     Ok(RunnerUpdate {
         description: params.text("description")?,
@@ -152,7 +180,7 @@ async fn delete_runner(
     if state.store.delete_runner(runner.id) {
         Ok(StatusCode::NO_CONTENT.into_response())
     } else {
-        Err(ApiError::NotFound)
+        Err(ApiError::RunnerNotFound)
     }
 }
 
@@ -225,7 +253,7 @@ async fn list_runner_managers(
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     let token = authorize(&state.store, &headers, Access::Read)?;
-    let runner = managed_runner(&state, &token, &id)?;
+    let runner = readable_runner(&state, &token, &id)?;
     let body: Vec<Value> = state
         .store
         .managers(runner.id)
@@ -248,7 +276,7 @@ async fn verify_runner(
     let runner = state
         .store
         .runner_by_token(&token)
-        .ok_or(ApiError::Forbidden)?;
+        .ok_or(ApiError::Forbidden(None))?;
     if let Some(system_id) = params.text("system_id")? {
         state.store.touch_manager(runner.id, &system_id);
     }
@@ -270,7 +298,19 @@ async fn create_user_runner(
         .ok_or_else(|| ApiError::InvalidParam("runner_type does not have a valid value".into()))?;
     let group_id = params.integer("group_id")?;
     let project_id = params.integer("project_id")?;
-    let settings = runner_settings(&params)?;
+    // GitLab's `given runner_type: … requires :group_id / :project_id`.
+    let (group_id, project_id) = match runner_type {
+        RunnerType::InstanceType => (None, None),
+        RunnerType::GroupType => (
+            Some(group_id.ok_or_else(|| ApiError::InvalidParam("group_id is missing".into()))?),
+            None,
+        ),
+        RunnerType::ProjectType => (
+            None,
+            Some(project_id.ok_or_else(|| ApiError::InvalidParam("project_id is missing".into()))?),
+        ),
+    };
+    let settings = runner_settings(&params, ValidationStyle::Sentence)?;
     check_runner_scope(&token, runner_type, group_id, project_id)?;
     let runner = state.store.create_user_runner(
         &token.name,
@@ -288,51 +328,23 @@ async fn create_user_runner(
         .into_response())
 }
 
-/// The owner a new runner needs for its type (400), and the caller's right to it (403).
+/// Whether the caller may create a runner of this type there: administrators anywhere,
+/// others in groups they own or projects they can see.
 fn check_runner_scope(
     token: &TokenSpec,
     runner_type: RunnerType,
     group_id: Option<u64>,
     project_id: Option<u64>,
 ) -> Result<(), ApiError> {
-    let bad_request =
-        |text: &str| ApiError::BadRequest(Value::String(format!("400 Bad request - {text}")));
-    match (runner_type, group_id, project_id) {
-        (RunnerType::InstanceType, None, None) => {
-            if token.admin {
-                Ok(())
-            } else {
-                Err(ApiError::Forbidden)
-            }
-        }
-        (RunnerType::InstanceType, _, _) => Err(bad_request(
-            "group_id and project_id are not allowed for an instance_type runner",
-        )),
-        (RunnerType::GroupType, Some(group), None) => {
-            if token.admin || token.groups.contains(&group) {
-                Ok(())
-            } else {
-                Err(ApiError::Forbidden)
-            }
-        }
-        (RunnerType::GroupType, None, _) => {
-            Err(bad_request("group_id is required for a group_type runner"))
-        }
-        (RunnerType::GroupType, Some(_), Some(_)) => Err(bad_request(
-            "project_id is not allowed for a group_type runner",
-        )),
-        (RunnerType::ProjectType, None, Some(project)) => {
-            if token.admin || token.projects.contains(&project) {
-                Ok(())
-            } else {
-                Err(ApiError::Forbidden)
-            }
-        }
-        (RunnerType::ProjectType, _, None) => Err(bad_request(
-            "project_id is required for a project_type runner",
-        )),
-        (RunnerType::ProjectType, Some(_), Some(_)) => Err(bad_request(
-            "group_id is not allowed for a project_type runner",
-        )),
+    let allowed = token.admin
+        || match runner_type {
+            RunnerType::InstanceType => false,
+            RunnerType::GroupType => group_id.is_some_and(|id| token.groups.contains(&id)),
+            RunnerType::ProjectType => project_id.is_some_and(|id| token.projects.contains(&id)),
+        };
+    if allowed {
+        Ok(())
+    } else {
+        Err(ApiError::Forbidden(Some("Insufficient permissions")))
     }
 }

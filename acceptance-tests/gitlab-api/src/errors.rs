@@ -10,12 +10,13 @@ use serde_json::{Value, json};
 pub(crate) enum ApiError {
     /// 401 `{"message":"401 Unauthorized"}`: no token, or one GitLab does not know.
     Unauthorized,
-    /// 403 `{"message":"403 Forbidden"}`: the user lacks the role or ownership needed.
-    Forbidden,
+    /// 403 `{"message":"403 Forbidden"}`, or `"403 Forbidden - <reason>"` with a reason
+    /// (GitLab's `forbidden!`): the user lacks the role or ownership needed.
+    Forbidden(Option<&'static str>),
     /// 403 in the OAuth shape GitLab uses when the token lacks a scope.
     InsufficientScope(&'static [&'static str]),
-    /// 404 `{"message":"404 Not found"}`: an unknown record.
-    NotFound,
+    /// 404 `{"message":"404 Runner Not Found"}`: an unknown runner.
+    RunnerNotFound,
     /// 404 `{"error":"404 Not Found"}`: no such route.
     RouteNotFound,
     /// 400 `{"error": "..."}`: a parameter failed validation.
@@ -31,7 +32,13 @@ impl IntoResponse for ApiError {
                 StatusCode::UNAUTHORIZED,
                 json!({"message": "401 Unauthorized"}),
             ),
-            Self::Forbidden => (StatusCode::FORBIDDEN, json!({"message": "403 Forbidden"})),
+            Self::Forbidden(reason) => {
+                let message = reason.map_or_else(
+                    || "403 Forbidden".to_owned(),
+                    |reason| format!("403 Forbidden - {reason}"),
+                );
+                (StatusCode::FORBIDDEN, json!({ "message": message }))
+            }
             Self::InsufficientScope(scopes) => (
                 StatusCode::FORBIDDEN,
                 json!({
@@ -41,7 +48,10 @@ impl IntoResponse for ApiError {
                     "scope": scopes.join(" "),
                 }),
             ),
-            Self::NotFound => (StatusCode::NOT_FOUND, json!({"message": "404 Not found"})),
+            Self::RunnerNotFound => (
+                StatusCode::NOT_FOUND,
+                json!({"message": "404 Runner Not Found"}),
+            ),
             Self::RouteNotFound => (StatusCode::NOT_FOUND, json!({"error": "404 Not Found"})),
             Self::InvalidParam(error) => (StatusCode::BAD_REQUEST, json!({ "error": error })),
             Self::BadRequest(message) => (StatusCode::BAD_REQUEST, json!({ "message": message })),

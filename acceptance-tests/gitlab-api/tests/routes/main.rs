@@ -55,7 +55,11 @@ pub async fn dev_runner(server: &TestServer) -> RunnerRecord {
 }
 
 pub fn http() -> reqwest::Client {
-    reqwest::Client::builder().use_rustls_tls().build().unwrap()
+    reqwest::Client::builder()
+        .use_rustls_tls()
+        .tls_built_in_root_certs(false)
+        .build()
+        .unwrap()
 }
 
 pub async fn body(response: reqwest::Response) -> Value {

@@ -65,5 +65,8 @@ async fn managers_of_unknown_runner_is_404() {
         .await
         .unwrap();
     assert_eq!(response.status(), StatusCode::NOT_FOUND);
-    assert_eq!(body(response).await, json!({"message": "404 Not found"}));
+    assert_eq!(
+        body(response).await,
+        json!({"message": "404 Runner Not Found"})
+    );
 }

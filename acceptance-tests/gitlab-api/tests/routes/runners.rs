@@ -2,7 +2,7 @@ use reqwest::StatusCode;
 use serde_json::json;
 
 use crate::{ADMIN, DEV, READER, body, dev_runner, http, server};
-use gitlab_test_server::NewRunner;
+use gitlab_test_server::{NewRunner, RunnerType};
 
 #[tokio::test]
 async fn get_runner_returns_gitlab_details_fields() {
@@ -74,7 +74,10 @@ async fn unknown_runner_is_404_and_malformed_id_is_400() {
         .await
         .unwrap();
     assert_eq!(missing.status(), StatusCode::NOT_FOUND);
-    assert_eq!(body(missing).await, json!({"message": "404 Not found"}));
+    assert_eq!(
+        body(missing).await,
+        json!({"message": "404 Runner Not Found"})
+    );
     let malformed = http()
         .get(format!("{}/runners/abc", server.api_url()))
         .header("PRIVATE-TOKEN", ADMIN)
@@ -86,21 +89,72 @@ async fn unknown_runner_is_404_and_malformed_id_is_400() {
 }
 
 #[tokio::test]
-async fn runner_the_user_cannot_manage_is_403() {
+async fn runner_the_user_cannot_manage_is_403_no_access_granted() {
+    let server = server().await;
+    let foreign_group_runner = server
+        .admin()
+        .create_runner(&NewRunner {
+            runner_type: RunnerType::GroupType,
+            group_id: Some(3),
+            ..NewRunner::default()
+        })
+        .await
+        .unwrap();
+    let url = format!("{}/runners/{}", server.api_url(), foreign_group_runner.id);
+    let read = http()
+        .get(&url)
+        .header("PRIVATE-TOKEN", DEV)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(read.status(), StatusCode::FORBIDDEN);
+    assert_eq!(
+        body(read).await,
+        json!({"message": "403 Forbidden - No access granted"})
+    );
+    let update = http()
+        .put(&url)
+        .header("PRIVATE-TOKEN", DEV)
+        .form(&[("paused", "true")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(update.status(), StatusCode::FORBIDDEN);
+    assert!(
+        !server
+            .admin()
+            .runner(foreign_group_runner.id)
+            .await
+            .unwrap()
+            .unwrap()
+            .paused
+    );
+}
+
+#[tokio::test]
+async fn instance_runner_details_are_readable_by_any_user_but_not_changeable() {
     let server = server().await;
     let foreign = server
         .admin()
         .create_runner(&NewRunner::default())
         .await
         .unwrap();
-    let response = http()
-        .get(format!("{}/runners/{}", server.api_url(), foreign.id))
+    let url = format!("{}/runners/{}", server.api_url(), foreign.id);
+    let read = http()
+        .get(&url)
         .header("PRIVATE-TOKEN", DEV)
         .send()
         .await
         .unwrap();
-    assert_eq!(response.status(), StatusCode::FORBIDDEN);
-    assert_eq!(body(response).await, json!({"message": "403 Forbidden"}));
+    assert_eq!(read.status(), StatusCode::OK);
+    let delete = http()
+        .delete(&url)
+        .header("PRIVATE-TOKEN", DEV)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(delete.status(), StatusCode::FORBIDDEN);
+    assert!(server.admin().runner(foreign.id).await.unwrap().is_some());
 }
 
 #[tokio::test]

@@ -379,3 +379,19 @@ async fn parallel_requests_are_all_served_and_logged() {
     seqs.dedup();
     assert_eq!(seqs, (1..=40).collect::<Vec<_>>());
 }
+
+#[tokio::test]
+async fn runner_deleted_out_of_band_is_gone_from_the_api() {
+    let server = server().await;
+    let runner = dev_runner(&server).await;
+    assert!(server.admin().delete_runner(runner.id).await.unwrap());
+    assert!(!server.admin().delete_runner(runner.id).await.unwrap());
+    let response = http()
+        .get(format!("{}/runners/{}", server.api_url(), runner.id))
+        .header("PRIVATE-TOKEN", ADMIN)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::NOT_FOUND);
+    assert!(server.admin().requests().await.unwrap().len() == 1);
+}

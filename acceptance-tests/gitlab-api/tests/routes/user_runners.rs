@@ -92,15 +92,19 @@ async fn runner_type_rules_are_enforced() {
         ),
         (
             json!({"runner_type": "group_type"}),
-            json!({"message": "400 Bad request - group_id is required for a group_type runner"}),
+            json!({"error": "group_id is missing"}),
         ),
         (
-            json!({"runner_type": "project_type"}),
-            json!({"message": "400 Bad request - project_id is required for a project_type runner"}),
+            json!({"runner_type": "project_type", "group_id": 4}),
+            json!({"error": "project_id is missing"}),
         ),
         (
-            json!({"runner_type": "instance_type", "project_id": 3}),
-            json!({"message": "400 Bad request - group_id and project_id are not allowed for an instance_type runner"}),
+            json!({"runner_type": "instance_type", "maximum_timeout": 300}),
+            json!({"message": "400 Bad request - Maximum timeout needs to be at least 10 minutes"}),
+        ),
+        (
+            json!({"runner_type": "instance_type", "access_level": "all"}),
+            json!({"error": "access_level does not have a valid value"}),
         ),
     ];
     for (request, expected) in bad_requests {
@@ -128,7 +132,10 @@ async fn non_admin_cannot_create_outside_its_projects_or_without_scope() {
         .await
         .unwrap();
     assert_eq!(instance.status(), StatusCode::FORBIDDEN);
-    assert_eq!(body(instance).await, json!({"message": "403 Forbidden"}));
+    assert_eq!(
+        body(instance).await,
+        json!({"message": "403 Forbidden - Insufficient permissions"})
+    );
     let project = http()
         .post(&url)
         .header("PRIVATE-TOKEN", CREATOR)
