@@ -6,6 +6,7 @@
 //!   (401, 403, 404, 429 with `Retry-After`, 5xx, transport), each saying what to fix.
 //! - [`retry`] retries the transient ones with exponential backoff and jitter, honouring
 //!   `Retry-After`, within a deadline and a [`CancellationToken`].
+//! - [`wait_for_no_running_jobs`] polls GitLab until a runner's running jobs are done.
 //! - [`short_token`] computes the job-pod label value from a runner token.
 //!
 //! The access token never appears in `Debug` output or error messages.
@@ -32,6 +33,7 @@ mod operation;
 pub mod requests;
 mod retry;
 mod short_token;
+mod wait;
 
 pub use client::{ClientConfig, GitlabClient, api_base_url};
 pub use error::GitlabError;
@@ -45,3 +47,4 @@ pub use retry::{RetryPolicy, retry};
 pub use secrecy::{ExposeSecret, SecretString};
 pub use short_token::short_token;
 pub use tokio_util::sync::CancellationToken;
+pub use wait::{PollPolicy, WaitOutcome, wait_for_no_running_jobs};

@@ -579,3 +579,184 @@ async fn cancellation_stops_retrying() {
         "{error:?}"
     );
 }
+
+mod waiting {
+    use super::*;
+    use gitlab_runner_api::{PollPolicy, WaitOutcome, wait_for_no_running_jobs};
+
+    fn poll_policy() -> PollPolicy {
+        PollPolicy {
+            retry: fast_policy(),
+            ..PollPolicy::default()
+        }
+    }
+
+    #[tokio::test]
+    async fn returns_soon_after_the_last_job_finishes() {
+        let server = server().await;
+        let runner = runner(&server).await;
+        let admin = server.admin();
+        admin
+            .start_job(runner.id, &NewJob::running(1, "short").finishing_after(300))
+            .await
+            .unwrap();
+        let long = admin
+            .start_job(runner.id, &NewJob::running(2, "long").finishing_after(900))
+            .await
+            .unwrap();
+        let client = client(&server, ADMIN);
+        let started = Instant::now();
+        let mut changes: Vec<Vec<u64>> = Vec::new();
+        let outcome = wait_for_no_running_jobs(
+            &client,
+            runner.id,
+            started + Duration::from_secs(10),
+            &CancellationToken::new(),
+            &poll_policy(),
+            |jobs| changes.push(jobs.iter().map(|job| job.id).collect()),
+        )
+        .await
+        .unwrap();
+        let waited = started.elapsed();
+        assert!(
+            matches!(outcome, WaitOutcome::Idle { polls } if polls >= 2),
+            "{outcome:?}"
+        );
+        assert!(waited >= Duration::from_millis(900), "{waited:?}");
+        // Polls are at most 1 s apart: the end is noticed well within 2 s.
+        assert!(waited < Duration::from_millis(900 + 1500), "{waited:?}");
+        assert_eq!(changes.first().map(Vec::len), Some(2));
+        assert!(changes.contains(&vec![long.id]), "{changes:?}");
+        assert_eq!(changes.last(), Some(&Vec::new()));
+    }
+
+    #[tokio::test]
+    async fn deadline_reports_the_jobs_still_running() {
+        let server = server().await;
+        let runner = runner(&server).await;
+        let stuck = server
+            .admin()
+            .start_job(runner.id, &NewJob::running(1, "stuck"))
+            .await
+            .unwrap();
+        let client = client(&server, ADMIN);
+        let started = Instant::now();
+        let outcome = wait_for_no_running_jobs(
+            &client,
+            runner.id,
+            started + Duration::from_millis(700),
+            &CancellationToken::new(),
+            &poll_policy(),
+            |_| {},
+        )
+        .await
+        .unwrap();
+        match outcome {
+            WaitOutcome::TimedOut { still_running } => {
+                assert_eq!(still_running.len(), 1);
+                assert_eq!(still_running[0].id, stuck.id);
+                assert_eq!(
+                    still_running[0].summary(),
+                    format!("#{} stuck (group/project-1)", stuck.id)
+                );
+            }
+            other => panic!("unexpected {other:?}"),
+        }
+        let waited = started.elapsed();
+        assert!(
+            waited >= Duration::from_millis(700) && waited < Duration::from_millis(1200),
+            "{waited:?}"
+        );
+    }
+
+    #[tokio::test]
+    async fn polls_survive_faults_and_auth_failures_stop_them() {
+        let server = server().await;
+        let runner = runner(&server).await;
+        let admin = server.admin();
+        admin
+            .start_job(runner.id, &NewJob::running(1, "job").finishing_after(400))
+            .await
+            .unwrap();
+        let jobs_path = format!("/api/v4/runners/{}/jobs", runner.id);
+        admin
+            .add_fault(&FaultRule::new(
+                "GET",
+                &jobs_path,
+                1,
+                Fault::Status {
+                    code: 500,
+                    body: None,
+                },
+            ))
+            .await
+            .unwrap();
+        admin
+            .add_fault(&FaultRule::new("GET", &jobs_path, 1, Fault::DropConnection))
+            .await
+            .unwrap();
+        let client = client(&server, ADMIN);
+        let outcome = wait_for_no_running_jobs(
+            &client,
+            runner.id,
+            Instant::now() + Duration::from_secs(10),
+            &CancellationToken::new(),
+            &poll_policy(),
+            |_| {},
+        )
+        .await
+        .unwrap();
+        assert!(matches!(outcome, WaitOutcome::Idle { .. }));
+
+        admin
+            .start_job(runner.id, &NewJob::running(1, "other"))
+            .await
+            .unwrap();
+        let revoked = self::client(&server, "glpat-revoked");
+        let started = Instant::now();
+        let error = wait_for_no_running_jobs(
+            &revoked,
+            runner.id,
+            Instant::now() + Duration::from_secs(10),
+            &CancellationToken::new(),
+            &poll_policy(),
+            |_| {},
+        )
+        .await
+        .unwrap_err();
+        assert!(
+            matches!(error, GitlabError::Unauthorized { .. }),
+            "{error:?}"
+        );
+        assert!(started.elapsed() < Duration::from_millis(500));
+    }
+
+    #[tokio::test]
+    async fn cancellation_ends_the_wait() {
+        let server = server().await;
+        let runner = runner(&server).await;
+        server
+            .admin()
+            .start_job(runner.id, &NewJob::running(1, "forever"))
+            .await
+            .unwrap();
+        let client = client(&server, ADMIN);
+        let cancel = CancellationToken::new();
+        let canceller = cancel.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep(Duration::from_millis(400)).await;
+            canceller.cancel();
+        });
+        let error = wait_for_no_running_jobs(
+            &client,
+            runner.id,
+            Instant::now() + Duration::from_secs(30),
+            &cancel,
+            &poll_policy(),
+            |_| {},
+        )
+        .await
+        .unwrap_err();
+        assert!(matches!(error, GitlabError::Cancelled { .. }), "{error:?}");
+    }
+}
