@@ -74,9 +74,15 @@ impl std::fmt::Debug for GitlabClient {
 /// Normalises a GitLab URL to its API base (`…/api/v4`, no trailing slash).
 pub fn api_base_url(base_url: &str) -> Result<String, GitlabError> {
     let trimmed = base_url.trim().trim_end_matches('/');
+    // A URL with `@` may carry credentials: never repeat it.
+    let shown = if trimmed.contains('@') {
+        "(redacted)"
+    } else {
+        trimmed
+    };
     let invalid = |why: &str| GitlabError::InvalidConfig {
         reason: format!(
-            "the GitLab URL {trimmed:?} {why}; expected something like https://gitlab.example.com"
+            "the GitLab URL {shown:?} {why}; expected something like https://gitlab.example.com"
         ),
     };
     let parsed = reqwest::Url::parse(trimmed).map_err(|_| invalid("is not a URL"))?;
@@ -85,6 +91,13 @@ pub fn api_base_url(base_url: &str) -> Result<String, GitlabError> {
     }
     if parsed.host_str().is_none_or(str::is_empty) {
         return Err(invalid("has no host"));
+    }
+    if !parsed.username().is_empty() || parsed.password().is_some() {
+        return Err(GitlabError::InvalidConfig {
+            reason: "the GitLab URL must not contain credentials; put the token in the token \
+                     setting instead"
+                .to_owned(),
+        });
     }
     if parsed.query().is_some() || parsed.fragment().is_some() {
         return Err(invalid("must not have a query or fragment"));
