@@ -27,7 +27,7 @@ use std::collections::BTreeMap;
 use std::fmt;
 
 pub use error::ConnectionError;
-pub use resolve::{ConnectionSource, ResolvedConnection};
+pub use resolve::{ConnectionSource, RETRIES, ResolvedConnection};
 
 /// The provider's `kubernetes { … }` block as the user wrote it. `None` / empty means "not set";
 /// unset fields fall back to the `KUBE_*` environment variables, then to `KUBECONFIG` /
