@@ -49,6 +49,7 @@ pub(crate) fn routes() -> Router<Arc<AppState>> {
         .route("/api/v4/runners/{id}/jobs", get(list_runner_jobs))
         .route("/api/v4/runners/{id}/managers", get(list_runner_managers))
         .route("/api/v4/user/runners", post(create_user_runner))
+        .route("/api/v4/user", get(current_user))
 }
 
 fn parse_id(raw: &str) -> Result<u64, ApiError> {
@@ -347,4 +348,12 @@ fn check_runner_scope(
     } else {
         Err(ApiError::Forbidden(Some("Insufficient permissions")))
     }
+}
+
+async fn current_user(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let token = authorize(&state.store, &headers, Access::ReadUser)?;
+    Ok(axum::Json(render::current_user(&token)).into_response())
 }

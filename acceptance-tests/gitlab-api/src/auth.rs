@@ -15,6 +15,8 @@ pub(crate) enum Access {
     Manage,
     /// Creating runners.
     Create,
+    /// Reading the caller's own user.
+    ReadUser,
 }
 
 impl Access {
@@ -23,6 +25,7 @@ impl Access {
             Self::Read => &[Scope::Api, Scope::ReadApi, Scope::ManageRunner],
             Self::Manage => &[Scope::Api, Scope::ManageRunner],
             Self::Create => &[Scope::Api, Scope::CreateRunner],
+            Self::ReadUser => &[Scope::Api, Scope::ReadApi, Scope::ReadUser],
         }
     }
 
@@ -31,6 +34,7 @@ impl Access {
             Self::Read => &["api", "read_api", "manage_runner"],
             Self::Manage => &["api", "manage_runner"],
             Self::Create => &["api", "create_runner"],
+            Self::ReadUser => &["api", "read_api", "read_user"],
         }
     }
 }

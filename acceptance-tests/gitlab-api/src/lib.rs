@@ -9,6 +9,7 @@
 //! | `GET /api/v4/runners/:id/jobs` | paginated, filtered by `status`, only visible projects' jobs |
 //! | `GET /api/v4/runners/:id/managers` | runner managers |
 //! | `POST /api/v4/runners/verify` | runner token → `{id, token, token_expires_at}` |
+//! | `GET /api/v4/user` | the token's user (`is_admin` shown to administrators) |
 //! | `POST /api/v4/user/runners` | create a runner → `{id, token: "glrt-…", token_expires_at}` |
 //!
 //! Tests drive it through the test surface under `/-/test/` ([`AdminClient`]): tokens,

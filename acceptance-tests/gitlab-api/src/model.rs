@@ -20,6 +20,8 @@ pub enum Scope {
     ManageRunner,
     /// Create runners (`POST /user/runners`).
     CreateRunner,
+    /// Read the user's own profile (`GET /user`).
+    ReadUser,
 }
 
 /// An access token the server accepts in `PRIVATE-TOKEN` or `Authorization: Bearer`.

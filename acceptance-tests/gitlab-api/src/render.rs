@@ -2,7 +2,7 @@
 
 use serde_json::{Value, json};
 
-use crate::model::{Job, JobRecord, Manager, Project, Runner, RunnerType};
+use crate::model::{Job, JobRecord, Manager, Project, Runner, RunnerType, TokenSpec};
 use crate::timefmt::{format, format_opt};
 
 /// `GET /runners/:id` (the "runner details" entity).
@@ -140,4 +140,27 @@ pub(crate) fn manager(manager: &Manager) -> Value {
         "status": manager.status,
         "job_execution_status": manager.job_execution_status,
     })
+}
+
+/// `GET /user`: the token's user. As in GitLab, `is_admin` is only shown to administrators.
+pub(crate) fn current_user(token: &TokenSpec) -> Value {
+    let mut user = json!({
+        "id": user_id(&token.name),
+        "username": token.name,
+        "name": token.name,
+        "state": "active",
+        "locked": false,
+    });
+    if token.admin {
+        user["is_admin"] = json!(true);
+    }
+    user
+}
+
+/// A stable user id derived from the token name (FNV-1a, kept small).
+fn user_id(name: &str) -> u64 {
+    let hash = name.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |hash, byte| {
+        (hash ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3)
+    });
+    hash % 1_000_000 + 1
 }

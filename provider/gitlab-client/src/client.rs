@@ -13,7 +13,8 @@ use serde_json::Value;
 
 use crate::error::GitlabError;
 use crate::models::{
-    CreateRunner, CreatedRunner, Deletion, Job, Manager, RawCreatedRunner, Runner, RunnerIdentity,
+    CreateRunner, CreatedRunner, CurrentUser, Deletion, Job, Manager, RawCreatedRunner, Runner,
+    RunnerIdentity,
 };
 use crate::operation::Operation;
 use crate::requests::{self, ApiRequest};
@@ -242,6 +243,13 @@ impl GitlabClient {
     ) -> Result<CreatedRunner, GitlabError> {
         let raw: RawCreatedRunner = self.json(&requests::create_user_runner(params)).await?;
         Ok(raw.into())
+    }
+
+    /// The token's user — notably whether it is an administrator, which decides whether
+    /// [`running_jobs`](Self::running_jobs) sees every job. Needs the `read_user`, `read_api`
+    /// or `api` scope (a `manage_runner`-only token gets [`GitlabError::Forbidden`]).
+    pub async fn current_user(&self) -> Result<CurrentUser, GitlabError> {
+        self.json(&requests::current_user()).await
     }
 
     async fn json<T: DeserializeOwned>(&self, request: &ApiRequest) -> Result<T, GitlabError> {

@@ -38,8 +38,8 @@ mod wait;
 pub use client::{ClientConfig, GitlabClient, api_base_url};
 pub use error::GitlabError;
 pub use models::{
-    AccessLevel, CreateRunner, CreatedRunner, Deletion, Job, JobPipeline, JobProject, Manager,
-    Runner, RunnerIdentity, RunnerScope,
+    AccessLevel, CreateRunner, CreatedRunner, CurrentUser, Deletion, Job, JobPipeline, JobProject,
+    Manager, Runner, RunnerIdentity, RunnerScope,
 };
 pub use operation::Operation;
 pub use requests::ApiRequest;

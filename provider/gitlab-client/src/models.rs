@@ -18,6 +18,19 @@ pub struct RunnerIdentity {
     pub token_expires_at: Option<String>,
 }
 
+/// The user a token belongs to (`GET /user`).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct CurrentUser {
+    /// User id.
+    pub id: u64,
+    /// Username.
+    pub username: String,
+    /// Whether the user is an instance administrator (GitLab shows the field to
+    /// administrators only, so its absence means `false`).
+    #[serde(default)]
+    pub is_admin: bool,
+}
+
 /// A runner's details (`GET /runners/:id`).
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(from = "RawRunner")]

@@ -19,6 +19,8 @@ pub enum Operation {
     DeleteRunner(u64),
     /// `POST /user/runners`.
     CreateUserRunner,
+    /// `GET /user`.
+    GetCurrentUser,
 }
 
 impl Operation {
@@ -30,7 +32,7 @@ impl Operation {
             | Self::ListRunnerJobs(id)
             | Self::ListRunnerManagers(id)
             | Self::DeleteRunner(id) => Some(id),
-            Self::VerifyRunner | Self::CreateUserRunner => None,
+            Self::VerifyRunner | Self::CreateUserRunner | Self::GetCurrentUser => None,
         }
     }
 
@@ -39,6 +41,9 @@ impl Operation {
         match self {
             Self::VerifyRunner => "the runner authentication token is not valid (mistyped, \
                 expired, reset, or its runner was deleted): supply the runner's current `glrt-` token"
+                .to_owned(),
+            Self::GetCurrentUser => "the GitLab token needs the `read_user`, `read_api` or `api` \
+                scope to tell whether its user is an administrator"
                 .to_owned(),
             Self::CreateUserRunner => "the GitLab token needs the `create_runner` or `api` scope, \
                 and its user must be an administrator (instance runners), an Owner of the group \
@@ -72,6 +77,7 @@ impl fmt::Display for Operation {
             }
             Self::DeleteRunner(id) => write!(f, "deleting GitLab runner {id}"),
             Self::CreateUserRunner => f.write_str("creating a GitLab runner"),
+            Self::GetCurrentUser => f.write_str("reading the GitLab token's user"),
         }
     }
 }

@@ -158,6 +158,11 @@ pub fn delete_runner(id: u64) -> ApiRequest {
     )
 }
 
+/// `GET /user`.
+pub fn current_user() -> ApiRequest {
+    ApiRequest::new(Method::GET, "/user".to_owned(), Operation::GetCurrentUser)
+}
+
 /// `POST /user/runners`.
 pub fn create_user_runner(params: &CreateRunner) -> ApiRequest {
     let mut body = Map::new();
@@ -272,6 +277,15 @@ mod tests {
             "https://gitlab.example.com/api/v4/runners/9"
         );
         assert_eq!(delete.body, None);
+    }
+
+    #[test]
+    fn current_user_request() {
+        let request = current_user();
+        assert_eq!(request.method, Method::GET);
+        assert_eq!(request.url(BASE), "https://gitlab.example.com/api/v4/user");
+        assert!(request.authenticated);
+        assert_eq!(request.body, None);
     }
 
     #[test]

@@ -161,3 +161,43 @@ async fn non_admin_cannot_create_outside_its_projects_or_without_scope() {
         .unwrap();
     assert_eq!(anonymous.status(), StatusCode::UNAUTHORIZED);
 }
+
+#[tokio::test]
+async fn current_user_shows_is_admin_only_to_administrators() {
+    let server = server().await;
+    let url = format!("{}/user", server.api_url());
+    let admin = http()
+        .get(&url)
+        .header("PRIVATE-TOKEN", ADMIN)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(admin.status(), StatusCode::OK);
+    let admin = body(admin).await;
+    assert_eq!(admin["username"], "admin");
+    assert_eq!(admin["is_admin"], true);
+    assert!(admin["id"].is_u64());
+    server
+        .admin()
+        .add_token(&TokenSpec::user("plain", "glpat-plain", &[Scope::ReadUser]))
+        .await
+        .unwrap();
+    let plain = http()
+        .get(&url)
+        .header("PRIVATE-TOKEN", "glpat-plain")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(plain.status(), StatusCode::OK);
+    let plain = body(plain).await;
+    assert_eq!(plain["username"], "plain");
+    assert!(plain.get("is_admin").is_none(), "{plain}");
+    let runner_only = http()
+        .get(&url)
+        .header("PRIVATE-TOKEN", DEV)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(runner_only.status(), StatusCode::FORBIDDEN);
+    assert_eq!(body(runner_only).await["scope"], "api read_api read_user");
+}
