@@ -573,7 +573,8 @@ pub enum Fault {
     DropConnection,
 }
 
-/// Injects a fault into the next `count` API requests matching `method` and `path`.
+/// Injects a fault into `count` API requests matching `method` and `path`, after letting
+/// `skip` matching requests through untouched.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FaultRule {
     /// HTTP method to match (`None` matches any).
@@ -584,6 +585,9 @@ pub struct FaultRule {
     /// How many matching requests get the fault (default 1).
     #[serde(default = "default_fault_count")]
     pub count: u32,
+    /// Matching requests to let through before the fault starts (default 0).
+    #[serde(default)]
+    pub skip: u32,
     /// What happens to them.
     pub fault: Fault,
 }
@@ -599,8 +603,15 @@ impl FaultRule {
             method: Some(method.to_ascii_uppercase()),
             path: path.into(),
             count,
+            skip: 0,
             fault,
         }
+    }
+
+    /// Lets `skip` matching requests through before the fault starts.
+    pub fn after(mut self, skip: u32) -> Self {
+        self.skip = skip;
+        self
     }
 
     /// Whether the rule applies to a request.
@@ -641,6 +652,9 @@ pub struct LoggedRequest {
     pub duration_ms: u64,
     /// The injected fault, if one applied.
     pub fault: Option<Fault>,
+    /// The request body as text, with the value of any `token` parameter replaced by
+    /// `<redacted>`; `None` without a body.
+    pub body: Option<String>,
 }
 
 /// Everything a server can be seeded with (also the `--seed-file` format, JSON).
@@ -671,6 +685,7 @@ mod tests {
             method: None,
             path: "/api/v4/runners/*".into(),
             count: 2,
+            skip: 0,
             fault: Fault::DropConnection,
         };
         assert!(prefix.matches("DELETE", "/api/v4/runners/77/jobs"));

@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 use axum::Router;
 use axum::body::Body;
 use axum::http::{HeaderValue, Request, Response, StatusCode, header};
+use http_body_util::BodyExt;
 use hyper::body::Incoming;
 use hyper_util::rt::TokioIo;
 use tokio::net::TcpListener;
@@ -210,14 +211,27 @@ async fn handle(
 ) -> Result<Response<Body>, ConnectionDropped> {
     let path = request.uri().path().to_owned();
     if path.starts_with(TEST_PREFIX) {
-        return Ok(route(router, request).await);
+        return Ok(route(router, request.map(Body::new)).await);
     }
     let arrived = Instant::now();
     let since_start_ms = state.store.elapsed_ms();
     let at = timefmt::format(timefmt::now());
     let method = request.method().as_str().to_owned();
-    let query = request.uri().query().map(str::to_owned);
+    let query = request.uri().query().map(redact_form);
     let token_name = token_name_for_log(&state.store, request.headers());
+    let content_type = request
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|value| value.to_str().ok())
+        .map(str::to_owned);
+    let (parts, incoming) = request.into_parts();
+    let bytes = incoming
+        .collect()
+        .await
+        .map_err(|_| ConnectionDropped)?
+        .to_bytes();
+    let body = redact_body(content_type.as_deref(), &bytes);
+    let request = Request::from_parts(parts, Body::from(bytes));
     let fault = state.store.take_fault(&method, &path);
 
     let response = match &fault {
@@ -241,15 +255,58 @@ async fn handle(
         since_start_ms,
         duration_ms: u64::try_from(arrived.elapsed().as_millis()).unwrap_or(u64::MAX),
         fault,
+        body,
     });
     response.ok_or(ConnectionDropped)
 }
 
-async fn route(router: Router, request: Request<Incoming>) -> Response<Body> {
+async fn route(router: Router, request: Request<Body>) -> Response<Body> {
     match router.oneshot(request).await {
         Ok(response) => response,
         Err(never) => match never {},
     }
+}
+
+/// Placeholder for a secret in the request log.
+const REDACTED: &str = "<redacted>";
+
+/// A form-encoded string with the value of any `token` parameter redacted.
+fn redact_form(encoded: &str) -> String {
+    if !encoded.contains("token") {
+        return encoded.to_owned();
+    }
+    let mut redacted = form_urlencoded::Serializer::new(String::new());
+    for (key, value) in form_urlencoded::parse(encoded.as_bytes()) {
+        if key == "token" {
+            redacted.append_pair(&key, REDACTED);
+        } else {
+            redacted.append_pair(&key, &value);
+        }
+    }
+    redacted.finish()
+}
+
+/// The body as text for the request log, with any `token` value redacted.
+fn redact_body(content_type: Option<&str>, bytes: &[u8]) -> Option<String> {
+    if bytes.is_empty() {
+        return None;
+    }
+    let is_json = content_type.is_some_and(|value| value.contains("json"));
+    if is_json {
+        return Some(match serde_json::from_slice::<serde_json::Value>(bytes) {
+            Ok(mut value) => {
+                if let Some(token) = value.get_mut("token") {
+                    *token = serde_json::Value::String(REDACTED.to_owned());
+                }
+                value.to_string()
+            }
+            Err(_) => format!("<{} bytes of invalid JSON>", bytes.len()),
+        });
+    }
+    Some(match std::str::from_utf8(bytes) {
+        Ok(text) => redact_form(text),
+        Err(_) => format!("<{} bytes of binary data>", bytes.len()),
+    })
 }
 
 fn status_response(code: u16, body: Option<&str>) -> Response<Body> {
@@ -285,4 +342,30 @@ fn rate_limited(retry_after_secs: u64) -> Response<Body> {
     );
     headers.insert("ratelimit-remaining", HeaderValue::from(0_u64));
     response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn token_values_are_redacted_from_forms_and_json() {
+        assert_eq!(
+            redact_form("token=glrt-x&system_id=s_1"),
+            "token=%3Credacted%3E&system_id=s_1"
+        );
+        assert_eq!(redact_form("paused=true"), "paused=true");
+        assert_eq!(
+            redact_body(
+                Some("application/json"),
+                br#"{"token":"glrt-x","system_id":"s"}"#
+            ),
+            Some(r#"{"system_id":"s","token":"<redacted>"}"#.to_owned())
+        );
+        assert_eq!(redact_body(None, b""), None);
+        assert_eq!(
+            redact_body(Some("application/x-www-form-urlencoded"), b"paused=true"),
+            Some("paused=true".to_owned())
+        );
+    }
 }

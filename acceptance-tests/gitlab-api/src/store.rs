@@ -540,17 +540,24 @@ impl Store {
         self.lock().faults.clear();
     }
 
-    /// Takes one use of the first rule matching the request.
+    /// Takes one use of the first matching rule that has no requests left to skip; matching
+    /// rules still skipping count this request as one skipped.
     pub fn take_fault(&self, method: &str, path: &str) -> Option<Fault> {
         let mut inner = self.lock();
-        let index = inner
-            .faults
-            .iter()
-            .position(|rule| rule.matches(method, path))?;
-        let rule = &mut inner.faults[index];
-        rule.count -= 1;
-        let fault = rule.fault.clone();
-        if rule.count == 0 {
+        let mut fired: Option<(usize, Fault)> = None;
+        for (index, rule) in inner.faults.iter_mut().enumerate() {
+            if !rule.matches(method, path) {
+                continue;
+            }
+            if rule.skip > 0 {
+                rule.skip -= 1;
+            } else if fired.is_none() {
+                rule.count -= 1;
+                fired = Some((index, rule.fault.clone()));
+            }
+        }
+        let (index, fault) = fired?;
+        if inner.faults[index].count == 0 {
             inner.faults.remove(index);
         }
         Some(fault)
@@ -685,6 +692,17 @@ mod tests {
         );
         assert_eq!(store.take_fault("GET", "/a"), None);
         assert!(store.faults().is_empty());
+    }
+
+    #[test]
+    fn skipping_rules_let_requests_through_first() {
+        let store = store();
+        store.add_fault(FaultRule::new("GET", "/a", 1, Fault::DropConnection).after(2));
+        assert_eq!(store.take_fault("GET", "/a"), None);
+        assert_eq!(store.take_fault("GET", "/b"), None);
+        assert_eq!(store.take_fault("GET", "/a"), None);
+        assert_eq!(store.take_fault("GET", "/a"), Some(Fault::DropConnection));
+        assert_eq!(store.take_fault("GET", "/a"), None);
     }
 
     #[test]

@@ -144,6 +144,11 @@ async fn pause_and_resume_change_the_runner() {
             .paused
     );
     let log = server.admin().requests().await.unwrap();
+    let bodies: Vec<Option<&str>> = log.iter().map(|entry| entry.body.as_deref()).collect();
+    assert_eq!(
+        bodies,
+        vec![Some(r#"{"paused":true}"#), Some(r#"{"paused":false}"#)]
+    );
     assert!(
         log.iter()
             .all(|entry| entry.method == "PUT" && entry.token_name.as_deref() == Some("dev"))

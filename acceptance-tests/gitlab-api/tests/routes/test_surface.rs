@@ -274,6 +274,9 @@ async fn request_log_records_order_and_token_names_not_values() {
         log.iter().map(|e| e.seq).collect::<Vec<_>>(),
         vec![1, 2, 3, 4]
     );
+    assert_eq!(log[1].body.as_deref(), Some("paused=true"));
+    assert_eq!(log[3].body.as_deref(), Some("token=%3Credacted%3E"));
+    assert_eq!(log[0].body, None);
     let raw = serde_json::to_string(&log).unwrap();
     assert!(!raw.contains(ADMIN) && !raw.contains(DEV) && !raw.contains(&runner.token));
     server.admin().clear_requests().await.unwrap();
@@ -394,4 +397,39 @@ async fn runner_deleted_out_of_band_is_gone_from_the_api() {
         .unwrap();
     assert_eq!(response.status(), StatusCode::NOT_FOUND);
     assert!(server.admin().requests().await.unwrap().len() == 1);
+}
+
+#[tokio::test]
+async fn fault_can_start_after_some_requests_pass() {
+    let server = server().await;
+    let runner = dev_runner(&server).await;
+    let path = format!("/api/v4/runners/{}/jobs", runner.id);
+    server
+        .admin()
+        .add_fault(
+            &FaultRule::new(
+                "GET",
+                &path,
+                1,
+                Fault::Status {
+                    code: 503,
+                    body: None,
+                },
+            )
+            .after(1),
+        )
+        .await
+        .unwrap();
+    let url = format!("{}{path}", server.url());
+    let mut statuses = Vec::new();
+    for _ in 0..3 {
+        let response = http()
+            .get(&url)
+            .header("PRIVATE-TOKEN", ADMIN)
+            .send()
+            .await
+            .unwrap();
+        statuses.push(response.status().as_u16());
+    }
+    assert_eq!(statuses, vec![200, 503, 200]);
 }
