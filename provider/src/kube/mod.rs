@@ -1,0 +1,27 @@
+//! Kubernetes objects the way every resource of this provider handles them.
+//!
+//! - [`client_for`]: one cached `kube::Client` per provider connection.
+//! - [`Objects`]: get / server-side apply / prune / delete of namespaced objects, each call
+//!   retried inside a [`Budget`] (the operation's `timeouts` value and Terraform's cancellation).
+//! - [`ownership`]: the managed-by label, and the check that refuses to adopt an object this
+//!   provider did not create (the error names `terraform import`).
+//! - [`KubeError`]: every failure, turned into a diagnostic in exactly one place
+//!   ([`KubeError::diagnostic`]) with a Title Case summary and a next step. No secret value ever
+//!   reaches a message.
+//! - [`ObjectId`]: `namespace/name` identifiers and the DNS-1123 checks for them.
+
+mod client;
+mod error;
+mod object_id;
+mod objects;
+pub mod ownership;
+mod request;
+mod retry;
+
+pub use client::client_for;
+pub use error::KubeError;
+pub use object_id::{ObjectId, dns1123_label_validator, dns1123_subdomain_validator, is_dns1123_label, is_dns1123_subdomain};
+pub use objects::{Objects, Pruning};
+pub use ownership::{FIELD_MANAGER, MANAGED_BY_LABEL, MANAGED_BY_VALUE};
+pub use request::{Action, Verb};
+pub use retry::Budget;

@@ -1,0 +1,287 @@
+//! Retrying API calls with backoff inside an operation's time limit.
+//!
+//! The kube client already retries 429/503/504 a few times quickly (kube-connection); this
+//! layer covers what remains (500, 502, dropped connections, longer outages) until the
+//! operation's `timeouts` value runs out or Terraform cancels.
+
+use std::future::Future;
+use std::time::{Duration, Instant};
+
+use tfplugin::{CancellationToken, Context};
+
+use super::error::KubeError;
+use super::request::Action;
+
+const FIRST_BACKOFF: Duration = Duration::from_millis(250);
+const MAX_BACKOFF: Duration = Duration::from_secs(8);
+
+/// The time an operation may take, and the token that cancels it.
+#[derive(Clone, Debug)]
+pub struct Budget {
+    started: Instant,
+    limit: Duration,
+    cancel: CancellationToken,
+}
+
+impl Budget {
+    /// A budget of `limit` starting now, cancelled with `ctx` (Terraform's `StopProvider`).
+    pub fn new(limit: Duration, ctx: &Context) -> Budget {
+        Budget::with_token(limit, ctx.cancellation().clone())
+    }
+
+    pub fn with_token(limit: Duration, cancel: CancellationToken) -> Budget {
+        Budget {
+            started: Instant::now(),
+            limit,
+            cancel,
+        }
+    }
+
+    pub fn limit(&self) -> Duration {
+        self.limit
+    }
+
+    pub fn elapsed(&self) -> Duration {
+        self.started.elapsed()
+    }
+
+    /// Time left (zero when spent).
+    pub fn remaining(&self) -> Duration {
+        self.limit.saturating_sub(self.started.elapsed())
+    }
+
+    pub fn is_cancelled(&self) -> bool {
+        self.cancel.is_cancelled()
+    }
+
+    /// Runs `call` until it succeeds, fails for good, the budget runs out or it is cancelled.
+    /// `classify` turns the client's error into a [`KubeError`] (see [`classify`]).
+    pub async fn retry<T, F, Fut>(&self, action: &Action, mut call: F) -> Result<T, KubeError>
+    where
+        F: FnMut() -> Fut,
+        Fut: Future<Output = Result<T, kube::Error>>,
+    {
+        let mut attempts: u32 = 0;
+        let mut backoff = FIRST_BACKOFF;
+        loop {
+            attempts += 1;
+            let remaining = self.remaining();
+            let outcome = tokio::select! {
+                () = self.cancel.cancelled() => return Err(KubeError::Cancelled { action: action.clone() }),
+                r = tokio::time::timeout(remaining, call()) => r,
+            };
+            let error = match outcome {
+                Ok(Ok(value)) => return Ok(value),
+                Ok(Err(e)) => classify(action, e, attempts),
+                Err(_elapsed) => KubeError::Transport {
+                    action: action.clone(),
+                    message: "the request did not finish in time".into(),
+                    attempts,
+                },
+            };
+            if !error.is_transient() {
+                return Err(error);
+            }
+            let wait = jittered(backoff).max(retry_after(&error));
+            if wait >= self.remaining() {
+                return Err(KubeError::Timeout {
+                    action: action.clone(),
+                    attempts,
+                    elapsed: self.elapsed(),
+                    limit: self.limit,
+                    last: short(&error),
+                });
+            }
+            tracing::debug!(action = %action, attempt = attempts, wait_ms = wait.as_millis() as u64, "retrying a transient Kubernetes API error");
+            tokio::select! {
+                () = self.cancel.cancelled() => return Err(KubeError::Cancelled { action: action.clone() }),
+                () = tokio::time::sleep(wait) => {}
+            }
+            backoff = (backoff * 2).min(MAX_BACKOFF);
+        }
+    }
+}
+
+/// The last error in a few words, for the timeout message.
+fn short(error: &KubeError) -> String {
+    match error {
+        KubeError::Api { code, reason, message, .. } => {
+            if message.is_empty() {
+                format!("{code} {reason}")
+            } else {
+                format!("{code} {reason}: {message}")
+            }
+        }
+        KubeError::Transport { message, .. } => message.clone(),
+        other => other.to_string(),
+    }
+}
+
+fn retry_after(error: &KubeError) -> Duration {
+    match error {
+        KubeError::Api { code: 429, .. } => Duration::from_millis(500),
+        _ => Duration::ZERO,
+    }
+}
+
+/// `base` plus up to 25 % random jitter, so parallel resources do not retry in lockstep.
+fn jittered(base: Duration) -> Duration {
+    let quarter = u64::try_from(base.as_millis() / 4).unwrap_or(0);
+    base + Duration::from_millis(fastrand::u64(0..=quarter))
+}
+
+/// Turns the client's error into a [`KubeError`] for `action`. Only the API server's `Status`
+/// message and error kinds are kept: response bodies and serde messages (which could quote a
+/// Secret's data) never are.
+pub fn classify(action: &Action, error: kube::Error, attempts: u32) -> KubeError {
+    match error {
+        kube::Error::Api(status) => {
+            let namespace_missing = status.code == 404
+                && status
+                    .details
+                    .as_ref()
+                    .is_some_and(|d| d.kind == "namespaces" && d.name == action.namespace)
+                || (status.code == 404 && status.message == format!("namespaces \"{}\" not found", action.namespace));
+            KubeError::Api {
+                action: action.clone(),
+                code: status.code,
+                reason: status.reason.clone(),
+                message: status.message.clone(),
+                namespace_missing,
+                attempts,
+            }
+        }
+        kube::Error::SerdeError(e) => KubeError::Decode {
+            action: action.clone(),
+            detail: format!("{:?} error at line {} column {}", e.classify(), e.line(), e.column()),
+        },
+        kube::Error::FromUtf8(_) => KubeError::Decode {
+            action: action.clone(),
+            detail: "the answer is not UTF-8".into(),
+        },
+        e @ (kube::Error::HyperError(_) | kube::Error::Service(_)) => {
+            let message = error_chain(&e);
+            if is_tls_or_auth_failure(&message) {
+                KubeError::Other { action: action.clone(), message }
+            } else {
+                KubeError::Transport {
+                    action: action.clone(),
+                    message,
+                    attempts,
+                }
+            }
+        }
+        other => KubeError::Other {
+            action: action.clone(),
+            message: error_chain(&other),
+        },
+    }
+}
+
+/// Certificate and credential problems do not heal by retrying.
+fn is_tls_or_auth_failure(message: &str) -> bool {
+    let m = message.to_ascii_lowercase();
+    ["certificate", "invalid peer", "handshake", "unknownissuer", "auth"]
+        .iter()
+        .any(|needle| m.contains(needle))
+}
+
+/// The error and its sources, `a: b: c`, without repeating a cause already printed.
+fn error_chain(error: &dyn std::error::Error) -> String {
+    let mut out = error.to_string();
+    let mut source = error.source();
+    while let Some(s) = source {
+        let text = s.to_string();
+        if !out.contains(&text) {
+            out.push_str(": ");
+            out.push_str(&text);
+        }
+        source = s.source();
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::kube::request::Verb;
+    use kube::core::Status;
+    use std::sync::atomic::{AtomicU32, Ordering};
+
+    fn action() -> Action {
+        Action::new(Verb::Get, "secrets", "", "ns", "name")
+    }
+
+    fn status(code: u16) -> kube::Error {
+        kube::Error::Api(Status::failure("boom", "InternalError").with_code(code).boxed())
+    }
+
+    #[tokio::test]
+    async fn transient_errors_are_retried_until_success() {
+        let budget = Budget::with_token(Duration::from_secs(10), CancellationToken::new());
+        let calls = AtomicU32::new(0);
+        let result = budget
+            .retry(&action(), || async {
+                match calls.fetch_add(1, Ordering::SeqCst) {
+                    0 => Err(status(500)),
+                    1 => Err(status(429)),
+                    _ => Ok(7),
+                }
+            })
+            .await;
+        assert_eq!(result.unwrap(), 7);
+        assert_eq!(calls.load(Ordering::SeqCst), 3);
+    }
+
+    #[tokio::test]
+    async fn permanent_errors_are_not_retried() {
+        let budget = Budget::with_token(Duration::from_secs(10), CancellationToken::new());
+        let calls = AtomicU32::new(0);
+        let result: Result<(), _> = budget
+            .retry(&action(), || async {
+                calls.fetch_add(1, Ordering::SeqCst);
+                Err(status(403))
+            })
+            .await;
+        assert!(matches!(result, Err(KubeError::Api { code: 403, .. })));
+        assert_eq!(calls.load(Ordering::SeqCst), 1);
+    }
+
+    #[tokio::test]
+    async fn the_budget_bounds_retries() {
+        let budget = Budget::with_token(Duration::from_millis(600), CancellationToken::new());
+        let started = Instant::now();
+        let result: Result<(), _> = budget.retry(&action(), || async { Err(status(503)) }).await;
+        let Err(KubeError::Timeout { attempts, .. }) = result else {
+            panic!("expected a timeout, got {result:?}");
+        };
+        assert!(attempts >= 2, "{attempts}");
+        assert!(started.elapsed() < Duration::from_secs(2));
+    }
+
+    #[tokio::test]
+    async fn cancellation_stops_the_loop() {
+        let token = CancellationToken::new();
+        let budget = Budget::with_token(Duration::from_secs(30), token.clone());
+        token.cancel();
+        let result: Result<(), _> = budget
+            .retry(&action(), || async {
+                tokio::time::sleep(Duration::from_secs(5)).await;
+                Ok(())
+            })
+            .await;
+        assert!(matches!(result, Err(KubeError::Cancelled { .. })));
+    }
+
+    #[test]
+    fn a_missing_namespace_is_told_apart_from_a_missing_object() {
+        let ns = kube::Error::Api(
+            Status::failure("namespaces \"ns\" not found", "NotFound").with_code(404).boxed(),
+        );
+        let obj = kube::Error::Api(
+            Status::failure("secrets \"name\" not found", "NotFound").with_code(404).boxed(),
+        );
+        assert!(matches!(classify(&action(), ns, 1), KubeError::Api { namespace_missing: true, .. }));
+        assert!(classify(&action(), obj, 1).is_not_found());
+    }
+}

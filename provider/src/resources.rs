@@ -1,0 +1,18 @@
+//! The provider's resource, data source and function types. Add a module per type and list it
+//! here; the provider registers exactly what these functions return.
+
+use std::sync::Arc;
+
+use tfplugin::{DataSource, Function, Resource};
+
+pub fn all() -> Vec<Arc<dyn Resource>> {
+    Vec::new()
+}
+
+pub fn data_sources() -> Vec<Arc<dyn DataSource>> {
+    Vec::new()
+}
+
+pub fn functions() -> Vec<Arc<dyn Function>> {
+    Vec::new()
+}

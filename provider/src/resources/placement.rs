@@ -1,0 +1,162 @@
+//! Attributes every namespaced-object resource shares (`id`, `namespace`, `name`, `labels`,
+//! `annotations`, `uid`, `timeouts`) and how they are refreshed from the live object.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use tfplugin::plan_modifiers::{RequiresReplace, UseStateForUnknown};
+use tfplugin::timeouts::{self, Operation, Timeouts};
+use tfplugin::validators::from_fn;
+use tfplugin::{Attribute, Context, Diagnostics, Document, NestedBlock, Type};
+
+use crate::kube::{Budget, MANAGED_BY_LABEL, dns1123_label_validator, dns1123_subdomain_validator};
+
+/// Time limits when the `timeouts` block leaves an operation unset.
+pub const DEFAULT_CREATE: Duration = Duration::from_secs(120);
+pub const DEFAULT_READ: Duration = Duration::from_secs(60);
+pub const DEFAULT_UPDATE: Duration = Duration::from_secs(120);
+pub const DEFAULT_DELETE: Duration = Duration::from_secs(120);
+
+/// Annotations other tools write on objects they touch; never tracked or removed.
+const UNTRACKED_ANNOTATION_PREFIXES: &[&str] = &["kubectl.kubernetes.io/"];
+
+pub fn id_attribute() -> Attribute {
+    Attribute::string()
+        .computed()
+        .plan_modifier(UseStateForUnknown)
+        .description("`namespace/name` of the Secret (also the import ID).")
+}
+
+pub fn uid_attribute() -> Attribute {
+    Attribute::string()
+        .computed()
+        .plan_modifier(UseStateForUnknown)
+        .description("The Secret's Kubernetes UID (changes when the Secret is re-created).")
+}
+
+pub fn namespace_attribute() -> Attribute {
+    Attribute::string()
+        .required()
+        .plan_modifier(RequiresReplace)
+        .validator(dns1123_label_validator())
+        .description("Namespace of the Secret; it must exist. Changing it re-creates the Secret.")
+}
+
+pub fn name_attribute() -> Attribute {
+    Attribute::string()
+        .required()
+        .plan_modifier(RequiresReplace)
+        .validator(dns1123_subdomain_validator())
+        .description("Name of the Secret. Changing it re-creates the Secret.")
+}
+
+pub fn labels_attribute() -> Attribute {
+    Attribute::map(Type::String)
+        .optional()
+        .validator(from_fn(
+            "must not set the provider's managed-by label",
+            |value, path, diagnostics: &mut Diagnostics| {
+                if value.attr(MANAGED_BY_LABEL).is_some()
+                    || value.as_entries().is_some_and(|m| m.contains_key(MANAGED_BY_LABEL))
+                {
+                    diagnostics.attribute_error(
+                        path.key(MANAGED_BY_LABEL),
+                        "Reserved Label",
+                        format!("The provider sets {MANAGED_BY_LABEL} itself to recognise the objects it manages; remove it from {path}."),
+                    );
+                }
+            },
+        ))
+        .description("Labels of the Secret (the provider adds `app.kubernetes.io/managed-by = terraform-provider-gitlabrunner`). Labels added outside Terraform show as drift and are removed on apply.")
+}
+
+pub fn annotations_attribute() -> Attribute {
+    Attribute::map(Type::String)
+        .optional()
+        .description("Annotations of the Secret. Annotations added outside Terraform show as drift and are removed on apply (except `kubectl.kubernetes.io/…`).")
+}
+
+pub fn timeouts_block() -> NestedBlock {
+    timeouts::block(&[Operation::Create, Operation::Read, Operation::Update, Operation::Delete])
+}
+
+/// The budget for `operation` from the document's `timeouts` block.
+pub fn budget(doc: &Document, operation: Operation, ctx: &Context) -> Result<Budget, Diagnostics> {
+    let default = match operation {
+        Operation::Create => DEFAULT_CREATE,
+        Operation::Read => DEFAULT_READ,
+        Operation::Update => DEFAULT_UPDATE,
+        Operation::Delete => DEFAULT_DELETE,
+    };
+    let limit = Timeouts::from_document(doc)?.get(operation, default)?;
+    Ok(Budget::new(limit, ctx))
+}
+
+/// Labels as Terraform tracks them: the live labels without the managed-by label. An absent
+/// attribute stays absent while the object has no other labels.
+pub fn tracked_labels(
+    live: Option<&BTreeMap<String, String>>,
+    prior: Option<&BTreeMap<String, String>>,
+) -> Option<BTreeMap<String, String>> {
+    let tracked: BTreeMap<String, String> = live
+        .into_iter()
+        .flatten()
+        .filter(|(k, _)| k.as_str() != MANAGED_BY_LABEL)
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    keep_absent(tracked, prior)
+}
+
+/// Annotations as Terraform tracks them (other tools' `kubectl.kubernetes.io/…` left out).
+pub fn tracked_annotations(
+    live: Option<&BTreeMap<String, String>>,
+    prior: Option<&BTreeMap<String, String>>,
+) -> Option<BTreeMap<String, String>> {
+    let tracked: BTreeMap<String, String> = live
+        .into_iter()
+        .flatten()
+        .filter(|(k, _)| is_tracked_annotation(k))
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    keep_absent(tracked, prior)
+}
+
+pub fn is_tracked_annotation(key: &str) -> bool {
+    !UNTRACKED_ANNOTATION_PREFIXES.iter().any(|p| key.starts_with(p))
+}
+
+fn keep_absent(
+    tracked: BTreeMap<String, String>,
+    prior: Option<&BTreeMap<String, String>>,
+) -> Option<BTreeMap<String, String>> {
+    if tracked.is_empty() && prior.is_none() {
+        None
+    } else {
+        Some(tracked)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::kube::MANAGED_BY_VALUE;
+
+    fn map(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
+        pairs.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect()
+    }
+
+    #[test]
+    fn the_managed_by_label_is_not_tracked_and_absence_is_kept() {
+        let live = map(&[(MANAGED_BY_LABEL, MANAGED_BY_VALUE)]);
+        assert_eq!(tracked_labels(Some(&live), None), None);
+        assert_eq!(tracked_labels(Some(&live), Some(&map(&[]))), Some(map(&[])));
+        let edited = map(&[(MANAGED_BY_LABEL, MANAGED_BY_VALUE), ("team", "ci")]);
+        assert_eq!(tracked_labels(Some(&edited), None), Some(map(&[("team", "ci")])));
+    }
+
+    #[test]
+    fn kubectl_annotations_are_not_tracked() {
+        let live = map(&[("kubectl.kubernetes.io/last-applied-configuration", "{}"), ("note", "x")]);
+        assert_eq!(tracked_annotations(Some(&live), None), Some(map(&[("note", "x")])));
+    }
+}
