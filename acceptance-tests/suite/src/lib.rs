@@ -2,6 +2,7 @@
 //! kubectl) and our provider build, starts the test world (or uses a real cluster), and runs
 //! Terraform in throw-away working directories that load the provider through `dev_overrides`.
 
+pub mod docs;
 pub mod terraform;
 pub mod tools;
 pub mod world;

@@ -91,10 +91,16 @@ impl TerraformWorkdir {
         );
         fs::write(&cli_config, config).unwrap_or_else(|e| panic!("cannot write CLI config: {e}"));
         let mut env = BTreeMap::new();
-        env.insert("TF_CLI_CONFIG_FILE".into(), cli_config.display().to_string());
+        env.insert(
+            "TF_CLI_CONFIG_FILE".into(),
+            cli_config.display().to_string(),
+        );
         env.insert("CHECKPOINT_DISABLE".into(), "1".into());
         env.insert("TF_IN_AUTOMATION".into(), "1".into());
-        env.insert("TF_LOG_PATH".into(), dir.path().join("terraform.log").display().to_string());
+        env.insert(
+            "TF_LOG_PATH".into(),
+            dir.path().join("terraform.log").display().to_string(),
+        );
         env.insert("TF_LOG".into(), "debug".into());
         TerraformWorkdir {
             dir,

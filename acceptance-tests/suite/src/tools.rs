@@ -80,7 +80,10 @@ pub fn provider_binary() -> PathBuf {
         .parent()
         .and_then(Path::parent)
         .unwrap_or_else(|| panic!("unexpected test executable location {}", exe.display()));
-    let bin = profile_dir.join(format!("terraform-provider-gitlabrunner{}", env::consts::EXE_SUFFIX));
+    let bin = profile_dir.join(format!(
+        "terraform-provider-gitlabrunner{}",
+        env::consts::EXE_SUFFIX
+    ));
     assert!(
         bin.is_file(),
         "provider binary not built at {}: run `cargo build -p terraform-provider-gitlabrunner` \
