@@ -305,16 +305,39 @@ async fn decode<T: DeserializeOwned>(
 
 fn transport_error(operation: Operation, error: &reqwest::Error) -> GitlabError {
     let mut detail = error.to_string();
+    let mut tls_failure: Option<String> = None;
     let mut source = std::error::Error::source(error);
     while let Some(cause) = source {
         detail.push_str(": ");
         detail.push_str(&cause.to_string());
+        if tls_failure.is_none() {
+            tls_failure = rustls_error(cause).map(ToString::to_string);
+        }
         source = cause.source();
     }
-    GitlabError::Transport {
-        operation,
-        detail,
-        timed_out: error.is_timeout(),
+    match tls_failure {
+        Some(tls) => GitlabError::Tls {
+            operation,
+            detail: tls,
+        },
+        None => GitlabError::Transport {
+            operation,
+            detail,
+            timed_out: error.is_timeout(),
+        },
+    }
+}
+
+/// The rustls error behind a cause, also when wrapped in (nested) `io::Error`s, whose
+/// `source()` skips the wrapped error.
+fn rustls_error<'a>(cause: &'a (dyn std::error::Error + 'static)) -> Option<&'a rustls::Error> {
+    let mut current = cause;
+    loop {
+        if let Some(tls) = current.downcast_ref::<rustls::Error>() {
+            return Some(tls);
+        }
+        let io = current.downcast_ref::<std::io::Error>()?;
+        current = io.get_ref()?;
     }
 }
 
@@ -466,6 +489,20 @@ mod tests {
         ))
         .unwrap_err();
         assert!(!newline.to_string().contains("glpat-abc"), "{newline}");
+    }
+
+    #[test]
+    fn ca_certificates_must_hold_a_certificate() {
+        let mut config = ClientConfig::new("https://h", SecretString::from("glpat-x"));
+        config.ca_certificates_pem = Some("not a certificate".into());
+        let error = GitlabClient::new(config).unwrap_err();
+        assert!(
+            error
+                .to_string()
+                .contains("CA certificates PEM holds no certificate")
+                || error.to_string().contains("not valid PEM"),
+            "{error}"
+        );
     }
 
     #[test]

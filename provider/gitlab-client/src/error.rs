@@ -74,6 +74,18 @@ pub enum GitlabError {
         /// Whether the failure was a timeout.
         timed_out: bool,
     },
+    /// The TLS handshake failed (untrusted or mismatched certificate, protocol mismatch):
+    /// retrying cannot help.
+    #[error(
+        "{operation}: the TLS connection to GitLab failed: {detail}; if GitLab uses a private \
+         CA, give its certificate (PEM) in the CA certificates setting"
+    )]
+    Tls {
+        /// What was attempted.
+        operation: Operation,
+        /// The TLS failure.
+        detail: String,
+    },
     /// GitLab answered with a body this crate does not understand.
     #[error("{operation}: GitLab's answer could not be read: {detail}")]
     Decode {
@@ -160,6 +172,7 @@ impl GitlabError {
             | Self::Server { operation, .. }
             | Self::Rejected { operation, .. }
             | Self::Transport { operation, .. }
+            | Self::Tls { operation, .. }
             | Self::Decode { operation, .. } => Some(*operation),
             Self::DeadlineExceeded { last, .. } | Self::RetriesExhausted { last, .. } => {
                 last.operation()
