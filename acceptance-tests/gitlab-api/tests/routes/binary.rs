@@ -61,3 +61,21 @@ fn binary_rejects_a_broken_seed_file() {
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains("cannot read the seed file"), "{stderr}");
 }
+
+#[tokio::test]
+async fn example_seed_file_loads_and_serves() {
+    let seed: gitlab_test_server::Seed =
+        serde_json::from_str(include_str!("../../seed.example.json")).unwrap();
+    let server = gitlab_test_server::TestServer::start_with("127.0.0.1:0", seed)
+        .await
+        .unwrap();
+    let response = http()
+        .get(format!("{}/runners/7", server.api_url()))
+        .header("PRIVATE-TOKEN", "glpat-dev-example")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    let details: serde_json::Value = response.json().await.unwrap();
+    assert_eq!(details["tag_list"], serde_json::json!(["k8s"]));
+}
