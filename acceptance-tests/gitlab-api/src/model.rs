@@ -571,6 +571,9 @@ pub enum Fault {
     },
     /// Close the connection without answering.
     DropConnection,
+    /// Serve the request (its effect happens), then close the connection without sending the
+    /// answer: a response lost on the way back.
+    DropResponse,
 }
 
 /// Injects a fault into `count` API requests matching `method` and `path`, after letting
@@ -639,7 +642,8 @@ pub struct LoggedRequest {
     pub path: String,
     /// Raw query string, if any.
     pub query: Option<String>,
-    /// Status answered; `None` when the connection was dropped.
+    /// Status answered; `None` when the connection was dropped before handling (with
+    /// `DropResponse` the status of the lost answer is kept).
     pub status: Option<u16>,
     /// Name of the access token used (never its value); `None` without one,
     /// `"<unknown>"` for a token the server does not know.

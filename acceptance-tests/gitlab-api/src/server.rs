@@ -233,9 +233,11 @@ async fn handle(
     let body = redact_body(content_type.as_deref(), &bytes);
     let request = Request::from_parts(parts, Body::from(bytes));
     let fault = state.store.take_fault(&method, &path);
+    let lose_answer = fault == Some(Fault::DropResponse);
 
     let response = match &fault {
         Some(Fault::DropConnection) => None,
+        Some(Fault::DropResponse) => Some(route(router, request).await),
         Some(Fault::Status { code, body }) => Some(status_response(*code, body.as_deref())),
         Some(Fault::RateLimit { retry_after_secs }) => Some(rate_limited(*retry_after_secs)),
         Some(Fault::Latency { millis }) => {
@@ -257,6 +259,9 @@ async fn handle(
         fault,
         body,
     });
+    if lose_answer {
+        return Err(ConnectionDropped);
+    }
     response.ok_or(ConnectionDropped)
 }
 

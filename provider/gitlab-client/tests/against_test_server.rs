@@ -433,6 +433,63 @@ async fn dropped_connection_is_retried() {
 }
 
 #[tokio::test]
+async fn lost_delete_answer_then_retry_finds_the_runner_already_gone() {
+    let server = server().await;
+    let runner = runner(&server).await;
+    server
+        .admin()
+        .add_fault(&FaultRule::new(
+            "DELETE",
+            format!("/api/v4/runners/{}", runner.id),
+            1,
+            Fault::DropResponse,
+        ))
+        .await
+        .unwrap();
+    let client = client(&server, DEV);
+    let outcome = retry(&fast_policy(), None, &CancellationToken::new(), || {
+        client.delete_runner(runner.id)
+    })
+    .await
+    .unwrap();
+    assert_eq!(outcome, Deletion::AlreadyGone);
+    assert!(server.admin().runner(runner.id).await.unwrap().is_none());
+    let statuses: Vec<Option<u16>> = server
+        .admin()
+        .requests()
+        .await
+        .unwrap()
+        .iter()
+        .map(|entry| entry.status)
+        .collect();
+    assert_eq!(statuses, vec![Some(204), Some(404)]);
+}
+
+#[tokio::test]
+async fn lost_pause_answer_is_retried_and_pausing_again_is_harmless() {
+    let server = server().await;
+    let runner = runner(&server).await;
+    server
+        .admin()
+        .add_fault(&FaultRule::new(
+            "PUT",
+            format!("/api/v4/runners/{}", runner.id),
+            1,
+            Fault::DropResponse,
+        ))
+        .await
+        .unwrap();
+    let client = client(&server, DEV);
+    let paused = retry(&fast_policy(), None, &CancellationToken::new(), || {
+        client.set_paused(runner.id, true)
+    })
+    .await
+    .unwrap();
+    assert!(paused.paused);
+    assert_eq!(server.admin().requests().await.unwrap().len(), 2);
+}
+
+#[tokio::test]
 async fn slow_answer_times_out_and_is_retried() {
     let server = server().await;
     let runner = runner(&server).await;

@@ -433,3 +433,25 @@ async fn fault_can_start_after_some_requests_pass() {
     }
     assert_eq!(statuses, vec![200, 503, 200]);
 }
+
+#[tokio::test]
+async fn dropped_response_applies_the_request_but_loses_the_answer() {
+    let server = server().await;
+    let runner = dev_runner(&server).await;
+    let path = format!("/api/v4/runners/{}", runner.id);
+    server
+        .admin()
+        .add_fault(&FaultRule::new("DELETE", &path, 1, Fault::DropResponse))
+        .await
+        .unwrap();
+    let lost = http()
+        .delete(format!("{}{path}", server.url()))
+        .header("PRIVATE-TOKEN", ADMIN)
+        .send()
+        .await;
+    assert!(lost.is_err(), "the answer should have been lost");
+    assert!(server.admin().runner(runner.id).await.unwrap().is_none());
+    let log = server.admin().requests().await.unwrap();
+    assert_eq!(log[0].status, Some(204));
+    assert_eq!(log[0].fault, Some(Fault::DropResponse));
+}
