@@ -1,0 +1,406 @@
+//! Create, update and read.
+//!
+//! Apply runs `helm upgrade --install`. A failed install or upgrade whose revision helm recorded
+//! is written to state with its status (`failed`) next to the error, so Terraform taints it and
+//! the next apply replaces it — never an orphan release that makes the next install fail with
+//! "cannot re-use a name". A release stuck in `pending-*` is explained, and rolled back first
+//! when `recover_pending = true`.
+//!
+//! Read spawns no helm process (see [`super::live`]).
+
+use std::time::Duration;
+
+use helm_driver::{
+    HelmGeneration, ReleaseHistory, ReleaseRecord, RepositoryCredentials, Rollback, Uninstall,
+    UpgradeInstall,
+};
+use tfplugin::timeouts::Operation;
+use tfplugin::{
+    AttributePath, Context, CreateRequest, CreateResponse, Diagnostic, Diagnostics, Document,
+    OpResult, ReadRequest, ReadResponse, UpdateRequest, UpdateResponse, Value,
+};
+
+use super::desired::{Desired, desired};
+use super::helm_ops::{Helm, helm_diagnostic, run_options};
+use super::model::ReleaseModel;
+use super::schema::DEFAULT_HELM_TIMEOUT_SECONDS;
+use super::{DEFAULT_CREATE, DEFAULT_UPDATE, digest, kube_client, limit, live, record};
+use crate::ProviderConfig;
+
+fn attr(name: &str) -> AttributePath {
+    AttributePath::new(name)
+}
+
+fn errors_only(diagnostics: Diagnostics) -> Diagnostics {
+    let mut out = Diagnostics::new();
+    out.extend(diagnostics.iter().filter(|d| d.is_error()).cloned());
+    out
+}
+
+pub async fn create(
+    ctx: &Context,
+    config: &ProviderConfig,
+    request: CreateRequest,
+    response: &mut CreateResponse,
+) -> OpResult {
+    let model: ReleaseModel = request.plan.get()?;
+    let timeout = limit(&model, Operation::Create, DEFAULT_CREATE)?;
+    response.state = request.plan.clone();
+    let outcome = deploy(
+        ctx,
+        config,
+        &model,
+        &request.config,
+        None,
+        timeout,
+        &mut response.state,
+    )
+    .await;
+    if outcome.is_err()
+        && response
+            .state
+            .attr(&attr("revision"))
+            .is_none_or(Value::is_unknown)
+    {
+        // Nothing was recorded by helm: no state, nothing to taint.
+        response.state.remove();
+    }
+    outcome
+}
+
+pub async fn update(
+    ctx: &Context,
+    config: &ProviderConfig,
+    request: UpdateRequest,
+    response: &mut UpdateResponse,
+) -> OpResult {
+    if !request
+        .plan
+        .attr(&attr("revision"))
+        .is_some_and(Value::is_unknown)
+    {
+        // Only settings that do not reach helm changed (timeouts, drain settings, …).
+        return Ok(());
+    }
+    let model: ReleaseModel = request.plan.get()?;
+    let timeout = limit(&model, Operation::Update, DEFAULT_UPDATE)?;
+    let prior = request.prior_state.value().clone();
+    let outcome = deploy(
+        ctx,
+        config,
+        &model,
+        &request.config,
+        Some(&prior),
+        timeout,
+        &mut response.state,
+    )
+    .await;
+    if outcome.is_err() && response.state.value().first_unknown().is_some() {
+        // Helm recorded nothing new: keep the prior state.
+        response.state = request.prior_state.clone();
+    }
+    outcome
+}
+
+fn pending_diagnostic(namespace: &str, name: &str, history: &ReleaseHistory) -> Diagnostic {
+    let record = &history.latest;
+    let back = match history.last_deployed_revision() {
+        Some(revision) => format!("roll back to revision {revision}"),
+        None => "uninstall it (it was never deployed)".to_owned(),
+    };
+    Diagnostic::error(
+        "Helm Release Operation In Progress",
+        format!(
+            "Release {namespace}/{name} is at revision {} with status {}: helm recorded an operation that never finished \
+             (typically helm was killed mid-way), and helm refuses new operations until it is resolved. If no other helm \
+             run is active, set recover_pending = true on this resource to {back} before applying, or run \
+             `helm rollback {name} -n {namespace}` yourself.",
+            record.version, record.status
+        ),
+    )
+    .at(attr("recover_pending"))
+}
+
+#[allow(clippy::too_many_lines)]
+async fn deploy(
+    ctx: &Context,
+    config: &ProviderConfig,
+    model: &ReleaseModel,
+    configuration: &Document,
+    prior: Option<&Value>,
+    timeout: Duration,
+    state: &mut Document,
+) -> OpResult {
+    let creating = prior.is_none();
+    let mut problems = Diagnostics::new();
+    let Some(wanted) = desired(model, &mut problems) else {
+        return Err(errors_only(problems));
+    };
+    let (namespace, name) = (model.namespace.as_str(), model.name.as_str());
+    let client = kube_client(config).await?;
+    let helm = Helm::from_config(config).map_err(Diagnostics::from)?;
+    let helm_timeout = Duration::from_secs(
+        u64::try_from(model.timeout.unwrap_or(DEFAULT_HELM_TIMEOUT_SECONDS)).unwrap_or(300),
+    );
+    let credentials = match (&model.repository_username, &model.repository_password) {
+        (Some(username), Some(password)) => Some(RepositoryCredentials {
+            username: username.clone(),
+            password: password.clone(),
+        }),
+        _ => None,
+    };
+    let options = run_options(timeout, ctx.cancellation(), credentials.as_ref());
+
+    let history = live::history(&client, namespace, name)
+        .await
+        .map_err(Diagnostics::from)?;
+    if let Some(history) = &history {
+        if history.latest.status.is_pending() {
+            if model.recover_pending != Some(true) {
+                return Err(pending_diagnostic(namespace, name, history).into());
+            }
+            recover_pending(&helm, namespace, name, history, helm_timeout, &options).await?;
+        } else if creating {
+            return Err(Diagnostic::error(
+                "Helm Release Already Exists",
+                format!(
+                    "Release {namespace}/{name} already exists (revision {}, status {}) but is not in Terraform state. \
+                     Import it with `terraform import <address> {namespace}/{name}` (or an import block), or choose another name.",
+                    history.latest.version, history.latest.status
+                ),
+            )
+            .into());
+        }
+    }
+
+    let pinned: Option<String> = configuration.get_attr(&attr("chart_version"))?;
+    let mut request = UpgradeInstall::new(name, namespace, wanted.chart.clone());
+    request.version = pinned;
+    request.create_namespace = model.create_namespace.unwrap_or(false);
+    request.wait = model.wait.unwrap_or(true);
+    request.atomic = model.atomic.unwrap_or(false);
+    request.timeout = Some(helm_timeout);
+    request.credentials = credentials.clone();
+
+    let mut extra = Vec::new();
+    if let Some(description) = record::encode(configuration.value_type(), configuration.value()) {
+        extra.extend(["--description".to_owned(), description]);
+    }
+    let repairing = prior
+        .and_then(|p| p.attr("drifted_objects"))
+        .and_then(Value::as_elements)
+        .is_some_and(|lines| !lines.is_empty());
+    let server_side = history
+        .as_ref()
+        .is_none_or(|h| h.latest.apply_method.as_deref() == Some("ssa"));
+    if repairing && server_side && helm.generation() == HelmGeneration::Helm4 {
+        // Take fields back from other field managers (kubectl edit / apply).
+        extra.push("--force-conflicts".to_owned());
+    }
+    let values_json = serde_json::to_string(&wanted.values).map_err(|error| {
+        Diagnostics::from(Diagnostic::error(
+            "Provider Bug: Values Not Serializable",
+            format!("{error}."),
+        ))
+    })?;
+    let operation = if creating { "install" } else { "upgrade" };
+    tracing::info!(
+        release = name,
+        namespace,
+        operation,
+        "running helm upgrade --install"
+    );
+    let outcome = helm
+        .upgrade_install(&request, &values_json, &extra, &options)
+        .await;
+
+    let after = live::history(&client, namespace, name)
+        .await
+        .map_err(Diagnostics::from)?;
+    match (outcome, after) {
+        (Ok(_), Some(after)) => {
+            write_state(state, &after.latest, &wanted, true)?;
+            Ok(())
+        }
+        (Ok(_), None) => Err(Diagnostic::error(
+            "Helm Release Missing After Install",
+            format!("helm reported success, but no release record for {namespace}/{name} was found afterwards. Check that nothing else removes helm's release Secrets."),
+        )
+        .into()),
+        (Err(error), after) => {
+            let mut diagnostics = Diagnostics::from(helm_diagnostic(operation, name, &error));
+            let recorded_new = after.as_ref().is_some_and(|after| {
+                history
+                    .as_ref()
+                    .is_none_or(|before| after.latest.version != before.latest.version)
+            });
+            if let Some(after) = after.filter(|_| recorded_new) {
+                write_state(state, &after.latest, &wanted, false)?;
+                diagnostics.push(Diagnostic::warning(
+                    "Failed Release Recorded In State",
+                    format!(
+                        "Helm recorded revision {} of {namespace}/{name} with status {}. It is kept in state so the next apply repairs it (an install is replaced, an upgrade retried) instead of failing with \"cannot re-use a name\".",
+                        after.latest.version, after.latest.status
+                    ),
+                ));
+            }
+            Err(diagnostics)
+        }
+    }
+}
+
+async fn recover_pending(
+    helm: &Helm,
+    namespace: &str,
+    name: &str,
+    history: &ReleaseHistory,
+    helm_timeout: Duration,
+    options: &helm_driver::RunOptions,
+) -> OpResult {
+    tracing::info!(release = name, namespace, status = %history.latest.status, "recovering a pending release");
+    let result = match history.last_deployed_revision() {
+        Some(revision) => {
+            let request = Rollback {
+                release: name.to_owned(),
+                namespace: namespace.to_owned(),
+                revision: Some(revision),
+                wait: false,
+                timeout: Some(helm_timeout),
+            };
+            helm.rollback(&request, options)
+                .await
+                .map_err(|e| helm_diagnostic("rollback", name, &e))
+        }
+        None => {
+            let request = Uninstall {
+                release: name.to_owned(),
+                namespace: namespace.to_owned(),
+                wait: false,
+                timeout: Some(helm_timeout),
+                cascade: None,
+            };
+            helm.uninstall(&request, options)
+                .await
+                .map_err(|e| helm_diagnostic("uninstall", name, &e))
+        }
+    };
+    result.map(|_| ()).map_err(Diagnostics::from)
+}
+
+/// Writes what helm recorded into the state's computed attributes.
+fn write_state(
+    state: &mut Document,
+    record: &ReleaseRecord,
+    wanted: &Desired,
+    succeeded: bool,
+) -> Result<(), Diagnostics> {
+    let namespace = record.namespace.clone();
+    state.set_attr(&attr("id"), &format!("{namespace}/{}", record.name))?;
+    state.set_attr(
+        &attr("revision"),
+        &i64::try_from(record.version).unwrap_or(i64::MAX),
+    )?;
+    state.set_attr(&attr("status"), record.status.as_str())?;
+    state.set_attr(&attr("chart_version"), &record.chart_version)?;
+    state.set_attr(&attr("app_version"), &record.app_version)?;
+    state.set_attr(&attr("runner_name"), &wanted.runner_name)?;
+    state.set_attr(&attr("runner_config"), &wanted.runner_config)?;
+    let digest = if succeeded {
+        wanted.values_digest.clone()
+    } else {
+        digest::values_digest(&record.config)
+    };
+    state.set_attr(&attr("values_digest"), &digest)?;
+    state.set_attr(&attr("drifted_objects"), &Vec::<String>::new())?;
+    state.set_attr(
+        &attr("manifest_objects"),
+        &live::manifest_objects(&record.manifest, &namespace),
+    )?;
+    Ok(())
+}
+
+pub async fn read(
+    config: &ProviderConfig,
+    request: ReadRequest,
+    response: &mut ReadResponse,
+) -> OpResult {
+    let model: ReleaseModel = request.state.get()?;
+    let client = kube_client(config).await?;
+    let Some(inspection) = live::inspect(&client, &model.namespace, &model.name)
+        .await
+        .map_err(Diagnostics::from)?
+    else {
+        tracing::info!(
+            release = model.name,
+            namespace = model.namespace,
+            "release is gone; removing it from state"
+        );
+        response.state.remove();
+        return Ok(());
+    };
+    let record = &inspection.history.latest;
+    let state = &mut response.state;
+    if model.gitlab_url.is_none()
+        && let Some(recorded) = record
+            .description
+            .as_deref()
+            .and_then(|d| record::decode(state.value_type(), d))
+    {
+        // Just imported: restore the settings this provider recorded when it installed it.
+        let mut value = state.value().clone();
+        record::restore_into(&mut value, &recorded);
+        state.set_value(&AttributePath::root(), value)?;
+    }
+    state.set_attr(
+        &attr("revision"),
+        &i64::try_from(record.version).unwrap_or(i64::MAX),
+    )?;
+    state.set_attr(&attr("status"), record.status.as_str())?;
+    state.set_attr(&attr("chart_version"), &record.chart_version)?;
+    state.set_attr(&attr("app_version"), &record.app_version)?;
+    state.set_attr(
+        &attr("values_digest"),
+        &digest::values_digest(&record.config),
+    )?;
+    state.set_attr(
+        &attr("drifted_objects"),
+        &live::drift_lines(&inspection.drift.drifts),
+    )?;
+    state.set_attr(
+        &attr("manifest_objects"),
+        &live::manifest_objects(&record.manifest, &model.namespace),
+    )?;
+    let runners = record.config.get("runners");
+    if state.attr(&attr("runner_name")).is_none_or(Value::is_null)
+        && let Some(runner_name) = runners
+            .and_then(|r| r.get("name"))
+            .and_then(serde_json::Value::as_str)
+    {
+        state.set_attr(&attr("runner_name"), runner_name)?;
+    }
+    if state
+        .attr(&attr("runner_config"))
+        .is_none_or(Value::is_null)
+        && let Some(toml) = runners
+            .and_then(|r| r.get("config"))
+            .and_then(serde_json::Value::as_str)
+    {
+        state.set_attr(&attr("runner_config"), toml)?;
+    }
+    if record.status.is_pending() {
+        response.diagnostics.push(Diagnostic::warning(
+            "Helm Release Operation In Progress",
+            format!(
+                "Release {}/{} has status {}: an operation is running or was interrupted. If nothing is running, set recover_pending = true and apply to resolve it.",
+                model.namespace, model.name, record.status
+            ),
+        ));
+    }
+    tracing::debug!(
+        release = model.name,
+        requests = inspection.api_requests,
+        drifted = inspection.drift.drifts.len(),
+        "read the release natively"
+    );
+    Ok(())
+}

@@ -1,0 +1,141 @@
+//! The helm processes apply and destroy run (read never runs one): `upgrade --install` with a
+//! private values file and kubeconfig, `rollback` / `uninstall` for recovery and destroy, and
+//! helm errors turned into diagnostics.
+
+use std::time::Duration;
+
+use helm_driver::{
+    CancellationToken, HelmBinary, HelmError, HelmFailure, HelmGeneration, HelmOutput, HelmRunner,
+    HelmSandbox, RepositoryCredentials, Rollback, RunOptions, Uninstall, UpgradeInstall, args,
+};
+use kube_connection::ResolvedConnection;
+use tfplugin::Diagnostic;
+
+use crate::ProviderConfig;
+
+/// A detected helm and the connection it talks to.
+pub struct Helm {
+    pub runner: HelmRunner,
+    pub connection: ResolvedConnection,
+}
+
+impl Helm {
+    /// Detects helm (`helm_path` or `helm` on PATH) and resolves the provider's connection.
+    pub fn from_config(config: &ProviderConfig) -> Result<Helm, Diagnostic> {
+        let binary = HelmBinary::detect(config.helm_path.as_deref().map(std::path::Path::new))
+            .map_err(|error| Diagnostic::error("Helm Not Usable", format!("{error}.")))?;
+        let env = |name: &str| std::env::var(name).ok();
+        let connection = config.kubernetes.resolve(&env).map_err(|error| {
+            Diagnostic::error(
+                "Invalid Kubernetes Connection",
+                format!(
+                    "{error}. Check the provider's `kubernetes` block (or KUBE_* / KUBECONFIG)."
+                ),
+            )
+        })?;
+        Ok(Helm {
+            runner: HelmRunner::new(binary),
+            connection,
+        })
+    }
+
+    pub fn generation(&self) -> HelmGeneration {
+        self.runner.binary().generation
+    }
+
+    /// `helm upgrade --install` with `values_json` in a private 0600 file (removed when this
+    /// returns) and `extra_args` appended (`--description`, `--force-conflicts`).
+    pub async fn upgrade_install(
+        &self,
+        request: &UpgradeInstall,
+        values_json: &str,
+        extra_args: &[String],
+        options: &RunOptions,
+    ) -> Result<HelmOutput, HelmError> {
+        let mut sandbox = HelmSandbox::new(&self.connection)?;
+        let values = sandbox.write_values(values_json)?;
+        let mut invocations =
+            args::upgrade_install(self.generation(), request, sandbox.kubeconfig(), &[values])?;
+        if let Some(upgrade) = invocations.last_mut() {
+            upgrade.args.extend(extra_args.iter().cloned());
+        }
+        let mut output = HelmOutput {
+            stdout: String::new(),
+            stderr: String::new(),
+        };
+        for invocation in &invocations {
+            output = self.runner.run(&sandbox, invocation, options).await?;
+        }
+        Ok(output)
+    }
+
+    pub async fn rollback(
+        &self,
+        request: &Rollback,
+        options: &RunOptions,
+    ) -> Result<HelmOutput, HelmError> {
+        self.runner
+            .rollback(&self.connection, request, options)
+            .await
+    }
+
+    pub async fn uninstall(
+        &self,
+        request: &Uninstall,
+        options: &RunOptions,
+    ) -> Result<HelmOutput, HelmError> {
+        self.runner
+            .uninstall(&self.connection, request, options)
+            .await
+    }
+}
+
+/// Options for one helm process: its time limit, Terraform's cancellation and the secrets to
+/// mask in anything helm prints.
+pub fn run_options(
+    limit: Duration,
+    cancel: &CancellationToken,
+    credentials: Option<&RepositoryCredentials>,
+) -> RunOptions {
+    let mut options = RunOptions::new(limit);
+    options.cancel = cancel.clone();
+    if let Some(credentials) = credentials {
+        options.secrets.push(credentials.password.clone());
+    }
+    options
+}
+
+/// The diagnostic for a failed helm command: what failed, helm's (redacted) words, and what to do.
+pub fn helm_diagnostic(operation: &str, release: &str, error: &HelmError) -> Diagnostic {
+    let advice = match error.failure() {
+        Some(HelmFailure::OperationInProgress) => {
+            " Another helm operation is recorded as in progress (a pending-* revision, e.g. helm was killed). Set recover_pending = true to roll it back, or finish it by hand."
+        }
+        Some(HelmFailure::ClusterUnreachable) => {
+            " Check the provider's kubernetes block: helm could not reach the API server."
+        }
+        Some(HelmFailure::Timeout) => {
+            " The release did not become ready within `timeout` seconds: check the manager pod (image pull, Secret names, resources), or raise `timeout`."
+        }
+        Some(HelmFailure::ApplyConflict) => {
+            " Another field manager owns some fields (kubectl edit/apply); apply again to take them back."
+        }
+        Some(HelmFailure::ObjectOwnedElsewhere) => {
+            " An object of the chart already exists and belongs to something else; delete it or choose another release name."
+        }
+        Some(HelmFailure::ChartNotFound) => {
+            " Check `repository`, `chart` and `chart_version` (or the local chart path)."
+        }
+        Some(HelmFailure::Unauthorized) => {
+            " The repository, registry or cluster refused the credentials."
+        }
+        Some(HelmFailure::NameInUse) => {
+            " The release exists outside Terraform: import it with terraform import (namespace/name)."
+        }
+        _ => "",
+    };
+    Diagnostic::error(
+        format!("Helm {operation} Failed"),
+        format!("helm {operation} of release {release:?} failed: {error}.{advice}"),
+    )
+}

@@ -1,0 +1,130 @@
+//! The release as it is in the cluster, read natively (no helm process): the newest release
+//! Secret and one GET per manifest object. Transient failures are retried a few times, then
+//! reported — never read as "the release is gone".
+
+use std::time::Duration;
+
+use helm_driver::{
+    Drift, DriftChange, DriftError, ReleaseHistory, ReleaseInspection, inspect_release,
+    parse_manifest, read_release_history,
+};
+use tfplugin::Diagnostic;
+
+/// Attempts per read (the kube client retries 429/503/504 itself as well).
+const ATTEMPTS: u32 = 3;
+
+fn backoff(attempt: u32) -> Duration {
+    Duration::from_millis(300 * 2_u64.pow(attempt))
+}
+
+fn read_error(namespace: &str, name: &str, error: &dyn std::fmt::Display) -> Diagnostic {
+    Diagnostic::error(
+        "Cannot Read Helm Release",
+        format!(
+            "Reading release {namespace}/{name} from the cluster failed after {ATTEMPTS} attempts: {error}. \
+             The release is kept in state; check the API server and the provider's credentials (they need list on secrets and get on the release's objects in {namespace:?})."
+        ),
+    )
+}
+
+/// The release's revisions (newest decoded), `None` when it does not exist.
+pub async fn history(
+    client: &kube::Client,
+    namespace: &str,
+    name: &str,
+) -> Result<Option<ReleaseHistory>, Diagnostic> {
+    let mut attempt = 0;
+    loop {
+        match read_release_history(client, namespace, name).await {
+            Ok(found) => return Ok(found),
+            Err(error)
+                if attempt + 1 < ATTEMPTS
+                    && matches!(error, helm_driver::ReleaseReadError::Api { .. }) =>
+            {
+                tracing::debug!(%error, attempt, "retrying the release read");
+                tokio::time::sleep(backoff(attempt)).await;
+                attempt += 1;
+            }
+            Err(error) => return Err(read_error(namespace, name, &error)),
+        }
+    }
+}
+
+/// The release plus its manifest drift, `None` when it does not exist.
+pub async fn inspect(
+    client: &kube::Client,
+    namespace: &str,
+    name: &str,
+) -> Result<Option<ReleaseInspection>, Diagnostic> {
+    let mut attempt = 0;
+    loop {
+        match inspect_on_blocking_thread(client, namespace, name).await {
+            Ok(found) => return Ok(found),
+            Err(error) if attempt + 1 < ATTEMPTS && !matches!(error, DriftError::Manifest(_)) => {
+                tracing::debug!(%error, attempt, "retrying the release inspection");
+                tokio::time::sleep(backoff(attempt)).await;
+                attempt += 1;
+            }
+            Err(error) => return Err(read_error(namespace, name, &error)),
+        }
+    }
+}
+
+/// helm-driver's inspection future is not provably `Send` (a higher-ranked closure lifetime in
+/// its buffered GETs), so it runs on a blocking thread with its own `block_on`; the resource's
+/// futures stay `Send`.
+async fn inspect_on_blocking_thread(
+    client: &kube::Client,
+    namespace: &str,
+    name: &str,
+) -> Result<Option<ReleaseInspection>, DriftError> {
+    let handle = tokio::runtime::Handle::current();
+    let (client, namespace, name) = (client.clone(), namespace.to_owned(), name.to_owned());
+    let joined = tokio::task::spawn_blocking(move || {
+        handle.block_on(inspect_release(&client, &namespace, &name))
+    })
+    .await;
+    joined.unwrap_or_else(|error| {
+        Err(DriftError::Api {
+            kind: "release".into(),
+            namespace: None,
+            name: String::new(),
+            reason: format!("the read task failed: {error}"),
+        })
+    })
+}
+
+/// `Kind namespace/name: field (changed|missing|object deleted)`, deduplicated, in order.
+pub fn drift_lines(drifts: &[Drift]) -> Vec<String> {
+    let mut lines: Vec<String> = drifts
+        .iter()
+        .map(|drift| {
+            let object = match &drift.namespace {
+                Some(namespace) => format!("{} {namespace}/{}", drift.kind, drift.name),
+                None => format!("{} {}", drift.kind, drift.name),
+            };
+            match drift.change {
+                DriftChange::ObjectDeleted => format!("{object}: object deleted"),
+                DriftChange::Missing => format!("{object}: {} missing", drift.field_path),
+                DriftChange::Changed => format!("{object}: {} changed", drift.field_path),
+            }
+        })
+        .collect();
+    lines.dedup();
+    lines
+}
+
+/// `Kind/namespace/name` of every object in a manifest (empty when it cannot be parsed).
+pub fn manifest_objects(manifest: &str, namespace: &str) -> Vec<String> {
+    parse_manifest(manifest, namespace)
+        .map(|objects| {
+            objects
+                .iter()
+                .map(|o| match &o.namespace {
+                    Some(ns) => format!("{}/{ns}/{}", o.kind, o.name),
+                    None => format!("{}/{}", o.kind, o.name),
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}

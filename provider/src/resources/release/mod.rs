@@ -1,0 +1,167 @@
+//! `gitlabrunner_release`: the gitlab-runner chart installed with the real helm CLI from typed
+//! HCL (docs/design/002-release-schema.md), read back natively with drift detection
+//! (docs/design/001-resources.md).
+//!
+//! - [`schema`], [`model`]: the HCL.
+//! - [`desired`]: configuration → chart values, runner TOML and digest, with diagnostics at
+//!   attribute paths (used by validate, plan and apply).
+//! - [`plan`]: planned digests, drift repair and unknown results.
+//! - [`apply`]: `helm upgrade --install`, failed and pending releases.
+//! - [`live`]: the native read (no helm process) and drift lines.
+//! - [`teardown`]: destroy — `uninstall` after a slot for the drain.
+//! - [`record`]: the settings record that makes `terraform import` exact.
+
+mod apply;
+pub mod desired;
+mod digest;
+mod helm_ops;
+mod live;
+pub mod model;
+pub mod names;
+mod plan;
+mod record;
+pub mod runner;
+pub mod schema;
+mod teardown;
+
+use std::time::Duration;
+
+use tfplugin::timeouts::{Operation, Timeouts};
+use tfplugin::{
+    AttributePath, Context, CreateRequest, CreateResponse, DeleteRequest, DeleteResponse,
+    Diagnostic, Diagnostics, ImportRequest, ImportResponse, OpResult, PlanRequest, PlanResponse,
+    ReadRequest, ReadResponse, Resource, Schema, UpdateRequest, UpdateResponse, ValidateRequest,
+    ValidateResponse, async_trait,
+};
+
+use crate::ProviderConfig;
+use model::ReleaseModel;
+
+pub use digest::values_digest;
+
+/// The resource type name.
+pub const TYPE_NAME: &str = "gitlabrunner_release";
+
+const DEFAULT_CREATE: Duration = Duration::from_secs(10 * 60);
+const DEFAULT_UPDATE: Duration = Duration::from_secs(10 * 60);
+const DEFAULT_DELETE: Duration = Duration::from_secs(10 * 60);
+
+/// The `gitlabrunner_release` resource.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct Release;
+
+/// The operation's time limit from the `timeouts` block.
+fn limit(
+    model: &ReleaseModel,
+    operation: Operation,
+    default: Duration,
+) -> Result<Duration, Diagnostic> {
+    model
+        .timeouts
+        .clone()
+        .unwrap_or_else(Timeouts::default)
+        .get(operation, default)
+}
+
+fn provider_config(ctx: &Context) -> Result<std::sync::Arc<ProviderConfig>, Diagnostics> {
+    ctx.provider::<ProviderConfig>().map_err(Diagnostics::from)
+}
+
+async fn kube_client(config: &ProviderConfig) -> Result<kube::Client, Diagnostics> {
+    crate::kube::client_for(config)
+        .await
+        .map_err(|error| Diagnostics::from(error.diagnostic()))
+}
+
+#[async_trait]
+impl Resource for Release {
+    fn type_name(&self) -> &'static str {
+        TYPE_NAME
+    }
+
+    fn schema(&self) -> Schema {
+        schema::schema()
+    }
+
+    async fn validate(
+        &self,
+        request: ValidateRequest,
+        response: &mut ValidateResponse,
+    ) -> OpResult {
+        plan::validate(&request.config, &mut response.diagnostics);
+        Ok(())
+    }
+
+    async fn modify_plan(
+        &self,
+        _ctx: &Context,
+        request: PlanRequest,
+        response: &mut PlanResponse,
+    ) -> OpResult {
+        plan::modify_plan(&request, response)
+    }
+
+    async fn create(
+        &self,
+        ctx: &Context,
+        request: CreateRequest,
+        response: &mut CreateResponse,
+    ) -> OpResult {
+        let config = provider_config(ctx)?;
+        apply::create(ctx, &config, request, response).await
+    }
+
+    async fn read(
+        &self,
+        ctx: &Context,
+        request: ReadRequest,
+        response: &mut ReadResponse,
+    ) -> OpResult {
+        let config = provider_config(ctx)?;
+        apply::read(&config, request, response).await
+    }
+
+    async fn update(
+        &self,
+        ctx: &Context,
+        request: UpdateRequest,
+        response: &mut UpdateResponse,
+    ) -> OpResult {
+        let config = provider_config(ctx)?;
+        apply::update(ctx, &config, request, response).await
+    }
+
+    async fn delete(
+        &self,
+        ctx: &Context,
+        request: DeleteRequest,
+        response: &mut DeleteResponse,
+    ) -> OpResult {
+        let config = provider_config(ctx)?;
+        let model: ReleaseModel = request.prior_state.get()?;
+        let timeout = limit(&model, Operation::Delete, DEFAULT_DELETE)?;
+        teardown::destroy(ctx, &config, &model, timeout, &mut response.diagnostics).await
+    }
+
+    async fn import(
+        &self,
+        _ctx: &Context,
+        request: ImportRequest,
+        response: &mut ImportResponse,
+    ) -> OpResult {
+        let (namespace, name) = names::parse_import_id(&request.id)
+            .map_err(|detail| Diagnostics::from(Diagnostic::error("Invalid Import ID", detail)))?;
+        let state = &mut response.state;
+        state.set_attr(&AttributePath::new("id"), &format!("{namespace}/{name}"))?;
+        state.set_attr(&AttributePath::new("namespace"), &namespace)?;
+        state.set_attr(&AttributePath::new("name"), &name)?;
+        // Attributes with schema defaults start at their defaults (the settings record, read
+        // next, fills in the rest when the release was installed by this provider).
+        for (attribute, definition) in &schema::schema().block.attributes {
+            if let Some(default) = &definition.default {
+                state.set_value(&AttributePath::new(attribute.clone()), default.clone())?;
+            }
+        }
+        Ok(())
+    }
+}

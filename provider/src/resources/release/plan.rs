@@ -1,0 +1,151 @@
+//! Validation and planning.
+//!
+//! Validation turns every problem of the configuration into a diagnostic at its attribute.
+//! Planning computes what the configuration wants (`values_digest`, `runner_config`,
+//! `runner_name`), plans `drifted_objects = []` and `status = "deployed"` (so drift or a failed
+//! revision shows as an update that repairs it), and decides whether the update runs helm: only
+//! then are `revision`, `app_version`, `manifest_objects` (and an unpinned `chart_version`)
+//! unknown.
+
+use gitlab_runner_chart::validate_runner_config;
+use tfplugin::{
+    AttributePath, Diagnostic, Diagnostics, Document, OpResult, PlanRequest, PlanResponse, Value,
+};
+
+use super::desired::{default_runner_name, desired, raw_toml_finding};
+use super::model::ReleaseModel;
+
+/// The status a successful apply leaves.
+pub const DEPLOYED: &str = "deployed";
+
+fn attr(name: &str) -> AttributePath {
+    AttributePath::new(name)
+}
+
+/// Checks the configuration (validate time: values may be unknown).
+pub fn validate(config: &Document, diagnostics: &mut Diagnostics) {
+    if config.value().is_wholly_known() {
+        match config.get::<ReleaseModel>() {
+            Ok(model) => {
+                desired(&model, diagnostics);
+            }
+            Err(errors) => diagnostics.extend(errors),
+        }
+        return;
+    }
+    // Partly unknown: check what stands on its own.
+    let runner = config.attr(&attr("runner")).cloned().unwrap_or_default();
+    let runner_set =
+        !runner.is_null() && runner.as_elements().is_none_or(|blocks| !blocks.is_empty());
+    let toml = config
+        .attr(&attr("runner_config_toml"))
+        .cloned()
+        .unwrap_or_default();
+    if runner_set && !toml.is_null() {
+        diagnostics.push(
+            Diagnostic::error(
+                "Conflicting Runner Configuration",
+                "Set either the runner block (typed settings) or runner_config_toml (raw TOML), not both.",
+            )
+            .at(attr("runner_config_toml")),
+        );
+    }
+    if let Some(text) = toml.as_str() {
+        for finding in validate_runner_config(text) {
+            diagnostics.push(raw_toml_finding(&finding));
+        }
+    }
+}
+
+/// Whether applying `plan` over `prior` needs a helm upgrade (rather than only new settings such
+/// as `timeout` or the drain attributes).
+pub fn needs_helm(prior: &Value, plan: &Value) -> bool {
+    let differs = |name: &str| {
+        prior.attr(name) != plan.attr(name) || plan.attr(name).is_some_and(Value::is_unknown)
+    };
+    let drifted = prior
+        .attr("drifted_objects")
+        .and_then(Value::as_elements)
+        .is_some_and(|lines| !lines.is_empty());
+    let deployed = prior.attr("status").and_then(Value::as_str) == Some(DEPLOYED);
+    drifted
+        || !deployed
+        || [
+            "values_digest",
+            "chart_version",
+            "chart",
+            "repository",
+            "repository_username",
+        ]
+        .iter()
+        .any(|name| differs(name))
+}
+
+pub fn modify_plan(request: &PlanRequest, response: &mut PlanResponse) -> OpResult {
+    let creating = request.is_create();
+    let config = request.config.value();
+    let plan = &mut response.plan;
+    let namespace = plan
+        .attr(&attr("namespace"))
+        .and_then(Value::as_str)
+        .map(str::to_owned);
+    let name = plan
+        .attr(&attr("name"))
+        .and_then(Value::as_str)
+        .map(str::to_owned);
+    if let (Some(namespace), Some(name)) = (&namespace, &name) {
+        plan.set_value(&attr("id"), Value::from(format!("{namespace}/{name}")))?;
+        if config.attr("runner_name").is_none_or(Value::is_null) {
+            plan.set_value(
+                &attr("runner_name"),
+                Value::from(default_runner_name(namespace, name)),
+            )?;
+        }
+    }
+    plan.set_value(&attr("drifted_objects"), Value::List(Vec::new()))?;
+    plan.set_value(&attr("status"), Value::from(DEPLOYED))?;
+
+    if config.is_wholly_known()
+        && let Ok(mut model) = request.config.get::<ReleaseModel>()
+    {
+        if let Some(runner_name) = plan.attr(&attr("runner_name")).and_then(Value::as_str) {
+            model.runner_name = runner_name.to_owned().into();
+        }
+        // Problems were reported by validate; here only the outcome matters.
+        let mut scratch = Diagnostics::new();
+        if let Some(wanted) = desired(&model, &mut scratch) {
+            plan.set_value(&attr("values_digest"), Value::from(wanted.values_digest))?;
+            plan.set_value(&attr("runner_config"), Value::from(wanted.runner_config))?;
+        }
+    }
+
+    if creating {
+        return Ok(());
+    }
+    let prior = request.prior_state.value();
+    let chart_version_unpinned = config.attr("chart_version").is_none_or(Value::is_null);
+    if chart_version_unpinned && let Some(recorded) = prior.attr("chart_version") {
+        plan.set_value(&attr("chart_version"), recorded.clone())?;
+    }
+    let results = ["revision", "app_version", "manifest_objects"];
+    if needs_helm(prior, plan.value()) {
+        for name in results {
+            plan.set_value(&attr(name), Value::Unknown)?;
+        }
+        if chart_version_unpinned {
+            plan.set_value(&attr("chart_version"), Value::Unknown)?;
+        }
+    } else {
+        for name in results
+            .into_iter()
+            .chain(["chart_version", "values_digest", "runner_config"])
+        {
+            if let Some(value) = prior.attr(name)
+                && plan.attr(&attr(name)).is_some_and(Value::is_unknown)
+            {
+                plan.set_value(&attr(name), value.clone())?;
+            }
+        }
+    }
+    Ok(())
+}
