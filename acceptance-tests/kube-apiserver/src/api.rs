@@ -468,25 +468,27 @@ mod tests {
 
     #[test]
     fn targets() {
-        let t = parse_target("/api/v1/namespaces/a/configmaps/x").unwrap();
+        let t = parse_target("/api/v1/namespaces/a/configmaps/x").expect("test value");
         assert_eq!(
             (t.resource.plural, t.namespace.as_deref(), t.name.as_deref()),
             ("configmaps", Some("a"), Some("x"))
         );
-        let t = parse_target("/api/v1/namespaces/a").unwrap();
+        let t = parse_target("/api/v1/namespaces/a").expect("test value");
         assert_eq!(
             (t.resource.plural, t.namespace, t.name.as_deref()),
             ("namespaces", None, Some("a"))
         );
-        let t = parse_target("/api/v1/namespaces").unwrap();
+        let t = parse_target("/api/v1/namespaces").expect("test value");
         assert!(t.name.is_none());
-        let t = parse_target("/apis/apps/v1/namespaces/a/deployments/d/status").unwrap();
+        let t =
+            parse_target("/apis/apps/v1/namespaces/a/deployments/d/status").expect("test value");
         assert_eq!(t.subresource.as_deref(), Some("status"));
-        let t = parse_target("/api/v1/secrets").unwrap();
+        let t = parse_target("/api/v1/secrets").expect("test value");
         assert!(t.namespace.is_none() && t.name.is_none());
         assert!(parse_target("/api/v1/secrets/x").is_none());
         assert!(parse_target("/apis/batch/v1/jobs").is_none());
-        let t = parse_target("/apis/rbac.authorization.k8s.io/v1/clusterroles/admin").unwrap();
+        let t = parse_target("/apis/rbac.authorization.k8s.io/v1/clusterroles/admin")
+            .expect("test value");
         assert_eq!(t.name.as_deref(), Some("admin"));
     }
 }

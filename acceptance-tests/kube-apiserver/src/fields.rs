@@ -355,10 +355,12 @@ pub fn server_side_apply(
         }
     }
     merge_applied(&mut object, applied, &mut Vec::new());
-    match entries.iter().position(|e| mine(e)) {
+    match entries.iter().position(mine) {
         Some(i) => {
+            if entries[i].fields != applied_fields || object != *live {
+                entries[i].time = writer.time.to_string();
+            }
             entries[i].fields = applied_fields;
-            entries[i].time = writer.time.to_string();
             entries[i].api_version = writer.api_version.to_string();
         }
         None => entries.push(ManagerEntry {
@@ -397,7 +399,10 @@ mod tests {
         let keyed =
             json!({"f:spec": {"f:containers": {"k:{\"name\":\"web\"}": {".": {}, "f:image": {}}}}});
         assert_eq!(
-            from_fields_v1(&keyed).into_iter().next().unwrap(),
+            from_fields_v1(&keyed)
+                .into_iter()
+                .next()
+                .expect("test value"),
             vec!["spec", "containers"]
         );
     }
@@ -405,8 +410,8 @@ mod tests {
     #[test]
     fn apply_conflicts_with_other_manager_and_force_takes_over() {
         let live0 = json!({"metadata": {"name": "c"}, "data": {"greeting": "hi", "x": "1"}});
-        let created =
-            server_side_apply(&json!({}), &live0, vec![], &writer("helm"), false).unwrap();
+        let created = server_side_apply(&json!({}), &live0, vec![], &writer("helm"), false)
+            .expect("test value");
         let mut entries = created.entries;
         let mut edited = created.object.clone();
         edited["data"]["greeting"] = json!("edited");
@@ -424,7 +429,7 @@ mod tests {
             &writer("helm"),
             false,
         )
-        .unwrap_err();
+        .expect_err("expected an error");
         assert_eq!(
             err,
             vec![("kubectl-edit".to_string(), ".data.greeting".to_string())]
@@ -436,7 +441,7 @@ mod tests {
             &writer("helm"),
             true,
         )
-        .unwrap();
+        .expect("test value");
         assert_eq!(forced.object["data"]["greeting"], "hello");
         assert!(forced.entries.iter().all(|e| e.manager == "helm"));
     }
@@ -444,8 +449,8 @@ mod tests {
     #[test]
     fn apply_removes_fields_the_manager_dropped() {
         let first = json!({"metadata": {"name": "c"}, "data": {"a": "1", "b": "2"}});
-        let created =
-            server_side_apply(&json!({}), &first, vec![], &writer("helm"), false).unwrap();
+        let created = server_side_apply(&json!({}), &first, vec![], &writer("helm"), false)
+            .expect("test value");
         let second = json!({"metadata": {"name": "c"}, "data": {"a": "1"}});
         let updated = server_side_apply(
             &created.object,
@@ -454,7 +459,7 @@ mod tests {
             &writer("helm"),
             false,
         )
-        .unwrap();
+        .expect("test value");
         assert_eq!(updated.object["data"], json!({"a": "1"}));
     }
 }

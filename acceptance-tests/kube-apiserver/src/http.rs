@@ -103,7 +103,7 @@ pub async fn serve<H, F>(
         let handler = handler.clone();
         let acceptor = acceptor.clone();
         tokio::spawn(async move {
-            let service = hyper::service::service_fn(move |req| handler(req));
+            let service = hyper::service::service_fn(handler);
             let builder = hyper::server::conn::http1::Builder::new();
             match acceptor {
                 Some(acceptor) => {

@@ -222,7 +222,7 @@ mod tests {
             r#type: Some("helm.sh/release.v1".into()),
             ..Default::default()
         };
-        let v = decode(&envelope("Secret", s.encode_to_vec())).unwrap();
+        let v = decode(&envelope("Secret", s.encode_to_vec())).expect("test value");
         assert_eq!(v["metadata"]["name"], "sh.helm.release.v1.t1.v1");
         assert!(v["metadata"].get("namespace").is_none());
         assert_eq!(v["data"]["release"], STANDARD.encode(b"H4sI"));
@@ -231,9 +231,14 @@ mod tests {
 
     #[test]
     fn decodes_empty_delete_options_and_rejects_garbage() {
-        let v = decode(&envelope("DeleteOptions", vec![])).unwrap();
+        let v = decode(&envelope("DeleteOptions", vec![])).expect("test value");
         assert_eq!(v["kind"], "DeleteOptions");
         assert!(decode(b"{}").is_err());
-        assert_eq!(decode(&envelope("Pod", vec![])).unwrap_err().code, 415);
+        assert_eq!(
+            decode(&envelope("Pod", vec![]))
+                .expect_err("expected an error")
+                .code,
+            415
+        );
     }
 }

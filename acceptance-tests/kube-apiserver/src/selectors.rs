@@ -175,7 +175,7 @@ mod tests {
             ("missing!=x", true),
         ] {
             assert_eq!(
-                LabelSelector::parse(sel).unwrap().matches(&o),
+                LabelSelector::parse(sel).expect("test value").matches(&o),
                 want,
                 "{sel}"
             );
@@ -186,15 +186,19 @@ mod tests {
     #[test]
     fn field_selectors() {
         let o = obj(json!({}));
-        assert!(FieldSelector::parse("metadata.name=n").unwrap().matches(&o));
+        assert!(
+            FieldSelector::parse("metadata.name=n")
+                .expect("test value")
+                .matches(&o)
+        );
         assert!(
             FieldSelector::parse("status.phase!=Pending,metadata.namespace=ns")
-                .unwrap()
+                .expect("test value")
                 .matches(&o)
         );
         assert!(
             !FieldSelector::parse("status.phase=Pending")
-                .unwrap()
+                .expect("test value")
                 .matches(&o)
         );
     }

@@ -247,11 +247,11 @@ mod tests {
             {"name": "side", "image": "busybox"}
         ]}}}});
         let patch = json!({"spec":{"replicas":2,"template":{"spec":{"$setElementOrder/containers":[{"name":"web"},{"name":"side"}],"containers":[{"$setElementOrder/env":[{"name":"GREETING"},{"name":"FOO"}],"env":[{"name":"FOO","value":"bar"}],"name":"web"}]}}}});
-        apply(&mut live, &patch).unwrap();
+        apply(&mut live, &patch).expect("test value");
         assert_eq!(live["spec"]["replicas"], 2);
         let containers = live["spec"]["template"]["spec"]["containers"]
             .as_array()
-            .unwrap();
+            .expect("test value");
         assert_eq!(containers.len(), 2);
         assert_eq!(containers[0]["image"], "nginx");
         assert_eq!(
@@ -266,7 +266,7 @@ mod tests {
             "spec": {"volumes": [{"name": "x"}, {"name": "y"}], "strategy": {"type": "RollingUpdate", "rollingUpdate": {"maxSurge": 1}}}});
         let patch = json!({"data": {"a": null, "c": "3"}, "$deleteFromPrimitiveList/list": [2],
             "spec": {"volumes": [{"name": "x", "$patch": "delete"}], "strategy": {"$retainKeys": ["type"], "type": "Recreate"}}});
-        apply(&mut live, &patch).unwrap();
+        apply(&mut live, &patch).expect("test value");
         assert_eq!(live["data"], json!({"b": "2", "c": "3"}));
         assert_eq!(live["list"], json!([1, 3]));
         assert_eq!(live["spec"]["volumes"], json!([{"name": "y"}]));
@@ -276,7 +276,7 @@ mod tests {
             &mut live2,
             &json!({"metadata": {"labels": {"$patch": "replace", "b": "2"}}}),
         )
-        .unwrap();
+        .expect("test value");
         assert_eq!(live2["metadata"]["labels"], json!({"b": "2"}));
     }
 }

@@ -492,3 +492,183 @@ async fn helm_install_into_missing_namespace_fails() {
         );
     }
 }
+
+/// Less common paths: helm 4 client-side apply (`--server-side=false`), the legacy waiter,
+/// `--dry-run=server`, cluster-wide RBAC, helm 3 `--force` (PUT with resourceVersion), a helm 3
+/// release taken over by helm 4 with `--server-side=true` (managedFields migration via JSON patch),
+/// and `uninstall --keep-history`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn helm_variants() {
+    use k8s_openapi::api::rbac::v1::{ClusterRole, ClusterRoleBinding};
+    let env = Env::start("hvar");
+    let ns = env.namespace.as_str();
+    let chart = chart();
+    let chart = chart.to_str().expect("path");
+    let helm4 = env.helm(HelmKind::V4);
+    let helm3 = env.helm(HelmKind::V3);
+    let client = env.client().await;
+    let with_pod = |args: &[&'static str]| {
+        let mut v: Vec<String> = args.iter().map(|s| s.to_string()).collect();
+        v.extend(RUNNABLE_POD.iter().map(|s| s.to_string()));
+        v
+    };
+    let run_ok = |helm: &common::Helm, args: Vec<String>| {
+        let refs: Vec<&str> = args.iter().map(String::as_str).collect();
+        helm.ok(&refs)
+    };
+
+    // --dry-run=server writes nothing.
+    let mut args = with_pod(&["install", "dry", "--create-namespace", "--dry-run=server"]);
+    args.extend([chart.to_string(), "--namespace".into(), ns.into()]);
+    run_ok(&helm4, args);
+    assert!(release_statuses(&env, "dry").await.is_empty());
+
+    // helm 4, client-side apply, legacy waiter, cluster-wide RBAC.
+    let mut args = with_pod(&[
+        "install",
+        "csa",
+        "--create-namespace",
+        "--server-side=false",
+        "--wait=legacy",
+        "--timeout",
+        "60s",
+        "--set",
+        "rbac.create=true",
+        "--set",
+        "rbac.clusterWideAccess=true",
+    ]);
+    args.extend([chart.to_string(), "--namespace".into(), ns.into()]);
+    run_ok(&helm4, args);
+    let cr = Api::<ClusterRole>::all(client.clone())
+        .get("csa-gitlab-runner")
+        .await
+        .expect("clusterrole");
+    assert_eq!(cr.rules.unwrap_or_default()[0].verbs, ["*"]);
+    let crb = Api::<ClusterRoleBinding>::all(client.clone())
+        .get("csa-gitlab-runner")
+        .await
+        .expect("crb");
+    assert_eq!(
+        crb.subjects.unwrap_or_default()[0].namespace.as_deref(),
+        Some(ns)
+    );
+    let cm = Api::<ConfigMap>::namespaced(client.clone(), ns)
+        .get("csa-gitlab-runner")
+        .await
+        .expect("cm");
+    let ops: Vec<String> = cm
+        .metadata
+        .managed_fields
+        .unwrap_or_default()
+        .into_iter()
+        .filter_map(|m| m.operation)
+        .collect();
+    assert_eq!(ops, ["Update"], "client-side apply records an Update");
+    let mut args = with_pod(&[
+        "upgrade",
+        "csa",
+        "--server-side=false",
+        "--wait=legacy",
+        "--timeout",
+        "60s",
+        "--set",
+        "concurrent=7",
+    ]);
+    args.extend([chart.to_string(), "--namespace".into(), ns.into()]);
+    run_ok(&helm4, args);
+    assert!(
+        Api::<ClusterRole>::all(client.clone())
+            .get_opt("csa-gitlab-runner")
+            .await
+            .expect("get")
+            .is_none()
+    );
+    run_ok(
+        &helm4,
+        vec![
+            "uninstall".into(),
+            "csa".into(),
+            "--namespace".into(),
+            ns.into(),
+            "--wait".into(),
+        ],
+    );
+    assert!(
+        Api::<ClusterRoleBinding>::all(client.clone())
+            .get_opt("csa-gitlab-runner")
+            .await
+            .expect("get")
+            .is_none()
+    );
+
+    // helm 3 install, helm 3 --force upgrade, then helm 4 takes over with server-side apply.
+    let mut args = with_pod(&["install", "mig"]);
+    args.extend([chart.to_string(), "--namespace".into(), ns.into()]);
+    run_ok(&helm3, args);
+    let mut args = with_pod(&["upgrade", "mig", "--force", "--set", "concurrent=4"]);
+    args.extend([chart.to_string(), "--namespace".into(), ns.into()]);
+    run_ok(&helm3, args);
+    let cms: Api<ConfigMap> = Api::namespaced(client.clone(), ns);
+    assert!(
+        cms.get("mig-gitlab-runner")
+            .await
+            .expect("cm")
+            .data
+            .unwrap_or_default()["config.toml"]
+            .contains("concurrent = 4")
+    );
+    let mut args = with_pod(&[
+        "upgrade",
+        "mig",
+        "--server-side=true",
+        "--set",
+        "concurrent=6",
+    ]);
+    args.extend([chart.to_string(), "--namespace".into(), ns.into()]);
+    run_ok(&helm4, args);
+    let cm = cms.get("mig-gitlab-runner").await.expect("cm");
+    assert!(cm.data.unwrap_or_default()["config.toml"].contains("concurrent = 6"));
+    let managers: Vec<(String, String)> = cm
+        .metadata
+        .managed_fields
+        .unwrap_or_default()
+        .into_iter()
+        .map(|m| {
+            (
+                m.manager.unwrap_or_default(),
+                m.operation.unwrap_or_default(),
+            )
+        })
+        .collect();
+    assert!(
+        managers.contains(&("helm".to_string(), "Apply".to_string())),
+        "{managers:?}"
+    );
+    assert_eq!(
+        release_statuses(&env, "mig").await.last().cloned(),
+        Some(("3".to_string(), "deployed".to_string()))
+    );
+
+    // uninstall --keep-history keeps the release records as "uninstalled".
+    run_ok(
+        &helm4,
+        vec![
+            "uninstall".into(),
+            "mig".into(),
+            "--namespace".into(),
+            ns.into(),
+            "--keep-history".into(),
+        ],
+    );
+    assert!(
+        cms.get_opt("mig-gitlab-runner")
+            .await
+            .expect("get")
+            .is_none()
+    );
+    let statuses = release_statuses(&env, "mig").await;
+    assert_eq!(
+        statuses.last().cloned(),
+        Some(("3".to_string(), "uninstalled".to_string()))
+    );
+}

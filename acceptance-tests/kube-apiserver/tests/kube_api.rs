@@ -85,19 +85,19 @@ async fn crud_and_status_errors() {
     let dup = api_status(
         cms.create(&PostParams::default(), &cm("a", &[], &[]))
             .await
-            .unwrap_err(),
+            .expect_err("expected an error"),
     );
     assert!(dup.is_already_exists(), "{dup:?}");
     assert_eq!(dup.code, 409);
 
-    let missing = api_status(cms.get("nope").await.unwrap_err());
+    let missing = api_status(cms.get("nope").await.expect_err("expected an error"));
     assert!(missing.is_not_found());
     assert_eq!(missing.message, "configmaps \"nope\" not found");
 
     let invalid = api_status(
         cms.create(&PostParams::default(), &cm("Bad_Name", &[], &[]))
             .await
-            .unwrap_err(),
+            .expect_err("expected an error"),
     );
     assert!(invalid.is_invalid(), "{invalid:?}");
     let causes = invalid.details.expect("details").causes;
@@ -109,7 +109,7 @@ async fn crud_and_status_errors() {
         elsewhere
             .create(&PostParams::default(), &cm("x", &[], &[]))
             .await
-            .unwrap_err(),
+            .expect_err("expected an error"),
     );
     assert!(no_ns.is_not_found());
     assert!(no_ns.message.contains("namespaces"), "{}", no_ns.message);
@@ -134,7 +134,7 @@ async fn crud_and_status_errors() {
     let conflict = api_status(
         cms.replace("a", &PostParams::default(), &stale)
             .await
-            .unwrap_err(),
+            .expect_err("expected an error"),
     );
     assert!(conflict.is_conflict(), "{conflict:?}");
     stale.metadata.resource_version = None;
@@ -162,14 +162,26 @@ async fn crud_and_status_errors() {
         }),
         ..Default::default()
     };
-    assert!(api_status(cms.delete("a", &wrong).await.unwrap_err()).is_conflict());
+    assert!(
+        api_status(
+            cms.delete("a", &wrong)
+                .await
+                .expect_err("expected an error")
+        )
+        .is_conflict()
+    );
     let gone = cms
         .delete("a", &DeleteParams::background())
         .await
         .expect("delete");
     assert!(gone.is_right() || gone.is_left());
     assert!(
-        api_status(cms.delete("a", &DeleteParams::default()).await.unwrap_err()).is_not_found()
+        api_status(
+            cms.delete("a", &DeleteParams::default())
+                .await
+                .expect_err("expected an error")
+        )
+        .is_not_found()
     );
 }
 
@@ -303,7 +315,7 @@ async fn server_side_apply_ownership_and_conflicts() {
             &Patch::Apply(body("yo", false)),
         )
         .await
-        .unwrap_err(),
+        .expect_err("expected an error"),
     );
     assert_eq!(err.code, 409);
     assert!(
@@ -352,7 +364,7 @@ async fn server_side_apply_ownership_and_conflicts() {
             &Patch::Apply(body("again", false)),
         )
         .await
-        .unwrap_err(),
+        .expect_err("expected an error"),
     );
     assert!(
         err.message.contains("conflict with \"editor\""),
@@ -395,7 +407,7 @@ async fn secret_rules() {
             secrets
                 .replace("s", &PostParams::default(), &changed_type)
                 .await
-                .unwrap_err()
+                .expect_err("expected an error")
         )
         .is_invalid()
     );
@@ -416,7 +428,7 @@ async fn secret_rules() {
             secrets
                 .create(&PostParams::default(), &bad_key)
                 .await
-                .unwrap_err()
+                .expect_err("expected an error")
         )
         .is_invalid()
     );
@@ -437,7 +449,7 @@ async fn secret_rules() {
         secrets
             .create(&PostParams::default(), &tls)
             .await
-            .unwrap_err(),
+            .expect_err("expected an error"),
     );
     assert!(
         err.is_invalid() && err.message.contains("tls.key"),
@@ -466,7 +478,7 @@ async fn secret_rules() {
                 &Patch::Merge(json!({"stringData": {"a": "2"}})),
             )
             .await
-            .unwrap_err(),
+            .expect_err("expected an error"),
     );
     assert!(err.is_invalid(), "{err:?}");
     let still = secrets.get("frozen").await.expect("get");
