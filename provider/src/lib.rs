@@ -6,6 +6,8 @@
 //! - [`resources`]: the resource types (one module each).
 
 pub mod config;
+pub mod drain;
+pub mod kube;
 pub mod provider;
 pub mod resources;
 
