@@ -1,14 +1,18 @@
 //! Field ownership (`metadata.managedFields`) and server-side apply.
 //!
-//! Ownership is tracked per leaf field path. Maps are walked into; lists are atomic
-//! (a list is one leaf), which is coarser than the real server for associative lists
-//! but detects the same conflicts for the fields helm and kubectl touch.
+//! Ownership is tracked per leaf field path, in the `FieldsV1` vocabulary: a path is a list of
+//! tokens, `f:<field>` for map fields and `k:{"name":"web"}` for items of associative lists
+//! (lists with a merge key: containers and env by name, volumeMounts by mountPath, ...). A path
+//! ending in a `k:` token marks the item's existence (the `"."` entry of `FieldsV1`). Other lists
+//! are atomic (one leaf).
 
 use std::collections::BTreeSet;
 
 use serde_json::{Map, Value, json};
 
-/// A path of map keys from the object root.
+use crate::strategic::merge_key;
+
+/// A path of `f:`/`k:` tokens from the object root.
 pub type FieldPath = Vec<String>;
 /// A set of owned leaf paths.
 pub type FieldSet = BTreeSet<FieldPath>;
@@ -31,9 +35,33 @@ const IGNORED_METADATA: &[&str] = &[
 fn ignored(path: &[String], key: &str) -> bool {
     match path {
         [] => IGNORED_ROOT.contains(&key),
-        [m] if m == "metadata" => IGNORED_METADATA.contains(&key),
+        [m] if m == "f:metadata" => IGNORED_METADATA.contains(&key),
         _ => false,
     }
+}
+
+fn field_token(name: &str) -> String {
+    format!("f:{name}")
+}
+
+/// Whether a path ends at a list item (an existence marker rather than a value).
+fn is_marker(path: &[String]) -> bool {
+    path.last().is_some_and(|t| t.starts_with("k:"))
+}
+
+/// The merge key of a list field, if its items can be addressed by it.
+fn list_key(field_token: Option<&String>, items: &[Value]) -> Option<&'static str> {
+    let name = field_token?.strip_prefix("f:")?;
+    let sample: Vec<&Value> = items.iter().collect();
+    let key = merge_key(name, &sample)?;
+    items
+        .iter()
+        .all(|i| i.get(key).is_some_and(|v| !v.is_null()))
+        .then_some(key)
+}
+
+fn item_token(key: &str, item: &Value) -> String {
+    format!("k:{}", json!({ key: item[key] }))
 }
 
 fn collect_leaves(value: &Value, path: &mut FieldPath, out: &mut FieldSet) {
@@ -43,14 +71,23 @@ fn collect_leaves(value: &Value, path: &mut FieldPath, out: &mut FieldSet) {
                 if ignored(path, k) {
                     continue;
                 }
-                path.push(k.clone());
+                path.push(field_token(k));
                 collect_leaves(v, path, out);
+                path.pop();
+            }
+        }
+        Value::Array(items) if !items.is_empty() && list_key(path.last(), items).is_some() => {
+            let key = list_key(path.last(), items).unwrap_or("name");
+            for item in items {
+                path.push(item_token(key, item));
+                out.insert(path.clone());
+                collect_leaves(item, path, out);
                 path.pop();
             }
         }
         Value::Null => {}
         _ => {
-            if !path.is_empty() {
+            if !path.is_empty() && !is_marker(path) {
                 out.insert(path.clone());
             }
         }
@@ -77,15 +114,37 @@ fn collect_changes(
                 if ignored(path, k) {
                     continue;
                 }
-                path.push(k.clone());
+                path.push(field_token(k));
                 collect_changes(a.get(k), b.get(k), path, out);
+                path.pop();
+            }
+        }
+        (Some(Value::Array(a)), Some(Value::Array(b)))
+            if a != b
+                && !b.is_empty()
+                && list_key(path.last(), b).is_some()
+                && (a.is_empty() || list_key(path.last(), a).is_some()) =>
+        {
+            let key = list_key(path.last(), b).unwrap_or("name");
+            for item in b {
+                let previous = a.iter().find(|o| o.get(key) == item.get(key));
+                path.push(item_token(key, item));
+                if previous.is_none() {
+                    out.insert(path.clone());
+                }
+                collect_changes(previous, Some(item), path, out);
                 path.pop();
             }
         }
         (a, b) if a == b => {}
         (_, Some(b @ Value::Object(m))) if !m.is_empty() => collect_leaves(b, path, out),
+        (_, Some(b @ Value::Array(items)))
+            if !items.is_empty() && list_key(path.last(), items).is_some() =>
+        {
+            collect_leaves(b, path, out)
+        }
         (_, Some(_)) => {
-            if !path.is_empty() {
+            if !path.is_empty() && !is_marker(path) {
                 out.insert(path.clone());
             }
         }
@@ -100,70 +159,126 @@ pub fn changed_paths(old: &Value, new: &Value) -> FieldSet {
     out
 }
 
-/// The value at a path, if present.
-pub fn value_at<'a>(value: &'a Value, path: &[String]) -> Option<&'a Value> {
-    path.iter().try_fold(value, |v, k| v.get(k))
+fn item_matches(item: &Value, token: &str) -> bool {
+    let Some(Ok(Value::Object(keys))) = token.strip_prefix("k:").map(serde_json::from_str::<Value>)
+    else {
+        return false;
+    };
+    keys.iter().all(|(k, v)| item.get(k) == Some(v))
 }
 
-/// Removes the value at a path (no-op when absent).
+/// The value at a path, if present.
+pub fn value_at<'a>(value: &'a Value, path: &[String]) -> Option<&'a Value> {
+    path.iter()
+        .try_fold(value, |v, token| match token.strip_prefix("f:") {
+            Some(name) => v.get(name),
+            None => v.as_array()?.iter().find(|item| item_matches(item, token)),
+        })
+}
+
+fn value_at_mut<'a>(value: &'a mut Value, path: &[String]) -> Option<&'a mut Value> {
+    path.iter()
+        .try_fold(value, |v, token| match token.strip_prefix("f:") {
+            Some(name) => v.get_mut(name),
+            None => v
+                .as_array_mut()?
+                .iter_mut()
+                .find(|item| item_matches(item, token)),
+        })
+}
+
+/// Removes the value (or list item) at a path (no-op when absent).
 pub fn remove_at(value: &mut Value, path: &[String]) {
     let Some((last, parents)) = path.split_last() else {
         return;
     };
-    let mut cursor = value;
-    for k in parents {
-        match cursor.get_mut(k) {
-            Some(next) => cursor = next,
-            None => return,
+    let Some(parent) = value_at_mut(value, parents) else {
+        return;
+    };
+    match (last.strip_prefix("f:"), parent) {
+        (Some(name), Value::Object(m)) => {
+            m.remove(name);
+        }
+        (None, Value::Array(items)) => items.retain(|item| !item_matches(item, last)),
+        _ => {}
+    }
+}
+
+/// `.spec.containers[name="web"].image` style display of a path.
+pub fn display(path: &[String]) -> String {
+    path.iter()
+        .map(|token| match token.strip_prefix("f:") {
+            Some(name) => format!(".{name}"),
+            None => {
+                let keys = token
+                    .strip_prefix("k:")
+                    .and_then(|k| serde_json::from_str::<Map<String, Value>>(k).ok())
+                    .unwrap_or_default();
+                let parts: Vec<String> = keys.iter().map(|(k, v)| format!("{k}={v}")).collect();
+                format!("[{}]", parts.join(","))
+            }
+        })
+        .collect()
+}
+
+/// Whether ownership of `a` and `b` intersects: the same path, or one inside the other where the
+/// shorter one is a value (an existence marker of a list item does not own the item's fields).
+fn overlaps(a: &[String], b: &[String]) -> bool {
+    let (short, long) = if a.len() <= b.len() { (a, b) } else { (b, a) };
+    long.starts_with(short) && (short.len() == long.len() || !is_marker(short))
+}
+
+fn insert_path(node: &mut Map<String, Value>, path: &[String], marker: bool) {
+    match path.split_first() {
+        None => {
+            if marker {
+                node.insert(".".into(), json!({}));
+            }
+        }
+        Some((token, rest)) => {
+            let entry = node
+                .entry(token.clone())
+                .or_insert_with(|| Value::Object(Map::new()));
+            if let Value::Object(child) = entry {
+                insert_path(child, rest, marker);
+            }
         }
     }
-    if let Value::Object(m) = cursor {
-        m.remove(last);
-    }
-}
-
-/// `.data.greeting` style display of a path.
-pub fn display(path: &[String]) -> String {
-    path.iter().map(|k| format!(".{k}")).collect()
-}
-
-fn overlaps(a: &[String], b: &[String]) -> bool {
-    a.starts_with(b) || b.starts_with(a)
 }
 
 /// Encodes a set as a `FieldsV1` tree: `{"f:data":{"f:greeting":{}}}`.
 pub fn to_fields_v1(set: &FieldSet) -> Value {
     let mut root = Map::new();
     for path in set {
-        let mut cursor = &mut root;
-        for k in path {
-            let entry = cursor
-                .entry(format!("f:{k}"))
-                .or_insert_with(|| Value::Object(Map::new()));
-            let Value::Object(next) = entry else { break };
-            cursor = next;
-        }
+        insert_path(&mut root, path, is_marker(path));
     }
     Value::Object(root)
 }
 
 fn walk_fields_v1(node: &Map<String, Value>, path: &mut FieldPath, out: &mut FieldSet) {
-    let children: Vec<(&String, &Value)> = node.iter().filter(|(k, _)| k.as_str() != ".").collect();
-    let has_keyed = children.iter().any(|(k, _)| !k.starts_with("f:"));
-    if (children.is_empty() || has_keyed) && !path.is_empty() {
+    if node.contains_key(".") && is_marker(path) {
         out.insert(path.clone());
+    }
+    let children: Vec<(&String, &Value)> = node.iter().filter(|(k, _)| k.as_str() != ".").collect();
+    let atomic = children
+        .iter()
+        .any(|(k, _)| !(k.starts_with("f:") || k.starts_with("k:")));
+    if (children.is_empty() || atomic) && !path.is_empty() {
+        if !is_marker(path) {
+            out.insert(path.clone());
+        }
         return;
     }
-    for (k, v) in children {
-        if let (Some(name), Value::Object(child)) = (k.strip_prefix("f:"), v) {
-            path.push(name.to_string());
+    for (token, v) in children {
+        if let Value::Object(child) = v {
+            path.push(token.clone());
             walk_fields_v1(child, path, out);
             path.pop();
         }
     }
 }
 
-/// Decodes a `FieldsV1` tree; list item keys (`k:`, `v:`, `i:`) make their list one leaf.
+/// Decodes a `FieldsV1` tree; `v:`/`i:` items make their list one atomic leaf.
 pub fn from_fields_v1(value: &Value) -> FieldSet {
     let mut out = FieldSet::new();
     if let Value::Object(m) = value {
@@ -272,7 +387,8 @@ pub fn record_update(entries: &mut Vec<ManagerEntry>, writer: &Writer<'_>, chang
     entries.retain(|e| !e.fields.is_empty());
 }
 
-/// Deep-merges an applied configuration into an object: maps merge, everything else replaces.
+/// Deep-merges an applied configuration into an object: maps merge, associative lists merge
+/// item by item, everything else replaces.
 fn merge_applied(target: &mut Value, applied: &Value, path: &mut FieldPath) {
     match (target, applied) {
         (Value::Object(t), Value::Object(a)) => {
@@ -280,9 +396,12 @@ fn merge_applied(target: &mut Value, applied: &Value, path: &mut FieldPath) {
                 if ignored(path, k) || v.is_null() {
                     continue;
                 }
-                path.push(k.clone());
+                path.push(field_token(k));
                 match t.get_mut(k) {
                     Some(existing) if existing.is_object() && v.is_object() => {
+                        merge_applied(existing, v, path)
+                    }
+                    Some(existing @ Value::Array(_)) if matches!(v, Value::Array(_)) => {
                         merge_applied(existing, v, path)
                     }
                     _ => {
@@ -290,6 +409,25 @@ fn merge_applied(target: &mut Value, applied: &Value, path: &mut FieldPath) {
                     }
                 }
                 path.pop();
+            }
+        }
+        (Value::Array(t), Value::Array(a)) => {
+            let keyed = list_key(path.last(), a)
+                .filter(|_| t.is_empty() || list_key(path.last(), t).is_some());
+            match keyed {
+                Some(key) => {
+                    for item in a {
+                        match t.iter_mut().find(|e| e.get(key) == item.get(key)) {
+                            Some(existing) => {
+                                path.push(item_token(key, item));
+                                merge_applied(existing, item, path);
+                                path.pop();
+                            }
+                            None => t.push(item.clone()),
+                        }
+                    }
+                }
+                None => *t = a.clone(),
             }
         }
         (t, a) => *t = a.clone(),
@@ -322,7 +460,7 @@ pub fn server_side_apply(
         for p in &e.fields {
             for q in applied_fields.iter().filter(|q| overlaps(p, q)) {
                 let longer = if p.len() >= q.len() { p } else { q };
-                if value_at(live, longer) != value_at(applied, longer) {
+                if !is_marker(longer) && value_at(live, longer) != value_at(applied, longer) {
                     let item = (e.manager.clone(), display(longer));
                     if !conflicts.contains(&item) {
                         conflicts.push(item);
@@ -345,11 +483,14 @@ pub fn server_side_apply(
         .collect();
     let mut object = live.clone();
     for p in previously_mine.difference(&applied_fields) {
-        let still_applied = applied_fields.iter().any(|q| p.starts_with(q));
-        let owned_by_others = entries
+        let still_applied = applied_fields
             .iter()
-            .filter(|e| !mine(e))
-            .any(|e| e.fields.iter().any(|o| overlaps(o, p)));
+            .any(|q| p.starts_with(q) && !is_marker(q));
+        let owned_by_others = entries.iter().filter(|e| !mine(e)).any(|e| {
+            e.fields
+                .iter()
+                .any(|o| o.starts_with(p) || (p.starts_with(o) && !is_marker(o)))
+        });
         if !still_applied && !owned_by_others {
             remove_at(&mut object, p);
         }
@@ -398,13 +539,15 @@ mod tests {
         assert_eq!(from_fields_v1(&encoded), set);
         let keyed =
             json!({"f:spec": {"f:containers": {"k:{\"name\":\"web\"}": {".": {}, "f:image": {}}}}});
+        let decoded: Vec<String> = from_fields_v1(&keyed).iter().map(|p| display(p)).collect();
         assert_eq!(
-            from_fields_v1(&keyed)
-                .into_iter()
-                .next()
-                .expect("test value"),
-            vec!["spec", "containers"]
+            decoded,
+            [
+                ".spec.containers[name=\"web\"]",
+                ".spec.containers[name=\"web\"].image"
+            ]
         );
+        assert_eq!(to_fields_v1(&from_fields_v1(&keyed)), keyed);
     }
 
     #[test]
@@ -461,5 +604,75 @@ mod tests {
         )
         .expect("test value");
         assert_eq!(updated.object["data"], json!({"a": "1"}));
+    }
+
+    fn deployment(image: &str, env: Value) -> Value {
+        json!({"metadata": {"name": "d"}, "spec": {"template": {"spec": {"containers": [
+            {"name": "web", "image": image, "env": env}, {"name": "side", "image": "busybox"}]}}}})
+    }
+
+    #[test]
+    fn associative_lists_merge_per_item() {
+        let first = deployment("nginx:1", json!([{"name": "A", "value": "1"}]));
+        let created =
+            server_side_apply(&json!({}), &first, vec![], &writer("helm"), false).expect("create");
+        // An editor adds an env var: helm's next apply keeps it and does not conflict.
+        let mut edited = created.object.clone();
+        edited["spec"]["template"]["spec"]["containers"][0]["env"] =
+            json!([{"name": "A", "value": "1"}, {"name": "EXTRA", "value": "x"}]);
+        let mut entries = created.entries;
+        record_update(
+            &mut entries,
+            &writer("kubectl-edit"),
+            &changed_paths(&created.object, &edited),
+        );
+        let again = deployment("nginx:2", json!([{"name": "A", "value": "1"}]));
+        let applied = server_side_apply(&edited, &again, entries.clone(), &writer("helm"), false)
+            .expect("no conflict");
+        let env = &applied.object["spec"]["template"]["spec"]["containers"][0]["env"];
+        assert_eq!(
+            env,
+            &json!([{"name": "A", "value": "1"}, {"name": "EXTRA", "value": "x"}])
+        );
+        assert_eq!(
+            applied.object["spec"]["template"]["spec"]["containers"][0]["image"],
+            "nginx:2"
+        );
+        // An editor changes the image: helm's apply with another image conflicts on that field only.
+        let mut edited = applied.object.clone();
+        edited["spec"]["template"]["spec"]["containers"][0]["image"] = json!("evil:1");
+        let helm_entries = applied.entries.clone();
+        let mut entries = applied.entries;
+        record_update(
+            &mut entries,
+            &writer("kubectl-edit"),
+            &changed_paths(&applied.object, &edited),
+        );
+        let err = server_side_apply(&edited, &again, entries, &writer("helm"), false)
+            .expect_err("conflict");
+        assert_eq!(
+            err,
+            vec![(
+                "kubectl-edit".to_string(),
+                ".spec.template.spec.containers[name=\"web\"].image".to_string()
+            )]
+        );
+        // Helm dropping the side container removes it.
+        let only_web = json!({"metadata": {"name": "d"}, "spec": {"template": {"spec": {"containers": [{"name": "web", "image": "nginx:2"}]}}}});
+        let dropped = server_side_apply(
+            &applied.object,
+            &only_web,
+            helm_entries,
+            &writer("helm"),
+            false,
+        )
+        .expect("apply");
+        let names: Vec<&str> = dropped.object["spec"]["template"]["spec"]["containers"]
+            .as_array()
+            .expect("containers")
+            .iter()
+            .filter_map(|c| c["name"].as_str())
+            .collect();
+        assert_eq!(names, ["web"]);
     }
 }

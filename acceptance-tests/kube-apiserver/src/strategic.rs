@@ -10,7 +10,7 @@ use serde_json::{Map, Value};
 use crate::status::ApiError;
 
 /// The merge key for a list field, chosen by field name (and, for `ports`, by content).
-fn merge_key(field: &str, sample: &[&Value]) -> Option<&'static str> {
+pub(crate) fn merge_key(field: &str, sample: &[&Value]) -> Option<&'static str> {
     match field {
         "containers"
         | "initContainers"

@@ -431,8 +431,48 @@ async fn helm4_upgrade_conflicts_with_kubectl_edit() {
     ];
     install.extend_from_slice(RUNNABLE_POD);
     helm.ok(&install);
-    // Out-of-band edit of the ConfigMap by field manager "kubectl-edit".
+    // An env var added out of band to the Deployment survives helm's next apply (per-item
+    // ownership of associative lists), and causes no conflict.
     let kubectl = env.kubectl();
+    kubectl.ok(&[
+        "patch", "deployment", "edit-gitlab-runner", "--namespace", ns, "--type", "strategic",
+        "--field-manager", "kubectl-edit", "-p",
+        r#"{"spec":{"template":{"spec":{"containers":[{"name":"edit-gitlab-runner","env":[{"name":"EXTRA","value":"kept"}]}]}}}}"#,
+    ]);
+    let mut quiet_upgrade = vec![
+        "upgrade",
+        "edit",
+        chart,
+        "--namespace",
+        ns,
+        "--set",
+        "concurrent=9",
+    ];
+    quiet_upgrade.extend_from_slice(RUNNABLE_POD);
+    helm.ok(&quiet_upgrade);
+    let dep = Api::<Deployment>::namespaced(env.client().await, ns)
+        .get("edit-gitlab-runner")
+        .await
+        .expect("deployment");
+    let env_vars = dep
+        .spec
+        .expect("spec")
+        .template
+        .spec
+        .expect("pod")
+        .containers[0]
+        .env
+        .clone()
+        .unwrap_or_default();
+    assert!(
+        env_vars
+            .iter()
+            .any(|e| e.name == "EXTRA" && e.value.as_deref() == Some("kept")),
+        "{env_vars:?}"
+    );
+    assert!(env_vars.iter().any(|e| e.name == "CI_SERVER_URL"));
+
+    // Out-of-band edit of the ConfigMap by field manager "kubectl-edit".
     kubectl.ok(&[
         "patch",
         "configmap",
