@@ -5,8 +5,14 @@ use std::sync::Arc;
 
 use tfplugin::{DataSource, Function, Resource};
 
+pub mod cert_secret;
+mod digest;
+mod placement;
+mod secret_object;
+pub mod token_secret;
+
 pub fn all() -> Vec<Arc<dyn Resource>> {
-    Vec::new()
+    vec![Arc::new(token_secret::TokenSecret), Arc::new(cert_secret::CertSecret)]
 }
 
 pub fn data_sources() -> Vec<Arc<dyn DataSource>> {
