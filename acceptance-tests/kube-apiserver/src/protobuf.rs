@@ -7,6 +7,7 @@
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use k8s_pb::api::core::v1 as core;
+use k8s_pb::api::rbac::v1 as rbac;
 use k8s_pb::apimachinery::pkg::apis::meta::v1 as meta;
 use k8s_pb::apimachinery::pkg::runtime::Unknown;
 use prost::Message;
@@ -134,6 +135,109 @@ fn namespace(raw: &[u8]) -> Result<Value, ApiError> {
     )
 }
 
+fn service_account(raw: &[u8]) -> Result<Value, ApiError> {
+    let sa = core::ServiceAccount::decode(raw).map_err(|e| decode_error("ServiceAccount", e))?;
+    let mut v = json!({"apiVersion": "v1", "kind": "ServiceAccount", "metadata": sa.metadata.as_ref().map(object_meta).unwrap_or_else(|| json!({}))});
+    if !sa.secrets.is_empty() {
+        v["secrets"] = Value::Array(
+            sa.secrets
+                .iter()
+                .map(|r| json!({"name": r.name.clone().unwrap_or_default()}))
+                .collect(),
+        );
+    }
+    if !sa.image_pull_secrets.is_empty() {
+        v["imagePullSecrets"] = Value::Array(
+            sa.image_pull_secrets
+                .iter()
+                .map(|r| json!({"name": r.name.clone().unwrap_or_default()}))
+                .collect(),
+        );
+    }
+    if let Some(a) = sa.automount_service_account_token {
+        v["automountServiceAccountToken"] = json!(a);
+    }
+    Ok(v)
+}
+
+fn policy_rules(rules: &[rbac::PolicyRule]) -> Value {
+    Value::Array(
+        rules
+            .iter()
+            .map(|r| {
+                let mut v = json!({"verbs": r.verbs});
+                let mut put = |key: &str, list: &Vec<String>| {
+                    if !list.is_empty() {
+                        v[key] = json!(list);
+                    }
+                };
+                put("apiGroups", &r.api_groups);
+                put("resources", &r.resources);
+                put("resourceNames", &r.resource_names);
+                put("nonResourceURLs", &r.non_resource_ur_ls);
+                v
+            })
+            .collect(),
+    )
+}
+
+fn role_ref(r: &Option<rbac::RoleRef>) -> Value {
+    let r = r.clone().unwrap_or_default();
+    json!({"apiGroup": r.api_group.unwrap_or_default(), "kind": r.kind.unwrap_or_default(), "name": r.name.unwrap_or_default()})
+}
+
+fn subjects(list: &[rbac::Subject]) -> Value {
+    Value::Array(
+        list.iter()
+            .map(|s| {
+                let mut v = json!({"kind": s.kind.clone().unwrap_or_default(), "name": s.name.clone().unwrap_or_default()});
+                if let Some(g) = non_empty(&s.api_group) {
+                    v["apiGroup"] = json!(g);
+                }
+                if let Some(n) = non_empty(&s.namespace) {
+                    v["namespace"] = json!(n);
+                }
+                v
+            })
+            .collect(),
+    )
+}
+
+fn rbac_object(kind: &str, raw: &[u8]) -> Result<Value, ApiError> {
+    let head = |meta: &Option<meta::ObjectMeta>| {
+        json!({"apiVersion": "rbac.authorization.k8s.io/v1", "kind": kind,
+               "metadata": meta.as_ref().map(object_meta).unwrap_or_else(|| json!({}))})
+    };
+    match kind {
+        "Role" => {
+            let r = rbac::Role::decode(raw).map_err(|e| decode_error(kind, e))?;
+            let mut v = head(&r.metadata);
+            v["rules"] = policy_rules(&r.rules);
+            Ok(v)
+        }
+        "ClusterRole" => {
+            let r = rbac::ClusterRole::decode(raw).map_err(|e| decode_error(kind, e))?;
+            let mut v = head(&r.metadata);
+            v["rules"] = policy_rules(&r.rules);
+            Ok(v)
+        }
+        "RoleBinding" => {
+            let b = rbac::RoleBinding::decode(raw).map_err(|e| decode_error(kind, e))?;
+            let mut v = head(&b.metadata);
+            v["roleRef"] = role_ref(&b.role_ref);
+            v["subjects"] = subjects(&b.subjects);
+            Ok(v)
+        }
+        _ => {
+            let b = rbac::ClusterRoleBinding::decode(raw).map_err(|e| decode_error(kind, e))?;
+            let mut v = head(&b.metadata);
+            v["roleRef"] = role_ref(&b.role_ref);
+            v["subjects"] = subjects(&b.subjects);
+            Ok(v)
+        }
+    }
+}
+
 fn delete_options(raw: &[u8]) -> Result<Value, ApiError> {
     let d = meta::DeleteOptions::decode(raw).map_err(|e| decode_error("DeleteOptions", e))?;
     let mut v = json!({"kind": "DeleteOptions", "apiVersion": "v1"});
@@ -178,6 +282,8 @@ pub fn decode(body: &[u8]) -> Result<Value, ApiError> {
         "Secret" => secret(&raw),
         "ConfigMap" => config_map(&raw),
         "Namespace" => namespace(&raw),
+        "ServiceAccount" => service_account(&raw),
+        "Role" | "ClusterRole" | "RoleBinding" | "ClusterRoleBinding" => rbac_object(&kind, &raw),
         "DeleteOptions" => delete_options(&raw),
         other => Err(ApiError::unsupported_media_type(&format!(
             "application/vnd.kubernetes.protobuf (kind {other:?} not supported by this test server)"

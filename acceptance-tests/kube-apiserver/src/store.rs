@@ -32,6 +32,8 @@ pub struct WatchEvent {
     pub namespace: String,
     pub event_type: &'static str,
     pub object: Value,
+    /// The state before a MODIFIED event (lets filtered watches see objects enter or leave).
+    pub previous: Option<Value>,
 }
 
 /// Delayed work the controllers schedule.
@@ -109,6 +111,7 @@ impl State {
         namespace: &str,
         event_type: &'static str,
         object: Value,
+        previous: Option<Value>,
     ) {
         let event = Arc::new(WatchEvent {
             rv: self.rv,
@@ -116,6 +119,7 @@ impl State {
             namespace: namespace.to_string(),
             event_type,
             object,
+            previous,
         });
         if self.history.len() >= HISTORY_LIMIT {
             self.history.pop_front();
@@ -145,7 +149,7 @@ impl State {
         } else {
             "ADDED"
         };
-        self.emit(rt, namespace, event_type, object.clone());
+        self.emit(rt, namespace, event_type, object.clone(), previous);
         object
     }
 
@@ -162,7 +166,7 @@ impl State {
             .remove(&(namespace.to_string(), name.to_string()))?;
         self.rv += 1;
         object["metadata"]["resourceVersion"] = json!(self.rv.to_string());
-        self.emit(rt, namespace, "DELETED", object.clone());
+        self.emit(rt, namespace, "DELETED", object.clone(), None);
         Some(object)
     }
 

@@ -30,14 +30,31 @@ pub struct WatchRequest {
 }
 
 impl WatchRequest {
-    fn matches(&self, event: &WatchEvent) -> bool {
-        std::ptr::eq(event.resource, self.resource)
-            && self
+    fn selects(&self, object: &Value) -> bool {
+        self.labels.matches(object) && self.fields.matches(object)
+    }
+
+    /// The event type this watch reports for a stored event, if any: a modification that moves an
+    /// object into the selection is ADDED, out of it DELETED.
+    fn translate(&self, event: &WatchEvent) -> Option<&'static str> {
+        if !std::ptr::eq(event.resource, self.resource)
+            || self
                 .namespace
                 .as_ref()
-                .is_none_or(|ns| *ns == event.namespace)
-            && self.labels.matches(&event.object)
-            && self.fields.matches(&event.object)
+                .is_some_and(|ns| *ns != event.namespace)
+        {
+            return None;
+        }
+        let now = self.selects(&event.object);
+        match (event.event_type, &event.previous) {
+            ("MODIFIED", Some(previous)) => match (self.selects(previous), now) {
+                (true, true) => Some("MODIFIED"),
+                (false, true) => Some("ADDED"),
+                (true, false) => Some("DELETED"),
+                (false, false) => None,
+            },
+            (kind, _) => now.then_some(kind),
+        }
     }
 }
 
@@ -69,7 +86,7 @@ pub fn open(
                 None
             };
             for object in st.list(request.resource, ns) {
-                if request.labels.matches(object) && request.fields.matches(object) {
+                if request.selects(object) {
                     initial.push_back(line("ADDED", object));
                 }
             }
@@ -85,8 +102,10 @@ pub fn open(
         } else if let Some(rv) = from {
             match st.events_since(rv) {
                 Some(events) => {
-                    for e in events.iter().filter(|e| request.matches(e)) {
-                        initial.push_back(line(e.event_type, &e.object));
+                    for e in events.iter() {
+                        if let Some(kind) = request.translate(e) {
+                            initial.push_back(line(kind, &e.object));
+                        }
                     }
                 }
                 None => {
@@ -123,8 +142,8 @@ pub fn open(
                         ));
                     }
                     Ok(Ok(event)) => {
-                        if request.matches(&event) {
-                            let chunk = line(event.event_type, &event.object);
+                        if let Some(kind) = request.translate(&event) {
+                            let chunk = line(kind, &event.object);
                             return Some((Ok(Frame::data(chunk)), (initial, receiver, request)));
                         }
                     }

@@ -631,11 +631,25 @@ async fn watch_from_version_and_watch_list_bookmark() {
     )
     .await
     .expect("patch");
+    cms.patch(
+        "unlabelled",
+        &PatchParams::default(),
+        &Patch::Merge(json!({"metadata": {"labels": {"w": "1"}}})),
+    )
+    .await
+    .expect("label");
+    cms.patch(
+        "unlabelled",
+        &PatchParams::default(),
+        &Patch::Merge(json!({"metadata": {"labels": {"w": null}}})),
+    )
+    .await
+    .expect("unlabel");
     cms.delete("after", &DeleteParams::default())
         .await
         .expect("delete");
     let mut seen = Vec::new();
-    while seen.len() < 3 {
+    while seen.len() < 5 {
         match tokio::time::timeout(Duration::from_secs(20), stream.try_next())
             .await
             .expect("event in time")
@@ -655,7 +669,16 @@ async fn watch_from_version_and_watch_list_bookmark() {
             None => panic!("watch ended early"),
         }
     }
-    assert_eq!(seen, ["ADDED after", "MODIFIED after", "DELETED after"]);
+    assert_eq!(
+        seen,
+        [
+            "ADDED after",
+            "MODIFIED after",
+            "ADDED unlabelled",
+            "DELETED unlabelled",
+            "DELETED after"
+        ]
+    );
 }
 
 #[tokio::test]

@@ -165,6 +165,35 @@ async fn kubectl_server_side_apply_get_scale_delete() {
         "YWJj"
     );
 
+    // Imperative creates of RBAC objects and service accounts are protobuf too.
+    kubectl.ok(&["create", "serviceaccount", "bot", "-n", ns]);
+    kubectl.ok(&[
+        "create",
+        "role",
+        "reader",
+        "-n",
+        ns,
+        "--verb=get,list",
+        "--resource=pods",
+    ]);
+    kubectl.ok(&[
+        "create",
+        "rolebinding",
+        "reader",
+        "-n",
+        ns,
+        "--role=reader",
+        &format!("--serviceaccount={ns}:bot"),
+    ]);
+    let rb = get_json(&kubectl, &["rolebinding", "reader", "-n", ns]);
+    assert_eq!(rb["roleRef"]["name"], "reader");
+    assert_eq!(rb["subjects"][0]["name"], "bot");
+    let role = get_json(&kubectl, &["role", "reader", "-n", ns]);
+    assert_eq!(
+        role["rules"][0]["verbs"],
+        serde_json::json!(["get", "list"])
+    );
+
     // Scale to zero through the scale subresource: the pods terminate and disappear.
     kubectl.ok(&["scale", "deployment", "web", "-n", ns, "--replicas=0"]);
     eventually("web pods gone", Duration::from_secs(120), || {
