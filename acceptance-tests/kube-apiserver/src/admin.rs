@@ -10,6 +10,7 @@
 //! | `POST /objects` (any served object, namespace in `metadata`) | create it; a pod keeps the given `status` |
 //! | `POST /pod-phase/<ns>/<name>` `{"phase": "Running"}` | move a pod to a phase |
 //! | `POST /edit/<API item path>` (JSON merge patch) | patch as field manager `kubectl-edit` |
+//! | `POST /behaviour` `{"ready_delay_ms": N, "pod_termination_grace_ms": N}` | change controller timing from now on |
 
 use std::sync::Arc;
 
@@ -84,6 +85,22 @@ fn route(
         (&Method::DELETE, "/faults") => {
             lock(&ctx.faults).clear();
             Ok(json_response(200, &json!({})))
+        }
+        (&Method::POST, "/behaviour") => {
+            let request: Value = parse(body)?;
+            let updated = store.with(|st| {
+                if let Some(ms) = request["ready_delay_ms"].as_u64() {
+                    st.behaviour.ready_delay = std::time::Duration::from_millis(ms);
+                }
+                if let Some(ms) = request["pod_termination_grace_ms"].as_u64() {
+                    st.behaviour.pod_termination_grace = std::time::Duration::from_millis(ms);
+                }
+                json!({
+                    "ready_delay_ms": st.behaviour.ready_delay.as_millis() as u64,
+                    "pod_termination_grace_ms": st.behaviour.pod_termination_grace.as_millis() as u64,
+                })
+            });
+            Ok(json_response(200, &updated))
         }
         (&Method::POST, "/objects") => {
             let object: Value = parse(body)?;

@@ -120,6 +120,23 @@ impl AdminClient {
         self.send("POST", &format!("/edit{api_path}"), Some(merge_patch))
     }
 
+    /// Changes the controllers' timing for pods created or deleted from now on
+    /// (`None` keeps the current value).
+    pub fn set_timing(
+        &self,
+        ready_delay: Option<std::time::Duration>,
+        pod_termination_grace: Option<std::time::Duration>,
+    ) -> Result<(), AdminError> {
+        let mut body = json!({});
+        if let Some(d) = ready_delay {
+            body["ready_delay_ms"] = json!(d.as_millis() as u64);
+        }
+        if let Some(d) = pod_termination_grace {
+            body["pod_termination_grace_ms"] = json!(d.as_millis() as u64);
+        }
+        self.send("POST", "/behaviour", Some(&body)).map(|_| ())
+    }
+
     /// `{"resourceVersion": "N", "objects": [...]}`.
     pub fn state(&self) -> Result<Value, AdminError> {
         self.send("GET", "/state", None)

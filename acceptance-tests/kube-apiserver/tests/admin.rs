@@ -428,3 +428,69 @@ fn binary_serves_until_killed() {
     child.kill().expect("kill");
     child.wait().expect("wait");
 }
+
+/// Timing can change at run time: a slow pod termination is observable (deletionTimestamp set,
+/// pod still listed) until the grace delay passes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pod_termination_grace_is_observable() {
+    needs_test_server!();
+    let env = Env::start("grace");
+    let client = namespace(&env).await;
+    let admin = env.admin();
+    admin
+        .set_timing(
+            Some(Duration::from_millis(10)),
+            Some(Duration::from_millis(1500)),
+        )
+        .expect("timing");
+    let deployments: Api<k8s_openapi::api::apps::v1::Deployment> =
+        Api::namespaced(client.clone(), &env.namespace);
+    let deploy: k8s_openapi::api::apps::v1::Deployment = serde_json::from_value(json!({
+        "metadata": {"name": "mgr"},
+        "spec": {"replicas": 1, "selector": {"matchLabels": {"app": "mgr"}}, "template": {"metadata": {"labels": {"app": "mgr"}},
+            "spec": {"containers": [{"name": "c", "image": "pause"}]}}}
+    }))
+    .expect("deployment");
+    deployments
+        .create(&PostParams::default(), &deploy)
+        .await
+        .expect("create");
+    let pods: Api<Pod> = Api::namespaced(client.clone(), &env.namespace);
+    common::eventually("pod running", Duration::from_secs(10), || {
+        let pods = pods.clone();
+        async move {
+            pods.list(&ListParams::default().fields("status.phase=Running"))
+                .await
+                .expect("list")
+                .items
+                .len()
+                == 1
+        }
+    })
+    .await;
+    deployments
+        .patch(
+            "mgr",
+            &kube::api::PatchParams::default(),
+            &kube::api::Patch::Merge(json!({"spec": {"replicas": 0}})),
+        )
+        .await
+        .expect("scale to zero");
+    let terminating = pods
+        .list(&ListParams::default().labels("app=mgr"))
+        .await
+        .expect("list");
+    assert_eq!(terminating.items.len(), 1);
+    assert!(terminating.items[0].metadata.deletion_timestamp.is_some());
+    common::eventually("pod gone", Duration::from_secs(10), || {
+        let pods = pods.clone();
+        async move {
+            pods.list(&ListParams::default().labels("app=mgr"))
+                .await
+                .expect("list")
+                .items
+                .is_empty()
+        }
+    })
+    .await;
+}

@@ -174,7 +174,9 @@ async fn crud_and_status_errors() {
         .delete("a", &DeleteParams::background())
         .await
         .expect("delete");
-    assert!(gone.is_right() || gone.is_left());
+    let status = gone.right().expect("an immediate delete answers a Status");
+    assert!(status.is_success());
+    assert_eq!(status.details.expect("details").name, "a");
     assert!(
         api_status(
             cms.delete("a", &DeleteParams::default())
