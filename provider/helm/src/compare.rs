@@ -8,8 +8,9 @@
 //!   extra live elements ignored; other lists: element by element, and a live list of a different
 //!   length is a change;
 //! - scalars: equal JSON, or numerically equal numbers, or a string and a number/bool with the
-//!   same meaning (`"1"` vs `1`), or two Kubernetes quantities of the same value (`"0.5"` vs
-//!   `"500m"`, `"1Gi"` vs `"1024Mi"`) are equal;
+//!   same meaning (`"1"` vs `1`; YAML 1.1 `0644` vs 420 and `yes` vs true, since helm renders
+//!   with YAML 1.1 and we parse 1.2), or two Kubernetes quantities of the same value (`"0.5"`
+//!   vs `"500m"`, `"1Gi"` vs `"1024Mi"`) are equal;
 //! - a manifest value that is `null`, empty (`{}`, `[]`, `""`), `false` or `0` matches a missing
 //!   live field (the API server omits zero values);
 //! - top level: `apiVersion`, `kind`, `status` are skipped; of `metadata` only `labels` and
@@ -241,9 +242,10 @@ fn scalars_equal(desired: &Value, live: &Value) -> bool {
         (Value::String(text), Value::Number(number))
         | (Value::Number(number), Value::String(text)) => {
             numbers_equal(parse_quantity(text), number.as_f64())
+                || numbers_equal(yaml11_integer(text), number.as_f64())
         }
         (Value::String(text), Value::Bool(flag)) | (Value::Bool(flag), Value::String(text)) => {
-            text.eq_ignore_ascii_case(if *flag { "true" } else { "false" })
+            yaml11_bool(text) == Some(*flag)
         }
         (Value::String(a), Value::String(b)) => numbers_equal(parse_quantity(a), parse_quantity(b)),
         _ => false,
@@ -254,6 +256,35 @@ fn numbers_equal(a: Option<f64>, b: Option<f64>) -> bool {
     match (a, b) {
         (Some(a), Some(b)) => a == b || (a - b).abs() <= f64::EPSILON * a.abs().max(b.abs()) * 4.0,
         _ => false,
+    }
+}
+
+/// helm renders manifests with YAML 1.1 rules, where `0644` is octal (420), `0x1F` hex and
+/// `1_000` a number; we parse YAML 1.2, which keeps them as strings.
+fn yaml11_integer(text: &str) -> Option<f64> {
+    let text = text.trim().replace('_', "");
+    let (negative, digits) = match text.strip_prefix('-') {
+        Some(rest) => (true, rest.to_string()),
+        None => (false, text.trim_start_matches('+').to_string()),
+    };
+    let value = if let Some(hex) = digits.strip_prefix("0x") {
+        i64::from_str_radix(hex, 16).ok()?
+    } else if digits.len() > 1 && digits.starts_with('0') {
+        i64::from_str_radix(&digits[1..], 8).ok()?
+    } else {
+        digits.parse::<i64>().ok()?
+    };
+    #[allow(clippy::cast_precision_loss)] // file modes and counts: far below 2^53
+    let value = value as f64;
+    Some(if negative { -value } else { value })
+}
+
+/// YAML 1.1 booleans (`yes`, `on`, `y`…), which YAML 1.2 reads as strings.
+fn yaml11_bool(text: &str) -> Option<bool> {
+    match text.trim().to_ascii_lowercase().as_str() {
+        "true" | "yes" | "y" | "on" => Some(true),
+        "false" | "no" | "n" | "off" => Some(false),
+        _ => None,
     }
 }
 
