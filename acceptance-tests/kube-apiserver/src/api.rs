@@ -20,7 +20,10 @@ use crate::resources::{self, AGGREGATED_DISCOVERY_CONTENT_TYPE, ResourceType};
 use crate::selectors::{FieldSelector, LabelSelector};
 use crate::status::ApiError;
 use crate::store::Store;
-use crate::{protobuf, watch};
+use crate::{protobuf, table, watch};
+
+/// The request log keeps at most this many entries (the oldest tenth is dropped when full).
+const REQUEST_LOG_LIMIT: usize = 100_000;
 
 /// Shared state of the API listener.
 pub struct ApiContext {
@@ -104,7 +107,11 @@ pub async fn handle(
         None => serve(&ctx, req).await,
     };
     record.status = response.status().as_u16();
-    lock(&ctx.log).push(record);
+    let mut log = lock(&ctx.log);
+    if log.len() >= REQUEST_LOG_LIMIT {
+        log.drain(..REQUEST_LOG_LIMIT / 10);
+    }
+    log.push(record);
     Ok(response)
 }
 
@@ -320,6 +327,14 @@ async fn dispatch(
         .and_then(|v| v.to_str().ok())
         .unwrap_or("")
         .to_string();
+    let accept = req
+        .headers()
+        .get(hyper::header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_string();
+    let as_table = table::wanted(&accept) && target.subresource.is_none();
+    let include_object = query.get("includeObject").map(String::as_str);
     let method = req.method().clone();
     let body = read_body(req.into_body()).await?;
     let write = WriteOptions {
@@ -346,6 +361,10 @@ async fn dispatch(
     match (&method, target.name.as_deref()) {
         (&Method::GET, Some(name)) => {
             let object = store.with(|st| ops::get(st, rt, ns, name))?;
+            if as_table {
+                let t = table::render(rt.kind, std::slice::from_ref(&object), None, include_object);
+                return Ok(respond(200, table::TABLE_CONTENT_TYPE, t.to_string()));
+            }
             Ok(json_response(
                 200,
                 &if is_scale {
@@ -384,10 +403,13 @@ async fn dispatch(
         }
         (&Method::GET, None) => {
             let options = list_options(&query)?;
-            Ok(json_response(
-                200,
-                &store.with(|st| ops::list(st, rt, ns, &options))?,
-            ))
+            let list = store.with(|st| ops::list(st, rt, ns, &options))?;
+            if as_table {
+                let items = list["items"].as_array().cloned().unwrap_or_default();
+                let t = table::render(rt.kind, &items, Some(&list["metadata"]), include_object);
+                return Ok(respond(200, table::TABLE_CONTENT_TYPE, t.to_string()));
+            }
+            Ok(json_response(200, &list))
         }
         (&Method::POST, None) => {
             let object = decode_body(&content_type, &body)?;

@@ -21,6 +21,7 @@ mod selectors;
 mod status;
 mod store;
 mod strategic;
+mod table;
 mod tls;
 mod validate;
 mod watch;

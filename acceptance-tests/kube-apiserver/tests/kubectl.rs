@@ -113,6 +113,15 @@ async fn kubectl_server_side_apply_get_scale_delete() {
     .await;
     let deploy = get_json(&kubectl, &["deployment", "web", "-n", ns]);
     assert_eq!(deploy["status"]["readyReplicas"], 2);
+    // Human-readable output (server-side Table columns).
+    let table = kubectl.ok(&["get", "deployment", "web", "-n", ns]);
+    let row: Vec<&str> = table
+        .lines()
+        .nth(1)
+        .expect("a row")
+        .split_whitespace()
+        .collect();
+    assert_eq!(&row[..4], ["web", "2/2", "2", "2"], "{table}");
 
     // Re-apply a change as the same manager.
     std::fs::write(file, manifest(ns, "bye", 2)).expect("rewrite");
