@@ -1,0 +1,183 @@
+//! Shared pieces of the `gitlabrunner_release` acceptance tests: the seed configuration, real
+//! helm runs against the test world, and object lookups.
+
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use acceptance::tools::workspace_root;
+use acceptance::{KubeWorld, TerraformWorkdir};
+
+/// The fixture chart (mirrors gitlab-runner 0.86's values interface): the air-gapped source.
+pub fn chart_path() -> PathBuf {
+    workspace_root().join("acceptance-tests/charts/gitlab-runner")
+}
+
+/// A runner token shaped like a real `glrt-` token (the test server never checks it).
+pub const RUNNER_TOKEN: &str = "glrt-t1_AbCdEfGhIjKlMnOpQrStU";
+
+/// Which helm the provider drives.
+#[derive(Clone, Copy, Debug)]
+pub enum HelmVersion {
+    Four,
+    Three,
+}
+
+pub fn helm_bin(world: &KubeWorld, version: HelmVersion) -> PathBuf {
+    match version {
+        HelmVersion::Four => world.tools().helm4.clone(),
+        HelmVersion::Three => world.tools().helm3.clone(),
+    }
+}
+
+pub fn provider_block(world: &KubeWorld, helm: &Path) -> String {
+    format!(
+        "terraform {{\n  required_providers {{\n    gitlabrunner = {{\n      source = \"{}\"\n    }}\n  }}\n}}\n\nprovider \"gitlabrunner\" {{\n  helm_path = \"{}\"\n  kubernetes {{\n    config_path = \"{}\"\n  }}\n}}\n",
+        acceptance::PROVIDER_SOURCE,
+        helm.display(),
+        world.kubeconfig().display()
+    )
+}
+
+/// Runs real helm against the world (private HOME so no cache is shared).
+pub fn helm(world: &KubeWorld, bin: &Path, args: &[&str]) -> Output {
+    let home = tempfile::tempdir().expect("temp HOME");
+    Command::new(bin)
+        .args(args)
+        .env("KUBECONFIG", world.kubeconfig())
+        .env("HOME", home.path())
+        .env("HELM_CACHE_HOME", home.path().join("cache"))
+        .env("HELM_CONFIG_HOME", home.path().join("config"))
+        .env("HELM_DATA_HOME", home.path().join("data"))
+        .output()
+        .expect("helm runs")
+}
+
+#[track_caller]
+pub fn ok(output: &Output, what: &str) {
+    assert!(
+        output.status.success(),
+        "{what} failed: {}\n{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
+/// A self-signed certificate for `gitlab.example.com` (PEM), made with openssl.
+pub fn certificate_pem() -> String {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let cert = dir.path().join("cert.pem");
+    let out = Command::new("openssl")
+        .args(["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "365", "-subj", "/CN=gitlab.example.com"])
+        .arg("-keyout")
+        .arg(dir.path().join("key.pem"))
+        .arg("-out")
+        .arg(&cert)
+        .output()
+        .expect("openssl runs");
+    ok(&out, "openssl req");
+    std::fs::read_to_string(cert).expect("certificate written")
+}
+
+/// The seed walkthrough's configuration: DinD privileged jobs with the `docker-certs` emptyDir in
+/// memory, `allowed_images`, explicit RBAC rules, pull secrets, the token and cert Secrets from
+/// the provider's own resources, a non-root (UBI) manager. `concurrent` varies per step.
+pub fn seed_config(world: &KubeWorld, helm: &Path, namespace: &str, concurrent: u32, cert_pem: &str) -> String {
+    format!(
+        r#"{provider}
+resource "gitlabrunner_token_secret" "token" {{
+  namespace    = "{namespace}"
+  name         = "runner-token"
+  runner_token = "{RUNNER_TOKEN}"
+}}
+
+resource "gitlabrunner_cert_secret" "certs" {{
+  namespace       = "{namespace}"
+  name            = "gitlab-certs"
+  gitlab_url      = "https://gitlab.example.com"
+  certificate_pem = <<-PEM
+{cert_pem}PEM
+}}
+
+resource "gitlabrunner_release" "runner" {{
+  name              = "gitlab-runner"
+  namespace         = "{namespace}"
+  chart             = "{chart}"
+  gitlab_url        = "https://gitlab.example.com"
+  token_secret_name = gitlabrunner_token_secret.token.name
+  token_digest      = gitlabrunner_token_secret.token.token_digest
+  cert_secret_name  = gitlabrunner_cert_secret.certs.name
+  runner_name       = "k8s-runner"
+
+  concurrent     = {concurrent}
+  check_interval = 3
+  log_format     = "json"
+
+  image {{
+    tag = "ubi-fips-v18.9.0"
+  }}
+  use_tini           = true
+  image_pull_secrets = ["regcred"]
+
+  rbac {{
+    create = true
+    rule {{
+      api_groups = [""]
+      resources  = ["pods", "pods/exec", "pods/attach", "pods/log", "secrets", "configmaps"]
+      verbs      = ["get", "list", "watch", "create", "patch", "delete", "update"]
+    }}
+  }}
+  service_account {{
+    create = true
+    name   = "gitlab-runner"
+  }}
+
+  pod_security_context {{
+    run_as_user     = 999
+    run_as_group    = 999
+    fs_group        = 999
+    run_as_non_root = true
+  }}
+  security_context {{
+    run_as_non_root            = true
+    allow_privilege_escalation = false
+    capabilities_drop          = ["ALL"]
+  }}
+
+  runner {{
+    environment = ["DOCKER_TLS_CERTDIR=/certs"]
+    kubernetes {{
+      namespace        = "{namespace}"
+      image            = "alpine:3.20"
+      privileged       = true
+      allowed_images   = ["registry.example.com/*", "docker:*"]
+      allowed_services = ["docker:*-dind"]
+      empty_dir_volume {{
+        name       = "docker-certs"
+        mount_path = "/certs/client"
+        medium     = "Memory"
+      }}
+    }}
+  }}
+
+  timeout = 120
+}}
+"#,
+        provider = provider_block(world, helm),
+        chart = chart_path().display(),
+    )
+}
+
+pub fn workdir(world: &KubeWorld) -> TerraformWorkdir {
+    let mut dir = TerraformWorkdir::new(&world.tools().terraform, &world.tools().provider);
+    dir.set_env("TF_LOG", "info");
+    dir
+}
+
+/// Attribute `name` of the release in state.
+pub fn release_attr(dir: &TerraformWorkdir, name: &str) -> serde_json::Value {
+    dir.resource_attributes("gitlabrunner_release.runner")
+        .unwrap_or_else(|| panic!("no gitlabrunner_release.runner in state:\n{}", dir.state_raw()))[name]
+        .clone()
+}
