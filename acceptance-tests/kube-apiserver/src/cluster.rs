@@ -122,14 +122,9 @@ pub fn kubeconfig_yaml(url: &str, ca_pem: Option<&str>, token: Option<&str>) -> 
             STANDARD.encode(ca)
         ));
     }
-    let user = match token {
-        Some(t) => format!("    token: {t}\n"),
-        None => "    {}\n".to_string(),
-    };
-    let user_block = if token.is_some() {
-        format!("  user:\n{user}")
-    } else {
-        "  user: {}\n".to_string()
+    let user_block = match token {
+        Some(t) => format!("  user:\n    token: {t}\n"),
+        None => "  user: {}\n".to_string(),
     };
     format!(
         "apiVersion: v1\nkind: Config\nclusters:\n- name: kube-test-server\n  cluster:\n{cluster}users:\n- name: kube-test-server\n{user_block}contexts:\n- name: kube-test-server\n  context:\n    cluster: kube-test-server\n    user: kube-test-server\n    namespace: default\ncurrent-context: kube-test-server\npreferences: {{}}\n"

@@ -291,13 +291,7 @@ fn prepare(
     Ok(object)
 }
 
-fn writer<'a>(
-    rt: &ResourceType,
-    options: &'a WriteOptions,
-    time: &'a str,
-    api_version: &'a str,
-) -> Writer<'a> {
-    let _ = rt;
+fn writer<'a>(options: &'a WriteOptions, time: &'a str, api_version: &'a str) -> Writer<'a> {
     Writer {
         manager: &options.manager,
         api_version,
@@ -357,11 +351,7 @@ pub fn create(
     let api_version = rt.api_version();
     let mut entries = Vec::new();
     let all = fields::leaf_paths(&object);
-    fields::record_update(
-        &mut entries,
-        &writer(rt, options, &time, &api_version),
-        &all,
-    );
+    fields::record_update(&mut entries, &writer(options, &time, &api_version), &all);
     fields::write_entries(&mut object, &entries);
     if options.dry_run {
         return Ok(object);
@@ -459,7 +449,7 @@ fn write_new_state(
             let changed = fields::changed_paths(previous, &object);
             fields::record_update(
                 &mut entries,
-                &writer(rt, options, &time, &api_version),
+                &writer(options, &time, &api_version),
                 &changed,
             );
             fields::write_entries(&mut object, &entries);
@@ -496,10 +486,10 @@ pub fn patch(
     body: &[u8],
     options: &WriteOptions,
 ) -> Result<(Value, bool), ApiError> {
-    let ns = ns_key(rt, namespace);
     if kind == PatchKind::Apply {
         return apply(st, rt, namespace, name, body, options);
     }
+    let ns = ns_key(rt, namespace);
     let previous = st
         .get(rt, &ns, name)
         .cloned()
@@ -528,7 +518,7 @@ pub fn patch(
             })?;
             strategic::apply(&mut patched, &p)?;
         }
-        PatchKind::Apply => unreachable_apply()?,
+        PatchKind::Apply => return apply(st, rt, namespace, name, body, options),
     }
     if patched["metadata"]["resourceVersion"] != previous["metadata"]["resourceVersion"] {
         return Err(ApiError::stale(rt, name));
@@ -536,10 +526,6 @@ pub fn patch(
     let explicit = patched["metadata"].get("managedFields").cloned();
     let result = write_new_state(st, rt, &ns, name, &previous, patched, explicit, options)?;
     Ok((result, false))
-}
-
-fn unreachable_apply() -> Result<(), ApiError> {
-    Err(ApiError::internal("apply patches are handled separately"))
 }
 
 fn parse_apply_body(body: &[u8]) -> Result<Value, ApiError> {
@@ -585,7 +571,7 @@ fn apply(
     let ns = ns_key(rt, namespace);
     let time = now_timestamp();
     let api_version = rt.api_version();
-    let w = writer(rt, options, &time, &api_version);
+    let w = writer(options, &time, &api_version);
     let previous = st.get(rt, &ns, name).cloned();
     if let (Some(prev), Some(rv)) = (&previous, applied["metadata"]["resourceVersion"].as_str())
         && Some(rv) != prev["metadata"]["resourceVersion"].as_str()
