@@ -18,6 +18,7 @@ pub mod drift;
 mod error;
 mod kinds;
 pub mod manifest;
+pub mod recovery;
 mod redact;
 pub mod release;
 #[cfg(test)]
@@ -37,6 +38,7 @@ pub use drift::{
 pub use error::{HelmError, HelmFailure, classify_failure};
 pub use kinds::{ResolvedKind, resolve_kind};
 pub use manifest::{ManifestError, ManifestObject, parse_manifest};
+pub use recovery::{Recovery, RecoveryError, mark_pending_release_failed};
 pub use redact::{MASK, redact};
 pub use release::{
     ReleaseHistory, ReleaseReadError, ReleaseRecord, ReleaseStatus, RevisionSummary,

@@ -8,9 +8,9 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use helm_driver::{
-    ChartSource, DriftChange, HelmBinary, HelmFailure, HelmRunner, ReleaseStatus, RunOptions,
-    Uninstall, UpgradeInstall, check_manifest_drift, inspect_release, read_latest_release,
-    read_release_history,
+    ChartSource, DriftChange, HelmBinary, HelmFailure, HelmRunner, Recovery, ReleaseStatus,
+    RunOptions, Uninstall, UpgradeInstall, check_manifest_drift, inspect_release,
+    mark_pending_release_failed, read_latest_release, read_release_history,
 };
 use k8s_openapi::api::rbac::v1::Role;
 use kube::api::{Api, DeleteParams};
@@ -358,9 +358,14 @@ async fn a_missing_release_is_none_but_an_api_failure_is_an_error() {
 }
 
 #[tokio::test]
-async fn a_release_left_pending_is_reported_and_helm_refuses_the_next_operation() {
+async fn a_release_left_pending_is_reported_refused_by_helm_and_recoverable() {
+    for runner in [helm4(), helm3()] {
+        pending_release_scenario(runner).await;
+    }
+}
+
+async fn pending_release_scenario(runner: HelmRunner) {
     let setup = start().await;
-    let runner = helm4();
     // Fail every update of the release record: helm can mark it neither deployed nor failed.
     setup
         .cluster
@@ -398,4 +403,50 @@ async fn a_release_left_pending_is_reported_and_helm_refuses_the_next_operation(
         "{error}"
     );
     assert!(!error.to_string().contains("glrt-test-token"));
+
+    // Opt-in recovery: mark the pending revision failed, then the next upgrade goes through.
+    let recovery =
+        mark_pending_release_failed(&setup.client, NAMESPACE, "runner", "recovered by test")
+            .await
+            .unwrap();
+    assert_eq!(
+        recovery,
+        Recovery::MarkedFailed {
+            version: 1,
+            previous: ReleaseStatus::PendingInstall
+        }
+    );
+    let record = read_latest_release(&setup.client, NAMESPACE, "runner")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(record.status, ReleaseStatus::Failed);
+    runner
+        .upgrade_install(&setup.connection, &request(), VALUES, &options())
+        .await
+        .unwrap();
+    let record = read_latest_release(&setup.client, NAMESPACE, "runner")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (record.version, record.status),
+        (2, ReleaseStatus::Deployed)
+    );
+    let again = mark_pending_release_failed(&setup.client, NAMESPACE, "runner", "x")
+        .await
+        .unwrap();
+    assert_eq!(
+        again,
+        Recovery::NotPending {
+            version: 2,
+            status: ReleaseStatus::Deployed
+        }
+    );
+    assert_eq!(
+        mark_pending_release_failed(&setup.client, NAMESPACE, "nope", "x")
+            .await
+            .unwrap(),
+        Recovery::NoRelease
+    );
 }
