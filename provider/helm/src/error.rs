@@ -71,6 +71,50 @@ pub enum HelmError {
     },
 }
 
+impl HelmFailure {
+    /// A short, user-facing next step for this kind of failure.
+    pub fn next_step(self) -> &'static str {
+        match self {
+            Self::NameInUse => {
+                "A release with this name already exists in the namespace. Import it \
+                 (`terraform import`), or choose another name."
+            }
+            Self::OperationInProgress => {
+                "The release's newest revision is pending: another helm operation is running, or \
+                 one was interrupted. Wait for it to finish; if nothing is running, enable the \
+                 resource's pending-release recovery or run `helm rollback`."
+            }
+            Self::ClusterUnreachable => {
+                "Check the provider's kubernetes settings (host, credentials, CA, proxy) and that \
+                 the API server is reachable from where Terraform runs."
+            }
+            Self::ReleaseNotFound => {
+                "The release no longer exists; a refresh will remove it from the state."
+            }
+            Self::NoDeployedReleases => {
+                "Every revision of this release failed. Fix the cause shown above and apply again."
+            }
+            Self::Timeout => {
+                "The release did not become ready within the timeout. Check the pods' events and \
+                 logs, or raise `timeout`."
+            }
+            Self::ApplyConflict => {
+                "Another field manager (for example `kubectl edit`) owns a field the chart sets. \
+                 Undo the manual change or let the chart's value win."
+            }
+            Self::ObjectOwnedElsewhere => {
+                "An object the chart creates already exists and does not belong to this release. \
+                 Delete it or give the release another name."
+            }
+            Self::ChartNotFound => {
+                "Check the chart repository, name and version (or the local chart path)."
+            }
+            Self::Unauthorized => "The chart repository or registry refused the credentials.",
+            Self::Other => "See helm's message above.",
+        }
+    }
+}
+
 impl HelmError {
     /// The classification of a failed command; `None` for errors that are not a helm failure.
     pub fn failure(&self) -> Option<HelmFailure> {
@@ -181,6 +225,7 @@ mod tests {
         ];
         for (stderr, expected) in cases {
             assert_eq!(classify_failure(stderr), expected, "{stderr}");
+            assert!(!expected.next_step().is_empty());
         }
     }
 }
