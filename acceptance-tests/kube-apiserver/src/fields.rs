@@ -459,8 +459,15 @@ pub fn server_side_apply(
         }
         for p in &e.fields {
             for q in applied_fields.iter().filter(|q| overlaps(p, q)) {
-                let longer = if p.len() >= q.len() { p } else { q };
-                if !is_marker(longer) && value_at(live, longer) != value_at(applied, longer) {
+                let (shorter, longer) = if p.len() >= q.len() { (q, p) } else { (p, q) };
+                // Owning a map as a whole (e.g. `spec: {}`) does not own the fields inside it.
+                let map_owner = shorter.len() < longer.len()
+                    && (value_at(applied, shorter).is_some_and(Value::is_object)
+                        || value_at(live, shorter).is_some_and(Value::is_object));
+                if !map_owner
+                    && !is_marker(longer)
+                    && value_at(live, longer) != value_at(applied, longer)
+                {
                     let item = (e.manager.clone(), display(longer));
                     if !conflicts.contains(&item) {
                         conflicts.push(item);
@@ -674,5 +681,16 @@ mod tests {
             .filter_map(|c| c["name"].as_str())
             .collect();
         assert_eq!(names, ["web"]);
+    }
+
+    #[test]
+    fn applying_an_empty_map_does_not_claim_its_fields() {
+        let live = json!({"metadata": {"name": "ns"}, "spec": {"finalizers": ["kubernetes"]}});
+        let mut entries = Vec::new();
+        record_update(&mut entries, &writer("creator"), &leaf_paths(&live));
+        let applied = json!({"metadata": {"name": "ns", "labels": {"name": "ns"}}, "spec": {}});
+        let outcome = server_side_apply(&live, &applied, entries, &writer("helm"), false)
+            .expect("no conflict");
+        assert_eq!(outcome.object["spec"]["finalizers"], json!(["kubernetes"]));
     }
 }

@@ -346,11 +346,12 @@ pub fn create(
     if st.get(rt, &ns, &name).is_some() {
         return Err(ApiError::already_exists(rt, &name));
     }
+    let body_fields = fields::leaf_paths(&body);
     let mut object = prepare(rt, &ns, &name, None, body, None)?;
     let time = now_timestamp();
     let api_version = rt.api_version();
     let mut entries = Vec::new();
-    let all = fields::leaf_paths(&object);
+    let all = requested_fields(&body_fields, &object);
     fields::record_update(&mut entries, &writer(options, &time, &api_version), &all);
     fields::write_entries(&mut object, &entries);
     if options.dry_run {
@@ -362,6 +363,22 @@ pub fn create(
         return Ok(stored);
     }
     Ok(commit(st, rt, &ns, &name, object))
+}
+
+/// The fields a create request set itself (server defaults are owned by no one); Secret
+/// `stringData` keys count as the `data` keys they became.
+fn requested_fields(body_fields: &fields::FieldSet, stored: &Value) -> fields::FieldSet {
+    let stored_fields = fields::leaf_paths(stored);
+    body_fields
+        .iter()
+        .map(|p| match p.split_first() {
+            Some((first, rest)) if first == "f:stringData" => std::iter::once("f:data".to_string())
+                .chain(rest.iter().cloned())
+                .collect(),
+            _ => p.clone(),
+        })
+        .filter(|p| stored_fields.contains(p))
+        .collect()
 }
 
 fn create_default_service_account(st: &mut State, namespace: &str) {

@@ -247,6 +247,42 @@ async fn lifecycle(kind: HelmKind, wait: bool, release_name: &str, expected_full
     let ns = env.namespace.as_str();
     let client = env.client().await;
 
+    if wait {
+        // The pod mounts the certs Secret, so it must exist before --wait can succeed (on a real
+        // cluster). Creating the namespace first also covers --create-namespace on an existing one.
+        use k8s_openapi::api::core::v1::Namespace;
+        use kube::api::{ObjectMeta, PostParams};
+        let namespace = Namespace {
+            metadata: ObjectMeta {
+                name: Some(ns.to_string()),
+                ..Default::default()
+            },
+            ..Default::default()
+        };
+        Api::<Namespace>::all(client.clone())
+            .create(&PostParams::default(), &namespace)
+            .await
+            .expect("namespace");
+        let certs = Secret {
+            metadata: ObjectMeta {
+                name: Some("fixture-certs".into()),
+                ..Default::default()
+            },
+            string_data: Some(
+                [(
+                    "gitlab.example.com.crt".to_string(),
+                    "-----BEGIN CERTIFICATE-----".to_string(),
+                )]
+                .into(),
+            ),
+            ..Default::default()
+        };
+        Api::<Secret>::namespaced(client.clone(), ns)
+            .create(&PostParams::default(), &certs)
+            .await
+            .expect("certs secret");
+    }
+
     // install (--create-namespace: the namespace does not exist yet)
     let out = release.install_or_upgrade("install", V1);
     assert!(out.contains("STATUS: deployed"), "{out}");

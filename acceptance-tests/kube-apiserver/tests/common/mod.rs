@@ -268,8 +268,11 @@ where
     }
 }
 
-/// Values that make the fixture's pod runnable on a real cluster (a pause container).
+/// Values that make the fixture's pod runnable on a real cluster: a pause container, and a token
+/// so the chart renders the Secret the pod projects.
 pub const RUNNABLE_POD: &[&str] = &[
+    "--set",
+    "runnerToken=glrt-fixture-token",
     "--set",
     "image.registry=registry.k8s.io",
     "--set",
