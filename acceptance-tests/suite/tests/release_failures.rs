@@ -1,0 +1,154 @@
+//! Failures of `gitlabrunner_release` with real terraform + helm against the API test server:
+//! a failed install is recorded in state (tainted) and the next apply recovers; a release left
+//! `pending-upgrade` by a killed helm is explained, then recovered with `recover_pending`.
+
+mod release_support;
+
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use acceptance::KubeWorld;
+use kube_test_server::{Fault, FaultAction};
+use release_support::{HelmVersion, chart_path, helm_bin, provider_block, release_attr, workdir};
+
+fn minimal_config(world: &KubeWorld, helm: &std::path::Path, namespace: &str, extra: &str) -> String {
+    format!(
+        r#"{provider}
+resource "gitlabrunner_release" "runner" {{
+  name              = "gitlab-runner"
+  namespace         = "{namespace}"
+  chart             = "{chart}"
+  gitlab_url        = "https://gitlab.example.com"
+  token_secret_name = "runner-token"
+  runner {{
+    kubernetes {{
+      image = "alpine:3.20"
+    }}
+  }}
+  timeout = 60
+{extra}
+}}
+"#,
+        provider = provider_block(world, helm),
+        chart = chart_path().display(),
+    )
+}
+
+fn failed_install_is_recorded_then_recovered(version: HelmVersion) {
+    let world = KubeWorld::start();
+    let helm = helm_bin(&world, version);
+    let namespace = world.create_namespace("fail");
+    let dir = workdir(&world);
+    dir.write("main.tf", &minimal_config(&world, &helm, &namespace, ""));
+    // helm 4 creates objects with server-side apply (PATCH), helm 3 with POST.
+    let (method, path) = match version {
+        HelmVersion::Four => ("PATCH", format!("/apis/apps/v1/namespaces/{namespace}/deployments/*")),
+        HelmVersion::Three => ("POST", format!("/apis/apps/v1/namespaces/{namespace}/deployments")),
+    };
+    world
+        .admin()
+        .expect("admin surface")
+        .inject_fault(&Fault {
+            method: Some(method.into()),
+            path,
+            count: 1,
+            action: FaultAction::Status {
+                code: 500,
+                message: Some("injected failure".into()),
+            },
+        })
+        .expect("inject the fault");
+
+    let run = dir.apply();
+    run.expect_code(1);
+    assert!(run.stderr.contains("Helm install Failed"), "{run:?}");
+    // Recorded, not orphaned: the failed revision is in state (and Terraform tainted it).
+    assert_eq!(release_attr(&dir, "status"), "failed", "{}", dir.state_raw());
+    assert!(dir.state_raw().contains("\"status\": \"tainted\""), "{}", dir.state_raw());
+    let plan = dir.plan();
+    plan.expect_code(2);
+    assert!(plan.stdout.contains("must be replaced") || plan.stdout.contains("tainted"), "{plan:?}");
+
+    // The next apply replaces it (uninstall, install) and succeeds.
+    dir.apply().success();
+    assert_eq!(release_attr(&dir, "status"), "deployed");
+    assert!(world.get_json("deployment", &namespace, "gitlab-runner").is_some());
+    dir.plan().expect_code(0);
+    dir.destroy().success();
+}
+
+#[test]
+fn failed_install_with_helm_4_is_recorded_then_recovered() {
+    failed_install_is_recorded_then_recovered(HelmVersion::Four);
+}
+
+#[test]
+fn failed_install_with_helm_3_is_recorded_then_recovered() {
+    failed_install_is_recorded_then_recovered(HelmVersion::Three);
+}
+
+#[test]
+fn pending_release_is_explained_then_recovered_on_request() {
+    let world = KubeWorld::start();
+    let helm = helm_bin(&world, HelmVersion::Four);
+    let namespace = world.create_namespace("pending");
+    let dir = workdir(&world);
+    dir.write("main.tf", &minimal_config(&world, &helm, &namespace, ""));
+    dir.apply().success();
+
+    // A hand-run upgrade killed while it applies leaves revision 2 in pending-upgrade.
+    let admin = world.admin().expect("admin surface");
+    admin
+        .inject_fault(&Fault {
+            method: Some("PATCH".into()),
+            path: format!("/apis/apps/v1/namespaces/{namespace}/deployments/*"),
+            count: 1,
+            action: FaultAction::Latency { ms: 15_000 },
+        })
+        .expect("inject latency");
+    let home = tempfile::tempdir().expect("temp HOME");
+    let chart = chart_path();
+    let mut child = Command::new(&helm)
+        .args(["upgrade", "gitlab-runner", chart.to_str().expect("utf-8"), "-n", &namespace, "--reuse-values", "--set", "concurrent=5"])
+        .env("KUBECONFIG", world.kubeconfig())
+        .env("HOME", home.path())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("helm starts");
+    let mut pending = false;
+    for _ in 0..100 {
+        std::thread::sleep(Duration::from_millis(100));
+        let out = world.kubectl(&["get", "secrets", "-n", &namespace, "-l", "owner=helm,status=pending-upgrade", "-o", "name"]);
+        if !String::from_utf8_lossy(&out.stdout).trim().is_empty() {
+            pending = true;
+            break;
+        }
+    }
+    assert!(pending, "helm never recorded pending-upgrade");
+    child.kill().expect("kill helm");
+    let _ = child.wait();
+    admin.clear_faults().expect("clear faults");
+
+    // Refresh notices it; apply explains it and points at recover_pending.
+    let plan = dir.plan();
+    plan.expect_code(2);
+    assert!(plan.output().contains("pending-upgrade"), "{plan:?}");
+    let run = dir.apply();
+    run.expect_code(1);
+    assert!(run.stderr.contains("Helm Release Operation In Progress"), "{run:?}");
+    assert!(run.stderr.contains("recover_pending"), "{run:?}");
+
+    // Opt in: the stuck revision is rolled back, then the upgrade runs.
+    dir.write("main.tf", &minimal_config(&world, &helm, &namespace, "  recover_pending = true"));
+    dir.apply().success();
+    assert_eq!(release_attr(&dir, "status"), "deployed");
+    dir.plan().expect_code(0);
+    // Revision 2 stays in history as it was; newer revisions (the rollback, then our upgrade)
+    // put the release back in a state where helm accepts new operations.
+    let revision = release_attr(&dir, "revision").as_i64().expect("revision");
+    assert!(revision >= 4, "rollback (3) then upgrade (4), got {revision}");
+    let out = release_support::helm(&world, &helm, &["status", "gitlab-runner", "-n", &namespace]);
+    release_support::ok(&out, "helm status");
+    assert!(String::from_utf8_lossy(&out.stdout).contains("STATUS: deployed"));
+}
