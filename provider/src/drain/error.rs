@@ -271,6 +271,10 @@ mod tests {
         .to_diagnostic();
         assert_eq!(diagnostic.summary, "Release Teardown Interrupted");
         assert!(diagnostic.detail.contains("the release is still installed"));
-        assert!(diagnostic.detail.ends_with("Run the command again to resume the drain."));
+        assert!(
+            diagnostic
+                .detail
+                .ends_with("Run the command again to resume the drain.")
+        );
     }
 }

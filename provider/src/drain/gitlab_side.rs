@@ -38,7 +38,10 @@ impl GitlabAccess {
         let Some(token) = settings.token.as_deref().filter(|t| !t.trim().is_empty()) else {
             return Ok(None);
         };
-        let config = ClientConfig::new(settings.base_url.clone(), SecretString::from(token.to_owned()));
+        let config = ClientConfig::new(
+            settings.base_url.clone(),
+            SecretString::from(token.to_owned()),
+        );
         Ok(Some(Self::new(GitlabClient::new(config)?)))
     }
 
@@ -119,7 +122,11 @@ impl GitlabAccess {
         deadline: Instant,
         cancel: &CancellationToken,
     ) -> Result<JobVisibility, GitlabError> {
-        match retry(&self.retry, Some(deadline), cancel, || self.client.current_user()).await {
+        match retry(&self.retry, Some(deadline), cancel, || {
+            self.client.current_user()
+        })
+        .await
+        {
             Ok(user) if user.is_admin => Ok(JobVisibility::All),
             Ok(_) | Err(GitlabError::Forbidden { .. }) => Ok(JobVisibility::MaybePartial),
             Err(error) => Err(error),

@@ -39,7 +39,9 @@ pub fn is_running_job_pod(pod: &Pod) -> bool {
         return false;
     }
     matches!(
-        pod.status.as_ref().and_then(|status| status.phase.as_deref()),
+        pod.status
+            .as_ref()
+            .and_then(|status| status.phase.as_deref()),
         Some("Pending" | "Running")
     )
 }
@@ -75,8 +77,12 @@ impl JobPod {
                 .get(JOB_ID_ANNOTATION)
                 .and_then(|id| id.trim().parse().ok()),
             job_name: text(JOB_NAME_ANNOTATION),
-            project_id: text(PROJECT_ID_KEY)
-                .or_else(|| labels.get(PROJECT_ID_KEY).filter(|v| !v.is_empty()).cloned()),
+            project_id: text(PROJECT_ID_KEY).or_else(|| {
+                labels
+                    .get(PROJECT_ID_KEY)
+                    .filter(|v| !v.is_empty())
+                    .cloned()
+            }),
             url: text(JOB_URL_ANNOTATION),
         }
     }
@@ -151,7 +157,9 @@ mod tests {
             "status": {"phase": "Running"}
         }));
         assert!(!is_running_job_pod(&deleting));
-        assert!(!is_running_job_pod(&pod(json!({"metadata": {"name": "p"}}))));
+        assert!(!is_running_job_pod(&pod(
+            json!({"metadata": {"name": "p"}})
+        )));
     }
 
     #[test]
@@ -177,7 +185,9 @@ mod tests {
             "pod jobs/runner-abc-project-7-concurrent-0-x1 (job #1234 build, project 7, \
              https://gitlab.example.com/acme/web/-/jobs/1234)"
         );
-        let bare = pod(json!({"metadata": {"name": "b", "namespace": "jobs"}, "status": {"phase": "Pending"}}));
+        let bare = pod(
+            json!({"metadata": {"name": "b", "namespace": "jobs"}, "status": {"phase": "Pending"}}),
+        );
         assert_eq!(JobPod::from_pod(&bare).summary(), "pod jobs/b (Pending)");
     }
 

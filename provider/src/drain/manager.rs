@@ -20,18 +20,16 @@ pub enum StopFailure {
     /// Watching its pods failed for good.
     Watch(String),
     /// Pods were still there at the deadline.
-    TimedOut { remaining: Vec<String> },
+    TimedOut {
+        remaining: Vec<String>,
+    },
     Cancelled,
 }
 
 /// `app=x,release=y` from a Deployment's `matchLabels`.
 pub fn selector_of(deployment: &Deployment) -> Option<String> {
-    let labels: &BTreeMap<String, String> = deployment
-        .spec
-        .as_ref()?
-        .selector
-        .match_labels
-        .as_ref()?;
+    let labels: &BTreeMap<String, String> =
+        deployment.spec.as_ref()?.selector.match_labels.as_ref()?;
     if labels.is_empty() {
         return None;
     }
@@ -69,13 +67,32 @@ pub async fn stop_manager(
         .await
         .map_err(kube_failure)?;
     let Some(found) = found else {
-        tracing::info!(namespace, deployment, "drain: the manager Deployment is already gone");
+        tracing::info!(
+            namespace,
+            deployment,
+            "drain: the manager Deployment is already gone"
+        );
         return Ok(());
     };
-    let replicas = found.spec.as_ref().and_then(|spec| spec.replicas).unwrap_or(1);
+    let replicas = found
+        .spec
+        .as_ref()
+        .and_then(|spec| spec.replicas)
+        .unwrap_or(1);
     if replicas != 0 {
-        tracing::info!(namespace, deployment, replicas, "drain: scaling the runner manager to 0");
-        let patch = Action::new(Verb::Patch, "deployments/scale", "apps", namespace, deployment);
+        tracing::info!(
+            namespace,
+            deployment,
+            replicas,
+            "drain: scaling the runner manager to 0"
+        );
+        let patch = Action::new(
+            Verb::Patch,
+            "deployments/scale",
+            "apps",
+            namespace,
+            deployment,
+        );
         let body = Patch::Merge(scale_to_zero_patch());
         let params = PatchParams::default();
         budget
@@ -87,7 +104,11 @@ pub async fn stop_manager(
         return Ok(());
     };
     wait_for_no_pods(client, namespace, &selector, deadline, cancel).await?;
-    tracing::info!(namespace, deployment, "drain: the runner manager's pods are gone");
+    tracing::info!(
+        namespace,
+        deployment,
+        "drain: the runner manager's pods are gone"
+    );
     Ok(())
 }
 

@@ -34,8 +34,10 @@ pub async fn confirm_gone(
     deadline: Instant,
     cancel: &CancellationToken,
 ) -> Result<(), RemovalFailure> {
-    let mut remaining: Vec<&ManifestObject> =
-        objects.iter().filter(|object| !kept_by_helm(object)).collect();
+    let mut remaining: Vec<&ManifestObject> = objects
+        .iter()
+        .filter(|object| !kept_by_helm(object))
+        .collect();
     loop {
         let budget = Budget::with_token(
             deadline.saturating_duration_since(Instant::now()),

@@ -136,7 +136,10 @@ mod tests {
         assert_eq!(chart_fullname("ci"), "ci-gitlab-runner");
         assert_eq!(chart_fullname("gitlab-runner-prod"), "gitlab-runner-prod");
         // 64 characters are cut to 63; a cut ending in `-` loses it.
-        assert_eq!(chart_fullname(&"b".repeat(50)), "b".repeat(50) + "-gitlab-runne");
+        assert_eq!(
+            chart_fullname(&"b".repeat(50)),
+            "b".repeat(50) + "-gitlab-runne"
+        );
         assert_eq!(chart_fullname(&"d".repeat(55)), "d".repeat(55) + "-gitlab");
     }
 
@@ -181,7 +184,11 @@ metadata: {name: ci-gitlab-runner, namespace: runners}
         let objects = helm_driver::parse_manifest(manifest, "runners").unwrap();
         let layout = ReleaseLayout::from_objects(objects);
         assert_eq!(layout.deployments, vec!["ci-gitlab-runner".to_owned()]);
-        let access: Vec<String> = layout.access_objects.iter().map(ToString::to_string).collect();
+        let access: Vec<String> = layout
+            .access_objects
+            .iter()
+            .map(ToString::to_string)
+            .collect();
         assert_eq!(
             access,
             vec![

@@ -165,13 +165,13 @@ impl Teardown {
         deadline: Instant,
         cancel: &CancellationToken,
     ) -> Result<(), DrainError> {
-        let (Some(access), Some(runner_id), Some(false)) = (
-            &self.gitlab,
-            drained.report.runner_id,
-            drained.was_paused,
-        ) else {
+        let (Some(access), Some(runner_id), Some(false)) =
+            (&self.gitlab, drained.report.runner_id, drained.was_paused)
+        else {
             if drained.was_paused == Some(true) {
-                tracing::info!("drain: the runner was paused before the upgrade; leaving it paused");
+                tracing::info!(
+                    "drain: the runner was paused before the upgrade; leaving it paused"
+                );
             }
             return Ok(());
         };
@@ -184,7 +184,9 @@ impl Teardown {
     }
 
     async fn pause_and_drain(&self) -> Result<Drained, DrainError> {
-        self.pause_and_drain_parts().await.map_err(|(_, error)| error)
+        self.pause_and_drain_parts()
+            .await
+            .map_err(|(_, error)| error)
     }
 
     /// Pause + wait. On failure, also returns what was done so far (to resume after it).
@@ -288,7 +290,9 @@ impl Teardown {
             }
             Err(failure) => {
                 let error = match failure {
-                    WaitFailure::Gitlab(source) => self.gitlab_error(Stage::Drain, source, runner_id),
+                    WaitFailure::Gitlab(source) => {
+                        self.gitlab_error(Stage::Drain, source, runner_id)
+                    }
                     WaitFailure::Pods(message) => DrainError::Watch {
                         stage: Stage::Drain,
                         release,
@@ -342,7 +346,11 @@ impl Teardown {
             return Ok(None);
         };
         report.runner_id = Some(runner_id);
-        tracing::info!(runner_id, already_paused = was_paused, "drain: paused the runner in GitLab");
+        tracing::info!(
+            runner_id,
+            already_paused = was_paused,
+            "drain: paused the runner in GitLab"
+        );
         if access
             .job_visibility(self.deadline, &self.cancel)
             .await
@@ -444,9 +452,14 @@ impl Teardown {
             .await
             .map_err(|source| self.gitlab_error(Stage::DeleteRunner, source, Some(id)))?;
         match outcome {
-            Deletion::Deleted => tracing::info!(runner_id = id, "drain: deleted the runner in GitLab"),
+            Deletion::Deleted => {
+                tracing::info!(runner_id = id, "drain: deleted the runner in GitLab")
+            }
             Deletion::AlreadyGone => {
-                tracing::info!(runner_id = id, "drain: the runner was already deleted in GitLab");
+                tracing::info!(
+                    runner_id = id,
+                    "drain: the runner was already deleted in GitLab"
+                );
             }
         }
         report.runner_deleted = true;
@@ -460,7 +473,12 @@ impl Teardown {
         )
     }
 
-    fn gitlab_error(&self, stage: Stage, source: GitlabError, runner_id: Option<u64>) -> DrainError {
+    fn gitlab_error(
+        &self,
+        stage: Stage,
+        source: GitlabError,
+        runner_id: Option<u64>,
+    ) -> DrainError {
         if matches!(source, GitlabError::Cancelled { .. }) {
             return DrainError::Cancelled {
                 stage,

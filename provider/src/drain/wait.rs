@@ -89,7 +89,10 @@ pub async fn wait_until_idle(
     loop {
         let (work, complete) = current_work(&gitlab_rx.borrow(), &pods_rx.borrow())?;
         if complete && work.is_idle() {
-            if last_reported.as_ref().is_some_and(|lines| !lines.is_empty()) {
+            if last_reported
+                .as_ref()
+                .is_some_and(|lines| !lines.is_empty())
+            {
                 tracing::info!("drain: the last running job finished");
             }
             return Ok(WaitOutcome::Idle {
@@ -144,7 +147,10 @@ fn current_work(gitlab: &GitlabView, pods: &PodView) -> Result<(RunningWork, boo
         GitlabView::Pending => (Vec::new(), false),
         GitlabView::Known(jobs) => (jobs.clone(), true),
     };
-    Ok((RunningWork { gitlab_jobs, pods }, pods_known && gitlab_known))
+    Ok((
+        RunningWork { gitlab_jobs, pods },
+        pods_known && gitlab_known,
+    ))
 }
 
 fn report_progress(lines: &[String], left: Duration) {
