@@ -265,13 +265,12 @@ fn list_options(query: &HashMap<String, String>) -> Result<ListOptions, ApiError
     })
 }
 
+/// The field manager of a write without `fieldManager`: the user agent's program name.
 fn default_manager(user_agent: &str) -> String {
-    user_agent
-        .split('/')
-        .next()
-        .unwrap_or("")
-        .trim()
-        .to_string()
+    match user_agent.split('/').next().map(str::trim) {
+        Some(name) if !name.is_empty() => name.to_string(),
+        _ => "unknown".to_string(),
+    }
 }
 
 async fn dispatch(

@@ -87,12 +87,25 @@ fn default_deployment(object: &mut Value) {
 }
 
 fn default_service(object: &mut Value) {
+    let uid = object["metadata"]["uid"].as_str().unwrap_or("").to_string();
     let spec = &mut object["spec"];
     if !spec.is_object() {
         *spec = json!({});
     }
     if spec.get("type").is_none() {
         spec["type"] = json!("ClusterIP");
+    }
+    if spec["type"] != "ExternalName" && spec.get("clusterIP").is_none_or(Value::is_null) {
+        // A stable address derived from the uid: 10.96.x.y.
+        let hash = uid
+            .bytes()
+            .fold(0u32, |h, b| h.wrapping_mul(31).wrapping_add(u32::from(b)));
+        let ip = format!("10.96.{}.{}", (hash >> 8) % 256, (hash % 254) + 1);
+        spec["clusterIP"] = json!(ip);
+        spec["clusterIPs"] = json!([ip]);
+        spec["ipFamilies"] = json!(["IPv4"]);
+        spec["ipFamilyPolicy"] = json!("SingleStack");
+        spec["sessionAffinity"] = json!("None");
     }
     if let Some(Value::Array(ports)) = spec.get_mut("ports") {
         for p in ports {

@@ -863,3 +863,42 @@ async fn ten_parallel_clients() {
         .expect("list");
     assert_eq!(listed.items.len(), 100);
 }
+
+#[tokio::test]
+async fn services_get_defaults_and_a_cluster_ip() {
+    use k8s_openapi::api::core::v1::Service;
+    let env = Env::start("svc");
+    let client = with_namespace(&env).await;
+    let services: Api<Service> = Api::namespaced(client, &env.namespace);
+    let svc: Service = serde_json::from_value(json!({
+        "metadata": {"name": "metrics"},
+        "spec": {"selector": {"app": "runner"}, "ports": [{"name": "metrics", "port": 9252}]}
+    }))
+    .expect("service");
+    let created = services
+        .create(&PostParams::default(), &svc)
+        .await
+        .expect("create");
+    let spec = created.spec.expect("spec");
+    assert_eq!(spec.type_.as_deref(), Some("ClusterIP"));
+    assert!(
+        spec.cluster_ip
+            .as_deref()
+            .is_some_and(|ip| ip.parse::<std::net::IpAddr>().is_ok())
+    );
+    let port = &spec.ports.expect("ports")[0];
+    assert_eq!(port.protocol.as_deref(), Some("TCP"));
+    let patched = services
+        .patch(
+            "metrics",
+            &PatchParams::default(),
+            &Patch::Merge(json!({"metadata": {"labels": {"x": "y"}}})),
+        )
+        .await
+        .expect("patch");
+    assert_eq!(
+        patched.spec.expect("spec").cluster_ip,
+        spec.cluster_ip,
+        "the address is stable"
+    );
+}
