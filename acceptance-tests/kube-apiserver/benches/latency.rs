@@ -44,10 +44,13 @@ async fn client(cluster: &TestCluster) -> Client {
 }
 
 fn main() {
+    // `cargo bench` passes `--bench`; under `cargo test --all-targets` run a short smoke pass.
+    let benchmarking = std::env::args().any(|a| a == "--bench");
     let ops_per_client: usize = std::env::var("KTS_BENCH_OPS")
         .ok()
         .and_then(|v| v.parse().ok())
-        .unwrap_or(300);
+        .unwrap_or(if benchmarking { 300 } else { 20 });
+
     let cluster = TestCluster::start(Options {
         namespaces: vec![NAMESPACE.into()],
         ..Default::default()
