@@ -32,6 +32,52 @@ fn required(field: &str) -> Cause {
     }
 }
 
+/// Rejects bodies whose well-known fields have the wrong JSON shape (what decoding into the
+/// typed object does on a real server), so later steps can rely on maps being maps.
+pub fn check_shapes(rt: &ResourceType, object: &Value) -> Result<(), String> {
+    let maps: &[&str] = match rt.kind {
+        "Secret" => &["/data", "/stringData"],
+        "ConfigMap" => &["/data", "/binaryData"],
+        "Deployment" | "ReplicaSet" => &[
+            "/spec",
+            "/spec/selector",
+            "/spec/template",
+            "/spec/template/metadata",
+            "/spec/template/spec",
+        ],
+        _ => &["/spec"],
+    };
+    let common = ["/metadata/labels", "/metadata/annotations", "/status"];
+    for pointer in common.iter().chain(maps.iter()) {
+        match object.pointer(pointer) {
+            None | Some(Value::Null) | Some(Value::Object(_)) => {}
+            Some(other) => {
+                return Err(format!(
+                    "{}: expected an object, got {}",
+                    pointer.trim_start_matches('/').replace('/', "."),
+                    match other {
+                        Value::Array(_) => "an array",
+                        Value::String(_) => "a string",
+                        Value::Number(_) => "a number",
+                        _ => "a boolean",
+                    }
+                ));
+            }
+        }
+    }
+    for pointer in ["/metadata/labels", "/metadata/annotations"] {
+        if let Some(Value::Object(m)) = object.pointer(pointer)
+            && let Some((k, _)) = m.iter().find(|(_, v)| !v.is_string())
+        {
+            return Err(format!(
+                "{}[{k}]: expected a string",
+                pointer.trim_start_matches('/').replace('/', ".")
+            ));
+        }
+    }
+    Ok(())
+}
+
 /// Defaults and normalisation applied to every write (create and update).
 pub fn normalize(rt: &ResourceType, object: &mut Value) {
     match rt.kind {
@@ -270,5 +316,48 @@ fn validate_workload(object: &Value, causes: &mut Vec<Cause>) {
         .is_none_or(Vec::is_empty)
     {
         causes.push(required("spec.template.spec.containers"));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::resources::by_kind;
+
+    #[test]
+    fn shapes_are_checked_before_use() {
+        let secret = by_kind("Secret").expect("secret type");
+        assert!(
+            check_shapes(
+                secret,
+                &json!({"metadata": {"name": "s"}, "data": {"a": "Yg=="}})
+            )
+            .is_ok()
+        );
+        let err = check_shapes(secret, &json!({"metadata": {"name": "s"}, "data": "x"}))
+            .expect_err("string data");
+        assert_eq!(err, "data: expected an object, got a string");
+        let cm = by_kind("ConfigMap").expect("configmap type");
+        let err =
+            check_shapes(cm, &json!({"metadata": {"labels": {"a": 1}}})).expect_err("number label");
+        assert_eq!(err, "metadata.labels[a]: expected a string");
+        let deploy = by_kind("Deployment").expect("deployment type");
+        assert!(check_shapes(deploy, &json!({"spec": {"template": "x"}})).is_err());
+    }
+
+    #[test]
+    fn secrets_are_normalised_and_validated() {
+        let secret = by_kind("Secret").expect("secret type");
+        let mut s = json!({"metadata": {"name": "s"}, "stringData": {"k": "v"}, "type": ""});
+        normalize(secret, &mut s);
+        assert_eq!(s["data"]["k"], "dg==");
+        assert_eq!(s["type"], "Opaque");
+        assert!(s.get("stringData").is_none());
+        assert!(validate(secret, &s, None).is_empty());
+        let mut tls = json!({"metadata": {"name": "t"}, "type": "kubernetes.io/tls", "data": {"tls.crt": "eA=="}});
+        normalize(secret, &mut tls);
+        let causes = validate(secret, &tls, None);
+        assert_eq!(causes.len(), 1);
+        assert_eq!(causes[0].field, "data[tls.key]");
     }
 }

@@ -270,6 +270,9 @@ fn prepare(
             }
         }
     }
+    kinds::check_shapes(rt, &object).map_err(|e| {
+        ApiError::bad_request(format!("unable to decode {} \"{name}\": {e}", rt.kind))
+    })?;
     kinds::normalize(rt, &mut object);
     if let Some(prev) = previous
         && rt.tracks_generation
