@@ -12,8 +12,10 @@ use tokio::sync::broadcast;
 
 use crate::resources::ResourceType;
 
-/// How many past events are kept for watches that resume from a resourceVersion.
+/// How many past events are kept for watches that resume from a resourceVersion …
 const HISTORY_LIMIT: usize = 50_000;
+/// … and how many bytes of JSON they may hold (release Secrets are large).
+const HISTORY_BYTES_LIMIT: usize = 64 * 1024 * 1024;
 
 /// Timing knobs of the built-in controllers.
 #[derive(Debug, Clone, Copy)]
@@ -55,10 +57,28 @@ pub enum Timer {
 pub struct State {
     rv: u64,
     objects: HashMap<String, BTreeMap<(String, String), Value>>,
-    history: VecDeque<Arc<WatchEvent>>,
+    history: VecDeque<(Arc<WatchEvent>, usize)>,
+    history_bytes: usize,
+    /// Events up to this resourceVersion were evicted from the history.
+    evicted_through: u64,
     events: broadcast::Sender<Arc<WatchEvent>>,
     pub(crate) timers: Vec<(Duration, Timer)>,
     pub behaviour: Behaviour,
+}
+
+/// Rough size of an object in memory, for bounding the event history.
+fn approximate_size(value: &Value) -> usize {
+    match value {
+        Value::String(s) => s.len() + 24,
+        Value::Array(items) => 24 + items.iter().map(approximate_size).sum::<usize>(),
+        Value::Object(m) => {
+            48 + m
+                .iter()
+                .map(|(k, v)| k.len() + 32 + approximate_size(v))
+                .sum::<usize>()
+        }
+        _ => 16,
+    }
 }
 
 /// RFC 3339 timestamp with second precision, as Kubernetes writes them.
@@ -73,6 +93,8 @@ impl State {
             rv: 0,
             objects: HashMap::new(),
             history: VecDeque::new(),
+            history_bytes: 0,
+            evicted_through: 0,
             events,
             timers: Vec::new(),
             behaviour,
@@ -121,10 +143,18 @@ impl State {
             object,
             previous,
         });
-        if self.history.len() >= HISTORY_LIMIT {
-            self.history.pop_front();
+        let size =
+            approximate_size(&event.object) + event.previous.as_ref().map_or(0, approximate_size);
+        while self.history.len() >= HISTORY_LIMIT
+            || (self.history_bytes + size > HISTORY_BYTES_LIMIT && !self.history.is_empty())
+        {
+            if let Some((old, old_size)) = self.history.pop_front() {
+                self.history_bytes -= old_size;
+                self.evicted_through = old.rv;
+            }
         }
-        self.history.push_back(event.clone());
+        self.history_bytes += size;
+        self.history.push_back((event.clone(), size));
         let _ = self.events.send(event);
     }
 
@@ -183,13 +213,16 @@ impl State {
 
     /// Past events newer than `rv`, or `None` if the history no longer reaches back that far.
     pub fn events_since(&self, rv: u64) -> Option<Vec<Arc<WatchEvent>>> {
-        if let Some(first) = self.history.front()
-            && first.rv > rv + 1
-            && self.history.len() >= HISTORY_LIMIT
-        {
+        if rv < self.evicted_through {
             return None;
         }
-        Some(self.history.iter().filter(|e| e.rv > rv).cloned().collect())
+        Some(
+            self.history
+                .iter()
+                .filter(|(e, _)| e.rv > rv)
+                .map(|(e, _)| e.clone())
+                .collect(),
+        )
     }
 
     /// Every stored object (for state dumps).
@@ -262,5 +295,66 @@ impl Store {
             std::mem::take(&mut state.timers)
         };
         self.spawn_timers(timers);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::resources::by_kind;
+
+    fn state() -> State {
+        State::new(Behaviour {
+            ready_delay: Duration::ZERO,
+            pod_termination_grace: Duration::ZERO,
+        })
+    }
+
+    #[test]
+    fn resource_versions_increase_and_events_are_kept() {
+        let mut st = state();
+        let cm = by_kind("ConfigMap").expect("type");
+        let a = st.put(cm, "ns", "a", json!({"metadata": {"name": "a"}}));
+        let b = st.put(
+            cm,
+            "ns",
+            "a",
+            json!({"metadata": {"name": "a"}, "data": {"k": "v"}}),
+        );
+        let gone = st.remove(cm, "ns", "a").expect("removed");
+        let rv = |v: &Value| {
+            v["metadata"]["resourceVersion"]
+                .as_str()
+                .expect("rv")
+                .parse::<u64>()
+                .expect("num")
+        };
+        assert!(rv(&a) < rv(&b) && rv(&b) < rv(&gone));
+        let events = st.events_since(0).expect("history");
+        let kinds: Vec<&str> = events.iter().map(|e| e.event_type).collect();
+        assert_eq!(kinds, ["ADDED", "MODIFIED", "DELETED"]);
+        assert!(events[1].previous.is_some());
+    }
+
+    #[test]
+    fn history_is_bounded_by_size() {
+        let mut st = state();
+        let cm = by_kind("ConfigMap").expect("type");
+        let big = "x".repeat(1024 * 1024);
+        for i in 0..100 {
+            st.put(
+                cm,
+                "ns",
+                &format!("o{i}"),
+                json!({"metadata": {"name": "o"}, "data": {"k": big}}),
+            );
+        }
+        assert!(st.history_bytes <= HISTORY_BYTES_LIMIT);
+        assert!(
+            st.events_since(0).is_none(),
+            "the oldest events were evicted"
+        );
+        let recent = st.resource_version() - 3;
+        assert_eq!(st.events_since(recent).expect("recent events").len(), 3);
     }
 }
