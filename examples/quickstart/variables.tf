@@ -1,0 +1,62 @@
+variable "namespace" {
+  type    = string
+  default = "gitlab-runner"
+}
+
+variable "kubeconfig" {
+  description = "Kubeconfig file; null = KUBE_CONFIG_PATH, KUBECONFIG, then ~/.kube/config."
+  type        = string
+  default     = null
+}
+
+variable "kube_context" {
+  type    = string
+  default = null
+}
+
+variable "helm_path" {
+  description = "The helm binary (3.8+ or 4.x); null = helm on PATH."
+  type        = string
+  default     = null
+}
+
+variable "gitlab_url" {
+  description = "The GitLab instance the runner talks to."
+  type        = string
+  default     = "https://gitlab.example.com"
+}
+
+variable "gitlab_api_url" {
+  description = "GitLab's base URL for the API calls the drain makes (usually the same as gitlab_url)."
+  type        = string
+  default     = "https://gitlab.example.com"
+}
+
+variable "gitlab_ca_file" {
+  description = "PEM file with the GitLab server certificate (or its CA)."
+  type        = string
+}
+
+variable "runner_token" {
+  description = "The runner authentication token (glrt-…) from GitLab."
+  type        = string
+  sensitive   = true
+  ephemeral   = true
+}
+
+variable "runner_token_version" {
+  description = "Bump when the token changes: the write-only token is only sent when this changes."
+  type        = number
+  default     = 1
+}
+
+variable "chart" {
+  description = "Chart name in the repository, an oci:// reference, or a local chart directory."
+  type        = string
+  default     = "gitlab-runner"
+}
+
+variable "chart_version" {
+  type    = string
+  default = null
+}
