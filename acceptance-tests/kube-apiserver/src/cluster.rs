@@ -16,7 +16,7 @@ use crate::store::{Behaviour, Store};
 use crate::{admin, http, ops, resources, tls};
 
 /// How to start a server.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct Options {
     /// Serve HTTPS with a generated CA and bearer-token auth (default). `false`: plain HTTP, no auth.
     pub https: bool,
@@ -36,6 +36,22 @@ pub struct Options {
     pub pod_termination_grace: Duration,
     /// Namespaces to create at start in addition to default, kube-system, kube-public, kube-node-lease.
     pub namespaces: Vec<String>,
+}
+
+impl std::fmt::Debug for Options {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Options")
+            .field("https", &self.https)
+            .field("listen", &self.listen)
+            .field("admin_listen", &self.admin_listen)
+            .field("kubeconfig_path", &self.kubeconfig_path)
+            .field("token", &self.token.as_ref().map(|_| "<redacted>"))
+            .field("extra_tokens", &self.extra_tokens)
+            .field("ready_delay", &self.ready_delay)
+            .field("pod_termination_grace", &self.pod_termination_grace)
+            .field("namespaces", &self.namespaces)
+            .finish()
+    }
 }
 
 impl Default for Options {
@@ -370,4 +386,25 @@ fn seed(store: &Arc<Store>, extra: &[String]) {
             );
         }
     });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn debug_output_hides_tokens() {
+        let options = Options {
+            token: Some("super-secret-admin-token".into()),
+            extra_tokens: vec![TokenGrant::admin("ci", "super-secret-extra-token")],
+            ..Default::default()
+        };
+        let text = format!("{options:?}");
+        assert!(!text.contains("super-secret"), "{text}");
+        let yaml = kubeconfig_yaml("https://127.0.0.1:1", Some("PEM"), Some("tok"));
+        assert!(
+            yaml.contains("    token: tok\n") && yaml.contains("certificate-authority-data: UEVN")
+        );
+        assert!(kubeconfig_yaml("http://127.0.0.1:1", None, None).contains("  user: {}\n"));
+    }
 }
