@@ -248,16 +248,15 @@ pub fn validate(model: &ProviderModel) -> Diagnostics {
         .known()
         .and_then(|g| g.first())
         .and_then(|g| g.base_url.known())
+        && !(url.starts_with("https://") || url.starts_with("http://"))
     {
-        if !(url.starts_with("https://") || url.starts_with("http://")) {
-            d.push(
-                Diagnostic::error(
-                    "Invalid GitLab URL",
-                    format!("base_url must start with https:// or http://, got {url:?}."),
-                )
-                .at(AttributePath::new("gitlab").index(0).attr("base_url")),
-            );
-        }
+        d.push(
+            Diagnostic::error(
+                "Invalid GitLab URL",
+                format!("base_url must start with https:// or http://, got {url:?}."),
+            )
+            .at(AttributePath::new("gitlab").index(0).attr("base_url")),
+        );
     }
     d
 }

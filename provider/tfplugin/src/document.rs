@@ -59,7 +59,7 @@ impl Document {
 
     /// Reads the whole document as a model.
     pub fn get<T: DeserializeOwned>(&self) -> Result<T, Diagnostics> {
-        model::from_value(self.value.clone()).map_err(|e| model_error(&e, "read"))
+        model::from_value(self.value.clone()).map_err(|e| model_error(&e, "Read"))
     }
 
     /// Reads one attribute (or a deeper path) as a model. A path that does not exist reads as null.
@@ -73,7 +73,7 @@ impl Document {
                     path: AttributePath::from_steps(steps),
                     message: e.message,
                 },
-                "read",
+                "Read",
             )
         })
     }
@@ -85,7 +85,7 @@ impl Document {
 
     /// Replaces the whole document with `model`, filling attributes the model lacks with null.
     pub fn set<T: Serialize + ?Sized>(&mut self, model: &T) -> Result<(), Diagnostics> {
-        let v = model::to_value(model).map_err(|e| model_error(&e, "write"))?;
+        let v = model::to_value(model).map_err(|e| model_error(&e, "Write"))?;
         self.value = v.conform(&self.ty).map_err(|e| conform_error(&e))?;
         Ok(())
     }
@@ -105,7 +105,7 @@ impl Document {
                 .at(path.clone()),
             )
         })?;
-        let v = model::to_value(value).map_err(|e| model_error(&e, "write"))?;
+        let v = model::to_value(value).map_err(|e| model_error(&e, "Write"))?;
         let v = v.conform(&ty).map_err(|e| conform_error(&e))?;
         if self.value.is_null() {
             self.value = Value::null_object(&self.ty);

@@ -26,6 +26,7 @@ pub mod provider;
 pub mod resource;
 pub mod schema;
 pub mod server;
+pub mod testing;
 pub mod timeouts;
 pub mod types;
 pub mod validators;

@@ -324,9 +324,34 @@ impl<'de> de::Deserializer<'de> for ValueDeserializer {
         }
     }
 
+    /// A null collection reads as an empty one (`Vec<T>`); use `Option<Vec<T>>` to tell them apart.
+    fn deserialize_seq<V: de::Visitor<'de>>(self, visitor: V) -> Result<V::Value, ModelError> {
+        if matches!(self.value, Value::Null) {
+            return visitor.visit_seq(Seq {
+                items: Vec::new().into_iter().enumerate(),
+                path: self.path,
+                indexed: true,
+            });
+        }
+        self.deserialize_any(visitor)
+    }
+
+    /// A null map reads as an empty one (`BTreeMap`); use `Option<BTreeMap<…>>` to tell them apart.
+    fn deserialize_map<V: de::Visitor<'de>>(self, visitor: V) -> Result<V::Value, ModelError> {
+        if matches!(self.value, Value::Null) {
+            return visitor.visit_map(Map {
+                entries: BTreeMap::new().into_iter(),
+                pending: None,
+                path: self.path,
+                object: false,
+            });
+        }
+        self.deserialize_any(visitor)
+    }
+
     serde::forward_to_deserialize_any! {
         bool i8 i16 i32 i64 i128 u8 u16 u32 u64 u128 f32 f64 char str string
-        bytes byte_buf unit unit_struct seq tuple tuple_struct map struct identifier ignored_any
+        bytes byte_buf unit unit_struct tuple tuple_struct struct identifier ignored_any
     }
 }
 
@@ -777,6 +802,23 @@ mod tests {
         }
         let err = from_value::<Model>(v).unwrap_err();
         assert_eq!(err.path.to_string(), "rules[0].port");
+    }
+
+    #[test]
+    fn null_collections_read_as_empty_unless_optional() {
+        #[derive(Deserialize)]
+        struct M {
+            list: Vec<String>,
+            map: BTreeMap<String, i64>,
+            maybe: Option<Vec<String>>,
+        }
+        let m: M = from_value(Value::object([
+            ("list", Value::Null),
+            ("map", Value::Null),
+            ("maybe", Value::Null),
+        ]))
+        .unwrap();
+        assert!(m.list.is_empty() && m.map.is_empty() && m.maybe.is_none());
     }
 
     #[test]

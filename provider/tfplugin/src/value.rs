@@ -20,7 +20,7 @@ impl Number {
     /// A float, stored as an integer when it is one (the way Terraform encodes it).
     pub fn from_f64(f: f64) -> Number {
         // Integral floats within i64 range are integers on the wire.
-        if f.fract() == 0.0 && f >= -9.223_372_036_854_775e18 && f < 9.223_372_036_854_775e18 {
+        if f.fract() == 0.0 && (-9.223_372_036_854_775e18..9.223_372_036_854_775e18).contains(&f) {
             #[allow(clippy::cast_possible_truncation)]
             return Number::Int(f as i64);
         }

@@ -127,10 +127,10 @@ impl Core {
         let result = self.provider.configure(request, &mut response).await;
         let mut diagnostics = Diagnostics::new();
         merge(&mut diagnostics, response.diagnostics, result);
-        if let Some(data) = response.provider_data {
-            if let Ok(mut slot) = self.provider_data.write() {
-                *slot = Some(data);
-            }
+        if let Some(data) = response.provider_data
+            && let Ok(mut slot) = self.provider_data.write()
+        {
+            *slot = Some(data);
         }
         diagnostics
     }

@@ -21,7 +21,7 @@
 mod catalog;
 mod convert;
 mod core;
-mod grpc;
+pub mod grpc;
 pub mod handshake;
 mod rules;
 mod side_services;
@@ -74,6 +74,14 @@ enum ServeError {
     Transport(#[from] tonic::transport::Error),
     #[error("cannot write the handshake line: {0}")]
     Stdout(std::io::Error),
+}
+
+/// The tfplugin6 gRPC service for `provider`, with the protocol's message limits (used by
+/// [`serve`] and by [`crate::testing`]).
+pub fn provider_service(provider: Arc<dyn Provider>) -> ProviderServer<grpc::Grpc> {
+    ProviderServer::new(grpc::Grpc::new(Arc::new(core::Core::new(provider))))
+        .max_decoding_message_size(MESSAGE_LIMIT)
+        .max_encoding_message_size(MESSAGE_LIMIT)
 }
 
 /// Runs the provider as a plugin until Terraform shuts it down. Handles `--version` and
@@ -135,10 +143,7 @@ async fn run(
     health_reporter
         .set_service_status("plugin", tonic_health::ServingStatus::Serving)
         .await;
-    let core = Arc::new(core::Core::new(provider));
-    let provider_service = ProviderServer::new(grpc::Grpc::new(core))
-        .max_decoding_message_size(MESSAGE_LIMIT)
-        .max_encoding_message_size(MESSAGE_LIMIT);
+    let provider_service = provider_service(provider);
 
     let incoming = accept_loop(
         listener,

@@ -139,10 +139,10 @@ pub fn plan_attributes(
         let Some(default) = &attribute.default else {
             continue;
         };
-        if config.at(&path).is_none_or(Value::is_null) {
-            if let Some(slot) = plan.at_mut(&path) {
-                *slot = default.clone();
-            }
+        if config.at(&path).is_none_or(Value::is_null)
+            && let Some(slot) = plan.at_mut(&path)
+        {
+            *slot = default.clone();
         }
     }
 
@@ -191,10 +191,10 @@ pub fn plan_attributes(
             if response.requires_replace && !requires_replace.contains(&path) {
                 requires_replace.push(path.clone());
             }
-            if response.plan != plan_value {
-                if let Some(slot) = plan.at_mut(&path) {
-                    *slot = response.plan;
-                }
+            if response.plan != plan_value
+                && let Some(slot) = plan.at_mut(&path)
+            {
+                *slot = response.plan;
             }
         }
     }
