@@ -107,24 +107,58 @@ resource "gitlabrunner_release" "long" {
     let expect = |label: &str, needles: &[&str]| {
         let text = block_of(label);
         for needle in needles {
-            assert!(text.contains(needle), "diagnostic for {label} lacks {needle:?}:\n{text}\n\nfull output:\n{out}");
+            assert!(
+                text.contains(needle),
+                "diagnostic for {label} lacks {needle:?}:\n{text}\n\nfull output:\n{out}"
+            );
         }
     };
-    expect("syntax", &["Error: Invalid TOML", "runner_config_toml line 2, column"]);
+    expect(
+        "syntax",
+        &["Error: Invalid TOML", "runner_config_toml line 2, column"],
+    );
     expect("both", &["Error: Conflicting Runner Configuration"]);
     expect("neither", &["Error: Missing Runner Configuration"]);
-    expect("conflict", &["Error: Values Conflict With Typed Attributes", "concurrent"]);
-    expect("credentials", &["Warning: Credentials In Chart Values", "runnerToken"]);
-    expect("privileged", &["Warning: Privileged Jobs Without allowed_images"]);
-    expect("rbac", &["Error: Invalid Chart Setting", "allow_chart_default_rules"]);
-    expect("token", &["Error:", "in Runner Configuration", "runner_config_toml line 2"]);
-    expect("typo", &["Warning: Unknown Runner Configuration Key", "privileged"]);
+    expect(
+        "conflict",
+        &["Error: Values Conflict With Typed Attributes", "concurrent"],
+    );
+    expect(
+        "credentials",
+        &["Warning: Credentials In Chart Values", "runnerToken"],
+    );
+    expect(
+        "privileged",
+        &["Warning: Privileged Jobs Without allowed_images"],
+    );
+    expect(
+        "rbac",
+        &["Error: Invalid Chart Setting", "allow_chart_default_rules"],
+    );
+    expect(
+        "token",
+        &[
+            "Error:",
+            "in Runner Configuration",
+            "runner_config_toml line 2",
+        ],
+    );
+    expect(
+        "typo",
+        &["Warning: Unknown Runner Configuration Key", "privileged"],
+    );
     expect("digest", &["Error: Invalid Token Digest"]);
     expect("affinity", &["Error: Invalid Affinity"]);
     expect("long", &["Error: Invalid Name", "53"]);
     // Our details never repeat a secret value (Terraform itself quotes the source line).
     for d in &diagnostics {
-        let detail: String = d.lines().filter(|l| !l.trim_start().starts_with(|c: char| c.is_ascii_digit())).collect();
-        assert!(!detail.contains(release_support::RUNNER_TOKEN), "a token appeared in a diagnostic:\n{d}");
+        let detail: String = d
+            .lines()
+            .filter(|l| !l.trim_start().starts_with(|c: char| c.is_ascii_digit()))
+            .collect();
+        assert!(
+            !detail.contains(release_support::RUNNER_TOKEN),
+            "a token appeared in a diagnostic:\n{d}"
+        );
     }
 }

@@ -11,7 +11,12 @@ use acceptance::KubeWorld;
 use kube_test_server::{Fault, FaultAction};
 use release_support::{HelmVersion, chart_path, helm_bin, provider_block, release_attr, workdir};
 
-fn minimal_config(world: &KubeWorld, helm: &std::path::Path, namespace: &str, extra: &str) -> String {
+fn minimal_config(
+    world: &KubeWorld,
+    helm: &std::path::Path,
+    namespace: &str,
+    extra: &str,
+) -> String {
     format!(
         r#"{provider}
 resource "gitlabrunner_release" "runner" {{
@@ -42,8 +47,14 @@ fn failed_install_is_recorded_then_recovered(version: HelmVersion) {
     dir.write("main.tf", &minimal_config(&world, &helm, &namespace, ""));
     // helm 4 creates objects with server-side apply (PATCH), helm 3 with POST.
     let (method, path) = match version {
-        HelmVersion::Four => ("PATCH", format!("/apis/apps/v1/namespaces/{namespace}/deployments/*")),
-        HelmVersion::Three => ("POST", format!("/apis/apps/v1/namespaces/{namespace}/deployments")),
+        HelmVersion::Four => (
+            "PATCH",
+            format!("/apis/apps/v1/namespaces/{namespace}/deployments/*"),
+        ),
+        HelmVersion::Three => (
+            "POST",
+            format!("/apis/apps/v1/namespaces/{namespace}/deployments"),
+        ),
     };
     world
         .admin()
@@ -63,16 +74,32 @@ fn failed_install_is_recorded_then_recovered(version: HelmVersion) {
     run.expect_code(1);
     assert!(run.stderr.contains("Helm install Failed"), "{run:?}");
     // Recorded, not orphaned: the failed revision is in state (and Terraform tainted it).
-    assert_eq!(release_attr(&dir, "status"), "failed", "{}", dir.state_raw());
-    assert!(dir.state_raw().contains("\"status\": \"tainted\""), "{}", dir.state_raw());
+    assert_eq!(
+        release_attr(&dir, "status"),
+        "failed",
+        "{}",
+        dir.state_raw()
+    );
+    assert!(
+        dir.state_raw().contains("\"status\": \"tainted\""),
+        "{}",
+        dir.state_raw()
+    );
     let plan = dir.plan();
     plan.expect_code(2);
-    assert!(plan.stdout.contains("must be replaced") || plan.stdout.contains("tainted"), "{plan:?}");
+    assert!(
+        plan.stdout.contains("must be replaced") || plan.stdout.contains("tainted"),
+        "{plan:?}"
+    );
 
     // The next apply replaces it (uninstall, install) and succeeds.
     dir.apply().success();
     assert_eq!(release_attr(&dir, "status"), "deployed");
-    assert!(world.get_json("deployment", &namespace, "gitlab-runner").is_some());
+    assert!(
+        world
+            .get_json("deployment", &namespace, "gitlab-runner")
+            .is_some()
+    );
     dir.plan().expect_code(0);
     dir.destroy().success();
 }
@@ -109,7 +136,16 @@ fn pending_release_is_explained_then_recovered_on_request() {
     let home = tempfile::tempdir().expect("temp HOME");
     let chart = chart_path();
     let mut child = Command::new(&helm)
-        .args(["upgrade", "gitlab-runner", chart.to_str().expect("utf-8"), "-n", &namespace, "--reuse-values", "--set", "concurrent=5"])
+        .args([
+            "upgrade",
+            "gitlab-runner",
+            chart.to_str().expect("utf-8"),
+            "-n",
+            &namespace,
+            "--reuse-values",
+            "--set",
+            "concurrent=5",
+        ])
         .env("KUBECONFIG", world.kubeconfig())
         .env("HOME", home.path())
         .stdout(Stdio::null())
@@ -119,7 +155,16 @@ fn pending_release_is_explained_then_recovered_on_request() {
     let mut pending = false;
     for _ in 0..100 {
         std::thread::sleep(Duration::from_millis(100));
-        let out = world.kubectl(&["get", "secrets", "-n", &namespace, "-l", "owner=helm,status=pending-upgrade", "-o", "name"]);
+        let out = world.kubectl(&[
+            "get",
+            "secrets",
+            "-n",
+            &namespace,
+            "-l",
+            "owner=helm,status=pending-upgrade",
+            "-o",
+            "name",
+        ]);
         if !String::from_utf8_lossy(&out.stdout).trim().is_empty() {
             pending = true;
             break;
@@ -136,19 +181,32 @@ fn pending_release_is_explained_then_recovered_on_request() {
     assert!(plan.output().contains("pending-upgrade"), "{plan:?}");
     let run = dir.apply();
     run.expect_code(1);
-    assert!(run.stderr.contains("Helm Release Operation In Progress"), "{run:?}");
+    assert!(
+        run.stderr.contains("Helm Release Operation In Progress"),
+        "{run:?}"
+    );
     assert!(run.stderr.contains("recover_pending"), "{run:?}");
 
     // Opt in: the stuck revision is rolled back, then the upgrade runs.
-    dir.write("main.tf", &minimal_config(&world, &helm, &namespace, "  recover_pending = true"));
+    dir.write(
+        "main.tf",
+        &minimal_config(&world, &helm, &namespace, "  recover_pending = true"),
+    );
     dir.apply().success();
     assert_eq!(release_attr(&dir, "status"), "deployed");
     dir.plan().expect_code(0);
     // Revision 2 stays in history as it was; newer revisions (the rollback, then our upgrade)
     // put the release back in a state where helm accepts new operations.
     let revision = release_attr(&dir, "revision").as_i64().expect("revision");
-    assert!(revision >= 4, "rollback (3) then upgrade (4), got {revision}");
-    let out = release_support::helm(&world, &helm, &["status", "gitlab-runner", "-n", &namespace]);
+    assert!(
+        revision >= 4,
+        "rollback (3) then upgrade (4), got {revision}"
+    );
+    let out = release_support::helm(
+        &world,
+        &helm,
+        &["status", "gitlab-runner", "-n", &namespace],
+    );
     release_support::ok(&out, "helm status");
     assert!(String::from_utf8_lossy(&out.stdout).contains("STATUS: deployed"));
 }

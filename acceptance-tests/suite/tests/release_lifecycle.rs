@@ -20,7 +20,10 @@ fn lifecycle(version: HelmVersion) {
     let namespace = world.create_namespace("rel");
     let cert = certificate_pem();
     let dir = workdir(&world);
-    dir.write("main.tf", &seed_config(&world, &helm_path, &namespace, 4, &cert));
+    dir.write(
+        "main.tf",
+        &seed_config(&world, &helm_path, &namespace, 4, &cert),
+    );
 
     // Create.
     dir.apply().success();
@@ -33,7 +36,9 @@ fn lifecycle(version: HelmVersion) {
     let config_map = world
         .get_json("configmap", &namespace, RELEASE)
         .expect("the chart's ConfigMap exists");
-    let template = config_map["data"]["config.template.toml"].as_str().expect("config.template.toml");
+    let template = config_map["data"]["config.template.toml"]
+        .as_str()
+        .expect("config.template.toml");
     for expected in [
         "privileged = true",
         "\"registry.example.com/*\"",
@@ -43,34 +48,58 @@ fn lifecycle(version: HelmVersion) {
         "medium = \"Memory\"",
         "\"DOCKER_TLS_CERTDIR=/certs\"",
     ] {
-        assert!(template.contains(expected), "config.template.toml lacks {expected}:\n{template}");
+        assert!(
+            template.contains(expected),
+            "config.template.toml lacks {expected}:\n{template}"
+        );
     }
     assert!(
-        config_map["data"]["config.toml"].as_str().unwrap_or_default().contains("concurrent = 4"),
+        config_map["data"]["config.toml"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("concurrent = 4"),
         "{config_map}"
     );
     assert_eq!(config_map["data"]["runner-name"], "k8s-runner");
 
-    let deployment = world.get_json("deployment", &namespace, RELEASE).expect("Deployment exists");
+    let deployment = world
+        .get_json("deployment", &namespace, RELEASE)
+        .expect("Deployment exists");
     let pod = &deployment["spec"]["template"];
     let token_digest = dir
         .resource_attributes("gitlabrunner_token_secret.token")
         .expect("token secret in state")["token_digest"]
         .clone();
-    assert!(token_digest.as_str().is_some_and(|d| d.starts_with("sha256:")), "{token_digest}");
-    assert_eq!(pod["metadata"]["annotations"]["gitlabrunner.io/token-digest"], token_digest);
+    assert!(
+        token_digest
+            .as_str()
+            .is_some_and(|d| d.starts_with("sha256:")),
+        "{token_digest}"
+    );
+    assert_eq!(
+        pod["metadata"]["annotations"]["gitlabrunner.io/token-digest"],
+        token_digest
+    );
     let spec = &pod["spec"];
     assert_eq!(spec["securityContext"]["runAsUser"], 999);
     assert_eq!(spec["securityContext"]["runAsNonRoot"], true);
     assert_eq!(spec["serviceAccountName"], "gitlab-runner");
     assert_eq!(spec["imagePullSecrets"], json!([{"name": "regcred"}]));
     let container = &spec["containers"][0];
-    assert_eq!(container["image"], "registry.gitlab.com/gitlab-org/gitlab-runner:ubi-fips-v18.9.0");
+    assert_eq!(
+        container["image"],
+        "registry.gitlab.com/gitlab-org/gitlab-runner:ubi-fips-v18.9.0"
+    );
     assert_eq!(container["command"][0], "/usr/bin/tini");
-    assert_eq!(container["securityContext"]["capabilities"]["drop"], json!(["ALL"]));
+    assert_eq!(
+        container["securityContext"]["capabilities"]["drop"],
+        json!(["ALL"])
+    );
     let volumes = spec["volumes"].as_array().expect("volumes");
     assert!(
-        volumes.iter().any(|v| v["secret"]["secretName"] == "gitlab-certs"),
+        volumes
+            .iter()
+            .any(|v| v["secret"]["secretName"] == "gitlab-certs"),
         "the cert Secret is mounted: {volumes:?}"
     );
     assert!(
@@ -80,7 +109,9 @@ fn lifecycle(version: HelmVersion) {
         "the token Secret is projected: {volumes:?}"
     );
 
-    let role = world.get_json("role", &namespace, RELEASE).expect("Role exists");
+    let role = world
+        .get_json("role", &namespace, RELEASE)
+        .expect("Role exists");
     assert_eq!(
         role["rules"],
         json!([{
@@ -98,14 +129,24 @@ fn lifecycle(version: HelmVersion) {
     dir.plan().expect_code(0);
 
     // Update in place.
-    dir.write("main.tf", &seed_config(&world, &helm_path, &namespace, 6, &cert));
+    dir.write(
+        "main.tf",
+        &seed_config(&world, &helm_path, &namespace, 6, &cert),
+    );
     let plan = dir.plan();
     plan.expect_code(2);
     assert!(plan.stdout.contains("update in-place"), "{plan:?}");
     dir.apply().success();
     assert_eq!(release_attr(&dir, "revision"), 2);
-    let config_map = world.get_json("configmap", &namespace, RELEASE).expect("ConfigMap");
-    assert!(config_map["data"]["config.toml"].as_str().unwrap_or_default().contains("concurrent = 6"));
+    let config_map = world
+        .get_json("configmap", &namespace, RELEASE)
+        .expect("ConfigMap");
+    assert!(
+        config_map["data"]["config.toml"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("concurrent = 6")
+    );
     dir.plan().expect_code(0);
 
     // Drift 1: values changed by hand with real helm.
@@ -114,19 +155,39 @@ fn lifecycle(version: HelmVersion) {
         &world,
         &helm_path,
         &[
-            "upgrade", RELEASE, chart.to_str().expect("utf-8 path"), "-n", &namespace, "--reuse-values",
-            "--set", "concurrent=3",
+            "upgrade",
+            RELEASE,
+            chart.to_str().expect("utf-8 path"),
+            "-n",
+            &namespace,
+            "--reuse-values",
+            "--set",
+            "concurrent=3",
         ],
     );
     ok(&out, "helm upgrade --reuse-values --set concurrent=3");
-    let config_map = world.get_json("configmap", &namespace, RELEASE).expect("ConfigMap");
-    assert!(config_map["data"]["config.toml"].as_str().unwrap_or_default().contains("concurrent = 3"));
+    let config_map = world
+        .get_json("configmap", &namespace, RELEASE)
+        .expect("ConfigMap");
+    assert!(
+        config_map["data"]["config.toml"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("concurrent = 3")
+    );
     let plan = dir.plan();
     plan.expect_code(2);
     assert!(plan.stdout.contains("values_digest"), "{plan:?}");
     dir.apply().success();
-    let config_map = world.get_json("configmap", &namespace, RELEASE).expect("ConfigMap");
-    assert!(config_map["data"]["config.toml"].as_str().unwrap_or_default().contains("concurrent = 6"));
+    let config_map = world
+        .get_json("configmap", &namespace, RELEASE)
+        .expect("ConfigMap");
+    assert!(
+        config_map["data"]["config.toml"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("concurrent = 6")
+    );
     dir.plan().expect_code(0);
 
     // Drift 2: a ConfigMap field edited (as kubectl edit does) and the Role deleted.
@@ -138,15 +199,24 @@ fn lifecycle(version: HelmVersion) {
         )
         .expect("edit the ConfigMap");
     let out = world.kubectl(&["delete", "role", RELEASE, "-n", &namespace]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let plan = dir.plan();
     plan.expect_code(2);
     assert!(plan.stdout.contains("drifted_objects"), "{plan:?}");
     assert!(plan.stdout.contains("object deleted"), "{plan:?}");
     assert!(plan.stdout.contains("data.runner-name changed"), "{plan:?}");
     dir.apply().success();
-    assert!(world.get_json("role", &namespace, RELEASE).is_some(), "the Role is back");
-    let config_map = world.get_json("configmap", &namespace, RELEASE).expect("ConfigMap");
+    assert!(
+        world.get_json("role", &namespace, RELEASE).is_some(),
+        "the Role is back"
+    );
+    let config_map = world
+        .get_json("configmap", &namespace, RELEASE)
+        .expect("ConfigMap");
     assert_eq!(config_map["data"]["runner-name"], "k8s-runner");
     dir.plan().expect_code(0);
 
@@ -163,8 +233,13 @@ fn lifecycle(version: HelmVersion) {
     dir.plan().expect_code(0);
 
     // Import after losing the state entry: the plan is empty again.
-    dir.run(&["state", "rm", "-no-color", "gitlabrunner_release.runner"]).success();
-    dir.import("gitlabrunner_release.runner", &format!("{namespace}/{RELEASE}")).success();
+    dir.run(&["state", "rm", "-no-color", "gitlabrunner_release.runner"])
+        .success();
+    dir.import(
+        "gitlabrunner_release.runner",
+        &format!("{namespace}/{RELEASE}"),
+    )
+    .success();
     let plan = dir.plan();
     plan.expect_code(0);
 
@@ -172,9 +247,21 @@ fn lifecycle(version: HelmVersion) {
     dir.destroy().success();
     assert!(world.get_json("deployment", &namespace, RELEASE).is_none());
     assert!(world.get_json("configmap", &namespace, RELEASE).is_none());
-    let out = world.kubectl(&["get", "secrets", "-n", &namespace, "-l", "owner=helm", "-o", "name"]);
+    let out = world.kubectl(&[
+        "get",
+        "secrets",
+        "-n",
+        &namespace,
+        "-l",
+        "owner=helm",
+        "-o",
+        "name",
+    ]);
     assert!(out.status.success());
-    assert!(String::from_utf8_lossy(&out.stdout).trim().is_empty(), "release Secrets remain");
+    assert!(
+        String::from_utf8_lossy(&out.stdout).trim().is_empty(),
+        "release Secrets remain"
+    );
 }
 
 #[test]

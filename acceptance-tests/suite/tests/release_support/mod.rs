@@ -69,7 +69,17 @@ pub fn certificate_pem() -> String {
     let dir = tempfile::tempdir().expect("temp dir");
     let cert = dir.path().join("cert.pem");
     let out = Command::new("openssl")
-        .args(["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "365", "-subj", "/CN=gitlab.example.com"])
+        .args([
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "365",
+            "-subj",
+            "/CN=gitlab.example.com",
+        ])
         .arg("-keyout")
         .arg(dir.path().join("key.pem"))
         .arg("-out")
@@ -83,7 +93,13 @@ pub fn certificate_pem() -> String {
 /// The seed walkthrough's configuration: DinD privileged jobs with the `docker-certs` emptyDir in
 /// memory, `allowed_images`, explicit RBAC rules, pull secrets, the token and cert Secrets from
 /// the provider's own resources, a non-root (UBI) manager. `concurrent` varies per step.
-pub fn seed_config(world: &KubeWorld, helm: &Path, namespace: &str, concurrent: u32, cert_pem: &str) -> String {
+pub fn seed_config(
+    world: &KubeWorld,
+    helm: &Path,
+    namespace: &str,
+    concurrent: u32,
+    cert_pem: &str,
+) -> String {
     format!(
         r#"{provider}
 resource "gitlabrunner_token_secret" "token" {{
@@ -178,6 +194,11 @@ pub fn workdir(world: &KubeWorld) -> TerraformWorkdir {
 /// Attribute `name` of the release in state.
 pub fn release_attr(dir: &TerraformWorkdir, name: &str) -> serde_json::Value {
     dir.resource_attributes("gitlabrunner_release.runner")
-        .unwrap_or_else(|| panic!("no gitlabrunner_release.runner in state:\n{}", dir.state_raw()))[name]
+        .unwrap_or_else(|| {
+            panic!(
+                "no gitlabrunner_release.runner in state:\n{}",
+                dir.state_raw()
+            )
+        })[name]
         .clone()
 }
