@@ -7,7 +7,8 @@ mod secret_support;
 
 use acceptance::{KubeWorld, TerraformWorkdir};
 use secret_support::{
-    assert_fails_with, attr, b64, certificate, ok, secret_data, secret_labels, secret_path, unwrap_lines, workdir,
+    assert_fails_with, attr, b64, certificate, ok, secret_data, secret_labels, secret_path,
+    unwrap_lines, workdir,
 };
 use serde_json::json;
 
@@ -48,19 +49,38 @@ fn create_plan_update_rename_and_destroy() {
     dir.write("main.tf", &config(&ns, "gitlab-certs", &body));
     let run = dir.apply();
     run.success();
-    assert!(!unwrap_lines(&run.output()).contains("Certificate Expires Soon"), "{run:?}");
+    assert!(
+        !unwrap_lines(&run.output()).contains("Certificate Expires Soon"),
+        "{run:?}"
+    );
 
     let data = secret_data(&world, &ns, "gitlab-certs").expect("Secret created");
     assert_eq!(data[FILE], leaf, "the certificate sits under <host>.crt");
     assert_eq!(data["ca.crt"], ca);
     assert_eq!(data.len(), 2);
-    assert_eq!(secret_labels(&world, &ns, "gitlab-certs")["app.kubernetes.io/managed-by"], "terraform-provider-gitlabrunner");
+    assert_eq!(
+        secret_labels(&world, &ns, "gitlab-certs")["app.kubernetes.io/managed-by"],
+        "terraform-provider-gitlabrunner"
+    );
     assert_eq!(attr(&dir, ADDRESS, "file_name"), json!(FILE));
-    assert_eq!(attr(&dir, ADDRESS, "dns_names"), json!(["gitlab.example.com"]));
-    assert_eq!(attr(&dir, ADDRESS, "not_after"), json!("2099-01-01T00:00:00Z"));
+    assert_eq!(
+        attr(&dir, ADDRESS, "dns_names"),
+        json!(["gitlab.example.com"])
+    );
+    assert_eq!(
+        attr(&dir, ADDRESS, "not_after"),
+        json!("2099-01-01T00:00:00Z")
+    );
     let fingerprint = attr(&dir, ADDRESS, "sha256_fingerprint");
-    assert_eq!(fingerprint.as_str().map(str::len), Some(95), "{fingerprint}");
-    assert_eq!(attr(&dir, ADDRESS, "id"), json!(format!("{ns}/gitlab-certs")));
+    assert_eq!(
+        fingerprint.as_str().map(str::len),
+        Some(95),
+        "{fingerprint}"
+    );
+    assert_eq!(
+        attr(&dir, ADDRESS, "id"),
+        json!(format!("{ns}/gitlab-certs"))
+    );
     dir.plan().expect_code(0);
 
     // A renewed certificate: update in place, fingerprint changes.
@@ -68,11 +88,20 @@ fn create_plan_update_rename_and_destroy() {
     dir.write("cert.pem", &renewed);
     let plan = dir.plan();
     plan.expect_code(2);
-    assert!(plan.stdout.contains("update in-place") && plan.stdout.contains(&format!("\"{FILE}\"")), "{plan:?}");
+    assert!(
+        plan.stdout.contains("update in-place") && plan.stdout.contains(&format!("\"{FILE}\"")),
+        "{plan:?}"
+    );
     dir.apply().success();
-    assert_eq!(secret_data(&world, &ns, "gitlab-certs").expect("Secret")[FILE], renewed);
+    assert_eq!(
+        secret_data(&world, &ns, "gitlab-certs").expect("Secret")[FILE],
+        renewed
+    );
     assert_ne!(attr(&dir, ADDRESS, "sha256_fingerprint"), fingerprint);
-    assert_eq!(attr(&dir, ADDRESS, "not_after"), json!("2098-06-01T00:00:00Z"));
+    assert_eq!(
+        attr(&dir, ADDRESS, "not_after"),
+        json!("2098-06-01T00:00:00Z")
+    );
     dir.plan().expect_code(0);
 
     // Rename: replace.
@@ -100,8 +129,16 @@ fn a_source_secret_is_copied_and_followed() {
     dir.write("chain.pem", &chain);
     ok(
         &world.kubectl(&[
-            "create", "secret", "generic", "gitlab-wildcard-tls-chain", "-n", &ns,
-            &format!("--from-file=gitlab.example.com.crt={}", dir.path().join("chain.pem").display()),
+            "create",
+            "secret",
+            "generic",
+            "gitlab-wildcard-tls-chain",
+            "-n",
+            &ns,
+            &format!(
+                "--from-file=gitlab.example.com.crt={}",
+                dir.path().join("chain.pem").display()
+            ),
         ]),
         "kubectl create secret",
     );
@@ -110,26 +147,42 @@ fn a_source_secret_is_copied_and_followed() {
     );
     dir.write("main.tf", &config(&ns, "runner-certs", &body));
     dir.apply().success();
-    assert_eq!(secret_data(&world, &ns, "runner-certs").expect("copy")[FILE], chain);
+    assert_eq!(
+        secret_data(&world, &ns, "runner-certs").expect("copy")[FILE],
+        chain
+    );
     assert_eq!(attr(&dir, ADDRESS, "dns_names"), json!(["*.example.com"]));
     dir.plan().expect_code(0);
 
     // The source is renewed outside Terraform: the plan shows it and apply copies it.
     let renewed = certificate(&["*.example.com"], (2098, 1, 1), false);
     admin
-        .edit(&secret_path(&ns, "gitlab-wildcard-tls-chain"), &json!({"data": {"gitlab.example.com.crt": b64(&renewed)}}))
+        .edit(
+            &secret_path(&ns, "gitlab-wildcard-tls-chain"),
+            &json!({"data": {"gitlab.example.com.crt": b64(&renewed)}}),
+        )
         .expect("edit source");
     let plan = dir.plan();
     plan.expect_code(2);
     assert!(plan.stdout.contains("sha256_fingerprint"), "{plan:?}");
     dir.apply().success();
-    assert_eq!(secret_data(&world, &ns, "runner-certs").expect("copy")[FILE], renewed);
+    assert_eq!(
+        secret_data(&world, &ns, "runner-certs").expect("copy")[FILE],
+        renewed
+    );
     dir.plan().expect_code(0);
 
     // A wrong key is reported with the keys that exist.
     let wrong = body.replace("key = \"gitlab.example.com.crt\"", "key = \"tls.crt\"");
     dir.write("main.tf", &config(&ns, "runner-certs", &wrong));
-    assert_fails_with(&dir.plan(), &["Key Not In Source Secret", "has no key \"tls.crt\"", "gitlab.example.com.crt"]);
+    assert_fails_with(
+        &dir.plan(),
+        &[
+            "Key Not In Source Secret",
+            "has no key \"tls.crt\"",
+            "gitlab.example.com.crt",
+        ],
+    );
 }
 
 #[test]
@@ -141,11 +194,17 @@ fn drift_made_outside_terraform_is_planned_and_repaired() {
     let ns = world.create_namespace("certdrift");
     let dir = workdir(&world);
     let pem = certificate(&["gitlab.example.com"], (2099, 1, 1), false);
-    let body = format!("gitlab_hostname = \"gitlab.example.com\"\n  {}", pem_file(&dir, &pem));
+    let body = format!(
+        "gitlab_hostname = \"gitlab.example.com\"\n  {}",
+        pem_file(&dir, &pem)
+    );
     dir.write("main.tf", &config(&ns, "certs", &body));
     dir.apply().success();
 
-    ok(&world.kubectl(&["delete", "secret", "certs", "-n", &ns]), "kubectl delete");
+    ok(
+        &world.kubectl(&["delete", "secret", "certs", "-n", &ns]),
+        "kubectl delete",
+    );
     let plan = dir.plan();
     plan.expect_code(2);
     assert!(plan.stdout.contains("will be created"), "{plan:?}");
@@ -154,13 +213,22 @@ fn drift_made_outside_terraform_is_planned_and_repaired() {
 
     let other = certificate(&["evil.example.com"], (2099, 1, 1), false);
     admin
-        .edit(&secret_path(&ns, "certs"), &json!({"data": {FILE: b64(&other)}, "metadata": {"labels": {"extra": "x"}}}))
+        .edit(
+            &secret_path(&ns, "certs"),
+            &json!({"data": {FILE: b64(&other)}, "metadata": {"labels": {"extra": "x"}}}),
+        )
         .expect("edit");
     let plan = dir.plan();
     plan.expect_code(2);
-    assert!(plan.stdout.contains(&format!("\"{FILE}\"")) && plan.stdout.contains("\"extra\""), "{plan:?}");
+    assert!(
+        plan.stdout.contains(&format!("\"{FILE}\"")) && plan.stdout.contains("\"extra\""),
+        "{plan:?}"
+    );
     dir.apply().success();
-    assert_eq!(secret_data(&world, &ns, "certs").expect("Secret")[FILE], pem);
+    assert_eq!(
+        secret_data(&world, &ns, "certs").expect("Secret")[FILE],
+        pem
+    );
     assert!(!secret_labels(&world, &ns, "certs").contains_key("extra"));
     dir.plan().expect_code(0);
 }
@@ -174,13 +242,34 @@ fn import_then_an_empty_plan_and_foreign_secrets_are_refused() {
     let pem_line = pem_file(&dir, &pem);
     ok(
         &world.kubectl(&[
-            "create", "secret", "generic", "existing", "-n", &ns,
-            &format!("--from-file={FILE}={}", dir.path().join("cert.pem").display()),
+            "create",
+            "secret",
+            "generic",
+            "existing",
+            "-n",
+            &ns,
+            &format!(
+                "--from-file={FILE}={}",
+                dir.path().join("cert.pem").display()
+            ),
         ]),
         "kubectl create secret",
     );
-    dir.write("main.tf", &config(&ns, "existing", &format!("gitlab_hostname = \"gitlab.example.com\"\n  {pem_line}")));
-    assert_fails_with(&dir.apply(), &["Object Already Exists", "terraform import gitlabrunner_cert_secret.<resource name>"]);
+    dir.write(
+        "main.tf",
+        &config(
+            &ns,
+            "existing",
+            &format!("gitlab_hostname = \"gitlab.example.com\"\n  {pem_line}"),
+        ),
+    );
+    assert_fails_with(
+        &dir.apply(),
+        &[
+            "Object Already Exists",
+            "terraform import gitlabrunner_cert_secret.<resource name>",
+        ],
+    );
     dir.import(ADDRESS, &format!("{ns}/existing")).success();
     dir.plan().expect_code(0);
     assert_eq!(attr(&dir, ADDRESS, "file_name"), json!(FILE));
@@ -225,12 +314,25 @@ fn bad_certificates_and_hosts_get_diagnostics_and_warnings() {
 
     // Warnings: expired, and names that do not cover the host.
     let expired = certificate(&["other.example.com"], (2021, 1, 1), false);
-    let body = format!("gitlab_url = \"https://gitlab.example.com\"\n  {}", pem_file(&dir, &expired));
+    let body = format!(
+        "gitlab_url = \"https://gitlab.example.com\"\n  {}",
+        pem_file(&dir, &expired)
+    );
     dir.write("main.tf", &config(&ns, "certs", &body));
     let run = dir.apply();
     run.success();
     let text = unwrap_lines(&run.output());
-    assert!(text.contains("Certificate Expired") && text.contains("expired on 2021-01-01T00:00:00Z"), "{run:?}");
-    assert!(text.contains("Certificate Does Not Match The GitLab Host") && text.contains("other.example.com"), "{run:?}");
-    assert!(secret_data(&world, &ns, "certs").is_some(), "warnings do not stop the apply");
+    assert!(
+        text.contains("Certificate Expired") && text.contains("expired on 2021-01-01T00:00:00Z"),
+        "{run:?}"
+    );
+    assert!(
+        text.contains("Certificate Does Not Match The GitLab Host")
+            && text.contains("other.example.com"),
+        "{run:?}"
+    );
+    assert!(
+        secret_data(&world, &ns, "certs").is_some(),
+        "warnings do not stop the apply"
+    );
 }

@@ -31,7 +31,7 @@ pub enum KubeError {
     /// The API server answered with an error `Status`.
     #[error("{action}: the API server answered {code} {reason}: {message}")]
     Api {
-        action: Action,
+        action: Box<Action>,
         code: u16,
         reason: String,
         message: String,
@@ -43,7 +43,7 @@ pub enum KubeError {
     /// The request did not get an answer (connection refused, reset, TLS failure, …).
     #[error("{action}: no answer from the API server: {message}")]
     Transport {
-        action: Action,
+        action: Box<Action>,
         message: String,
         attempts: u32,
     },
@@ -51,7 +51,7 @@ pub enum KubeError {
     /// The operation's time limit ran out while retrying.
     #[error("{action}: gave up after {attempts} attempts in {elapsed:?} (last error: {last})")]
     Timeout {
-        action: Action,
+        action: Box<Action>,
         attempts: u32,
         elapsed: Duration,
         limit: Duration,
@@ -60,7 +60,7 @@ pub enum KubeError {
 
     /// Terraform asked the provider to stop.
     #[error("{action}: cancelled")]
-    Cancelled { action: Action },
+    Cancelled { action: Box<Action> },
 
     /// The object exists but this provider did not create it.
     #[error("{kind} {namespace}/{name} exists and is not managed by this provider")]
@@ -74,11 +74,14 @@ pub enum KubeError {
 
     /// The answer could not be decoded (only the position is kept: a message could quote data).
     #[error("{action}: the API server's answer could not be decoded ({detail})")]
-    Decode { action: Action, detail: String },
+    Decode { action: Box<Action>, detail: String },
 
     /// Anything else the client reported.
     #[error("{action}: {message}")]
-    Other { action: Action, message: String },
+    Other {
+        action: Box<Action>,
+        message: String,
+    },
 }
 
 impl KubeError {
@@ -93,7 +96,14 @@ impl KubeError {
 
     /// True when the object (not its namespace) does not exist.
     pub fn is_not_found(&self) -> bool {
-        matches!(self, KubeError::Api { code: 404, namespace_missing: false, .. })
+        matches!(
+            self,
+            KubeError::Api {
+                code: 404,
+                namespace_missing: false,
+                ..
+            }
+        )
     }
 
     /// The diagnostic for this error: a Title Case summary and a detail saying what to do.
@@ -145,7 +155,9 @@ impl KubeError {
             ),
             KubeError::Cancelled { action } => Diagnostic::error(
                 "Operation Cancelled",
-                format!("Terraform asked the provider to stop while it was trying to {action}. Nothing else was changed; run the command again to finish."),
+                format!(
+                    "Terraform asked the provider to stop while it was trying to {action}. Nothing else was changed; run the command again to finish."
+                ),
             ),
             KubeError::NotOwned {
                 kind,
@@ -184,7 +196,13 @@ impl From<KubeError> for tfplugin::Diagnostics {
     }
 }
 
-fn api_diagnostic(action: &Action, code: u16, message: &str, namespace_missing: bool, attempts: u32) -> Diagnostic {
+fn api_diagnostic(
+    action: &Action,
+    code: u16,
+    message: &str,
+    namespace_missing: bool,
+    attempts: u32,
+) -> Diagnostic {
     let server_says = if message.is_empty() {
         String::new()
     } else {
@@ -234,9 +252,7 @@ fn api_diagnostic(action: &Action, code: u16, message: &str, namespace_missing: 
         ),
         422 | 400 => Diagnostic::error(
             "Kubernetes Rejected The Object",
-            format!(
-                "The API server refused to {action}.{server_says} Fix the attribute it names."
-            ),
+            format!("The API server refused to {action}.{server_says} Fix the attribute it names."),
         ),
         429 | 500..=599 => Diagnostic::error(
             "Kubernetes API Unavailable",
@@ -276,7 +292,7 @@ mod tests {
     #[test]
     fn forbidden_names_verb_resource_namespace_and_the_rbac_rule() {
         let e = KubeError::Api {
-            action: action(Verb::Patch),
+            action: Box::new(action(Verb::Patch)),
             code: 403,
             reason: "Forbidden".into(),
             message: "secrets \"runner-token\" is forbidden: User \"ci\" cannot patch resource \"secrets\"".into(),
@@ -285,15 +301,24 @@ mod tests {
         };
         let d = e.diagnostic();
         assert_eq!(d.summary, "Kubernetes Permission Denied");
-        assert!(d.detail.contains("may not patch secrets in namespace \"runners\""), "{}", d.detail);
-        assert!(d.detail.contains("resources: [\"secrets\"]"), "{}", d.detail);
+        assert!(
+            d.detail
+                .contains("may not patch secrets in namespace \"runners\""),
+            "{}",
+            d.detail
+        );
+        assert!(
+            d.detail.contains("resources: [\"secrets\"]"),
+            "{}",
+            d.detail
+        );
         assert!(d.detail.contains("RoleBinding"), "{}", d.detail);
     }
 
     #[test]
     fn missing_namespace_says_so_and_how_to_fix_it() {
         let e = KubeError::Api {
-            action: action(Verb::Patch),
+            action: Box::new(action(Verb::Patch)),
             code: 404,
             reason: "NotFound".into(),
             message: "namespaces \"runners\" not found".into(),
@@ -303,7 +328,11 @@ mod tests {
         assert!(!e.is_not_found());
         let d = e.diagnostic();
         assert_eq!(d.summary, "Namespace Not Found");
-        assert!(d.detail.contains("Namespace \"runners\" does not exist"), "{}", d.detail);
+        assert!(
+            d.detail.contains("Namespace \"runners\" does not exist"),
+            "{}",
+            d.detail
+        );
     }
 
     #[test]
@@ -316,13 +345,18 @@ mod tests {
         }
         .diagnostic();
         assert_eq!(d.summary, "Object Already Exists");
-        assert!(d.detail.contains("terraform import gitlabrunner_token_secret.<resource name> runners/tok"), "{}", d.detail);
+        assert!(
+            d.detail
+                .contains("terraform import gitlabrunner_token_secret.<resource name> runners/tok"),
+            "{}",
+            d.detail
+        );
     }
 
     #[test]
     fn transient_classification() {
         let api = |code| KubeError::Api {
-            action: action(Verb::Get),
+            action: Box::new(action(Verb::Get)),
             code,
             reason: String::new(),
             message: String::new(),
@@ -341,9 +375,11 @@ mod tests {
     #[test]
     fn summaries_are_title_case() {
         let errors = [
-            KubeError::Cancelled { action: action(Verb::Delete) },
+            KubeError::Cancelled {
+                action: Box::new(action(Verb::Delete)),
+            },
             KubeError::Timeout {
-                action: action(Verb::Get),
+                action: Box::new(action(Verb::Get)),
                 attempts: 3,
                 elapsed: Duration::from_secs(61),
                 limit: Duration::from_secs(60),
@@ -353,7 +389,11 @@ mod tests {
         for e in errors {
             let d = e.diagnostic();
             for word in d.summary.split(' ') {
-                assert!(word.chars().next().is_some_and(char::is_uppercase), "{}", d.summary);
+                assert!(
+                    word.chars().next().is_some_and(char::is_uppercase),
+                    "{}",
+                    d.summary
+                );
             }
         }
         assert_eq!(human(Duration::from_secs(150)), "2m30s");

@@ -20,7 +20,10 @@ mod retry;
 
 pub use client::client_for;
 pub use error::KubeError;
-pub use object_id::{ObjectId, dns1123_label_validator, dns1123_subdomain_validator, is_dns1123_label, is_dns1123_subdomain};
+pub use object_id::{
+    ObjectId, dns1123_label_validator, dns1123_subdomain_validator, is_dns1123_label,
+    is_dns1123_subdomain,
+};
 pub use objects::{Objects, Pruning};
 pub use ownership::{FIELD_MANAGER, MANAGED_BY_LABEL, MANAGED_BY_VALUE};
 pub use request::{Action, Verb};

@@ -35,10 +35,14 @@ impl ObjectId {
             return Err(invalid(" (more than one \"/\")"));
         }
         if !is_dns1123_label(namespace) {
-            return Err(invalid(": the namespace must be a DNS-1123 label (lowercase letters, digits and \"-\", at most 63 characters)"));
+            return Err(invalid(
+                ": the namespace must be a DNS-1123 label (lowercase letters, digits and \"-\", at most 63 characters)",
+            ));
         }
         if !is_dns1123_subdomain(name) {
-            return Err(invalid(": the name must be a DNS-1123 subdomain (lowercase letters, digits, \"-\" and \".\", at most 253 characters)"));
+            return Err(invalid(
+                ": the name must be a DNS-1123 subdomain (lowercase letters, digits, \"-\" and \".\", at most 253 characters)",
+            ));
         }
         Ok(ObjectId::new(namespace, name))
     }
@@ -54,7 +58,8 @@ impl fmt::Display for ObjectId {
 pub fn is_dns1123_label(s: &str) -> bool {
     !s.is_empty()
         && s.len() <= 63
-        && s.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        && s.bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
         && !s.starts_with('-')
         && !s.ends_with('-')
 }
@@ -71,8 +76,10 @@ pub fn dns1123_label_validator() -> FnValidator<Check> {
     from_fn(
         "must be a DNS-1123 label: lowercase letters, digits and \"-\", starting and ending with a letter or digit, at most 63 characters",
         |value, path, diagnostics| {
-            if let Some(s) = value.as_str() {
-                if !is_dns1123_label(s) {
+            if let Some(s) = value.as_str()
+                && !is_dns1123_label(s)
+            {
+                {
                     diagnostics.attribute_error(
                         path.clone(),
                         "Invalid Kubernetes Name",
@@ -89,8 +96,10 @@ pub fn dns1123_subdomain_validator() -> FnValidator<Check> {
     from_fn(
         "must be a DNS-1123 subdomain: lowercase letters, digits, \"-\" and \".\", each dot-separated part starting and ending with a letter or digit, at most 253 characters",
         |value, path, diagnostics| {
-            if let Some(s) = value.as_str() {
-                if !is_dns1123_subdomain(s) {
+            if let Some(s) = value.as_str()
+                && !is_dns1123_subdomain(s)
+            {
+                {
                     diagnostics.attribute_error(
                         path.clone(),
                         "Invalid Kubernetes Name",
@@ -123,21 +132,37 @@ mod tests {
     #[test]
     fn validators_attach_the_attribute_path() {
         let mut d = Diagnostics::new();
-        dns1123_label_validator().validate(&Value::from("Bad_NS"), &AttributePath::new("namespace"), &mut d);
+        dns1123_label_validator().validate(
+            &Value::from("Bad_NS"),
+            &AttributePath::new("namespace"),
+            &mut d,
+        );
         let diag = d.iter().next().unwrap();
         assert_eq!(diag.attribute, Some(AttributePath::new("namespace")));
         assert!(diag.detail.contains("\"Bad_NS\""));
         let mut ok = Diagnostics::new();
-        dns1123_subdomain_validator().validate(&Value::from("runner.token"), &AttributePath::new("name"), &mut ok);
+        dns1123_subdomain_validator().validate(
+            &Value::from("runner.token"),
+            &AttributePath::new("name"),
+            &mut ok,
+        );
         assert!(ok.is_empty());
     }
 
     #[test]
     fn import_ids() {
-        assert_eq!(ObjectId::parse_import_id("ns/name").unwrap(), ObjectId::new("ns", "name"));
+        assert_eq!(
+            ObjectId::parse_import_id("ns/name").unwrap(),
+            ObjectId::new("ns", "name")
+        );
         for bad in ["name", "ns/a/b", "/name", "NS/name", "ns/"] {
             let d = ObjectId::parse_import_id(bad).unwrap_err();
-            assert!(d.detail.starts_with(&format!("Expected \"namespace/name\", got {bad:?}")), "{}", d.detail);
+            assert!(
+                d.detail
+                    .starts_with(&format!("Expected \"namespace/name\", got {bad:?}")),
+                "{}",
+                d.detail
+            );
         }
     }
 }

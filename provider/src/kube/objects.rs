@@ -33,12 +33,15 @@ pub struct Pruning {
 
 impl Pruning {
     pub fn is_empty(&self) -> bool {
-        self.labels.is_empty() && self.annotations.is_empty() && self.fields.values().all(Vec::is_empty)
+        self.labels.is_empty()
+            && self.annotations.is_empty()
+            && self.fields.values().all(Vec::is_empty)
     }
 
     /// The JSON merge patch that removes the keys.
     pub fn merge_patch(&self) -> Json {
-        let nulls = |keys: &[String]| Json::Object(keys.iter().map(|k| (k.clone(), Json::Null)).collect());
+        let nulls =
+            |keys: &[String]| Json::Object(keys.iter().map(|k| (k.clone(), Json::Null)).collect());
         let mut root = Map::new();
         let mut metadata = Map::new();
         if !self.labels.is_empty() {
@@ -61,7 +64,11 @@ impl Pruning {
 
 impl<K> Objects<K>
 where
-    K: kube::Resource<Scope = NamespaceResourceScope, DynamicType = ()> + Clone + DeserializeOwned + Serialize + Debug,
+    K: kube::Resource<Scope = NamespaceResourceScope, DynamicType = ()>
+        + Clone
+        + DeserializeOwned
+        + Serialize
+        + Debug,
 {
     pub fn new(client: kube::Client, namespace: &str) -> Objects<K> {
         Objects {
@@ -72,7 +79,13 @@ where
 
     /// The [`Action`] describing `verb` on object `name` (for messages).
     pub fn action(&self, verb: Verb, name: &str) -> Action {
-        Action::new(verb, K::plural(&()), K::group(&()), self.namespace.clone(), name)
+        Action::new(
+            verb,
+            K::plural(&()),
+            K::group(&()),
+            self.namespace.clone(),
+            name,
+        )
     }
 
     /// The object, or `None` when it does not exist. A missing namespace is also `None` (the
@@ -92,12 +105,20 @@ where
         let action = self.action(Verb::Patch, name);
         let params = PatchParams::apply(FIELD_MANAGER).force();
         let patch = Patch::Apply(object);
-        budget.retry(&action, || self.api.patch(name, &params, &patch)).await
+        budget
+            .retry(&action, || self.api.patch(name, &params, &patch))
+            .await
     }
 
     /// Creates (or takes back) object `name`: refuses with [`KubeError::NotOwned`] when it exists
     /// without this provider's managed-by label; `resource_type` is named in that error.
-    pub async fn create(&self, name: &str, object: &K, resource_type: &str, budget: &Budget) -> Result<K, KubeError> {
+    pub async fn create(
+        &self,
+        name: &str,
+        object: &K,
+        resource_type: &str,
+        budget: &Budget,
+    ) -> Result<K, KubeError> {
         let existing = self.get(name, budget).await?;
         ownership::check_can_create(
             existing.as_ref().map(kube::Resource::meta),
@@ -111,7 +132,13 @@ where
 
     /// Removes keys someone added outside Terraform (a JSON merge patch); returns the object as
     /// it is afterwards, or `live` unchanged when there is nothing to remove.
-    pub async fn prune(&self, name: &str, live: K, pruning: &Pruning, budget: &Budget) -> Result<K, KubeError> {
+    pub async fn prune(
+        &self,
+        name: &str,
+        live: K,
+        pruning: &Pruning,
+        budget: &Budget,
+    ) -> Result<K, KubeError> {
         if pruning.is_empty() {
             return Ok(live);
         }
@@ -121,7 +148,9 @@ where
             ..PatchParams::default()
         };
         let patch = Patch::Merge(pruning.merge_patch());
-        budget.retry(&action, || self.api.patch(name, &params, &patch)).await
+        budget
+            .retry(&action, || self.api.patch(name, &params, &patch))
+            .await
     }
 
     /// Deletes object `name`; an object (or namespace) that is already gone is success.

@@ -53,7 +53,12 @@ mod tests {
 
     fn meta(labels: &[(&str, &str)]) -> ObjectMeta {
         ObjectMeta {
-            labels: Some(labels.iter().map(|(k, v)| ((*k).into(), (*v).into())).collect()),
+            labels: Some(
+                labels
+                    .iter()
+                    .map(|(k, v)| ((*k).into(), (*v).into()))
+                    .collect(),
+            ),
             ..ObjectMeta::default()
         }
     }
@@ -61,9 +66,24 @@ mod tests {
     #[test]
     fn only_objects_with_our_label_may_be_taken_over() {
         assert!(check_can_create(None, "Secret", "ns", "n", "t").is_ok());
-        assert!(check_can_create(Some(&meta(&[(MANAGED_BY_LABEL, MANAGED_BY_VALUE)])), "Secret", "ns", "n", "t").is_ok());
+        assert!(
+            check_can_create(
+                Some(&meta(&[(MANAGED_BY_LABEL, MANAGED_BY_VALUE)])),
+                "Secret",
+                "ns",
+                "n",
+                "t"
+            )
+            .is_ok()
+        );
         assert!(matches!(
-            check_can_create(Some(&meta(&[(MANAGED_BY_LABEL, "Helm")])), "Secret", "ns", "n", "t"),
+            check_can_create(
+                Some(&meta(&[(MANAGED_BY_LABEL, "Helm")])),
+                "Secret",
+                "ns",
+                "n",
+                "t"
+            ),
             Err(KubeError::NotOwned { .. })
         ));
         assert!(check_can_create(Some(&ObjectMeta::default()), "Secret", "ns", "n", "t").is_err());

@@ -67,14 +67,14 @@ impl Budget {
             attempts += 1;
             let remaining = self.remaining();
             let outcome = tokio::select! {
-                () = self.cancel.cancelled() => return Err(KubeError::Cancelled { action: action.clone() }),
+                () = self.cancel.cancelled() => return Err(KubeError::Cancelled { action: Box::new(action.clone()) }),
                 r = tokio::time::timeout(remaining, call()) => r,
             };
             let error = match outcome {
                 Ok(Ok(value)) => return Ok(value),
                 Ok(Err(e)) => classify(action, e, attempts),
                 Err(_elapsed) => KubeError::Transport {
-                    action: action.clone(),
+                    action: Box::new(action.clone()),
                     message: "the request did not finish in time".into(),
                     attempts,
                 },
@@ -85,7 +85,7 @@ impl Budget {
             let wait = jittered(backoff).max(retry_after(&error));
             if wait >= self.remaining() {
                 return Err(KubeError::Timeout {
-                    action: action.clone(),
+                    action: Box::new(action.clone()),
                     attempts,
                     elapsed: self.elapsed(),
                     limit: self.limit,
@@ -94,7 +94,7 @@ impl Budget {
             }
             tracing::debug!(action = %action, attempt = attempts, wait_ms = wait.as_millis() as u64, "retrying a transient Kubernetes API error");
             tokio::select! {
-                () = self.cancel.cancelled() => return Err(KubeError::Cancelled { action: action.clone() }),
+                () = self.cancel.cancelled() => return Err(KubeError::Cancelled { action: Box::new(action.clone()) }),
                 () = tokio::time::sleep(wait) => {}
             }
             backoff = (backoff * 2).min(MAX_BACKOFF);
@@ -105,7 +105,12 @@ impl Budget {
 /// The last error in a few words, for the timeout message.
 fn short(error: &KubeError) -> String {
     match error {
-        KubeError::Api { code, reason, message, .. } => {
+        KubeError::Api {
+            code,
+            reason,
+            message,
+            ..
+        } => {
             if message.is_empty() {
                 format!("{code} {reason}")
             } else {
@@ -136,14 +141,14 @@ fn jittered(base: Duration) -> Duration {
 pub fn classify(action: &Action, error: kube::Error, attempts: u32) -> KubeError {
     match error {
         kube::Error::Api(status) => {
-            let namespace_missing = status.code == 404
-                && status
-                    .details
-                    .as_ref()
-                    .is_some_and(|d| d.kind == "namespaces" && d.name == action.namespace)
-                || (status.code == 404 && status.message == format!("namespaces \"{}\" not found", action.namespace));
+            let about_namespace = status
+                .details
+                .as_ref()
+                .is_some_and(|d| d.kind == "namespaces" && d.name == action.namespace)
+                || status.message == format!("namespaces \"{}\" not found", action.namespace);
+            let namespace_missing = status.code == 404 && about_namespace;
             KubeError::Api {
-                action: action.clone(),
+                action: Box::new(action.clone()),
                 code: status.code,
                 reason: status.reason.clone(),
                 message: status.message.clone(),
@@ -152,27 +157,35 @@ pub fn classify(action: &Action, error: kube::Error, attempts: u32) -> KubeError
             }
         }
         kube::Error::SerdeError(e) => KubeError::Decode {
-            action: action.clone(),
-            detail: format!("{:?} error at line {} column {}", e.classify(), e.line(), e.column()),
+            action: Box::new(action.clone()),
+            detail: format!(
+                "{:?} error at line {} column {}",
+                e.classify(),
+                e.line(),
+                e.column()
+            ),
         },
         kube::Error::FromUtf8(_) => KubeError::Decode {
-            action: action.clone(),
+            action: Box::new(action.clone()),
             detail: "the answer is not UTF-8".into(),
         },
         e @ (kube::Error::HyperError(_) | kube::Error::Service(_)) => {
             let message = error_chain(&e);
             if is_tls_or_auth_failure(&message) {
-                KubeError::Other { action: action.clone(), message }
+                KubeError::Other {
+                    action: Box::new(action.clone()),
+                    message,
+                }
             } else {
                 KubeError::Transport {
-                    action: action.clone(),
+                    action: Box::new(action.clone()),
                     message,
                     attempts,
                 }
             }
         }
         other => KubeError::Other {
-            action: action.clone(),
+            action: Box::new(action.clone()),
             message: error_chain(&other),
         },
     }
@@ -181,9 +194,15 @@ pub fn classify(action: &Action, error: kube::Error, attempts: u32) -> KubeError
 /// Certificate and credential problems do not heal by retrying.
 fn is_tls_or_auth_failure(message: &str) -> bool {
     let m = message.to_ascii_lowercase();
-    ["certificate", "invalid peer", "handshake", "unknownissuer", "auth"]
-        .iter()
-        .any(|needle| m.contains(needle))
+    [
+        "certificate",
+        "invalid peer",
+        "handshake",
+        "unknownissuer",
+        "auth",
+    ]
+    .iter()
+    .any(|needle| m.contains(needle))
 }
 
 /// The error and its sources, `a: b: c`, without repeating a cause already printed.
@@ -213,7 +232,11 @@ mod tests {
     }
 
     fn status(code: u16) -> kube::Error {
-        kube::Error::Api(Status::failure("boom", "InternalError").with_code(code).boxed())
+        kube::Error::Api(
+            Status::failure("boom", "InternalError")
+                .with_code(code)
+                .boxed(),
+        )
     }
 
     #[tokio::test]
@@ -276,12 +299,22 @@ mod tests {
     #[test]
     fn a_missing_namespace_is_told_apart_from_a_missing_object() {
         let ns = kube::Error::Api(
-            Status::failure("namespaces \"ns\" not found", "NotFound").with_code(404).boxed(),
+            Status::failure("namespaces \"ns\" not found", "NotFound")
+                .with_code(404)
+                .boxed(),
         );
         let obj = kube::Error::Api(
-            Status::failure("secrets \"name\" not found", "NotFound").with_code(404).boxed(),
+            Status::failure("secrets \"name\" not found", "NotFound")
+                .with_code(404)
+                .boxed(),
         );
-        assert!(matches!(classify(&action(), ns, 1), KubeError::Api { namespace_missing: true, .. }));
+        assert!(matches!(
+            classify(&action(), ns, 1),
+            KubeError::Api {
+                namespace_missing: true,
+                ..
+            }
+        ));
         assert!(classify(&action(), obj, 1).is_not_found());
     }
 }

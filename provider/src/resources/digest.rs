@@ -11,7 +11,9 @@ pub fn sha256(bytes: &[u8]) -> String {
 
 /// One digest per key.
 pub fn key_digests<V: AsRef<[u8]>>(data: &BTreeMap<String, V>) -> BTreeMap<String, String> {
-    data.iter().map(|(k, v)| (k.clone(), sha256(v.as_ref()))).collect()
+    data.iter()
+        .map(|(k, v)| (k.clone(), sha256(v.as_ref())))
+        .collect()
 }
 
 /// One digest over `keys` of `data`, in the given order; each key and value is length-prefixed
@@ -50,7 +52,11 @@ mod tests {
         let b = BTreeMap::from([("x".to_owned(), "a"), ("y".to_owned(), "b")]);
         let c = BTreeMap::from([("x".to_owned(), ""), ("y".to_owned(), "ab")]);
         let keys = ["x", "y"];
-        let digests = [combined_digest(&a, &keys), combined_digest(&b, &keys), combined_digest(&c, &keys)];
+        let digests = [
+            combined_digest(&a, &keys),
+            combined_digest(&b, &keys),
+            combined_digest(&c, &keys),
+        ];
         assert_ne!(digests[0], digests[1]);
         assert_ne!(digests[0], digests[2]);
         assert_ne!(digests[1], digests[2]);
@@ -60,7 +66,10 @@ mod tests {
 
     #[test]
     fn key_digests_cover_every_key() {
-        let d = key_digests(&BTreeMap::from([("a".to_owned(), b"1".to_vec()), ("b".to_owned(), b"".to_vec())]));
+        let d = key_digests(&BTreeMap::from([
+            ("a".to_owned(), b"1".to_vec()),
+            ("b".to_owned(), b"".to_vec()),
+        ]));
         assert_eq!(d.len(), 2);
         assert_eq!(d["b"], sha256(b""));
     }

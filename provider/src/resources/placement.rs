@@ -77,7 +77,12 @@ pub fn annotations_attribute() -> Attribute {
 }
 
 pub fn timeouts_block() -> NestedBlock {
-    timeouts::block(&[Operation::Create, Operation::Read, Operation::Update, Operation::Delete])
+    timeouts::block(&[
+        Operation::Create,
+        Operation::Read,
+        Operation::Update,
+        Operation::Delete,
+    ])
 }
 
 /// The budget for `operation` from the document's `timeouts` block.
@@ -122,7 +127,9 @@ pub fn tracked_annotations(
 }
 
 pub fn is_tracked_annotation(key: &str) -> bool {
-    !UNTRACKED_ANNOTATION_PREFIXES.iter().any(|p| key.starts_with(p))
+    !UNTRACKED_ANNOTATION_PREFIXES
+        .iter()
+        .any(|p| key.starts_with(p))
 }
 
 fn keep_absent(
@@ -142,7 +149,10 @@ mod tests {
     use crate::kube::MANAGED_BY_VALUE;
 
     fn map(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
-        pairs.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect()
+        pairs
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect()
     }
 
     #[test]
@@ -151,12 +161,21 @@ mod tests {
         assert_eq!(tracked_labels(Some(&live), None), None);
         assert_eq!(tracked_labels(Some(&live), Some(&map(&[]))), Some(map(&[])));
         let edited = map(&[(MANAGED_BY_LABEL, MANAGED_BY_VALUE), ("team", "ci")]);
-        assert_eq!(tracked_labels(Some(&edited), None), Some(map(&[("team", "ci")])));
+        assert_eq!(
+            tracked_labels(Some(&edited), None),
+            Some(map(&[("team", "ci")]))
+        );
     }
 
     #[test]
     fn kubectl_annotations_are_not_tracked() {
-        let live = map(&[("kubectl.kubernetes.io/last-applied-configuration", "{}"), ("note", "x")]);
-        assert_eq!(tracked_annotations(Some(&live), None), Some(map(&[("note", "x")])));
+        let live = map(&[
+            ("kubectl.kubernetes.io/last-applied-configuration", "{}"),
+            ("note", "x"),
+        ]);
+        assert_eq!(
+            tracked_annotations(Some(&live), None),
+            Some(map(&[("note", "x")]))
+        );
     }
 }

@@ -43,7 +43,10 @@ impl DesiredSecret {
 
     /// Labels, annotations and data keys on `live` that the configuration does not have.
     pub fn pruning(&self, live: &Secret) -> Pruning {
-        let extra = |live: Option<&BTreeMap<String, String>>, wanted: &BTreeMap<String, String>, keep: &dyn Fn(&str) -> bool| -> Vec<String> {
+        let extra = |live: Option<&BTreeMap<String, String>>,
+                     wanted: &BTreeMap<String, String>,
+                     keep: &dyn Fn(&str) -> bool|
+         -> Vec<String> {
             live.into_iter()
                 .flatten()
                 .map(|(k, _)| k)
@@ -56,8 +59,14 @@ impl DesiredSecret {
             .filter(|k| !self.data.contains_key(k))
             .collect();
         Pruning {
-            labels: extra(live.metadata.labels.as_ref(), &self.labels, &|k| k != MANAGED_BY_LABEL),
-            annotations: extra(live.metadata.annotations.as_ref(), &self.annotations, &is_tracked_annotation),
+            labels: extra(live.metadata.labels.as_ref(), &self.labels, &|k| {
+                k != MANAGED_BY_LABEL
+            }),
+            annotations: extra(
+                live.metadata.annotations.as_ref(),
+                &self.annotations,
+                &is_tracked_annotation,
+            ),
             fields: BTreeMap::from([("data".to_owned(), data_keys)]),
         }
     }
@@ -90,7 +99,10 @@ impl LiveMetadata {
         LiveMetadata {
             uid: secret.metadata.uid.clone(),
             labels: tracked_labels(secret.metadata.labels.as_ref(), prior_labels),
-            annotations: tracked_annotations(secret.metadata.annotations.as_ref(), prior_annotations),
+            annotations: tracked_annotations(
+                secret.metadata.annotations.as_ref(),
+                prior_annotations,
+            ),
         }
     }
 }
@@ -122,12 +134,22 @@ mod tests {
     #[test]
     fn pruning_lists_only_keys_added_outside_terraform() {
         let mut live = desired().to_object();
-        live.metadata.labels.as_mut().unwrap().insert("extra".into(), "x".into());
+        live.metadata
+            .labels
+            .as_mut()
+            .unwrap()
+            .insert("extra".into(), "x".into());
         live.metadata.annotations = Some(BTreeMap::from([
-            ("kubectl.kubernetes.io/last-applied-configuration".into(), "{}".into()),
+            (
+                "kubectl.kubernetes.io/last-applied-configuration".into(),
+                "{}".into(),
+            ),
             ("note".into(), "n".into()),
         ]));
-        live.data.as_mut().unwrap().insert("b".into(), ByteString(b"2".to_vec()));
+        live.data
+            .as_mut()
+            .unwrap()
+            .insert("b".into(), ByteString(b"2".to_vec()));
         let p = desired().pruning(&live);
         assert_eq!(p.labels, vec!["extra".to_owned()]);
         assert_eq!(p.annotations, vec!["note".to_owned()]);

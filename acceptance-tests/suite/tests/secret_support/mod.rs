@@ -33,13 +33,19 @@ pub fn ok(out: &std::process::Output, what: &str) {
 }
 
 /// The live Secret's decoded data, or `None` when it does not exist.
-pub fn secret_data(world: &KubeWorld, namespace: &str, name: &str) -> Option<BTreeMap<String, String>> {
+pub fn secret_data(
+    world: &KubeWorld,
+    namespace: &str,
+    name: &str,
+) -> Option<BTreeMap<String, String>> {
     let secret = world.get_json("secret", namespace, name)?;
     let data = secret["data"].as_object().cloned().unwrap_or_default();
     Some(
         data.into_iter()
             .map(|(k, v)| {
-                let bytes = STANDARD.decode(v.as_str().unwrap_or_default()).expect("base64 data");
+                let bytes = STANDARD
+                    .decode(v.as_str().unwrap_or_default())
+                    .expect("base64 data");
                 (k, String::from_utf8(bytes).expect("UTF-8 data"))
             })
             .collect(),
@@ -48,10 +54,16 @@ pub fn secret_data(world: &KubeWorld, namespace: &str, name: &str) -> Option<BTr
 
 /// The live Secret's labels.
 pub fn secret_labels(world: &KubeWorld, namespace: &str, name: &str) -> BTreeMap<String, String> {
-    let secret = world.get_json("secret", namespace, name).expect("the Secret exists");
+    let secret = world
+        .get_json("secret", namespace, name)
+        .expect("the Secret exists");
     secret["metadata"]["labels"]
         .as_object()
-        .map(|m| m.iter().map(|(k, v)| (k.clone(), v.as_str().unwrap_or_default().to_owned())).collect())
+        .map(|m| {
+            m.iter()
+                .map(|(k, v)| (k.clone(), v.as_str().unwrap_or_default().to_owned()))
+                .collect()
+        })
         .unwrap_or_default()
 }
 
@@ -94,7 +106,9 @@ pub fn unwrap_lines(output: &str) -> String {
 
 /// A certificate for `names` valid until `until` (year, month, day); `ca` makes it a CA.
 pub fn certificate(names: &[&str], until: (i32, u8, u8), ca: bool) -> String {
-    let mut params = CertificateParams::new(names.iter().map(|s| (*s).to_owned()).collect::<Vec<_>>()).expect("params");
+    let mut params =
+        CertificateParams::new(names.iter().map(|s| (*s).to_owned()).collect::<Vec<_>>())
+            .expect("params");
     params.not_before = date_time_ymd(2020, 1, 1);
     params.not_after = date_time_ymd(until.0, until.1, until.2);
     if ca {

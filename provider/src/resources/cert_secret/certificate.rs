@@ -138,13 +138,23 @@ pub struct Finding {
 }
 
 /// Warnings for `chain` used to reach `host`, as of `now`.
-pub fn findings(chain: &[CertificateInfo], host: &str, warn_days: i64, now: OffsetDateTime) -> Vec<Finding> {
+pub fn findings(
+    chain: &[CertificateInfo],
+    host: &str,
+    warn_days: i64,
+    now: OffsetDateTime,
+) -> Vec<Finding> {
     let mut out = Vec::new();
     for (i, cert) in chain.iter().enumerate() {
         let position = if chain.len() == 1 {
             "The certificate".to_owned()
         } else {
-            format!("Certificate {} of {} ({})", i + 1, chain.len(), cert.subject)
+            format!(
+                "Certificate {} of {} ({})",
+                i + 1,
+                chain.len(),
+                cert.subject
+            )
         };
         if cert.not_after <= now {
             out.push(Finding {
@@ -165,8 +175,11 @@ pub fn findings(chain: &[CertificateInfo], host: &str, warn_days: i64, now: Offs
             });
         }
     }
-    if let Some(leaf) = chain.first() {
-        if !leaf.is_ca && !covers_host(leaf, host) {
+    if let Some(leaf) = chain.first()
+        && !leaf.is_ca
+        && !covers_host(leaf, host)
+    {
+        {
             let names = if leaf.dns_names.is_empty() && leaf.ip_addresses.is_empty() {
                 "no subject alternative names".to_owned()
             } else {
@@ -193,7 +206,9 @@ pub(crate) mod tests {
 
     /// A self-signed certificate for `names`, valid `days` from now (negative: already expired).
     pub fn certificate(names: &[&str], days: i64, ca: bool) -> String {
-        let mut params = CertificateParams::new(names.iter().map(|s| (*s).to_owned()).collect::<Vec<_>>()).unwrap();
+        let mut params =
+            CertificateParams::new(names.iter().map(|s| (*s).to_owned()).collect::<Vec<_>>())
+                .unwrap();
         let now = OffsetDateTime::now_utc();
         params.not_before = now - time::Duration::days(400);
         params.not_after = now + time::Duration::days(days);
@@ -206,7 +221,11 @@ pub(crate) mod tests {
 
     #[test]
     fn a_chain_parses_block_by_block() {
-        let pem = format!("{}{}", certificate(&["gitlab.example.com"], 90, false), certificate(&[], 900, true));
+        let pem = format!(
+            "{}{}",
+            certificate(&["gitlab.example.com"], 90, false),
+            certificate(&[], 900, true)
+        );
         let chain = parse_chain(pem.as_bytes()).unwrap();
         assert_eq!(chain.len(), 2);
         assert_eq!(chain[0].dns_names, vec!["gitlab.example.com"]);
@@ -220,14 +239,24 @@ pub(crate) mod tests {
         assert_eq!(parse_chain(b"hello"), Err(ChainError::Empty));
         let key = "-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n";
         let with_key = format!("{}{key}", certificate(&["a.example"], 90, false));
-        assert!(matches!(parse_chain(with_key.as_bytes()), Err(ChainError::NotACertificate { index: 2, .. })));
+        assert!(matches!(
+            parse_chain(with_key.as_bytes()),
+            Err(ChainError::NotACertificate { index: 2, .. })
+        ));
         let garbage = "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n";
-        assert!(matches!(parse_chain(garbage.as_bytes()), Err(ChainError::BadCertificate { index: 1, .. })));
+        assert!(matches!(
+            parse_chain(garbage.as_bytes()),
+            Err(ChainError::BadCertificate { index: 1, .. })
+        ));
     }
 
     #[test]
     fn host_coverage_with_wildcards_and_ips() {
-        let cert = parse_chain(certificate(&["*.example.com", "gitlab.test", "10.0.0.1"], 90, false).as_bytes()).unwrap().remove(0);
+        let cert = parse_chain(
+            certificate(&["*.example.com", "gitlab.test", "10.0.0.1"], 90, false).as_bytes(),
+        )
+        .unwrap()
+        .remove(0);
         assert!(covers_host(&cert, "gitlab.example.com"));
         assert!(covers_host(&cert, "GITLAB.TEST"));
         assert!(!covers_host(&cert, "example.com"));
@@ -241,13 +270,20 @@ pub(crate) mod tests {
         let now = OffsetDateTime::now_utc();
         let soon = parse_chain(certificate(&["gitlab.example.com"], 10, false).as_bytes()).unwrap();
         let f = findings(&soon, "gitlab.example.com", 30, now);
-        assert_eq!(f.iter().map(|f| f.summary).collect::<Vec<_>>(), vec!["Certificate Expires Soon"]);
+        assert_eq!(
+            f.iter().map(|f| f.summary).collect::<Vec<_>>(),
+            vec!["Certificate Expires Soon"]
+        );
         assert!(findings(&soon, "gitlab.example.com", 5, now).is_empty());
-        let expired = parse_chain(certificate(&["other.example.com"], -1, false).as_bytes()).unwrap();
+        let expired =
+            parse_chain(certificate(&["other.example.com"], -1, false).as_bytes()).unwrap();
         let f = findings(&expired, "gitlab.example.com", 30, now);
         assert_eq!(
             f.iter().map(|f| f.summary).collect::<Vec<_>>(),
-            vec!["Certificate Expired", "Certificate Does Not Match The GitLab Host"]
+            vec![
+                "Certificate Expired",
+                "Certificate Does Not Match The GitLab Host"
+            ]
         );
         assert!(f[1].detail.contains("other.example.com"));
         let ca = parse_chain(certificate(&[], 900, true).as_bytes()).unwrap();

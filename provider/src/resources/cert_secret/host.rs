@@ -12,15 +12,21 @@ pub enum HostError {
     Scheme { scheme: String },
     #[error("has no host name")]
     NoHost,
-    #[error("must be a host name such as \"gitlab.example.com\" (letters, digits, \"-\" and \".\"), without scheme, port or path")]
+    #[error(
+        "must be a host name such as \"gitlab.example.com\" (letters, digits, \"-\" and \".\"), without scheme, port or path"
+    )]
     BadHostname,
-    #[error("is an IPv6 address, which cannot be a Secret key (\":\" is not allowed); use a DNS name for GitLab")]
+    #[error(
+        "is an IPv6 address, which cannot be a Secret key (\":\" is not allowed); use a DNS name for GitLab"
+    )]
     Ipv6,
 }
 
 /// The host of `gitlab_url`.
 pub fn host_from_url(url: &str) -> Result<String, HostError> {
-    let parsed = url::Url::parse(url).map_err(|e| HostError::NotAUrl { reason: e.to_string() })?;
+    let parsed = url::Url::parse(url).map_err(|e| HostError::NotAUrl {
+        reason: e.to_string(),
+    })?;
     if !matches!(parsed.scheme(), "https" | "http") {
         return Err(HostError::Scheme {
             scheme: parsed.scheme().to_owned(),
@@ -68,7 +74,9 @@ pub fn is_secret_key(key: &str) -> bool {
         && key.len() <= 253
         && key != "."
         && key != ".."
-        && key.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_'))
+        && key
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_'))
 }
 
 #[cfg(test)]
@@ -79,21 +87,39 @@ mod tests {
     fn key_names_come_from_the_host_only() {
         let cases = [
             ("https://gitlab.example.com", "gitlab.example.com.crt"),
-            ("https://GitLab.Example.com:8443/gitlab/", "gitlab.example.com.crt"),
+            (
+                "https://GitLab.Example.com:8443/gitlab/",
+                "gitlab.example.com.crt",
+            ),
             ("http://10.1.2.3:8080", "10.1.2.3.crt"),
         ];
         for (url, key) in cases {
             assert_eq!(file_name(&host_from_url(url).unwrap()), key, "{url}");
         }
-        assert_eq!(file_name(&checked_hostname("gitlab.example.com").unwrap()), "gitlab.example.com.crt");
+        assert_eq!(
+            file_name(&checked_hostname("gitlab.example.com").unwrap()),
+            "gitlab.example.com.crt"
+        );
     }
 
     #[test]
     fn bad_urls_and_hostnames_are_refused() {
-        assert!(matches!(host_from_url("gitlab.example.com"), Err(HostError::NotAUrl { .. })));
-        assert!(matches!(host_from_url("ftp://gitlab.example.com"), Err(HostError::Scheme { .. })));
+        assert!(matches!(
+            host_from_url("gitlab.example.com"),
+            Err(HostError::NotAUrl { .. })
+        ));
+        assert!(matches!(
+            host_from_url("ftp://gitlab.example.com"),
+            Err(HostError::Scheme { .. })
+        ));
         assert_eq!(host_from_url("https://[::1]/"), Err(HostError::Ipv6));
-        for bad in ["https://gitlab.example.com", "gitlab.example.com:443", "gitlab_example.com", "", "-a.com"] {
+        for bad in [
+            "https://gitlab.example.com",
+            "gitlab.example.com:443",
+            "gitlab_example.com",
+            "",
+            "-a.com",
+        ] {
             assert!(checked_hostname(bad).is_err(), "{bad}");
         }
         assert_eq!(checked_hostname("::1"), Err(HostError::Ipv6));

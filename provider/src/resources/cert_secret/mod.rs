@@ -16,17 +16,20 @@ use serde::de::IgnoredAny;
 use serde::{Deserialize, Serialize};
 use tfplugin::timeouts::{Operation, Timeouts};
 use tfplugin::{
-    Attribute, AttributePath, Block, Context, CreateRequest, CreateResponse, DeleteRequest, DeleteResponse,
-    Diagnostic, Diagnostics, Document, ImportRequest, ImportResponse, NestedBlock, OpResult, PlanRequest,
-    PlanResponse, ReadRequest, ReadResponse, Resource, Schema, TfValue, Type, UpdateRequest, UpdateResponse,
-    ValidateRequest, ValidateResponse, Value, async_trait, validators,
+    Attribute, AttributePath, Block, Context, CreateRequest, CreateResponse, DeleteRequest,
+    DeleteResponse, Diagnostic, Diagnostics, Document, ImportRequest, ImportResponse, NestedBlock,
+    OpResult, PlanRequest, PlanResponse, ReadRequest, ReadResponse, Resource, Schema, TfValue,
+    Type, UpdateRequest, UpdateResponse, ValidateRequest, ValidateResponse, Value, async_trait,
+    validators,
 };
 
 use super::digest::key_digests;
 use super::placement::{self, budget};
 use super::secret_object::{DesiredSecret, LiveMetadata, live_data};
 use crate::ProviderConfig;
-use crate::kube::{Budget, ObjectId, Objects, client_for, dns1123_label_validator, dns1123_subdomain_validator};
+use crate::kube::{
+    Budget, ObjectId, Objects, client_for, dns1123_label_validator, dns1123_subdomain_validator,
+};
 use certificate::{CertificateInfo, parse_chain, rfc3339};
 pub use host::file_name;
 
@@ -168,7 +171,8 @@ impl State {
             .collect();
         self.extra_files = (!extra.is_empty()).then_some(extra);
         self.file_name = Some(file);
-        self.expiry_warning_days.get_or_insert(DEFAULT_EXPIRY_WARNING_DAYS);
+        self.expiry_warning_days
+            .get_or_insert(DEFAULT_EXPIRY_WARNING_DAYS);
     }
 }
 
@@ -278,14 +282,16 @@ fn schema() -> Schema {
 fn host_of(config: &Value) -> Result<Option<String>, Diagnostic> {
     let known = |name| config.attr(name).and_then(Value::as_str);
     if let Some(url) = known(GITLAB_URL) {
-        return host::host_from_url(url)
-            .map(Some)
-            .map_err(|e| Diagnostic::error("Invalid GitLab URL", format!("gitlab_url {e}.")).at(AttributePath::new(GITLAB_URL)));
+        return host::host_from_url(url).map(Some).map_err(|e| {
+            Diagnostic::error("Invalid GitLab URL", format!("gitlab_url {e}."))
+                .at(AttributePath::new(GITLAB_URL))
+        });
     }
     if let Some(h) = known(GITLAB_HOSTNAME) {
-        return host::checked_hostname(h)
-            .map(Some)
-            .map_err(|e| Diagnostic::error("Invalid GitLab Host Name", format!("gitlab_hostname {e}.")).at(AttributePath::new(GITLAB_HOSTNAME)));
+        return host::checked_hostname(h).map(Some).map_err(|e| {
+            Diagnostic::error("Invalid GitLab Host Name", format!("gitlab_hostname {e}."))
+                .at(AttributePath::new(GITLAB_HOSTNAME))
+        });
     }
     Ok(None)
 }
@@ -295,8 +301,24 @@ fn host_of(config: &Value) -> Result<Option<String>, Diagnostic> {
 fn check_config(config: &Value) -> Diagnostics {
     let mut d = Diagnostics::new();
     let is_set = |name| config.attr(name).is_some_and(|v| !v.is_null());
-    exactly_one(&mut d, is_set(GITLAB_URL), is_set(GITLAB_HOSTNAME), GITLAB_URL, GITLAB_HOSTNAME, "Missing GitLab Host", "the GitLab host, so the provider can name the file `<host>.crt` the runner reads");
-    exactly_one(&mut d, is_set(CERTIFICATE_PEM), is_set(SOURCE_SECRET), CERTIFICATE_PEM, SOURCE_SECRET, "Missing Certificate", "the certificate");
+    exactly_one(
+        &mut d,
+        is_set(GITLAB_URL),
+        is_set(GITLAB_HOSTNAME),
+        GITLAB_URL,
+        GITLAB_HOSTNAME,
+        "Missing GitLab Host",
+        "the GitLab host, so the provider can name the file `<host>.crt` the runner reads",
+    );
+    exactly_one(
+        &mut d,
+        is_set(CERTIFICATE_PEM),
+        is_set(SOURCE_SECRET),
+        CERTIFICATE_PEM,
+        SOURCE_SECRET,
+        "Missing Certificate",
+        "the certificate",
+    );
     let host = match host_of(config) {
         Ok(h) => h,
         Err(e) => {
@@ -304,12 +326,17 @@ fn check_config(config: &Value) -> Diagnostics {
             None
         }
     };
-    if let Some(pem) = config.attr(CERTIFICATE_PEM).and_then(Value::as_str) {
-        if let Err(e) = parse_chain(pem.as_bytes()) {
-            d.attribute_error(AttributePath::new(CERTIFICATE_PEM), "Invalid Certificate", format!("certificate_pem {e}."));
-        }
+    if let Some(pem) = config.attr(CERTIFICATE_PEM).and_then(Value::as_str)
+        && let Err(e) = parse_chain(pem.as_bytes())
+    {
+        d.attribute_error(
+            AttributePath::new(CERTIFICATE_PEM),
+            "Invalid Certificate",
+            format!("certificate_pem {e}."),
+        );
     }
-    if let (Some(host), Some(files)) = (host, config.attr(EXTRA_FILES).and_then(Value::as_entries)) {
+    if let (Some(host), Some(files)) = (host, config.attr(EXTRA_FILES).and_then(Value::as_entries))
+    {
         let name = file_name(&host);
         if files.contains_key(&name) {
             d.attribute_error(
@@ -322,9 +349,21 @@ fn check_config(config: &Value) -> Diagnostics {
     d
 }
 
-fn exactly_one(d: &mut Diagnostics, a_set: bool, b_set: bool, a: &str, b: &str, summary: &str, what: &str) {
+fn exactly_one(
+    d: &mut Diagnostics,
+    a_set: bool,
+    b_set: bool,
+    a: &str,
+    b: &str,
+    summary: &str,
+    what: &str,
+) {
     match (a_set, b_set) {
-        (false, false) => d.attribute_error(AttributePath::new(a), summary, format!("Set {a} or {b} to give {what}.")),
+        (false, false) => d.attribute_error(
+            AttributePath::new(a),
+            summary,
+            format!("Set {a} or {b} to give {what}."),
+        ),
         (true, true) => d.attribute_error(
             AttributePath::new(b),
             "Conflicting Attributes",
@@ -351,7 +390,11 @@ fn certificate_path(source: &Option<SourceSecret>) -> AttributePath {
 }
 
 /// Reads the certificate from the source Secret; `Ok(None)` when that Secret does not exist.
-async fn read_source(ctx: &Context, source: &SourceSecret, budget: &Budget) -> Result<Option<Vec<u8>>, Diagnostics> {
+async fn read_source(
+    ctx: &Context,
+    source: &SourceSecret,
+    budget: &Budget,
+) -> Result<Option<Vec<u8>>, Diagnostics> {
     let provider = ctx.provider::<ProviderConfig>()?;
     let objects = Objects::<Secret>::new(client_for(&provider).await?, &source.namespace);
     let Some(secret) = objects.get(&source.name, budget).await? else {
@@ -369,7 +412,11 @@ async fn read_source(ctx: &Context, source: &SourceSecret, budget: &Budget) -> R
                     source.namespace,
                     source.name,
                     source.key,
-                    if keys.is_empty() { "(none)".to_owned() } else { keys.join(", ") }
+                    if keys.is_empty() {
+                        "(none)".to_owned()
+                    } else {
+                        keys.join(", ")
+                    }
                 ),
             )
             .at(AttributePath::new(SOURCE_SECRET).attr("key"))
@@ -378,7 +425,12 @@ async fn read_source(ctx: &Context, source: &SourceSecret, budget: &Budget) -> R
     }
 }
 
-fn wanted(host: String, pem: Vec<u8>, extra_files: &BTreeMap<String, String>, at: &AttributePath) -> Result<Wanted, Diagnostic> {
+fn wanted(
+    host: String,
+    pem: Vec<u8>,
+    extra_files: &BTreeMap<String, String>,
+    at: &AttributePath,
+) -> Result<Wanted, Diagnostic> {
     let chain = parse_chain(&pem).map_err(|e| {
         Diagnostic::error("Invalid Certificate", format!("The certificate {e}.")).at(at.clone())
     })?;
@@ -397,7 +449,12 @@ fn wanted(host: String, pem: Vec<u8>, extra_files: &BTreeMap<String, String>, at
 }
 
 fn warn(diagnostics: &mut Diagnostics, wanted: &Wanted, warn_days: i64, at: &AttributePath) {
-    for f in certificate::findings(&wanted.chain, &wanted.host, warn_days, time::OffsetDateTime::now_utc()) {
+    for f in certificate::findings(
+        &wanted.chain,
+        &wanted.host,
+        warn_days,
+        time::OffsetDateTime::now_utc(),
+    ) {
         diagnostics.push(Diagnostic::warning(f.summary, f.detail).at(at.clone()));
     }
 }
@@ -412,25 +469,49 @@ impl Resource for CertSecret {
         schema()
     }
 
-    async fn validate(&self, request: ValidateRequest, response: &mut ValidateResponse) -> OpResult {
-        response.diagnostics.extend(check_config(request.config.value()));
+    async fn validate(
+        &self,
+        request: ValidateRequest,
+        response: &mut ValidateResponse,
+    ) -> OpResult {
+        response
+            .diagnostics
+            .extend(check_config(request.config.value()));
         Ok(())
     }
 
-    async fn modify_plan(&self, ctx: &Context, request: PlanRequest, response: &mut PlanResponse) -> OpResult {
+    async fn modify_plan(
+        &self,
+        ctx: &Context,
+        request: PlanRequest,
+        response: &mut PlanResponse,
+    ) -> OpResult {
         let config = request.config.value();
         if let (Some(ns), Some(name)) = (
             config.attr("namespace").and_then(Value::as_str),
             config.attr("name").and_then(Value::as_str),
         ) {
-            response.plan.set_attr(&AttributePath::new("id"), &ObjectId::new(ns, name).to_string())?;
+            response.plan.set_attr(
+                &AttributePath::new("id"),
+                &ObjectId::new(ns, name).to_string(),
+            )?;
         }
         let host = host_of(config)?;
-        let file = host.as_deref().map_or(Value::Unknown, |h| Value::from(file_name(h)));
-        response.plan.set_value(&AttributePath::new("file_name"), file)?;
+        let file = host
+            .as_deref()
+            .map_or(Value::Unknown, |h| Value::from(file_name(h)));
+        response
+            .plan
+            .set_value(&AttributePath::new("file_name"), file)?;
 
-        let source: Option<SourceSecret> = request.config.get_attr(&AttributePath::new(SOURCE_SECRET)).unwrap_or(None);
-        let pem = match (config.attr(CERTIFICATE_PEM).and_then(Value::as_str), &source) {
+        let source: Option<SourceSecret> = request
+            .config
+            .get_attr(&AttributePath::new(SOURCE_SECRET))
+            .unwrap_or(None);
+        let pem = match (
+            config.attr(CERTIFICATE_PEM).and_then(Value::as_str),
+            &source,
+        ) {
             (Some(pem), _) => Some(pem.as_bytes().to_vec()),
             (None, Some(source)) => {
                 let provider = ctx.provider::<ProviderConfig>()?;
@@ -445,7 +526,9 @@ impl Resource for CertSecret {
         };
         let extra: Option<BTreeMap<String, String>> = match config.attr(EXTRA_FILES) {
             None | Some(Value::Null) => Some(BTreeMap::new()),
-            Some(v) if v.is_wholly_known() => request.config.get_attr(&AttributePath::new(EXTRA_FILES))?,
+            Some(v) if v.is_wholly_known() => {
+                request.config.get_attr(&AttributePath::new(EXTRA_FILES))?
+            }
             Some(_) => None,
         };
         let warn_days = config
@@ -454,7 +537,13 @@ impl Resource for CertSecret {
             .and_then(|n| n.as_i64())
             .unwrap_or(DEFAULT_EXPIRY_WARNING_DAYS);
         let at = certificate_path(&source);
-        let computed = ["sha256_fingerprint", "not_after", "subject", "dns_names", "key_digests"];
+        let computed = [
+            "sha256_fingerprint",
+            "not_after",
+            "subject",
+            "dns_names",
+            "key_digests",
+        ];
         match (host, pem, extra) {
             (Some(host), Some(pem), Some(extra)) => {
                 let wanted = wanted(host, pem, &extra, &at)?;
@@ -463,7 +552,10 @@ impl Resource for CertSecret {
                 facts.set_certificate_facts(wanted.chain.first());
                 let digests = key_digests(&wanted.data);
                 let plan = &mut response.plan;
-                plan.set_attr(&AttributePath::new("sha256_fingerprint"), &facts.sha256_fingerprint)?;
+                plan.set_attr(
+                    &AttributePath::new("sha256_fingerprint"),
+                    &facts.sha256_fingerprint,
+                )?;
                 plan.set_attr(&AttributePath::new("not_after"), &facts.not_after)?;
                 plan.set_attr(&AttributePath::new("subject"), &facts.subject)?;
                 plan.set_attr(&AttributePath::new("dns_names"), &facts.dns_names)?;
@@ -471,21 +563,33 @@ impl Resource for CertSecret {
             }
             _ => {
                 for name in computed {
-                    response.plan.set_value(&AttributePath::new(name), Value::Unknown)?;
+                    response
+                        .plan
+                        .set_value(&AttributePath::new(name), Value::Unknown)?;
                 }
             }
         }
         Ok(())
     }
 
-    async fn create(&self, ctx: &Context, request: CreateRequest, response: &mut CreateResponse) -> OpResult {
+    async fn create(
+        &self,
+        ctx: &Context,
+        request: CreateRequest,
+        response: &mut CreateResponse,
+    ) -> OpResult {
         let budget = budget(&request.plan, Operation::Create, ctx)?;
         let state = apply(ctx, &request.plan, &budget, true, &mut response.diagnostics).await?;
         response.state.set(&state)?;
         Ok(())
     }
 
-    async fn read(&self, ctx: &Context, request: ReadRequest, response: &mut ReadResponse) -> OpResult {
+    async fn read(
+        &self,
+        ctx: &Context,
+        request: ReadRequest,
+        response: &mut ReadResponse,
+    ) -> OpResult {
         let mut state: State = request.state.get()?;
         let budget = budget(&request.state, Operation::Read, ctx)?;
         let provider = ctx.provider::<ProviderConfig>()?;
@@ -504,14 +608,31 @@ impl Resource for CertSecret {
         Ok(())
     }
 
-    async fn update(&self, ctx: &Context, request: UpdateRequest, response: &mut UpdateResponse) -> OpResult {
+    async fn update(
+        &self,
+        ctx: &Context,
+        request: UpdateRequest,
+        response: &mut UpdateResponse,
+    ) -> OpResult {
         let budget = budget(&request.plan, Operation::Update, ctx)?;
-        let state = apply(ctx, &request.plan, &budget, false, &mut response.diagnostics).await?;
+        let state = apply(
+            ctx,
+            &request.plan,
+            &budget,
+            false,
+            &mut response.diagnostics,
+        )
+        .await?;
         response.state.set(&state)?;
         Ok(())
     }
 
-    async fn delete(&self, ctx: &Context, request: DeleteRequest, _response: &mut DeleteResponse) -> OpResult {
+    async fn delete(
+        &self,
+        ctx: &Context,
+        request: DeleteRequest,
+        _response: &mut DeleteResponse,
+    ) -> OpResult {
         let state: State = request.prior_state.get()?;
         let budget = budget(&request.prior_state, Operation::Delete, ctx)?;
         let provider = ctx.provider::<ProviderConfig>()?;
@@ -520,11 +641,22 @@ impl Resource for CertSecret {
         Ok(())
     }
 
-    async fn import(&self, _ctx: &Context, request: ImportRequest, response: &mut ImportResponse) -> OpResult {
+    async fn import(
+        &self,
+        _ctx: &Context,
+        request: ImportRequest,
+        response: &mut ImportResponse,
+    ) -> OpResult {
         let id = ObjectId::parse_import_id(&request.id)?;
-        response.state.set_attr(&AttributePath::new("id"), &id.to_string())?;
-        response.state.set_attr(&AttributePath::new("namespace"), &id.namespace)?;
-        response.state.set_attr(&AttributePath::new("name"), &id.name)?;
+        response
+            .state
+            .set_attr(&AttributePath::new("id"), &id.to_string())?;
+        response
+            .state
+            .set_attr(&AttributePath::new("namespace"), &id.namespace)?;
+        response
+            .state
+            .set_attr(&AttributePath::new("name"), &id.name)?;
         response.private.set(IMPORTED, &true)?;
         Ok(())
     }
@@ -540,7 +672,10 @@ async fn apply(
 ) -> Result<State, Diagnostics> {
     let inputs: Inputs = plan.get()?;
     let host = host_of(plan.value())?.ok_or_else(|| {
-        Diagnostic::error("GitLab Host Not Known", "Neither gitlab_url nor gitlab_hostname is known at apply time.")
+        Diagnostic::error(
+            "GitLab Host Not Known",
+            "Neither gitlab_url nor gitlab_hostname is known at apply time.",
+        )
     })?;
     let at = certificate_path(&inputs.source_secret);
     let pem = match (&inputs.certificate_pem, &inputs.source_secret) {
@@ -559,7 +694,12 @@ async fn apply(
             return Err(Diagnostic::error("Missing Certificate", "Set certificate_pem or source_secret.").into());
         }
     };
-    let wanted = wanted(host, pem, &inputs.extra_files.clone().unwrap_or_default(), &at)?;
+    let wanted = wanted(
+        host,
+        pem,
+        &inputs.extra_files.clone().unwrap_or_default(),
+        &at,
+    )?;
     let desired = DesiredSecret {
         namespace: inputs.namespace.clone(),
         name: inputs.name.clone(),
@@ -571,11 +711,15 @@ async fn apply(
     let objects = Objects::<Secret>::new(client_for(&provider).await?, &desired.namespace);
     let object = desired.to_object();
     let live = if creating {
-        objects.create(&desired.name, &object, TYPE_NAME, budget).await?
+        objects
+            .create(&desired.name, &object, TYPE_NAME, budget)
+            .await?
     } else {
         objects.apply(&desired.name, &object, budget).await?
     };
-    let live = objects.prune(&desired.name, live.clone(), &desired.pruning(&live), budget).await?;
+    let live = objects
+        .prune(&desired.name, live.clone(), &desired.pruning(&live), budget)
+        .await?;
     let mut state = State::from_inputs(inputs, wanted.file_name);
     state.refresh(&live);
     Ok(state)
@@ -587,7 +731,13 @@ mod tests {
     use certificate::tests::certificate;
 
     fn config(pairs: &[(&str, Value)]) -> Value {
-        let names = [GITLAB_URL, GITLAB_HOSTNAME, CERTIFICATE_PEM, SOURCE_SECRET, EXTRA_FILES];
+        let names = [
+            GITLAB_URL,
+            GITLAB_HOSTNAME,
+            CERTIFICATE_PEM,
+            SOURCE_SECRET,
+            EXTRA_FILES,
+        ];
         let mut all: Vec<(&str, Value)> = names.iter().map(|n| (*n, Value::Null)).collect();
         for (k, v) in pairs {
             all.retain(|(n, _)| n != k);
@@ -598,7 +748,15 @@ mod tests {
 
     fn paths(d: &Diagnostics) -> Vec<(String, String)> {
         d.iter()
-            .map(|d| (d.summary.clone(), d.attribute.as_ref().map(ToString::to_string).unwrap_or_default()))
+            .map(|d| {
+                (
+                    d.summary.clone(),
+                    d.attribute
+                        .as_ref()
+                        .map(ToString::to_string)
+                        .unwrap_or_default(),
+                )
+            })
             .collect()
     }
 
@@ -623,14 +781,20 @@ mod tests {
             (GITLAB_HOSTNAME, Value::from("gitlab.example.com")),
             (CERTIFICATE_PEM, Value::from(pem.as_str())),
         ]));
-        assert_eq!(paths(&both), vec![("Conflicting Attributes".into(), "gitlab_hostname".into())]);
+        assert_eq!(
+            paths(&both),
+            vec![("Conflicting Attributes".into(), "gitlab_hostname".into())]
+        );
     }
 
     #[test]
     fn a_bad_certificate_and_a_bad_url_point_at_their_attributes() {
         let d = check_config(&config(&[
             (GITLAB_URL, Value::from("gitlab.example.com")),
-            (CERTIFICATE_PEM, Value::from("-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n")),
+            (
+                CERTIFICATE_PEM,
+                Value::from("-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n"),
+            ),
         ]));
         assert_eq!(
             paths(&d),
@@ -648,8 +812,20 @@ mod tests {
         let d = check_config(&config(&[
             (GITLAB_HOSTNAME, Value::from("gitlab.example.com")),
             (CERTIFICATE_PEM, Value::from(pem.as_str())),
-            (EXTRA_FILES, Value::Map(BTreeMap::from([("gitlab.example.com.crt".to_owned(), Value::from("x"))]))),
+            (
+                EXTRA_FILES,
+                Value::Map(BTreeMap::from([(
+                    "gitlab.example.com.crt".to_owned(),
+                    Value::from("x"),
+                )])),
+            ),
         ]));
-        assert_eq!(paths(&d), vec![("File Name Clash".into(), "extra_files[\"gitlab.example.com.crt\"]".into())]);
+        assert_eq!(
+            paths(&d),
+            vec![(
+                "File Name Clash".into(),
+                "extra_files[\"gitlab.example.com.crt\"]".into()
+            )]
+        );
     }
 }

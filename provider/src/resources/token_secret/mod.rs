@@ -15,9 +15,10 @@ use serde::de::IgnoredAny;
 use serde::{Deserialize, Serialize};
 use tfplugin::timeouts::{Operation, Timeouts};
 use tfplugin::{
-    Attribute, AttributePath, Context, CreateRequest, CreateResponse, DeleteRequest, DeleteResponse, Document,
-    ImportRequest, ImportResponse, OpResult, PlanRequest, PlanResponse, ReadRequest, ReadResponse, Resource, Schema,
-    TfValue, Type, UpdateRequest, UpdateResponse, ValidateRequest, ValidateResponse, Value, async_trait,
+    Attribute, AttributePath, Context, CreateRequest, CreateResponse, DeleteRequest,
+    DeleteResponse, Document, ImportRequest, ImportResponse, OpResult, PlanRequest, PlanResponse,
+    ReadRequest, ReadResponse, Resource, Schema, TfValue, Type, UpdateRequest, UpdateResponse,
+    ValidateRequest, ValidateResponse, Value, async_trait,
 };
 
 use super::digest::{combined_digest, key_digests};
@@ -188,37 +189,68 @@ impl Resource for TokenSecret {
         schema()
     }
 
-    async fn validate(&self, request: ValidateRequest, response: &mut ValidateResponse) -> OpResult {
-        response.diagnostics.extend(token::check_config(request.config.value()));
+    async fn validate(
+        &self,
+        request: ValidateRequest,
+        response: &mut ValidateResponse,
+    ) -> OpResult {
+        response
+            .diagnostics
+            .extend(token::check_config(request.config.value()));
         Ok(())
     }
 
-    async fn modify_plan(&self, _ctx: &Context, request: PlanRequest, response: &mut PlanResponse) -> OpResult {
+    async fn modify_plan(
+        &self,
+        _ctx: &Context,
+        request: PlanRequest,
+        response: &mut PlanResponse,
+    ) -> OpResult {
         let config = request.config.value();
         if let (Some(ns), Some(name)) = (
             config.attr("namespace").and_then(Value::as_str),
             config.attr("name").and_then(Value::as_str),
         ) {
-            response.plan.set_attr(&AttributePath::new("id"), &ObjectId::new(ns, name).to_string())?;
+            response.plan.set_attr(
+                &AttributePath::new("id"),
+                &ObjectId::new(ns, name).to_string(),
+            )?;
         }
         let wanted = Token::from_config(config).and_then(|t| t.secret_data());
         let (token_digest, digests) = match &wanted {
-            Some(data) => (Value::from(combined_digest(data, &CHART_KEYS)), digests_value(&key_digests(data))),
+            Some(data) => (
+                Value::from(combined_digest(data, &CHART_KEYS)),
+                digests_value(&key_digests(data)),
+            ),
             None => (Value::Unknown, Value::Unknown),
         };
-        response.plan.set_value(&AttributePath::new("token_digest"), token_digest)?;
-        response.plan.set_value(&AttributePath::new("key_digests"), digests)?;
+        response
+            .plan
+            .set_value(&AttributePath::new("token_digest"), token_digest)?;
+        response
+            .plan
+            .set_value(&AttributePath::new("key_digests"), digests)?;
         Ok(())
     }
 
-    async fn create(&self, ctx: &Context, request: CreateRequest, response: &mut CreateResponse) -> OpResult {
+    async fn create(
+        &self,
+        ctx: &Context,
+        request: CreateRequest,
+        response: &mut CreateResponse,
+    ) -> OpResult {
         let budget = budget(&request.plan, Operation::Create, ctx)?;
         let state = apply(ctx, &request.config, &request.plan, &budget, true).await?;
         response.state.set(&state)?;
         Ok(())
     }
 
-    async fn read(&self, ctx: &Context, request: ReadRequest, response: &mut ReadResponse) -> OpResult {
+    async fn read(
+        &self,
+        ctx: &Context,
+        request: ReadRequest,
+        response: &mut ReadResponse,
+    ) -> OpResult {
         let mut state: State = request.state.get()?;
         let budget = budget(&request.state, Operation::Read, ctx)?;
         let config = ctx.provider::<ProviderConfig>()?;
@@ -237,14 +269,24 @@ impl Resource for TokenSecret {
         Ok(())
     }
 
-    async fn update(&self, ctx: &Context, request: UpdateRequest, response: &mut UpdateResponse) -> OpResult {
+    async fn update(
+        &self,
+        ctx: &Context,
+        request: UpdateRequest,
+        response: &mut UpdateResponse,
+    ) -> OpResult {
         let budget = budget(&request.plan, Operation::Update, ctx)?;
         let state = apply(ctx, &request.config, &request.plan, &budget, false).await?;
         response.state.set(&state)?;
         Ok(())
     }
 
-    async fn delete(&self, ctx: &Context, request: DeleteRequest, _response: &mut DeleteResponse) -> OpResult {
+    async fn delete(
+        &self,
+        ctx: &Context,
+        request: DeleteRequest,
+        _response: &mut DeleteResponse,
+    ) -> OpResult {
         let state: State = request.prior_state.get()?;
         let budget = budget(&request.prior_state, Operation::Delete, ctx)?;
         let config = ctx.provider::<ProviderConfig>()?;
@@ -253,11 +295,22 @@ impl Resource for TokenSecret {
         Ok(())
     }
 
-    async fn import(&self, _ctx: &Context, request: ImportRequest, response: &mut ImportResponse) -> OpResult {
+    async fn import(
+        &self,
+        _ctx: &Context,
+        request: ImportRequest,
+        response: &mut ImportResponse,
+    ) -> OpResult {
         let id = ObjectId::parse_import_id(&request.id)?;
-        response.state.set_attr(&AttributePath::new("id"), &id.to_string())?;
-        response.state.set_attr(&AttributePath::new("namespace"), &id.namespace)?;
-        response.state.set_attr(&AttributePath::new("name"), &id.name)?;
+        response
+            .state
+            .set_attr(&AttributePath::new("id"), &id.to_string())?;
+        response
+            .state
+            .set_attr(&AttributePath::new("namespace"), &id.namespace)?;
+        response
+            .state
+            .set_attr(&AttributePath::new("name"), &id.name)?;
         response.private.set(IMPORTED, &true)?;
         Ok(())
     }
@@ -265,7 +318,13 @@ impl Resource for TokenSecret {
 
 /// Writes the Secret the configuration describes and returns the state to store.
 /// `creating`: refuse to take over a Secret this provider did not create.
-async fn apply(ctx: &Context, config: &Document, plan: &Document, budget: &Budget, creating: bool) -> Result<State, tfplugin::Diagnostics> {
+async fn apply(
+    ctx: &Context,
+    config: &Document,
+    plan: &Document,
+    budget: &Budget,
+    creating: bool,
+) -> Result<State, tfplugin::Diagnostics> {
     let inputs: Inputs = plan.get()?;
     let data = Token::from_config(config.value())
         .and_then(|t| t.secret_data())
@@ -286,18 +345,27 @@ async fn apply(ctx: &Context, config: &Document, plan: &Document, budget: &Budge
     let objects = Objects::<Secret>::new(client_for(&provider).await?, &desired.namespace);
     let object = desired.to_object();
     let live = if creating {
-        objects.create(&desired.name, &object, TYPE_NAME, budget).await?
+        objects
+            .create(&desired.name, &object, TYPE_NAME, budget)
+            .await?
     } else {
         objects.apply(&desired.name, &object, budget).await?
     };
-    let live = objects.prune(&desired.name, live.clone(), &desired.pruning(&live), budget).await?;
+    let live = objects
+        .prune(&desired.name, live.clone(), &desired.pruning(&live), budget)
+        .await?;
     let mut state = State::from_inputs(inputs);
     state.refresh(&live);
     Ok(state)
 }
 
 fn digests_value(digests: &BTreeMap<String, String>) -> Value {
-    Value::Map(digests.iter().map(|(k, v)| (k.clone(), Value::from(v.as_str()))).collect())
+    Value::Map(
+        digests
+            .iter()
+            .map(|(k, v)| (k.clone(), Value::from(v.as_str())))
+            .collect(),
+    )
 }
 
 #[cfg(test)]
@@ -311,6 +379,10 @@ mod tests {
         let wo = &s.block.attributes[RUNNER_TOKEN_WO];
         assert!(wo.write_only && wo.sensitive);
         assert!(s.block.attributes[RUNNER_TOKEN].sensitive);
-        assert!(!s.block.attributes[REGISTRATION_TOKEN].deprecation.is_empty());
+        assert!(
+            !s.block.attributes[REGISTRATION_TOKEN]
+                .deprecation
+                .is_empty()
+        );
     }
 }

@@ -74,8 +74,10 @@ impl Token {
     /// Both chart keys: the token under its key, `""` under the other.
     pub fn secret_data(&self) -> Option<BTreeMap<String, Vec<u8>>> {
         let value = self.value.as_ref()?;
-        let mut data: BTreeMap<String, Vec<u8>> =
-            CHART_KEYS.iter().map(|k| ((*k).to_owned(), Vec::new())).collect();
+        let mut data: BTreeMap<String, Vec<u8>> = CHART_KEYS
+            .iter()
+            .map(|k| ((*k).to_owned(), Vec::new()))
+            .collect();
         data.insert(self.source.key().to_owned(), value.as_bytes().to_vec());
         Some(data)
     }
@@ -108,7 +110,9 @@ pub fn check_config(config: &Value) -> Diagnostics {
             }
         }
     }
-    let version_set = config.attr(RUNNER_TOKEN_WO_VERSION).is_some_and(|v| !v.is_null());
+    let version_set = config
+        .attr(RUNNER_TOKEN_WO_VERSION)
+        .is_some_and(|v| !v.is_null());
     let wo_set = config.attr(RUNNER_TOKEN_WO).is_some_and(|v| !v.is_null());
     if version_set && !wo_set {
         diagnostics.attribute_error(
@@ -169,10 +173,15 @@ mod tests {
     use super::*;
 
     fn config(pairs: &[(&str, Value)]) -> Value {
-        let mut all: Vec<(&str, Value)> = [RUNNER_TOKEN, RUNNER_TOKEN_WO, RUNNER_TOKEN_WO_VERSION, REGISTRATION_TOKEN]
-            .iter()
-            .map(|n| (*n, Value::Null))
-            .collect();
+        let mut all: Vec<(&str, Value)> = [
+            RUNNER_TOKEN,
+            RUNNER_TOKEN_WO,
+            RUNNER_TOKEN_WO_VERSION,
+            REGISTRATION_TOKEN,
+        ]
+        .iter()
+        .map(|n| (*n, Value::Null))
+        .collect();
         for (k, v) in pairs {
             all.retain(|(n, _)| n != k);
             all.push((k, v.clone()));
@@ -182,20 +191,42 @@ mod tests {
 
     fn summaries(d: &Diagnostics) -> Vec<(String, String, bool)> {
         d.iter()
-            .map(|d| (d.summary.clone(), d.attribute.as_ref().map(ToString::to_string).unwrap_or_default(), d.is_error()))
+            .map(|d| {
+                (
+                    d.summary.clone(),
+                    d.attribute
+                        .as_ref()
+                        .map(ToString::to_string)
+                        .unwrap_or_default(),
+                    d.is_error(),
+                )
+            })
             .collect()
     }
 
     #[test]
     fn exactly_one_source_is_required() {
         let none = check_config(&config(&[]));
-        assert_eq!(summaries(&none), vec![("Missing Runner Token".into(), "runner_token".into(), true)]);
+        assert_eq!(
+            summaries(&none),
+            vec![("Missing Runner Token".into(), "runner_token".into(), true)]
+        );
         let two = check_config(&config(&[
             (RUNNER_TOKEN, Value::from("glrt-a")),
             (REGISTRATION_TOKEN, Value::Unknown),
         ]));
-        assert_eq!(summaries(&two), vec![("Conflicting Token Attributes".into(), "registration_token".into(), true)]);
-        let one = check_config(&config(&[(RUNNER_TOKEN_WO, Value::from("glrt-a")), (RUNNER_TOKEN_WO_VERSION, Value::from(1_i64))]));
+        assert_eq!(
+            summaries(&two),
+            vec![(
+                "Conflicting Token Attributes".into(),
+                "registration_token".into(),
+                true
+            )]
+        );
+        let one = check_config(&config(&[
+            (RUNNER_TOKEN_WO, Value::from("glrt-a")),
+            (RUNNER_TOKEN_WO_VERSION, Value::from(1_i64)),
+        ]));
         assert!(one.is_empty(), "{one}");
     }
 
@@ -214,29 +245,68 @@ mod tests {
     #[test]
     fn an_unusual_prefix_is_a_warning() {
         let d = check_config(&config(&[(RUNNER_TOKEN, Value::from("GR1348941abc"))]));
-        assert_eq!(summaries(&d), vec![("Unexpected Runner Token Format".into(), "runner_token".into(), false)]);
+        assert_eq!(
+            summaries(&d),
+            vec![(
+                "Unexpected Runner Token Format".into(),
+                "runner_token".into(),
+                false
+            )]
+        );
         let r = check_config(&config(&[(REGISTRATION_TOKEN, Value::from("glrt-abc"))]));
-        assert_eq!(r.iter().next().unwrap().summary, "Runner Token Given As Registration Token");
-        assert!(check_config(&config(&[(REGISTRATION_TOKEN, Value::from("GR1348941abc"))])).is_empty());
+        assert_eq!(
+            r.iter().next().unwrap().summary,
+            "Runner Token Given As Registration Token"
+        );
+        assert!(
+            check_config(&config(&[(
+                REGISTRATION_TOKEN,
+                Value::from("GR1348941abc")
+            )]))
+            .is_empty()
+        );
     }
 
     #[test]
     fn version_without_write_only_token_is_an_error() {
-        let d = check_config(&config(&[(RUNNER_TOKEN, Value::from("glrt-a")), (RUNNER_TOKEN_WO_VERSION, Value::from(2_i64))]));
-        assert_eq!(summaries(&d), vec![("Write-Only Version Without Token".into(), "runner_token_wo_version".into(), true)]);
+        let d = check_config(&config(&[
+            (RUNNER_TOKEN, Value::from("glrt-a")),
+            (RUNNER_TOKEN_WO_VERSION, Value::from(2_i64)),
+        ]));
+        assert_eq!(
+            summaries(&d),
+            vec![(
+                "Write-Only Version Without Token".into(),
+                "runner_token_wo_version".into(),
+                true
+            )]
+        );
     }
 
     #[test]
     fn both_chart_keys_are_always_written() {
-        let runner = Token { source: Source::RunnerTokenWriteOnly, value: Some("glrt-x".into()) };
+        let runner = Token {
+            source: Source::RunnerTokenWriteOnly,
+            value: Some("glrt-x".into()),
+        };
         let data = runner.secret_data().unwrap();
         assert_eq!(data[RUNNER_TOKEN_KEY], b"glrt-x");
         assert_eq!(data[REGISTRATION_TOKEN_KEY], b"");
-        let registration = Token { source: Source::RegistrationToken, value: Some("GR1".into()) };
+        let registration = Token {
+            source: Source::RegistrationToken,
+            value: Some("GR1".into()),
+        };
         let data = registration.secret_data().unwrap();
         assert_eq!(data[RUNNER_TOKEN_KEY], b"");
         assert_eq!(data[REGISTRATION_TOKEN_KEY], b"GR1");
-        assert!(Token { source: Source::RunnerToken, value: None }.secret_data().is_none());
+        assert!(
+            Token {
+                source: Source::RunnerToken,
+                value: None
+            }
+            .secret_data()
+            .is_none()
+        );
     }
 
     #[test]
