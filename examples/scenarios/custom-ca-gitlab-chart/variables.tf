@@ -1,0 +1,75 @@
+# Where and how to install. The acceptance tests point these at the local test world; for a real
+# cluster, leave the connection variables null (KUBECONFIG / ~/.kube/config are used).
+
+variable "kubeconfig" {
+  description = "Kubeconfig file; null = KUBE_CONFIG_PATH, KUBECONFIG, then ~/.kube/config."
+  type        = string
+  default     = null
+}
+
+variable "kube_context" {
+  description = "Kubeconfig context; null = the current context."
+  type        = string
+  default     = null
+}
+
+variable "helm_path" {
+  description = "The helm binary (3.8+ or 4.x); null = helm on PATH."
+  type        = string
+  default     = null
+}
+
+variable "chart" {
+  description = "Chart name in https://charts.gitlab.io, an oci:// reference, or a local chart directory."
+  type        = string
+  default     = "gitlab-runner"
+}
+
+variable "chart_version" {
+  description = "The chart version to pin."
+  type        = string
+  default     = "0.86.0"
+}
+
+variable "namespace" {
+  description = "Namespace of the runner manager (it must exist)."
+  type        = string
+  default     = "gitlab-runner"
+}
+
+variable "gitlab_url" {
+  description = "The GitLab instance the runner registers with."
+  type        = string
+  default     = "https://gitlab.example.com"
+}
+
+variable "gitlab_api_url" {
+  description = "GitLab's base URL for the drain's API calls on destroy (GITLAB_TOKEN holds the API token)."
+  type        = string
+  default     = "https://gitlab.example.com"
+}
+
+variable "runner_token" {
+  description = "The runner authentication token (glrt-…) from GitLab."
+  type        = string
+  sensitive   = true
+  ephemeral   = true
+}
+
+variable "gitlab_namespace" {
+  description = "Namespace of the GitLab chart's release."
+  type        = string
+  default     = "gitlab"
+}
+
+variable "gitlab_release" {
+  description = "Name of the GitLab chart's release."
+  type        = string
+  default     = "gitlab"
+}
+
+variable "gitlab_domain" {
+  description = "global.hosts.domain of the GitLab chart (GitLab answers at gitlab.<domain>)."
+  type        = string
+  default     = "example.com"
+}
