@@ -639,3 +639,61 @@ fn transient_api_errors_are_retried() {
         .or(statuses.get(&("PATCH".to_owned(), 201)));
     assert_eq!(applied, Some(&1), "{statuses:?}");
 }
+
+#[test]
+fn a_dropped_connection_is_retried_and_a_slow_api_hits_the_timeout() {
+    let world = KubeWorld::start();
+    let Some(admin) = world.admin() else {
+        return;
+    };
+    let ns = world.create_namespace("tokslow");
+    let dir = workdir(&world);
+    let path = format!("/api/v1/namespaces/{ns}/secrets/tok");
+    admin
+        .inject_fault(&Fault {
+            method: Some("PATCH".into()),
+            path: path.clone(),
+            count: 1,
+            action: FaultAction::Drop,
+        })
+        .expect("fault");
+    dir.write(
+        "main.tf",
+        &config(&ns, "tok", &runner_token("glrt-a"), "null"),
+    );
+    dir.apply().success();
+    assert!(secret_data(&world, &ns, "tok").is_some());
+
+    // Every read takes longer than the read timeout: the refresh fails with the limit named,
+    // and the resource stays in state (a slow API is not a deleted Secret).
+    let with_timeout = config(&ns, "tok", &runner_token("glrt-a"), "null").replace(
+        "  runner_token",
+        "  timeouts {\n    read = \"1s\"\n  }\n  runner_token",
+    );
+    dir.write("main.tf", &with_timeout);
+    dir.apply().success();
+    admin
+        .inject_fault(&Fault {
+            method: Some("GET".into()),
+            path: path.clone(),
+            count: 50,
+            action: FaultAction::Latency { ms: 3_000 },
+        })
+        .expect("fault");
+    let run = dir.plan();
+    assert_fails_with(
+        &run,
+        &[
+            "Kubernetes Operation Timed Out",
+            "within the time limit of 1s",
+            "timeouts",
+        ],
+    );
+    admin.clear_faults().expect("clear faults");
+    assert_eq!(
+        attr(&dir, ADDRESS, "id"),
+        json!(format!("{ns}/tok")),
+        "still in state"
+    );
+    dir.plan().expect_code(0);
+}
