@@ -85,7 +85,8 @@ pub async fn update(
     let model: ReleaseModel = request.plan.get()?;
     let timeout = limit(&model, Operation::Update, DEFAULT_UPDATE)?;
     let prior = request.prior_state.value().clone();
-    let outcome = deploy(
+    let prior_model: ReleaseModel = request.prior_state.get()?;
+    let upgrade = deploy(
         ctx,
         config,
         &model,
@@ -93,6 +94,15 @@ pub async fn update(
         Some(&prior),
         timeout,
         &mut response.state,
+    );
+    let outcome = crate::drain::release::around_upgrade(
+        ctx,
+        config,
+        &prior_model,
+        &model,
+        timeout,
+        &mut response.diagnostics,
+        upgrade,
     )
     .await;
     if outcome.is_err() && response.state.value().first_unknown().is_some() {

@@ -13,6 +13,8 @@
 
 mod apply;
 pub mod desired;
+#[cfg(test)]
+mod desired_tests;
 mod digest;
 mod helm_ops;
 mod live;

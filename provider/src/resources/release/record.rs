@@ -24,6 +24,12 @@ const NOT_RECORDED: &[&str] = &[
 /// The description for a revision applied from `config` (a wholly known configuration).
 pub fn encode(ty: &Type, config: &Value) -> Option<String> {
     let mut value = config.clone();
+    if values_hold_credentials(&value)
+        && let Some(slot) = value.at_mut(&AttributePath::new("values"))
+    {
+        // argv is visible to other users of the machine: never put a credential there.
+        *slot = Value::Null;
+    }
     for name in NOT_RECORDED {
         if let Some(slot) = value.at_mut(&AttributePath::new(*name)) {
             *slot = Value::Null;
@@ -31,6 +37,23 @@ pub fn encode(ty: &Type, config: &Value) -> Option<String> {
     }
     let encoded = json::encode(ty, &value).ok()?;
     Some(format!("{PREFIX}{encoded}"))
+}
+
+/// Whether any `values` document holds something shaped or named like a credential.
+fn values_hold_credentials(config: &Value) -> bool {
+    config
+        .attr("values")
+        .and_then(Value::as_elements)
+        .is_some_and(|documents| {
+            documents.iter().filter_map(Value::as_str).any(|yaml| {
+                gitlab_runner_chart::values::parse_user_values(yaml)
+                    .map(|map| {
+                        !gitlab_runner_chart::scan_for_credentials(&serde_json::Value::Object(map))
+                            .is_empty()
+                    })
+                    .unwrap_or(true)
+            })
+        })
 }
 
 /// The recorded attributes of a description, when it carries a record of this schema.
@@ -89,5 +112,21 @@ mod tests {
         assert_eq!(state.attr("revision"), Some(&Value::from(5_i64)));
         assert_eq!(state.attr("repository_password"), Some(&Value::Null));
         assert!(decode(&ty, "Upgrade complete").is_none());
+    }
+
+    #[test]
+    fn values_with_credentials_are_not_recorded() {
+        let ty = Type::object([("values", Type::list(Type::String))]);
+        let with = Value::object([(
+            "values",
+            Value::List(vec![Value::from("password: hunter2-secret\n")]),
+        )]);
+        let description = encode(&ty, &with).unwrap();
+        assert!(!description.contains("hunter2"), "{description}");
+        let without = Value::object([(
+            "values",
+            Value::List(vec![Value::from("metrics:\n  enabled: true\n")]),
+        )]);
+        assert!(encode(&ty, &without).unwrap().contains("metrics"));
     }
 }

@@ -18,9 +18,12 @@ pub async fn destroy(
     config: &ProviderConfig,
     model: &ReleaseModel,
     timeout: Duration,
-    _diagnostics: &mut Diagnostics,
+    diagnostics: &mut Diagnostics,
 ) -> OpResult {
-    uninstall(ctx, config, model, timeout).await
+    crate::drain::release::destroy(ctx, config, model, timeout, diagnostics, || {
+        uninstall(ctx, config, model, timeout)
+    })
+    .await
 }
 
 /// `helm uninstall` (waiting for the objects to go when `wait`). A release that is already

@@ -1,0 +1,169 @@
+//! Table-style checks of what a configuration turns into, and when an update runs helm.
+
+use tfplugin::{Diagnostics, Severity, Value};
+
+use super::desired::desired;
+use super::model::{KubernetesModel, RbacModel, ReleaseModel, RunnerModel};
+use super::plan::needs_helm;
+
+const DIGEST: &str = "sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
+
+fn base() -> ReleaseModel {
+    ReleaseModel {
+        name: "gitlab-runner".into(),
+        namespace: "ci".into(),
+        gitlab_url: Some("https://gitlab.example.com".into()),
+        token_secret_name: Some("runner-token".into()),
+        runner: vec![RunnerModel {
+            kubernetes: vec![KubernetesModel {
+                privileged: Some(true),
+                allowed_images: Some(vec!["docker:*".into()]),
+                ..KubernetesModel::default()
+            }],
+            ..RunnerModel::default()
+        }],
+        ..ReleaseModel::default()
+    }
+}
+
+fn paths(diagnostics: &Diagnostics, severity: Severity) -> Vec<String> {
+    diagnostics
+        .iter()
+        .filter(|d| d.severity == severity)
+        .map(|d| {
+            d.attribute
+                .as_ref()
+                .map(ToString::to_string)
+                .unwrap_or_default()
+        })
+        .collect()
+}
+
+#[test]
+fn a_sound_configuration_renders_values_with_the_token_digest_annotation() {
+    let mut model = base();
+    model.token_digest = Some(DIGEST.into());
+    model.concurrent = Some(4);
+    let mut diagnostics = Diagnostics::new();
+    let wanted = desired(&model, &mut diagnostics).expect("renders");
+    assert!(diagnostics.is_empty(), "{diagnostics:?}");
+    assert_eq!(
+        wanted.values["podAnnotations"]["gitlabrunner.io/token-digest"],
+        DIGEST
+    );
+    assert_eq!(wanted.values["runners"]["name"], "ci-gitlab-runner");
+    assert_eq!(wanted.values["runners"]["secret"], "runner-token");
+    assert_eq!(wanted.values["concurrent"], 4);
+    assert!(wanted.runner_config.contains("privileged = true"));
+    let mut other = model.clone();
+    other.concurrent = Some(5);
+    let changed = desired(&other, &mut Diagnostics::new()).expect("renders");
+    assert_ne!(wanted.values_digest, changed.values_digest);
+    assert_eq!(
+        wanted.values_digest,
+        desired(&model, &mut Diagnostics::new())
+            .expect("renders")
+            .values_digest
+    );
+}
+
+#[test]
+fn each_problem_lands_on_its_attribute() {
+    let cases: Vec<(&str, Box<dyn Fn(&mut ReleaseModel)>, Severity, &str)> = vec![
+        (
+            "values conflict",
+            Box::new(|m| {
+                m.concurrent = Some(4);
+                m.values = Some(vec!["concurrent: 3\n".into()]);
+            }),
+            Severity::Error,
+            "values[0]",
+        ),
+        (
+            "rbac without rules",
+            Box::new(|m| {
+                m.rbac = vec![RbacModel {
+                    create: Some(true),
+                    ..RbacModel::default()
+                }];
+            }),
+            Severity::Error,
+            "rbac[0]",
+        ),
+        (
+            "both runner forms",
+            Box::new(|m| {
+                m.runner_config_toml = Some("[[runners]]\n".into());
+            }),
+            Severity::Error,
+            "runner_config_toml",
+        ),
+        (
+            "privileged without allowed_images",
+            Box::new(|m| {
+                m.runner[0].kubernetes[0].allowed_images = None;
+            }),
+            Severity::Warning,
+            "runner[0].kubernetes[0]",
+        ),
+        (
+            "credentials in values",
+            Box::new(|m| {
+                m.values = Some(vec!["extra:\n  password: hunter2hunter2\n".into()]);
+            }),
+            Severity::Warning,
+            "values[0]",
+        ),
+        (
+            "raw digest",
+            Box::new(|m| {
+                m.token_digest = Some("glrt-notadigest".into());
+            }),
+            Severity::Error,
+            "token_digest",
+        ),
+    ];
+    for (name, change, severity, path) in cases {
+        let mut model = base();
+        change(&mut model);
+        let mut diagnostics = Diagnostics::new();
+        let wanted = desired(&model, &mut diagnostics);
+        let found = paths(&diagnostics, severity);
+        assert!(
+            found.iter().any(|p| p.starts_with(path)),
+            "{name}: wanted {severity:?} at {path}, got {diagnostics:?}"
+        );
+        assert_eq!(wanted.is_some(), severity == Severity::Warning, "{name}");
+        assert!(
+            !format!("{diagnostics:?}").contains("hunter2"),
+            "{name}: a secret value in a diagnostic"
+        );
+    }
+}
+
+#[test]
+fn an_update_runs_helm_only_when_helm_would_change_something() {
+    let state = |digest: &str, status: &str, drift: Vec<Value>| {
+        Value::object([
+            ("values_digest", Value::from(digest)),
+            ("status", Value::from(status)),
+            ("drifted_objects", Value::List(drift)),
+            ("chart_version", Value::from("0.86.0")),
+            ("chart", Value::from("gitlab-runner")),
+            ("repository", Value::Null),
+            ("repository_username", Value::Null),
+        ])
+    };
+    let plan = state("sha256:a", "deployed", vec![]);
+    assert!(!needs_helm(&state("sha256:a", "deployed", vec![]), &plan));
+    assert!(needs_helm(&state("sha256:b", "deployed", vec![]), &plan));
+    assert!(needs_helm(&state("sha256:a", "failed", vec![]), &plan));
+    assert!(needs_helm(
+        &state(
+            "sha256:a",
+            "deployed",
+            vec![Value::from("Role ci/x: object deleted")]
+        ),
+        &plan
+    ));
+}
