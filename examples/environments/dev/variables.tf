@@ -1,0 +1,62 @@
+variable "kubeconfig" {
+  description = "Kubeconfig file; null = KUBE_CONFIG_PATH, KUBECONFIG, then ~/.kube/config."
+  type        = string
+  default     = null
+}
+
+variable "kube_context" {
+  description = "Kubeconfig context of the dev cluster; null = the current context."
+  type        = string
+  default     = null
+}
+
+variable "helm_path" {
+  description = "The helm binary (3.8+ or 4.x); null = helm on PATH."
+  type        = string
+  default     = null
+}
+
+variable "chart" {
+  description = "Chart name in https://charts.gitlab.io, an oci:// reference, or a local chart directory."
+  type        = string
+  default     = "gitlab-runner"
+}
+
+variable "chart_version" {
+  type    = string
+  default = "0.86.0"
+}
+
+variable "namespace" {
+  type    = string
+  default = "gitlab-runner-dev"
+}
+
+variable "gitlab_url" {
+  type    = string
+  default = "https://gitlab.example.com"
+}
+
+variable "gitlab_api_url" {
+  description = "GitLab's base URL for the drain's API calls on destroy (GITLAB_TOKEN holds the API token)."
+  type        = string
+  default     = "https://gitlab.example.com"
+}
+
+variable "gitlab_ca_file" {
+  description = "PEM file GitLab's certificate is trusted with; null = the system trust store."
+  type        = string
+  default     = null
+}
+
+variable "runner_token" {
+  description = "The dev runner's authentication token (glrt-…)."
+  type        = string
+  sensitive   = true
+  ephemeral   = true
+}
+
+variable "runner_token_version" {
+  type    = number
+  default = 1
+}

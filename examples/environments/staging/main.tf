@@ -1,0 +1,53 @@
+# The staging environment: one use of examples/modules/gitlab-runner. The environments differ only
+# in the arguments below (size, tags, namespace); everything else comes from the module.
+
+terraform {
+  required_version = ">= 1.11"
+  required_providers {
+    gitlabrunner = {
+      source = "registry.terraform.io/gitlabrunner/gitlabrunner"
+    }
+  }
+}
+
+provider "gitlabrunner" {
+  kubernetes {
+    config_path    = var.kubeconfig
+    config_context = var.kube_context
+  }
+  helm_path = var.helm_path
+  gitlab {
+    base_url = var.gitlab_api_url
+  }
+}
+
+module "runner" {
+  source = "../../modules/gitlab-runner"
+
+  namespace            = var.namespace
+  chart                = var.chart
+  chart_version        = var.chart_version
+  gitlab_url           = var.gitlab_url
+  gitlab_ca_pem        = var.gitlab_ca_file == null ? null : file(var.gitlab_ca_file)
+  runner_token         = var.runner_token
+  runner_token_version = var.runner_token_version
+
+  runner_name = "k8s-staging"
+  tags        = ["staging", "kubernetes"]
+  concurrent  = 6
+  job_size = {
+    cpu_request    = "500m"
+    cpu_limit      = "1"
+    memory_request = "1Gi"
+    memory_limit   = "2Gi"
+  }
+  drain_timeout = "15m"
+}
+
+output "runner" {
+  value = {
+    release = module.runner.release_id
+    status  = module.runner.status
+    tags    = module.runner.tags
+  }
+}

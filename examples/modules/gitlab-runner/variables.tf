@@ -1,0 +1,122 @@
+variable "namespace" {
+  description = "Namespace of the runner manager and its Secrets (it must exist)."
+  type        = string
+}
+
+variable "release_name" {
+  description = "Helm release name; also prefixes the Secrets and the ServiceAccount."
+  type        = string
+  default     = "gitlab-runner"
+}
+
+variable "chart" {
+  description = "Chart name in https://charts.gitlab.io, an oci:// reference, or a local chart directory."
+  type        = string
+  default     = "gitlab-runner"
+}
+
+variable "chart_version" {
+  type    = string
+  default = "0.86.0"
+}
+
+variable "gitlab_url" {
+  description = "The GitLab instance the runner registers with."
+  type        = string
+}
+
+variable "gitlab_ca_pem" {
+  description = "PEM chain GitLab's certificate is trusted with; null = the system trust store."
+  type        = string
+  default     = null
+}
+
+variable "runner_token" {
+  description = "The runner authentication token (glrt-…). Write-only: never stored in state."
+  type        = string
+  sensitive   = true
+  ephemeral   = true
+}
+
+variable "runner_token_version" {
+  description = "Bump when the token changes: the write-only token is only sent when this changes."
+  type        = number
+  default     = 1
+}
+
+variable "runner_name" {
+  description = "Name of the runner (job pods are labelled with it)."
+  type        = string
+}
+
+variable "tags" {
+  description = "The runner's tags in GitLab (set on the runner where it is created, e.g. gitlab_user_runner.tag_list)."
+  type        = list(string)
+  default     = []
+}
+
+variable "concurrent" {
+  description = "How many jobs the runner runs at once."
+  type        = number
+  default     = 4
+}
+
+variable "replicas" {
+  description = "Manager pods."
+  type        = number
+  default     = 1
+}
+
+variable "manager_resources" {
+  description = "Requests and limits of the manager pod."
+  type = object({
+    requests = optional(map(string), { cpu = "100m", memory = "128Mi" })
+    limits   = optional(map(string), { memory = "256Mi" })
+  })
+  default = {}
+}
+
+variable "job_namespace" {
+  description = "Namespace of the job pods; null = the manager's namespace."
+  type        = string
+  default     = null
+}
+
+variable "job_image" {
+  description = "Default image of jobs that name none."
+  type        = string
+  default     = "alpine:3.20"
+}
+
+variable "job_size" {
+  description = "Requests and limits of each job's build container."
+  type = object({
+    cpu_request    = string
+    cpu_limit      = optional(string)
+    memory_request = string
+    memory_limit   = string
+  })
+  default = {
+    cpu_request    = "500m"
+    memory_request = "512Mi"
+    memory_limit   = "1Gi"
+  }
+}
+
+variable "job_node_selector" {
+  description = "Node labels job pods must match."
+  type        = map(string)
+  default     = {}
+}
+
+variable "drain_timeout" {
+  description = "How long destroy waits for running jobs (Go duration)."
+  type        = string
+  default     = "30m"
+}
+
+variable "delete_timeout" {
+  description = "Upper bound of the whole destroy (drain + uninstall)."
+  type        = string
+  default     = "45m"
+}
