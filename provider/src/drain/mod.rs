@@ -19,6 +19,9 @@
 //! requests with the release installed and the runner paused; every step is idempotent, so the
 //! next destroy resumes. [`Teardown::drain_for_update`] / [`Teardown::resume_after_update`]
 //! wrap an upgrade when `drain_on_update` is set.
+//!
+//! [`release`] maps `gitlabrunner_release` attributes onto the teardown and wraps the
+//! resource's destroy ([`release::destroy`]) and update ([`release::around_upgrade`]).
 
 mod error;
 mod gitlab_side;
@@ -26,6 +29,7 @@ mod identity;
 mod job_pods;
 mod manager;
 mod pod_watch;
+pub mod release;
 mod removal;
 mod running;
 mod settings;

@@ -1,0 +1,226 @@
+//! The bridge between `gitlabrunner_release` and the teardown: its attributes become a
+//! [`DrainTarget`] and [`DrainSettings`], and its destroy / update run through the drain.
+
+use std::future::Future;
+use std::time::Duration;
+
+use tfplugin::duration::parse_go_duration;
+use tfplugin::{AttributePath, Context, Diagnostic, Diagnostics, OpResult};
+use tokio::time::Instant;
+
+use super::gitlab_side::GitlabAccess;
+use super::settings::{DEFAULT_DRAIN_TIMEOUT, DrainSettings, OnDrainTimeout};
+use super::target::DrainTarget;
+use super::teardown::{DrainReport, Teardown};
+use crate::ProviderConfig;
+use crate::resources::release::model::ReleaseModel;
+
+/// The `[runners.kubernetes] namespace` of a rendered runner `config.toml`, when it is a plain
+/// value (not a template).
+pub fn job_namespace_from_config(config_toml: &str) -> Option<String> {
+    let document: toml_edit::DocumentMut = config_toml.parse().ok()?;
+    let namespace = document
+        .get("runners")?
+        .as_array_of_tables()?
+        .get(0)?
+        .get("kubernetes")?
+        .get("namespace")?
+        .as_str()?;
+    (!namespace.is_empty() && !namespace.contains("{{")).then(|| namespace.to_owned())
+}
+
+/// What the drain works on, from the release's state.
+pub fn target_for(model: &ReleaseModel) -> DrainTarget {
+    let typed_namespace = model
+        .runner
+        .first()
+        .and_then(|runner| runner.kubernetes.first())
+        .and_then(|kubernetes| kubernetes.namespace.clone());
+    let job_namespace = model
+        .runner_config
+        .known()
+        .and_then(|toml| job_namespace_from_config(toml))
+        .or(typed_namespace)
+        .filter(|namespace| !namespace.contains("{{"));
+    DrainTarget {
+        release: model.name.clone(),
+        namespace: model.namespace.clone(),
+        job_namespace,
+        token_secret_name: model.token_secret_name.clone(),
+        runner_name: model.runner_name.known().cloned(),
+    }
+}
+
+/// The drain attributes; an unreadable value is an error at its attribute.
+pub fn settings_for(model: &ReleaseModel) -> Result<DrainSettings, Diagnostic> {
+    let drain_timeout = match model.drain_timeout.as_deref() {
+        Some(text) => parse_go_duration(text).map_err(|error| {
+            Diagnostic::error(
+                "Invalid Drain Timeout",
+                format!("drain_timeout must be a duration like \"30m\": {error}"),
+            )
+            .at(AttributePath::new("drain_timeout"))
+        })?,
+        None => DEFAULT_DRAIN_TIMEOUT,
+    };
+    let on_drain_timeout = match model.on_drain_timeout.as_deref() {
+        Some(text) => text
+            .parse()
+            .map_err(|error: super::settings::InvalidOnDrainTimeout| {
+                Diagnostic::error("Invalid On Drain Timeout", error.to_string())
+                    .at(AttributePath::new("on_drain_timeout"))
+            })?,
+        None => OnDrainTimeout::Fail,
+    };
+    Ok(DrainSettings {
+        runner_id: model.runner_id.and_then(|id| u64::try_from(id).ok()),
+        drain_timeout,
+        on_drain_timeout,
+        delete_runner_on_destroy: model.delete_runner_on_destroy.unwrap_or(false),
+        provider_owns_runner: false,
+    })
+}
+
+async fn teardown_for(
+    ctx: &Context,
+    config: &ProviderConfig,
+    model: &ReleaseModel,
+    timeout: Duration,
+) -> Result<Teardown, Diagnostics> {
+    let kube = crate::kube::client_for(config)
+        .await
+        .map_err(|error| Diagnostics::from(error.diagnostic()))?;
+    let gitlab = GitlabAccess::from_settings(config.gitlab.as_ref()).map_err(|error| {
+        Diagnostics::from(Diagnostic::error(
+            "Invalid GitLab Settings",
+            format!(
+                "{error}. Fix the provider's gitlab block (or GITLAB_BASE_URL / GITLAB_TOKEN)."
+            ),
+        ))
+    })?;
+    Ok(Teardown {
+        kube,
+        gitlab,
+        target: target_for(model),
+        settings: settings_for(model).map_err(Diagnostics::from)?,
+        cancel: ctx.cancellation().clone(),
+        deadline: Instant::now() + timeout,
+    })
+}
+
+fn report_into(report: DrainReport, diagnostics: &mut Diagnostics) {
+    diagnostics.extend(report.warnings);
+}
+
+/// Destroy: drain, then `uninstall` (the resource's plain `helm uninstall` step), then confirm
+/// and settle the runner in GitLab. Warnings land in `diagnostics`.
+pub async fn destroy<F, Fut>(
+    ctx: &Context,
+    config: &ProviderConfig,
+    model: &ReleaseModel,
+    timeout: Duration,
+    diagnostics: &mut Diagnostics,
+    uninstall: F,
+) -> OpResult
+where
+    F: FnOnce() -> Fut,
+    Fut: Future<Output = OpResult>,
+{
+    let teardown = teardown_for(ctx, config, model, timeout).await?;
+    let drained = teardown
+        .before_uninstall()
+        .await
+        .map_err(|error| Diagnostics::from(error.to_diagnostic()))?;
+    if drained.layout.is_some() {
+        uninstall().await?;
+    }
+    let report = teardown
+        .after_uninstall(drained)
+        .await
+        .map_err(|error| Diagnostics::from(error.to_diagnostic()))?;
+    report_into(report, diagnostics);
+    Ok(())
+}
+
+/// Update with `drain_on_update = true`: pause and drain the runner of `prior`, run `upgrade`,
+/// then resume the runner (also when the upgrade failed). Without it, just `upgrade`.
+pub async fn around_upgrade<Fut>(
+    ctx: &Context,
+    config: &ProviderConfig,
+    prior: &ReleaseModel,
+    planned: &ReleaseModel,
+    timeout: Duration,
+    diagnostics: &mut Diagnostics,
+    upgrade: Fut,
+) -> OpResult
+where
+    Fut: Future<Output = OpResult>,
+{
+    if planned.drain_on_update != Some(true) {
+        return upgrade.await;
+    }
+    let mut teardown = teardown_for(ctx, config, prior, timeout).await?;
+    teardown.settings.drain_timeout = settings_for(planned)
+        .map_err(Diagnostics::from)?
+        .drain_timeout;
+    let drained = teardown
+        .drain_for_update()
+        .await
+        .map_err(|error| Diagnostics::from(error.to_diagnostic()))?;
+    let outcome = upgrade.await;
+    match teardown.resume_after_update(drained).await {
+        Ok(report) => report_into(report, diagnostics),
+        Err(error) => diagnostics.push(error.to_diagnostic()),
+    }
+    outcome
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn job_namespace_is_read_from_a_plain_config_and_not_from_templates() {
+        let config = "[[runners]]\n  executor = \"kubernetes\"\n  [runners.kubernetes]\n    namespace = \"ci-jobs\"\n";
+        assert_eq!(
+            job_namespace_from_config(config).as_deref(),
+            Some("ci-jobs")
+        );
+        let templated =
+            "[[runners]]\n  [runners.kubernetes]\n    namespace = \"{{.Release.Namespace}}\"\n";
+        assert_eq!(job_namespace_from_config(templated), None);
+        assert_eq!(job_namespace_from_config("[[runners]]\n"), None);
+        assert_eq!(job_namespace_from_config("not toml ["), None);
+    }
+
+    #[test]
+    fn settings_parse_durations_and_reject_bad_values_at_their_attribute() {
+        let model = ReleaseModel {
+            drain_timeout: Some("1h30m".into()),
+            on_drain_timeout: Some("force".into()),
+            runner_id: Some(42),
+            delete_runner_on_destroy: Some(true),
+            ..ReleaseModel::default()
+        };
+        let settings = settings_for(&model).unwrap();
+        assert_eq!(settings.drain_timeout, Duration::from_secs(5400));
+        assert_eq!(settings.on_drain_timeout, OnDrainTimeout::Force);
+        assert_eq!(settings.runner_id, Some(42));
+        assert!(settings.deletes_runner());
+
+        let bad = ReleaseModel {
+            on_drain_timeout: Some("later".into()),
+            ..ReleaseModel::default()
+        };
+        let error = settings_for(&bad).unwrap_err();
+        assert_eq!(error.attribute.unwrap().to_string(), "on_drain_timeout");
+        let bad = ReleaseModel {
+            drain_timeout: Some("soon".into()),
+            ..ReleaseModel::default()
+        };
+        assert_eq!(
+            settings_for(&bad).unwrap_err().summary,
+            "Invalid Drain Timeout"
+        );
+    }
+}
