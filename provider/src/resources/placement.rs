@@ -56,9 +56,7 @@ pub fn labels_attribute() -> Attribute {
         .validator(from_fn(
             "must not set the provider's managed-by label",
             |value, path, diagnostics: &mut Diagnostics| {
-                if value.attr(MANAGED_BY_LABEL).is_some()
-                    || value.as_entries().is_some_and(|m| m.contains_key(MANAGED_BY_LABEL))
-                {
+                if value.as_entries().is_some_and(|m| m.contains_key(MANAGED_BY_LABEL)) {
                     diagnostics.attribute_error(
                         path.key(MANAGED_BY_LABEL),
                         "Reserved Label",

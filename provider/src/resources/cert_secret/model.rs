@@ -1,0 +1,144 @@
+//! The resource's configuration inputs and stored state, and how state is refreshed from the
+//! live Secret.
+
+use std::collections::BTreeMap;
+
+use k8s_openapi::api::core::v1::Secret;
+use serde::de::IgnoredAny;
+use serde::{Deserialize, Serialize};
+use tfplugin::TfValue;
+use tfplugin::timeouts::Timeouts;
+
+use super::DEFAULT_EXPIRY_WARNING_DAYS;
+use super::certificate::{CertificateInfo, parse_chain, rfc3339};
+use crate::kube::ObjectId;
+use crate::resources::digest::key_digests;
+use crate::resources::secret_object::{LiveMetadata, live_data};
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SourceSecret {
+    pub(super) namespace: String,
+    pub(super) name: String,
+    pub(super) key: String,
+}
+
+/// The configuration's inputs at apply time.
+#[derive(Deserialize)]
+pub struct Inputs {
+    pub(super) namespace: String,
+    pub(super) name: String,
+    pub(super) labels: Option<BTreeMap<String, String>>,
+    pub(super) annotations: Option<BTreeMap<String, String>>,
+    pub(super) gitlab_url: Option<String>,
+    pub(super) gitlab_hostname: Option<String>,
+    pub(super) certificate_pem: Option<String>,
+    pub(super) source_secret: Option<SourceSecret>,
+    pub(super) extra_files: Option<BTreeMap<String, String>>,
+    pub(super) expiry_warning_days: Option<i64>,
+    pub(super) timeouts: Option<Timeouts>,
+    // Computed attributes (maybe unknown in the plan), recomputed from the live Secret.
+    #[serde(rename = "id")]
+    _id: TfValue<IgnoredAny>,
+    #[serde(rename = "uid")]
+    _uid: TfValue<IgnoredAny>,
+    #[serde(rename = "sha256_fingerprint")]
+    _fingerprint: TfValue<IgnoredAny>,
+    #[serde(rename = "not_after")]
+    _not_after: TfValue<IgnoredAny>,
+    #[serde(rename = "subject")]
+    _subject: TfValue<IgnoredAny>,
+    #[serde(rename = "dns_names")]
+    _dns_names: TfValue<IgnoredAny>,
+    #[serde(rename = "file_name")]
+    _file_name: TfValue<IgnoredAny>,
+    #[serde(rename = "key_digests")]
+    _key_digests: TfValue<IgnoredAny>,
+}
+
+#[derive(Serialize, Deserialize, Default)]
+pub struct State {
+    pub(super) id: String,
+    pub(super) namespace: String,
+    pub(super) name: String,
+    pub(super) labels: Option<BTreeMap<String, String>>,
+    pub(super) annotations: Option<BTreeMap<String, String>>,
+    pub(super) gitlab_url: Option<String>,
+    pub(super) gitlab_hostname: Option<String>,
+    pub(super) certificate_pem: Option<String>,
+    pub(super) source_secret: Option<SourceSecret>,
+    pub(super) extra_files: Option<BTreeMap<String, String>>,
+    pub(super) expiry_warning_days: Option<i64>,
+    pub(super) uid: Option<String>,
+    pub(super) sha256_fingerprint: Option<String>,
+    pub(super) not_after: Option<String>,
+    pub(super) subject: Option<String>,
+    pub(super) dns_names: Option<Vec<String>>,
+    pub(super) file_name: Option<String>,
+    pub(super) key_digests: Option<BTreeMap<String, String>>,
+    pub(super) timeouts: Option<Timeouts>,
+}
+
+impl State {
+    pub(super) fn from_inputs(inputs: Inputs, file_name: String) -> State {
+        State {
+            id: ObjectId::new(&inputs.namespace, &inputs.name).to_string(),
+            namespace: inputs.namespace,
+            name: inputs.name,
+            labels: inputs.labels,
+            annotations: inputs.annotations,
+            gitlab_url: inputs.gitlab_url,
+            gitlab_hostname: inputs.gitlab_hostname,
+            certificate_pem: inputs.certificate_pem,
+            source_secret: inputs.source_secret,
+            extra_files: inputs.extra_files,
+            expiry_warning_days: inputs.expiry_warning_days,
+            file_name: Some(file_name),
+            timeouts: inputs.timeouts,
+            ..State::default()
+        }
+    }
+
+    /// Refreshes what can change outside Terraform from the live Secret.
+    pub(super) fn refresh(&mut self, live: &Secret) {
+        let meta = LiveMetadata::of(live, self.labels.as_ref(), self.annotations.as_ref());
+        let data = live_data(live);
+        self.uid = meta.uid;
+        self.labels = meta.labels;
+        self.annotations = meta.annotations;
+        self.key_digests = Some(key_digests(&data));
+        let leaf = self
+            .file_name
+            .as_ref()
+            .and_then(|f| data.get(f))
+            .and_then(|pem| parse_chain(pem).ok())
+            .and_then(|chain| chain.into_iter().next());
+        self.set_certificate_facts(leaf.as_ref());
+    }
+
+    pub(super) fn set_certificate_facts(&mut self, leaf: Option<&CertificateInfo>) {
+        self.sha256_fingerprint = leaf.map(|c| c.sha256_fingerprint.clone());
+        self.not_after = leaf.map(|c| rfc3339(c.not_after));
+        self.subject = leaf.map(|c| c.subject.clone());
+        self.dns_names = leaf.map(|c| c.dns_names.clone());
+    }
+
+    /// After an import: the inputs the live Secret implies (host from the first `*.crt` key).
+    pub(super) fn adopt_inputs(&mut self, live: &Secret) {
+        let data = live_data(live);
+        let Some(file) = data.keys().find(|k| k.ends_with(".crt")).cloned() else {
+            return;
+        };
+        let text = |v: &Vec<u8>| String::from_utf8(v.clone()).ok();
+        self.gitlab_hostname = Some(file.trim_end_matches(".crt").to_owned());
+        self.certificate_pem = data.get(&file).and_then(text);
+        let extra: BTreeMap<String, String> = data
+            .iter()
+            .filter(|(k, _)| **k != file)
+            .filter_map(|(k, v)| Some((k.clone(), text(v)?)))
+            .collect();
+        self.extra_files = (!extra.is_empty()).then_some(extra);
+        self.file_name = Some(file);
+        self.expiry_warning_days
+            .get_or_insert(DEFAULT_EXPIRY_WARNING_DAYS);
+    }
+}
