@@ -26,6 +26,8 @@ fn base() -> ReleaseModel {
     }
 }
 
+type Change = Box<dyn Fn(&mut ReleaseModel)>;
+
 fn paths(diagnostics: &Diagnostics, severity: Severity) -> Vec<String> {
     diagnostics
         .iter()
@@ -69,7 +71,7 @@ fn a_sound_configuration_renders_values_with_the_token_digest_annotation() {
 
 #[test]
 fn each_problem_lands_on_its_attribute() {
-    let cases: Vec<(&str, Box<dyn Fn(&mut ReleaseModel)>, Severity, &str)> = vec![
+    let cases: Vec<(&str, Change, Severity, &str)> = vec![
         (
             "values conflict",
             Box::new(|m| {

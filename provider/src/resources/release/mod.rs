@@ -28,7 +28,7 @@ mod teardown;
 
 use std::time::Duration;
 
-use tfplugin::timeouts::{Operation, Timeouts};
+use tfplugin::timeouts::Operation;
 use tfplugin::{
     AttributePath, Context, CreateRequest, CreateResponse, DeleteRequest, DeleteResponse,
     Diagnostic, Diagnostics, ImportRequest, ImportResponse, OpResult, PlanRequest, PlanResponse,
@@ -61,7 +61,7 @@ fn limit(
     model
         .timeouts
         .clone()
-        .unwrap_or_else(Timeouts::default)
+        .unwrap_or_default()
         .get(operation, default)
 }
 
