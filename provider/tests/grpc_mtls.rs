@@ -298,3 +298,49 @@ fn sigint_does_not_kill_the_plugin() {
         "SIGINT must be ignored"
     );
 }
+
+#[tokio::test]
+async fn debug_mode_serves_plaintext_and_prints_tf_reattach_providers() {
+    use std::io::{BufRead, BufReader};
+    let mut child = Command::new(common::binary())
+        .arg("--debug")
+        .env_remove(common::COOKIE_KEY)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            if line.contains("TF_REATTACH_PROVIDERS=") {
+                let _ = tx.send(line);
+                break;
+            }
+        }
+    });
+    let line = rx
+        .recv_timeout(Duration::from_secs(20))
+        .expect("TF_REATTACH_PROVIDERS line");
+    let json = line.split('\'').nth(1).expect("quoted JSON");
+    let reattach: serde_json::Value = serde_json::from_str(json).unwrap();
+    let entry = &reattach[gitlabrunner::PROVIDER_ADDRESS];
+    assert_eq!(
+        entry["Test"], true,
+        "Terraform 1.11 crashes without \"Test\": true"
+    );
+    assert_eq!(entry["ProtocolVersion"], 6);
+    assert_eq!(entry["Pid"], child.id());
+    let address = entry["Addr"]["String"].as_str().unwrap().to_owned();
+    let channel = tonic::transport::Endpoint::from_shared(format!("http://{address}"))
+        .unwrap()
+        .connect()
+        .await
+        .unwrap();
+    ProviderClient::new(channel)
+        .get_metadata(pb::get_metadata::Request {})
+        .await
+        .expect("plaintext GetMetadata in debug mode");
+    let _ = child.kill();
+    let _ = child.wait();
+}

@@ -88,15 +88,16 @@ pub fn provider_service(provider: Arc<dyn Provider>) -> ProviderServer<grpc::Grp
 /// `--debug` (plaintext, no cookie, prints `TF_REATTACH_PROVIDERS`).
 pub fn serve(provider: impl Provider, options: ServeOptions) -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
+    // Like Go's flag package: `-flag` and `--flag` both work.
     let has = |flag: &str| {
         args.iter()
-            .any(|a| a == flag || a.trim_start_matches('-') == flag.trim_start_matches('-'))
+            .any(|a| a.strip_prefix("--").or_else(|| a.strip_prefix('-')) == Some(flag))
     };
-    if has("--version") {
+    if has("version") {
         println!("{} {}", options.provider_address, options.version);
         return ExitCode::SUCCESS;
     }
-    let debug = has("--debug");
+    let debug = has("debug");
     crate::logging::init();
     let result = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
