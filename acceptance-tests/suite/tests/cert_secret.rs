@@ -215,13 +215,15 @@ fn drift_made_outside_terraform_is_planned_and_repaired() {
     admin
         .edit(
             &secret_path(&ns, "certs"),
-            &json!({"data": {FILE: b64(&other)}, "metadata": {"labels": {"extra": "x"}}}),
+            &json!({"data": {FILE: b64(&other)}, "metadata": {"labels": {"extra": "x"}, "annotations": {"note": "hand-made"}}}),
         )
         .expect("edit");
     let plan = dir.plan();
     plan.expect_code(2);
     assert!(
-        plan.stdout.contains(&format!("\"{FILE}\"")) && plan.stdout.contains("\"extra\""),
+        plan.stdout.contains(&format!("\"{FILE}\""))
+            && plan.stdout.contains("\"extra\"")
+            && plan.stdout.contains("\"hand-made\""),
         "{plan:?}"
     );
     dir.apply().success();
@@ -230,6 +232,12 @@ fn drift_made_outside_terraform_is_planned_and_repaired() {
         pem
     );
     assert!(!secret_labels(&world, &ns, "certs").contains_key("extra"));
+    let annotations =
+        world.get_json("secret", &ns, "certs").expect("Secret")["metadata"]["annotations"].clone();
+    assert!(
+        annotations.get("note").is_none(),
+        "hand-made annotations are removed: {annotations}"
+    );
     dir.plan().expect_code(0);
 }
 

@@ -450,6 +450,15 @@ fn bad_inputs_get_diagnostics_with_paths() {
             ),
             vec!["Reserved Label"],
         ),
+        (
+            config(
+                &ns,
+                "t",
+                "runner_token = \"glrt-a\"\n  annotations = { \"kubectl.kubernetes.io/last-applied-configuration\" = \"{}\" }",
+                "null",
+            ),
+            vec!["Reserved Annotation", "written by kubectl"],
+        ),
     ];
     for (hcl, needles) in cases {
         dir.write("main.tf", &hcl);

@@ -71,6 +71,20 @@ pub fn labels_attribute() -> Attribute {
 pub fn annotations_attribute() -> Attribute {
     Attribute::map(Type::String)
         .optional()
+        .validator(from_fn(
+            "must not set annotations other tools own (kubectl.kubernetes.io/…)",
+            |value, path, diagnostics: &mut Diagnostics| {
+                for key in value.as_entries().into_iter().flat_map(|m| m.keys()) {
+                    if !is_tracked_annotation(key) {
+                        diagnostics.attribute_error(
+                            path.key(key),
+                            "Reserved Annotation",
+                            format!("{key:?} is written by kubectl, not by Terraform; remove it from {path}."),
+                        );
+                    }
+                }
+            },
+        ))
         .description("Annotations of the Secret. Annotations added outside Terraform show as drift and are removed on apply (except `kubectl.kubernetes.io/…`).")
 }
 
