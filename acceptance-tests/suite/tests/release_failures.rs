@@ -210,3 +210,55 @@ fn pending_release_is_explained_then_recovered_on_request() {
     release_support::ok(&out, "helm status");
     assert!(String::from_utf8_lossy(&out.stdout).contains("STATUS: deployed"));
 }
+
+#[test]
+fn transient_read_errors_are_errors_and_a_release_gone_is_planned_again() {
+    let world = KubeWorld::start();
+    let helm = helm_bin(&world, HelmVersion::Four);
+    let namespace = world.create_namespace("gone");
+    let dir = workdir(&world);
+    dir.write("main.tf", &minimal_config(&world, &helm, &namespace, ""));
+    dir.apply().success();
+
+    // The API server fails every release lookup: refresh reports it, state is untouched.
+    let admin = world.admin().expect("admin surface");
+    admin
+        .inject_fault(&Fault {
+            method: Some("GET".into()),
+            path: format!("/api/v1/namespaces/{namespace}/secrets"),
+            count: 50,
+            action: FaultAction::Status {
+                code: 500,
+                message: Some("etcdserver: request timed out".into()),
+            },
+        })
+        .expect("inject faults");
+    let before = dir.state_raw();
+    let plan = dir.plan();
+    plan.expect_code(1);
+    assert!(plan.stderr.contains("Cannot Read Helm Release"), "{plan:?}");
+    assert!(
+        dir.resource_attributes("gitlabrunner_release.runner")
+            .is_some()
+    );
+    assert_eq!(
+        before,
+        dir.state_raw(),
+        "a failed refresh must not touch state"
+    );
+    admin.clear_faults().expect("clear faults");
+    dir.plan().expect_code(0);
+
+    // Uninstalled by hand: the refresh drops it and the plan creates it again.
+    let out = release_support::helm(
+        &world,
+        &helm,
+        &["uninstall", "gitlab-runner", "-n", &namespace],
+    );
+    release_support::ok(&out, "helm uninstall");
+    let plan = dir.plan();
+    plan.expect_code(2);
+    assert!(plan.stdout.contains("will be created"), "{plan:?}");
+    dir.apply().success();
+    assert_eq!(release_attr(&dir, "status"), "deployed");
+}
