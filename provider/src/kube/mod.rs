@@ -28,3 +28,5 @@ pub use objects::{Objects, Pruning};
 pub use ownership::{FIELD_MANAGER, MANAGED_BY_LABEL, MANAGED_BY_VALUE};
 pub use request::{Action, Verb};
 pub use retry::Budget;
+/// The token [`Budget::with_token`] takes (Terraform's `StopProvider` cancels it).
+pub use tfplugin::CancellationToken;
