@@ -36,7 +36,7 @@ module "runner" {
   tags          = ["prod", "kubernetes", "docker"]
   concurrent    = 20
   replicas      = 2
-  job_namespace = "ci-jobs-prod"
+  job_namespace = var.job_namespace
   manager_resources = {
     requests = { cpu = "250m", memory = "256Mi" }
     limits   = { memory = "512Mi" }

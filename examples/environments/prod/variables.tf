@@ -60,3 +60,9 @@ variable "runner_token_version" {
   type    = number
   default = 1
 }
+
+variable "job_namespace" {
+  description = "Namespace of prod's job pods (it must exist); the manager gets cluster-wide RBAC for it."
+  type        = string
+  default     = "ci-jobs-prod"
+}
