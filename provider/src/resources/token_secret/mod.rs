@@ -158,7 +158,7 @@ fn schema() -> Schema {
                 .optional()
                 .sensitive()
                 .deprecated("Runner registration tokens are deprecated since GitLab 15.6, disabled by default since 17.0 and scheduled for removal in 20.0. Create the runner in GitLab instead (UI, the runners API, or gitlab_user_runner in the gitlab provider) and pass its glrt- token as runner_token or runner_token_wo.")
-                .description("Deprecated: a runner registration token, written to the `runner-registration-token` key."),
+                .description("A runner registration token (`GR1348941…`), written to the `runner-registration-token` key."),
         )
         .attribute(
             "uid",
