@@ -19,9 +19,9 @@ use std::process::Command;
 
 use acceptance::KubeWorld;
 use examples_support::{
-    ExampleTree, GitlabWorld, RELEASE, RUNNER_TOKEN, assert_contains_all, certificate_pem,
-    config_template, config_toml, create_secret, examples_root, hcl_string, helm_values,
-    kubectl_ok, secret_value, sources, terraform_dirs,
+    ExampleTree, GitlabWorld, IssueRecorder, RELEASE, RUNNER_TOKEN, assert_contains_all,
+    certificate_pem, config_template, config_toml, create_secret, examples_root, hcl_string,
+    helm_values, kubectl_ok, secret_value, sources, terraform_dirs,
 };
 use serde_json::json;
 
@@ -787,17 +787,35 @@ struct DriftCheck {
     report: String,
 }
 
-/// Runs the job's `script` line in the project directory with `TF_ROOT` = `root`.
+/// The project access token the drift check opens issues with (only ever sent to the recorder).
+const ISSUE_TOKEN: &str = "glpat-drift-issues-0123456";
+
+/// Runs the job's `script` line in the project directory with `TF_ROOT` = `root`; with
+/// `issues`, `DRIFT_ISSUE_TOKEN` and the CI variables point the issue calls at the recorder.
 fn run_drift_check(
     project_dir: &Path,
     cli_config: &Path,
     terraform: &Path,
     root: &str,
+    issues: Option<&IssueRecorder>,
 ) -> DriftCheck {
     let script = script_lines(&drift_job(), "script").join("\n");
     let report = project_dir.join("drift-report.txt");
     let _ = fs::remove_file(&report);
-    let out = Command::new("sh")
+    let mut command = Command::new("sh");
+    if let Some(recorder) = issues {
+        command
+            .env("DRIFT_ISSUE_TOKEN", ISSUE_TOKEN)
+            .env("CI_API_V4_URL", format!("{}/api/v4", recorder.url))
+            .env("CI_PROJECT_ID", "7")
+            .env(
+                "CI_PIPELINE_URL",
+                "https://gitlab.example.com/acme/infra/-/pipelines/99",
+            );
+    } else {
+        command.env_remove("DRIFT_ISSUE_TOKEN");
+    }
+    let out = command
         .args(["-c", &script])
         .current_dir(project_dir)
         .env("TF_ROOT", root)
@@ -806,7 +824,6 @@ fn run_drift_check(
         .env("TF_VAR_runner_token", RUNNER_TOKEN)
         .env("TF_IN_AUTOMATION", "1")
         .env("CHECKPOINT_DISABLE", "1")
-        .env_remove("DRIFT_ISSUE_TOKEN")
         .output()
         .expect("sh runs the drift check");
     DriftCheck {
@@ -844,7 +861,7 @@ fn scheduled_drift_check_exits_2_after_out_of_band_changes() {
     bench.tree.apply(root).success();
     let terraform = bench.world.tools().terraform.clone();
 
-    let clean = run_drift_check(&project_dir, &cli_config, &terraform, root);
+    let clean = run_drift_check(&project_dir, &cli_config, &terraform, root, None);
     assert_eq!(clean.code, 0, "no drift expected yet:\n{}", clean.output);
     assert!(clean.output.contains("no drift"), "{}", clean.output);
 
@@ -862,7 +879,7 @@ fn scheduled_drift_check_exits_2_after_out_of_band_changes() {
             r#"{"data":{"runner-name":"edited-by-hand"}}"#,
         ],
     );
-    let drift = run_drift_check(&project_dir, &cli_config, &terraform, root);
+    let drift = run_drift_check(&project_dir, &cli_config, &terraform, root, None);
     assert_eq!(drift.code, 2, "drift must exit 2:\n{}", drift.output);
     assert!(drift.output.contains("DRIFT"), "{}", drift.output);
     assert!(
@@ -881,7 +898,7 @@ fn scheduled_drift_check_exits_2_after_out_of_band_changes() {
 
     // Repaired by apply: clean again.
     bench.tree.apply(root).success();
-    let repaired = run_drift_check(&project_dir, &cli_config, &terraform, root);
+    let repaired = run_drift_check(&project_dir, &cli_config, &terraform, root, None);
     assert_eq!(repaired.code, 0, "{}", repaired.output);
 
     // Out of band 2: the token Secret is rewritten by hand.
@@ -898,7 +915,7 @@ fn scheduled_drift_check_exits_2_after_out_of_band_changes() {
             r#"{"stringData":{"runner-token":"glrt-t1_NotTheConfiguredToken"}}"#,
         ],
     );
-    let token_drift = run_drift_check(&project_dir, &cli_config, &terraform, root);
+    let token_drift = run_drift_check(&project_dir, &cli_config, &terraform, root, None);
     assert_eq!(token_drift.code, 2, "{}", token_drift.output);
     assert!(
         token_drift.report.contains("gitlabrunner_token_secret")

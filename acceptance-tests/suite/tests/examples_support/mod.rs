@@ -369,3 +369,128 @@ pub fn certificate_pem() -> String {
     );
     fs::read_to_string(cert).expect("certificate written")
 }
+
+/// One request the issue recorder received.
+#[derive(Debug, Clone)]
+pub struct RecordedRequest {
+    pub method: String,
+    /// Path and query, as sent.
+    pub target: String,
+    pub private_token: Option<String>,
+    /// The form body, URL-decoded into pairs.
+    pub form: Vec<(String, String)>,
+}
+
+/// A stand-in for the two GitLab issue endpoints the drift check calls (the GitLab API test
+/// server has no issues): `GET …/issues` answers with `open_issues`, `POST …/issues` and
+/// `POST …/issues/:iid/notes` answer 201. Every request is recorded.
+pub struct IssueRecorder {
+    pub url: String,
+    requests: std::sync::Arc<std::sync::Mutex<Vec<RecordedRequest>>>,
+}
+
+impl IssueRecorder {
+    /// Serves on 127.0.0.1:0 from a background thread; `open_issues` is the JSON array the
+    /// issue search returns.
+    pub fn start(open_issues: &'static str) -> IssueRecorder {
+        use std::io::{BufRead, BufReader, Read, Write};
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        let url = format!("http://{}", listener.local_addr().expect("address"));
+        let requests = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let log = std::sync::Arc::clone(&requests);
+        std::thread::spawn(move || {
+            for stream in listener.incoming() {
+                let Ok(mut stream) = stream else { return };
+                let mut reader = BufReader::new(stream.try_clone().expect("clone stream"));
+                let mut request_line = String::new();
+                if reader.read_line(&mut request_line).is_err() {
+                    continue;
+                }
+                let mut parts = request_line.split_whitespace();
+                let method = parts.next().unwrap_or_default().to_owned();
+                let target = parts.next().unwrap_or_default().to_owned();
+                let (mut length, mut token, mut expect_continue) = (0usize, None, false);
+                loop {
+                    let mut line = String::new();
+                    if reader.read_line(&mut line).unwrap_or(0) == 0 || line.trim().is_empty() {
+                        break;
+                    }
+                    let (name, value) = line.split_once(':').unwrap_or((&line, ""));
+                    let value = value.trim().to_owned();
+                    match name.to_ascii_lowercase().as_str() {
+                        "content-length" => length = value.parse().unwrap_or(0),
+                        "private-token" => token = Some(value),
+                        "expect" => expect_continue = value.eq_ignore_ascii_case("100-continue"),
+                        _ => {}
+                    }
+                }
+                if expect_continue {
+                    let _ = stream.write_all(b"HTTP/1.1 100 Continue\r\n\r\n");
+                }
+                let mut body = vec![0u8; length];
+                let _ = reader.read_exact(&mut body);
+                let form = url_decode_form(&String::from_utf8_lossy(&body));
+                let response = if method == "GET" {
+                    open_issues.to_owned()
+                } else {
+                    "{\"iid\": 1}".to_owned()
+                };
+                let status = if method == "GET" {
+                    "200 OK"
+                } else {
+                    "201 Created"
+                };
+                let _ = write!(
+                    stream,
+                    "HTTP/1.1 {status}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{response}",
+                    response.len()
+                );
+                log.lock().expect("log").push(RecordedRequest {
+                    method,
+                    target,
+                    private_token: token,
+                    form,
+                });
+            }
+        });
+        IssueRecorder { url, requests }
+    }
+
+    pub fn requests(&self) -> Vec<RecordedRequest> {
+        self.requests.lock().expect("log").clone()
+    }
+}
+
+fn url_decode_form(body: &str) -> Vec<(String, String)> {
+    body.split('&')
+        .filter(|pair| !pair.is_empty())
+        .map(|pair| {
+            let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+            (percent_decode(k), percent_decode(v))
+        })
+        .collect()
+}
+
+fn percent_decode(text: &str) -> String {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'+' => out.push(b' '),
+            b'%' if i + 2 < bytes.len() => {
+                let hex = std::str::from_utf8(&bytes[i + 1..i + 3]).unwrap_or("");
+                match u8::from_str_radix(hex, 16) {
+                    Ok(b) => {
+                        out.push(b);
+                        i += 2;
+                    }
+                    Err(_) => out.push(b'%'),
+                }
+            }
+            b => out.push(b),
+        }
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
