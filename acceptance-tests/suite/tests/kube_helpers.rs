@@ -271,3 +271,28 @@ async fn server_errors_are_retried_within_the_budget_and_cancellation_stops_at_o
     assert!(matches!(err, KubeError::Cancelled { .. }), "{err:?}");
     assert!(started.elapsed() < Duration::from_secs(3));
 }
+
+#[test]
+fn a_client_cached_in_a_finished_runtime_is_not_reused() {
+    let cluster = start(Options::default());
+    let settings = config(cluster.kubeconfig_path());
+    let get_in_new_runtime = |settings: &ProviderConfig| {
+        let runtime = tokio::runtime::Runtime::new().expect("runtime");
+        runtime.block_on(async {
+            let secrets =
+                Objects::<Secret>::new(client_for(settings).await.expect("client"), "work");
+            secrets.get("nothing", &budget(10)).await
+        })
+        // The runtime (and the client's buffer worker on it) is dropped here.
+    };
+    assert!(
+        get_in_new_runtime(&settings)
+            .expect("first runtime")
+            .is_none()
+    );
+    assert!(
+        get_in_new_runtime(&settings)
+            .expect("second runtime")
+            .is_none()
+    );
+}
