@@ -163,7 +163,11 @@ impl Bench {
         check: impl FnOnce(&Bench, &str, &str),
     ) -> String {
         let namespace = self.world.create_namespace(&short(dir));
-        let extra = prepare(&self.world, &namespace);
+        // A runner of its own in GitLab, so the drain of this example has one to pause.
+        let token = format!("glrt-t1_{}", namespace.replace('-', ""));
+        let runner_id = self.gitlab.create_runner(&token, dir);
+        let mut extra = prepare(&self.world, &namespace);
+        extra.push(("runner_token", hcl_string(&token)));
         self.tree
             .write_vars(&self.world, &self.gitlab, dir, &namespace, &extra);
         if sources(Path::new(dir)).contains("module \"") {
@@ -171,7 +175,7 @@ impl Bench {
         }
         self.tree.apply(dir).success();
         assert!(
-            !self.tree.state_raw(dir).contains(RUNNER_TOKEN),
+            !self.tree.state_raw(dir).contains(&token),
             "{dir}: the write-only runner token reached the state file"
         );
         let deployment = self
@@ -191,9 +195,19 @@ impl Bench {
             plan.code, 0,
             "{dir}: the plan after apply is not empty: {plan:?}"
         );
+        assert!(
+            !self.gitlab.runner_paused(runner_id),
+            "{dir}: paused too early"
+        );
+        let before_destroy = self.gitlab.requests().len();
         let destroy = self.tree.destroy(dir);
         destroy.success();
         assert_release_before_secrets(dir, &destroy.stdout);
+        self.assert_runner_paused_by_destroy(dir, before_destroy);
+        assert!(
+            self.gitlab.runner_paused(runner_id),
+            "{dir}: the runner is not paused after destroy"
+        );
         assert!(
             self.world
                 .get_json("deployment", &namespace, RELEASE)
@@ -220,6 +234,33 @@ impl Bench {
             "{dir}: the token Secret outlived destroy: {left}"
         );
         namespace
+    }
+
+    /// The drain ran: destroy paused the runner in GitLab with the API token the provider was
+    /// given (`GITLAB_TOKEN`).
+    #[track_caller]
+    fn assert_runner_paused_by_destroy(&self, dir: &str, requests_before: usize) {
+        let during_destroy: Vec<_> = self
+            .gitlab
+            .requests()
+            .into_iter()
+            .skip(requests_before)
+            .collect();
+        let paused = during_destroy.iter().any(|r| {
+            r.method == "PUT"
+                && r.path.starts_with("/api/v4/runners/")
+                && r.body.as_deref().is_some_and(|b| b.contains("paused"))
+                && r.status.is_some_and(|s| s < 300)
+                && r.token_name.as_deref() == Some(examples_support::ADMIN_TOKEN_NAME)
+        });
+        let seen: Vec<String> = during_destroy
+            .iter()
+            .map(|r| format!("{} {} {:?}", r.method, r.path, r.status))
+            .collect();
+        assert!(
+            paused,
+            "{dir}: destroy did not pause the runner in GitLab (drain); requests: {seen:?}"
+        );
     }
 
     fn deployment(&self, namespace: &str) -> serde_json::Value {

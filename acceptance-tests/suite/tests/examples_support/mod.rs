@@ -13,12 +13,14 @@ use acceptance::tools::workspace_root;
 use acceptance::{KubeWorld, TerraformRun, TerraformWorkdir};
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
-use gitlab_test_server::{NewRunner, Seed, TestServer, TokenSpec};
+use gitlab_test_server::{LoggedRequest, NewRunner, Seed, TestServer, TokenSpec};
 
 /// The runner token every example gets (shaped like a real `glrt-` token).
 pub const RUNNER_TOKEN: &str = "glrt-t1_ExAmPlEsToKeN0123456";
 /// The API token the drain uses on destroy (`GITLAB_TOKEN`).
 pub const ADMIN_TOKEN: &str = "glpat-examples-admin-0123456";
+/// The name the GitLab test server logs for [`ADMIN_TOKEN`].
+pub const ADMIN_TOKEN_NAME: &str = "examples-admin";
 /// The GitLab URL the runner is configured with (it never connects in the test world).
 pub const GITLAB_URL: &str = "https://gitlab.example.com";
 /// `version` in the fixture chart's Chart.yaml: the examples pin a chart version.
@@ -224,7 +226,7 @@ impl GitlabWorld {
             .build()
             .expect("tokio runtime");
         let seed = Seed {
-            tokens: vec![TokenSpec::admin("examples-admin", ADMIN_TOKEN)],
+            tokens: vec![TokenSpec::admin(ADMIN_TOKEN_NAME, ADMIN_TOKEN)],
             projects: Vec::new(),
             runners: vec![NewRunner {
                 token: Some(RUNNER_TOKEN.into()),
@@ -243,6 +245,34 @@ impl GitlabWorld {
 
     pub fn url(&self) -> &str {
         self.server.as_ref().expect("server runs").url()
+    }
+
+    /// Adds a runner whose authentication token is `token`; returns its id.
+    pub fn create_runner(&self, token: &str, description: &str) -> u64 {
+        let admin = self.server.as_ref().expect("server runs").admin();
+        self.runtime
+            .block_on(admin.create_runner(&NewRunner {
+                token: Some(token.to_owned()),
+                description: description.to_owned(),
+                ..NewRunner::default()
+            }))
+            .expect("create runner")
+            .id
+    }
+
+    /// Whether the runner is paused in GitLab.
+    pub fn runner_paused(&self, id: u64) -> bool {
+        let admin = self.server.as_ref().expect("server runs").admin();
+        self.runtime
+            .block_on(admin.runner(id))
+            .expect("read runner")
+            .unwrap_or_else(|| panic!("runner {id} exists"))
+            .paused
+    }
+
+    /// Every request the server answered so far, in order of arrival.
+    pub fn requests(&self) -> Vec<LoggedRequest> {
+        self.server.as_ref().expect("server runs").request_log()
     }
 }
 
