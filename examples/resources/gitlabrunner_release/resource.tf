@@ -66,7 +66,7 @@ resource "gitlabrunner_release" "runner" {
     kubernetes {
       namespace        = "ci-jobs"
       image            = "alpine:3.20"
-      privileged       = true # Docker-in-Docker …
+      privileged       = true                                   # Docker-in-Docker …
       allowed_images   = ["registry.example.com/*", "docker:*"] # … restricted to these images
       allowed_services = ["docker:*-dind"]
       empty_dir_volume {
