@@ -7,6 +7,7 @@
 
 pub mod config;
 pub mod drain;
+pub mod functions;
 pub mod kube;
 pub mod provider;
 pub mod resources;

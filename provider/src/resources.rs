@@ -8,11 +8,16 @@ use tfplugin::{DataSource, Function, Resource};
 pub mod cert_secret;
 mod digest;
 mod placement;
+pub mod release;
 mod secret_object;
 pub mod token_secret;
 
 pub fn all() -> Vec<Arc<dyn Resource>> {
-    vec![Arc::new(token_secret::TokenSecret), Arc::new(cert_secret::CertSecret)]
+    vec![
+        Arc::new(token_secret::TokenSecret),
+        Arc::new(cert_secret::CertSecret),
+        Arc::new(release::Release),
+    ]
 }
 
 pub fn data_sources() -> Vec<Arc<dyn DataSource>> {
@@ -20,5 +25,5 @@ pub fn data_sources() -> Vec<Arc<dyn DataSource>> {
 }
 
 pub fn functions() -> Vec<Arc<dyn Function>> {
-    Vec::new()
+    vec![Arc::new(crate::functions::RunnerConfig)]
 }
