@@ -1,0 +1,413 @@
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code
+
+//! The drain through real `terraform destroy` of a `gitlabrunner_release` (real helm 4, the
+//! Kubernetes API test server and the GitLab API test server): the runner is paused first, the
+//! release stays while a job runs, the manager scales to 0 before RBAC goes, then the uninstall.
+//! Also: drain timeout, job pods alone without GitLab access, and an interrupted destroy (SIGINT
+//! → StopProvider) resumed by a second destroy.
+
+use std::collections::BTreeMap;
+use std::process::{Command, Stdio};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use acceptance::tools::workspace_root;
+use acceptance::{KubeWorld, TerraformWorkdir};
+use chrono::{DateTime, Utc};
+use gitlab_test_server::{NewJob, NewRunner, TestServer, TokenSpec};
+use serde_json::json;
+
+const RUNNER_TOKEN: &str = "glrt-t1_DrAiNtEsTtOkEn0123";
+const SHORT_TOKEN: &str = "DrAiNtEsT";
+const ADMIN_TOKEN: &str = "glpat-drain-admin";
+const RELEASE: &str = "gitlab-runner";
+
+struct Setup {
+    world: KubeWorld,
+    runtime: tokio::runtime::Runtime,
+    gitlab: TestServer,
+    runner_id: u64,
+    namespace: String,
+    jobs: String,
+    dir: TerraformWorkdir,
+}
+
+impl Setup {
+    /// Applies a token Secret and a release; `gitlab_access` adds the provider's gitlab block.
+    fn start(gitlab_access: bool, drain_timeout: &str) -> Setup {
+        let world = KubeWorld::start();
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .unwrap();
+        let gitlab = runtime.block_on(TestServer::start()).unwrap();
+        let admin = gitlab.admin();
+        runtime
+            .block_on(admin.add_token(&TokenSpec::admin("root", ADMIN_TOKEN)))
+            .unwrap();
+        let runner = runtime
+            .block_on(admin.create_runner(&NewRunner {
+                token: Some(RUNNER_TOKEN.into()),
+                ..NewRunner::default()
+            }))
+            .unwrap();
+        let namespace = world.create_namespace("drain");
+        let jobs = world.create_namespace("jobs");
+        let mut dir = TerraformWorkdir::new(&world.tools().terraform, &world.tools().provider);
+        dir.set_env("TF_LOG", "info");
+        dir.set_env("GITLAB_TOKEN", "");
+        dir.set_env("GITLAB_BASE_URL", "");
+        let gitlab_block = if gitlab_access {
+            format!(
+                "  gitlab {{\n    base_url = \"{}\"\n    token    = \"{ADMIN_TOKEN}\"\n  }}\n",
+                gitlab.url()
+            )
+        } else {
+            String::new()
+        };
+        dir.write(
+            "main.tf",
+            &format!(
+                r#"terraform {{
+  required_providers {{
+    gitlabrunner = {{ source = "{source}" }}
+  }}
+}}
+
+provider "gitlabrunner" {{
+  helm_path = "{helm}"
+  kubernetes {{
+    config_path = "{kubeconfig}"
+  }}
+{gitlab_block}}}
+
+resource "gitlabrunner_token_secret" "token" {{
+  namespace    = "{namespace}"
+  name         = "runner-token"
+  runner_token = "{RUNNER_TOKEN}"
+}}
+
+resource "gitlabrunner_release" "runner" {{
+  name              = "{RELEASE}"
+  namespace         = "{namespace}"
+  chart             = "{chart}"
+  gitlab_url        = "{gitlab_url}"
+  token_secret_name = gitlabrunner_token_secret.token.name
+  token_digest      = gitlabrunner_token_secret.token.token_digest
+  runner_name       = "k8s-runner"
+
+  rbac {{
+    create = true
+    rule {{
+      api_groups = [""]
+      resources  = ["pods", "pods/exec", "secrets", "configmaps"]
+      verbs      = ["get", "list", "watch", "create", "patch", "delete"]
+    }}
+  }}
+
+  runner {{
+    kubernetes {{
+      namespace = "{jobs}"
+    }}
+  }}
+
+  drain_timeout = "{drain_timeout}"
+  timeout       = 120
+}}
+"#,
+                source = acceptance::PROVIDER_SOURCE,
+                helm = world.tools().helm4.display(),
+                kubeconfig = world.kubeconfig().display(),
+                chart = workspace_root()
+                    .join("acceptance-tests/charts/gitlab-runner")
+                    .display(),
+                gitlab_url = gitlab.url(),
+            ),
+        );
+        dir.apply().success();
+        let admin = world.admin().expect("in-process test server");
+        admin.clear_requests().unwrap();
+        runtime.block_on(gitlab.admin().clear_requests()).unwrap();
+        Setup {
+            world,
+            runtime,
+            gitlab,
+            runner_id: runner.id,
+            namespace,
+            jobs,
+            dir,
+        }
+    }
+
+    fn start_job(&self, pod: &str) -> u64 {
+        let job = self
+            .runtime
+            .block_on(
+                self.gitlab
+                    .admin()
+                    .start_job(self.runner_id, &NewJob::running(7, "build")),
+            )
+            .unwrap();
+        let labels: BTreeMap<&str, &str> = BTreeMap::from([
+            ("manager.runner.gitlab.com/id-short", SHORT_TOKEN),
+            ("manager.runner.gitlab.com/name", "k8s-runner"),
+        ]);
+        self.world
+            .admin()
+            .unwrap()
+            .create_object(&json!({
+                "apiVersion": "v1", "kind": "Pod",
+                "metadata": {
+                    "name": pod, "namespace": self.jobs, "labels": labels,
+                    "annotations": {
+                        "job.runner.gitlab.com/id": job.id.to_string(),
+                        "job.runner.gitlab.com/url": job.web_url,
+                    },
+                },
+                "spec": {"containers": [{"name": "build", "image": "alpine:3"}]},
+                "status": {"phase": "Running"},
+            }))
+            .unwrap();
+        job.id
+    }
+
+    fn finish_job(&self, job: u64, pod: &str) -> DateTime<Utc> {
+        let at = Utc::now();
+        self.runtime
+            .block_on(self.gitlab.admin().finish_job(job))
+            .unwrap();
+        self.world
+            .admin()
+            .unwrap()
+            .set_pod_phase(&self.jobs, pod, "Succeeded")
+            .unwrap();
+        at
+    }
+
+    fn runner_paused(&self) -> bool {
+        self.runtime
+            .block_on(self.gitlab.admin().runner(self.runner_id))
+            .unwrap()
+            .expect("runner exists")
+            .paused
+    }
+
+    fn release_secret_count(&self) -> usize {
+        let out = self.world.kubectl(&[
+            "get",
+            "secrets",
+            "-n",
+            &self.namespace,
+            "-l",
+            "owner=helm",
+            "-o",
+            "name",
+        ]);
+        String::from_utf8_lossy(&out.stdout).lines().count()
+    }
+
+    fn exists(&self, kind: &str, name: &str) -> bool {
+        self.world.get_json(kind, &self.namespace, name).is_some()
+    }
+
+    fn kube_time(&self, method: &str, path_contains: &str) -> Option<DateTime<Utc>> {
+        self.world
+            .admin()
+            .unwrap()
+            .requests()
+            .unwrap()
+            .iter()
+            .find(|r| r.method == method && r.path.contains(path_contains))
+            .map(|r| {
+                DateTime::parse_from_rfc3339(&r.timestamp)
+                    .unwrap()
+                    .with_timezone(&Utc)
+            })
+    }
+
+    fn gitlab_time(&self, method: &str, path: &str) -> Option<DateTime<Utc>> {
+        self.gitlab
+            .request_log()
+            .iter()
+            .find(|r| r.method == method && r.path == path && r.status.is_some_and(|s| s < 300))
+            .map(|r| {
+                DateTime::parse_from_rfc3339(&r.at)
+                    .unwrap()
+                    .with_timezone(&Utc)
+            })
+    }
+
+    /// Starts `terraform destroy` without waiting.
+    fn spawn_destroy(&self) -> std::process::Child {
+        Command::new(&self.world.tools().terraform)
+            .args(["destroy", "-auto-approve", "-input=false", "-no-color"])
+            .current_dir(self.dir.path())
+            .env("TF_CLI_CONFIG_FILE", self.dir.path().join(".terraformrc"))
+            .env("TF_LOG", "info")
+            .env("TF_LOG_PATH", self.dir.path().join("terraform.log"))
+            .env("CHECKPOINT_DISABLE", "1")
+            .env("TF_IN_AUTOMATION", "1")
+            .env_remove("GITLAB_TOKEN")
+            .env_remove("GITLAB_BASE_URL")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap()
+    }
+}
+
+fn wait_with_output(child: std::process::Child) -> (i32, String) {
+    let out = child.wait_with_output().unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        format!(
+            "{}\n{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        ),
+    )
+}
+
+#[test]
+fn terraform_destroy_pauses_waits_for_the_job_and_stops_the_manager_before_rbac_goes() {
+    let setup = Setup::start(true, "5m");
+    let pod = "runner-draintest-project-7-concurrent-0-aaaa";
+    let job = setup.start_job(pod);
+    let destroy = setup.spawn_destroy();
+
+    thread::sleep(Duration::from_secs(3));
+    assert!(setup.runner_paused(), "the runner is paused first");
+    assert!(
+        setup.release_secret_count() > 0,
+        "the release stays while the job runs"
+    );
+    assert!(setup.exists("role", RELEASE));
+    assert!(setup.kube_time("PATCH", "/scale").is_none());
+
+    let finished_at = setup.finish_job(job, pod);
+    let (code, output) = wait_with_output(destroy);
+    assert_eq!(code, 0, "{output}");
+
+    let runner_path = format!("/api/v4/runners/{}", setup.runner_id);
+    let paused_at = setup.gitlab_time("PUT", &runner_path).expect("paused");
+    let scaled_at = setup
+        .kube_time("PATCH", &format!("/deployments/{RELEASE}/scale"))
+        .expect("scaled to 0");
+    let role_gone = setup
+        .kube_time("DELETE", &format!("/roles/{RELEASE}"))
+        .expect("role deleted");
+    let binding_gone = setup
+        .kube_time("DELETE", &format!("/rolebindings/{RELEASE}"))
+        .expect("rolebinding deleted");
+    let secret_gone = setup
+        .kube_time("DELETE", "/secrets/runner-token")
+        .expect("token secret deleted");
+    assert!(paused_at < finished_at);
+    assert!(finished_at <= scaled_at, "{finished_at} <= {scaled_at}");
+    assert!(scaled_at - finished_at < chrono::Duration::milliseconds(2000));
+    assert!(scaled_at < role_gone && scaled_at < binding_gone);
+    assert!(
+        role_gone < secret_gone,
+        "the token Secret outlives the release"
+    );
+    assert!(setup.runner_paused(), "kept runner stays paused");
+    assert!(output.contains("GitLab Runner Left Paused"), "{output}");
+
+    let log = setup.dir.log();
+    assert!(
+        log.contains("drain: waiting for 1 running job(s) to finish"),
+        "progress at INFO"
+    );
+    assert!(
+        !log.contains(RUNNER_TOKEN),
+        "the runner token never reaches the log"
+    );
+    assert!(
+        !log.contains(ADMIN_TOKEN),
+        "the GitLab token never reaches the log"
+    );
+}
+
+#[test]
+fn terraform_destroy_drain_timeout_keeps_release_rbac_and_the_paused_runner() {
+    let setup = Setup::start(true, "2s");
+    setup.start_job("runner-draintest-project-7-concurrent-0-bbbb");
+    let run = setup.dir.destroy();
+    assert_ne!(run.code, 0, "{run:?}");
+    let output = run.output();
+    assert!(output.contains("Runner Drain Timed Out"), "{output}");
+    assert!(output.contains("build (group/project-7)"), "{output}");
+    assert!(output.contains("Nothing was deleted"), "{output}");
+    assert!(setup.release_secret_count() > 0);
+    assert!(setup.exists("role", RELEASE));
+    assert!(setup.exists("rolebinding", RELEASE));
+    assert!(setup.exists("secret", "runner-token"));
+    assert!(setup.runner_paused());
+    assert!(setup.kube_time("DELETE", "/").is_none(), "nothing deleted");
+}
+
+#[test]
+fn terraform_destroy_without_gitlab_access_waits_for_job_pods_and_says_so() {
+    let setup = Setup::start(false, "5m");
+    let pod = "runner-draintest-project-7-concurrent-0-cccc";
+    let job = setup.start_job(pod);
+    let destroy = setup.spawn_destroy();
+    thread::sleep(Duration::from_secs(3));
+    assert!(
+        setup.release_secret_count() > 0,
+        "the job pod holds the drain"
+    );
+    assert!(setup.kube_time("PATCH", "/scale").is_none());
+    setup.finish_job(job, pod);
+    let (code, output) = wait_with_output(destroy);
+    assert_eq!(code, 0, "{output}");
+    assert!(
+        output.contains("Draining Without GitLab Access"),
+        "{output}"
+    );
+    assert!(
+        setup.gitlab.request_log().is_empty(),
+        "GitLab not contacted"
+    );
+    assert!(!setup.runner_paused());
+}
+
+#[test]
+fn interrupted_terraform_destroy_keeps_everything_and_a_second_destroy_resumes() {
+    let setup = Setup::start(true, "5m");
+    let pod = "runner-draintest-project-7-concurrent-0-dddd";
+    let job = setup.start_job(pod);
+    let destroy = setup.spawn_destroy();
+    thread::sleep(Duration::from_secs(3));
+    let interrupted = Instant::now();
+    let status = Command::new("kill")
+        .args(["-INT", &destroy.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let (code, output) = wait_with_output(destroy);
+    assert_ne!(code, 0, "{output}");
+    assert!(interrupted.elapsed() < Duration::from_secs(30));
+    assert!(output.contains("Release Teardown Interrupted"), "{output}");
+    assert!(setup.release_secret_count() > 0);
+    assert!(setup.exists("role", RELEASE));
+    assert!(setup.runner_paused());
+
+    let finisher = {
+        let gitlab_admin = setup.gitlab.admin();
+        let kube_admin = setup.world.admin().unwrap();
+        let jobs = setup.jobs.clone();
+        let handle = setup.runtime.handle().clone();
+        thread::spawn(move || {
+            thread::sleep(Duration::from_secs(3));
+            handle.block_on(gitlab_admin.finish_job(job)).unwrap();
+            kube_admin.set_pod_phase(&jobs, pod, "Succeeded").unwrap();
+        })
+    };
+    setup.dir.destroy().success();
+    finisher.join().unwrap();
+    assert_eq!(setup.release_secret_count(), 0);
+    assert!(!setup.exists("role", RELEASE));
+}
