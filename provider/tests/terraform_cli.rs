@@ -202,3 +202,88 @@ fn terraform_providers_schema_lists_the_provider_and_its_kubernetes_block() {
             .contains("plugin failed to exit gracefully")
     );
 }
+
+/// With a resource of ours in the configuration, Terraform validates and configures the
+/// provider too: a `host` unknown until apply must not fail, a write-only token must be accepted
+/// (Terraform 1.11 announces the capability), and no secret may reach even a trace log.
+const CONFIG_WITH_RESOURCE: &str = r#"
+terraform {
+  required_providers {
+    gitlabrunner = {
+      source = "registry.terraform.io/gitlabrunner/gitlabrunner"
+    }
+  }
+}
+
+resource "terraform_data" "cluster" {
+  input = "https://127.0.0.1:1"
+}
+
+provider "gitlabrunner" {
+  kubernetes {
+    host  = terraform_data.cluster.output
+    token = "not-a-real-token"
+  }
+  gitlab {
+    base_url = "https://gitlab.example.com"
+    token    = "glpat-not-a-real-token"
+  }
+}
+
+resource "gitlabrunner_token_secret" "runner" {
+  name            = "runner-token"
+  namespace       = "ci"
+  runner_token_wo = "glrt-not-a-real-token"
+}
+"#;
+
+#[test]
+fn terraform_configures_the_provider_with_an_unknown_host_and_plans_a_write_only_token() {
+    let terraform = require_terraform!();
+    let work = Workdir::new(terraform, CONFIG_WITH_RESOURCE);
+    let plan = work.run(
+        "plan",
+        &["plan", "-no-color", "-input=false"],
+        &[("TF_LOG", "trace")],
+    );
+    assert!(plan.status.success(), "plan failed:\n{}", show(&plan));
+    let stdout = String::from_utf8_lossy(&plan.stdout);
+    assert!(
+        stdout.contains("runner_token_wo = (write-only attribute)"),
+        "{}",
+        show(&plan)
+    );
+    let log = work.log("plan");
+    for rpc in [
+        "ValidateProviderConfig",
+        "ConfigureProvider",
+        "ValidateResourceConfig",
+        "PlanResourceChange",
+    ] {
+        assert!(
+            log.contains(&format!("GRPCProvider.v6: {rpc}")),
+            "{rpc} was not called:\n{log}"
+        );
+    }
+    for secret in [
+        "not-a-real-token",
+        "glpat-not-a-real-token",
+        "glrt-not-a-real-token",
+    ] {
+        assert!(!log.contains(secret), "a secret reached the trace log");
+        assert!(!stdout.contains(secret), "a secret reached the plan output");
+    }
+    assert!(!log.contains("plugin failed to exit gracefully"), "{log}");
+}
+
+#[test]
+fn terraform_shows_provider_validation_errors_at_the_attribute() {
+    let terraform = require_terraform!();
+    let config = CONFIG_WITH_RESOURCE.replace("https://gitlab.example.com", "gitlab.example.com");
+    let work = Workdir::new(terraform, &config);
+    let out = work.run("invalid", &["validate", "-no-color"], &[]);
+    assert!(!out.status.success(), "{}", show(&out));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("Invalid GitLab URL"), "{}", show(&out));
+    assert!(stderr.contains("base_url"), "{}", show(&out));
+}

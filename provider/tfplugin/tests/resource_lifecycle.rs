@@ -469,6 +469,38 @@ async fn validation_runs_attribute_validators_and_skips_unknowns() {
 }
 
 #[tokio::test]
+async fn write_only_attributes_are_refused_for_clients_that_cannot_handle_them() {
+    let server = TestServer::start(Toy).await;
+    let mut c = server.client().await;
+    let t = ty();
+    let validate = |allowed: Option<bool>| pb::validate_resource_config::Request {
+        type_name: "example_thing".into(),
+        config: Some(dynamic(&t, config("one"))),
+        client_capabilities: allowed.map(|a| pb::ClientCapabilities {
+            deferral_allowed: false,
+            write_only_attributes_allowed: a,
+        }),
+    };
+    let modern = c
+        .validate_resource_config(validate(Some(true)))
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(modern.diagnostics.is_empty(), "{:?}", modern.diagnostics);
+    for old in [None, Some(false)] {
+        let refused = c
+            .validate_resource_config(validate(old))
+            .await
+            .unwrap()
+            .into_inner();
+        assert_eq!(
+            summaries(&refused.diagnostics),
+            vec!["Write-Only Attribute Not Allowed"]
+        );
+    }
+}
+
+#[tokio::test]
 async fn import_builds_state_from_the_id_and_rejects_bad_ids() {
     let server = TestServer::start(Toy).await;
     let mut c = server.client().await;

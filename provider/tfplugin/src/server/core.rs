@@ -135,8 +135,18 @@ impl Core {
         diagnostics
     }
 
-    pub async fn validate_resource(&self, entry: &ResourceEntry, config: Value) -> Diagnostics {
+    /// `write_only_allowed`: whether the client (Terraform ≥ 1.11) can handle write-only
+    /// attributes; older clients would silently drop their values.
+    pub async fn validate_resource(
+        &self,
+        entry: &ResourceEntry,
+        config: Value,
+        write_only_allowed: bool,
+    ) -> Diagnostics {
         let mut diagnostics = rules::validate_attributes(&entry.schema.block, &config);
+        if !write_only_allowed {
+            diagnostics.extend(rules::write_only_not_allowed(&entry.schema.block, &config));
+        }
         let request = ValidateRequest {
             config: Document::new(entry.ty.clone(), config),
         };

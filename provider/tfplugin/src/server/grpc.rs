@@ -145,7 +145,15 @@ impl ProviderService for Grpc {
         let r = request.into_inner();
         let d = match self.core.resource(&r.type_name) {
             Ok(entry) => match decode_dynamic(&entry.ty, r.config.as_ref(), "configuration") {
-                Ok(config) => self.core.validate_resource(entry, config).await,
+                Ok(config) => {
+                    let write_only_allowed = r
+                        .client_capabilities
+                        .as_ref()
+                        .is_some_and(|c| c.write_only_attributes_allowed);
+                    self.core
+                        .validate_resource(entry, config, write_only_allowed)
+                        .await
+                }
                 Err(e) => e.into(),
             },
             Err(e) => e.into(),

@@ -103,6 +103,24 @@ pub fn validate_attributes(block: &Block, config: &Value) -> Diagnostics {
     diagnostics
 }
 
+/// Errors for write-only attributes set in the configuration of a client that cannot handle
+/// them (Terraform < 1.11, OpenTofu < 1.11): their values would be lost silently.
+pub fn write_only_not_allowed(block: &Block, config: &Value) -> Diagnostics {
+    attribute_paths(block, config)
+        .into_iter()
+        .filter(|(path, attribute)| {
+            attribute.write_only && config.at(path).is_some_and(|v| !v.is_null())
+        })
+        .map(|(path, _)| {
+            Diagnostic::error(
+                "Write-Only Attribute Not Allowed",
+                format!("{path} is write-only, which needs Terraform 1.11 or OpenTofu 1.11 or newer. Upgrade the CLI, or leave {path} unset."),
+            )
+            .at(path)
+        })
+        .collect()
+}
+
 /// Sets write-only attributes to null (they are never stored in plan or state).
 pub fn null_write_only(block: &Block, value: &mut Value) {
     let paths: Vec<AttributePath> = attribute_paths(block, value)
