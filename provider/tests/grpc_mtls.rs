@@ -118,6 +118,28 @@ async fn terraform_style_client_gets_the_schema_over_mtls_and_shutdown_exits_pro
 }
 
 #[tokio::test]
+async fn health_reports_plugin_serving_and_stdio_stream_opens() {
+    use tfplugin::proto::plugin::grpc_stdio_client::GrpcStdioClient;
+    use tonic_health::pb::health_check_response::ServingStatus;
+    use tonic_health::pb::{HealthCheckRequest, health_client::HealthClient};
+    let identity = ClientIdentity::generate();
+    let plugin = Plugin::start(Some(&identity.pem));
+    let channel = plugin.connect_tls(&identity).await.unwrap();
+    let health = HealthClient::new(channel.clone())
+        .check(HealthCheckRequest {
+            service: "plugin".into(),
+        })
+        .await
+        .expect("grpc.health.v1 Check")
+        .into_inner();
+    assert_eq!(health.status, ServingStatus::Serving as i32);
+    GrpcStdioClient::new(channel)
+        .stream_stdio(())
+        .await
+        .expect("plugin.GRPCStdio/StreamStdio opens");
+}
+
+#[tokio::test]
 async fn a_different_client_certificate_is_refused() {
     let announced = ClientIdentity::generate();
     let stranger = ClientIdentity::generate();
