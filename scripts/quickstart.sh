@@ -16,10 +16,15 @@ say() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 
 say "Installing helm into tools/bin (when missing) and building"
 bash scripts/install-tools.sh
-cargo build --locked -p terraform-provider-gitlabrunner -p kube-test-server -p gitlab-test-server
-target="$(cargo metadata --format-version 1 --no-deps | python3 -c 'import json,sys;print(json.load(sys.stdin)["target_directory"])')/debug"
+if [ -n "${QUICKSTART_BIN_DIR:-}" ]; then
+  # Already built (the acceptance suite runs this script with the binaries of its own build).
+  target="$QUICKSTART_BIN_DIR"
+else
+  cargo build --locked -p terraform-provider-gitlabrunner -p kube-test-server -p gitlab-test-server
+  target="$(cargo metadata --format-version 1 --no-deps | python3 -c 'import json,sys;print(json.load(sys.stdin)["target_directory"])')/debug"
+fi
 
-work="$root/.tmp/quickstart"
+work="${QUICKSTART_WORK_DIR:-$root/.tmp/quickstart}"
 rm -rf "$work" && mkdir -p "$work/tf"
 pids=()
 cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; }
@@ -94,7 +99,15 @@ echo "No changes: plan -detailed-exitcode exited 0."
 
 say "terraform destroy: pause the runner, drain its jobs, scale the manager down, uninstall"
 TF_LOG_PROVIDER=info TF_LOG_PATH="$work/destroy.log" "$tf" destroy -auto-approve -input=false
-grep -E 'drain|paused|Pausing|jobs' "$work/destroy.log" | sed -e 's/^.*\(@message\)/\1/' | head -n 20 || true
+grep -o '"@message":"[^"]*\(drain\|[Pp]aus\|job\|scal\|[Uu]ninstall\)[^"]*"' "$work/destroy.log" | head -n 20 || true
+python3 - "$gitlab_url" "$admin_token" <<'PY'
+import json, sys, urllib.request
+req = urllib.request.Request(sys.argv[1] + "/api/v4/runners/42", headers={"PRIVATE-TOKEN": sys.argv[2]})
+runner = json.load(urllib.request.urlopen(req))
+print(f"GitLab runner {runner['id']}: paused={str(runner['paused']).lower()}")
+if not runner["paused"]:
+    sys.exit("quickstart: the runner was not paused by the drain")
+PY
 
 cat <<MSG
 

@@ -151,11 +151,7 @@ fn render_function(
     repo_root: &Path,
 ) -> Result<String, DocsError> {
     let summary = function["summary"].as_str().unwrap_or_default();
-    let mut page = front_matter(
-        &format!("{name} function - {provider_name}"),
-        summary,
-        function["description"].as_str().unwrap_or_default(),
-    );
+    let mut page = front_matter(&format!("{name} function - {provider_name}"), "", summary);
     let _ = writeln!(page, "# function: {name}\n");
     if let Some(d) = function["description"].as_str().filter(|d| !d.is_empty()) {
         let _ = writeln!(page, "{d}\n");
