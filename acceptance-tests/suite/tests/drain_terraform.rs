@@ -351,6 +351,15 @@ fn terraform_destroy_drain_timeout_keeps_release_rbac_and_the_paused_runner() {
 #[test]
 fn terraform_destroy_without_gitlab_access_waits_for_job_pods_and_says_so() {
     let setup = Setup::start(false, "5m");
+    // The destroy plan already says the drain has no GitLab access.
+    let plan = setup
+        .dir
+        .run(&["plan", "-destroy", "-input=false", "-no-color"]);
+    plan.success();
+    assert!(
+        plan.output().contains("Draining Without GitLab Access"),
+        "destroy plan lacks the warning: {plan:?}"
+    );
     let pod = "runner-draintest-project-7-concurrent-0-cccc";
     let job = setup.start_job(pod);
     let destroy = setup.spawn_destroy();

@@ -44,9 +44,9 @@ pub use private_state::PrivateState;
 pub use provider::{ConfigureRequest, ConfigureResponse, Provider};
 pub use resource::{
     CreateRequest, CreateResponse, DeleteRequest, DeleteResponse, ImportRequest, ImportResponse,
-    MoveStateRequest, MoveStateResponse, PlanRequest, PlanResponse, ReadRequest, ReadResponse,
-    Resource, UpdateRequest, UpdateResponse, UpgradeStateRequest, UpgradeStateResponse,
-    ValidateRequest, ValidateResponse,
+    MoveStateRequest, MoveStateResponse, PlanDestroyRequest, PlanDestroyResponse, PlanRequest,
+    PlanResponse, ReadRequest, ReadResponse, Resource, UpdateRequest, UpdateResponse,
+    UpgradeStateRequest, UpgradeStateResponse, ValidateRequest, ValidateResponse,
 };
 pub use schema::{Attribute, Block, NestedBlock, Nesting, Schema};
 pub use server::{ServeOptions, serve};

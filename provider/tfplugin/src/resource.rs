@@ -52,6 +52,19 @@ pub struct PlanResponse {
     pub diagnostics: Diagnostics,
 }
 
+/// `PlanResourceChange` for a destroy (the server advertises `plan_destroy`): lets a resource
+/// warn in the plan about what its destroy will do. The planned state is always null.
+#[derive(Debug)]
+pub struct PlanDestroyRequest {
+    pub prior_state: Document,
+    pub prior_private: PrivateState,
+}
+
+#[derive(Debug, Default)]
+pub struct PlanDestroyResponse {
+    pub diagnostics: Diagnostics,
+}
+
 #[derive(Debug)]
 pub struct CreateRequest {
     /// Holds the values of write-only attributes (the plan does not).
@@ -181,6 +194,16 @@ pub trait Resource: Send + Sync + 'static {
         _ctx: &Context,
         _request: PlanRequest,
         _response: &mut PlanResponse,
+    ) -> OpResult {
+        Ok(())
+    }
+
+    /// Adds warnings (or errors) to a destroy plan. Nothing to do unless overridden.
+    async fn plan_destroy(
+        &self,
+        _ctx: &Context,
+        _request: PlanDestroyRequest,
+        _response: &mut PlanDestroyResponse,
     ) -> OpResult {
         Ok(())
     }

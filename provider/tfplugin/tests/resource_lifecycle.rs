@@ -9,9 +9,9 @@ use tfplugin::timeouts::{self, Operation};
 use tfplugin::{
     Attribute, AttributePath, Block, ConfigureRequest, ConfigureResponse, Context, CreateRequest,
     CreateResponse, DeleteRequest, DeleteResponse, Diagnostic, ImportRequest, ImportResponse,
-    NestedBlock, OpResult, Provider, ReadRequest, ReadResponse, Resource, Schema, TfValue, Type,
-    UpdateRequest, UpdateResponse, UpgradeStateRequest, UpgradeStateResponse, Value, async_trait,
-    validators,
+    NestedBlock, OpResult, PlanDestroyRequest, PlanDestroyResponse, Provider, ReadRequest,
+    ReadResponse, Resource, Schema, TfValue, Type, UpdateRequest, UpdateResponse,
+    UpgradeStateRequest, UpgradeStateResponse, Value, async_trait, validators,
 };
 
 struct Toy;
@@ -166,6 +166,20 @@ impl Resource for Thing {
         _req: DeleteRequest,
         _resp: &mut DeleteResponse,
     ) -> OpResult {
+        Ok(())
+    }
+
+    async fn plan_destroy(
+        &self,
+        _ctx: &Context,
+        req: PlanDestroyRequest,
+        resp: &mut PlanDestroyResponse,
+    ) -> OpResult {
+        let name: String = req.prior_state.get_attr(&AttributePath::new("name"))?;
+        resp.diagnostics.push(Diagnostic::warning(
+            "Destroying",
+            format!("{name} goes away"),
+        ));
         Ok(())
     }
 
@@ -626,4 +640,42 @@ async fn move_state_is_refused_clearly_by_default() {
         vec!["Unable to Move Resource State"]
     );
     assert!(moved.target_state.is_none());
+}
+
+#[tokio::test]
+async fn destroy_plans_are_null_and_carry_the_resources_warnings() {
+    let server = TestServer::start(Toy).await;
+    let mut c = server.client().await;
+    let schema = c
+        .get_provider_schema(pb::get_provider_schema::Request::default())
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(
+        schema
+            .server_capabilities
+            .is_some_and(|caps| caps.plan_destroy),
+        "plan_destroy must be advertised so Terraform plans destroys with the provider"
+    );
+    let t = ty();
+    let state = Value::object([
+        ("id", Value::from("x")),
+        ("name", Value::from("old")),
+        ("size", Value::from(1_i64)),
+        ("status", Value::from("ready")),
+    ]);
+    let plan = c
+        .plan_resource_change(pb::plan_resource_change::Request {
+            type_name: "example_thing".into(),
+            prior_state: Some(dynamic(&t, state)),
+            proposed_new_state: Some(dynamic(&t, Value::Null)),
+            config: Some(dynamic(&t, Value::Null)),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(value(&t, plan.planned_state.as_ref()), Value::Null);
+    assert_eq!(summaries(&plan.diagnostics), vec!["Destroying".to_string()]);
+    assert!(plan.diagnostics[0].detail.contains("old goes away"));
 }

@@ -31,9 +31,9 @@ use std::time::Duration;
 use tfplugin::timeouts::Operation;
 use tfplugin::{
     AttributePath, Context, CreateRequest, CreateResponse, DeleteRequest, DeleteResponse,
-    Diagnostic, Diagnostics, ImportRequest, ImportResponse, OpResult, PlanRequest, PlanResponse,
-    ReadRequest, ReadResponse, Resource, Schema, UpdateRequest, UpdateResponse, ValidateRequest,
-    ValidateResponse, async_trait,
+    Diagnostic, Diagnostics, ImportRequest, ImportResponse, OpResult, PlanDestroyRequest,
+    PlanDestroyResponse, PlanRequest, PlanResponse, ReadRequest, ReadResponse, Resource, Schema,
+    UpdateRequest, UpdateResponse, ValidateRequest, ValidateResponse, async_trait,
 };
 
 use crate::ProviderConfig;
@@ -101,6 +101,30 @@ impl Resource for Release {
         response: &mut PlanResponse,
     ) -> OpResult {
         plan::modify_plan(&request, response)
+    }
+
+    /// A destroy plan says when the drain will have no GitLab access (job pods alone decide).
+    async fn plan_destroy(
+        &self,
+        ctx: &Context,
+        request: PlanDestroyRequest,
+        response: &mut PlanDestroyResponse,
+    ) -> OpResult {
+        let Ok(config) = ctx.provider::<ProviderConfig>() else {
+            return Ok(());
+        };
+        let id: String = request
+            .prior_state
+            .get_attr(&AttributePath::new("id"))
+            .unwrap_or_default();
+        let gitlab_access = matches!(
+            crate::drain::GitlabAccess::from_settings(config.gitlab.as_ref()),
+            Ok(Some(_))
+        );
+        response
+            .diagnostics
+            .extend(crate::drain::plan_warnings(gitlab_access, &id));
+        Ok(())
     }
 
     async fn create(

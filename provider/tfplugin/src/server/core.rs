@@ -18,9 +18,9 @@ use crate::private_state::PrivateState;
 use crate::provider::{ConfigureRequest, ConfigureResponse, Provider};
 use crate::resource::{
     CreateRequest, CreateResponse, DeleteRequest, DeleteResponse, ImportRequest, ImportResponse,
-    MoveStateRequest, MoveStateResponse, PlanRequest, PlanResponse, ReadRequest, ReadResponse,
-    UpdateRequest, UpdateResponse, UpgradeStateRequest, UpgradeStateResponse, ValidateRequest,
-    ValidateResponse,
+    MoveStateRequest, MoveStateResponse, PlanDestroyRequest, PlanDestroyResponse, PlanRequest,
+    PlanResponse, ReadRequest, ReadResponse, UpdateRequest, UpdateResponse, UpgradeStateRequest,
+    UpgradeStateResponse, ValidateRequest, ValidateResponse,
 };
 use crate::value::Value;
 
@@ -290,7 +290,21 @@ impl Core {
     ) -> PlanOutcome {
         let mut diagnostics = Diagnostics::new();
         if proposed.is_null() {
-            // Destroy: nothing to plan.
+            // Destroy: the planned state is null; the resource may only add diagnostics.
+            if !prior.is_null()
+                && let Some(private) = diagnostics.capture(PrivateState::from_bytes(prior_private))
+            {
+                let request = PlanDestroyRequest {
+                    prior_state: Document::new(entry.ty.clone(), prior),
+                    prior_private: private,
+                };
+                let mut response = PlanDestroyResponse::default();
+                let result = entry
+                    .resource
+                    .plan_destroy(&self.context(), request, &mut response)
+                    .await;
+                merge(&mut diagnostics, response.diagnostics, result);
+            }
             return PlanOutcome {
                 planned_state: Value::Null,
                 requires_replace: Vec::new(),

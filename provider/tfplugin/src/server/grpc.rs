@@ -702,7 +702,7 @@ impl ProviderService for Grpc {
 
 fn capabilities() -> pb::ServerCapabilities {
     pb::ServerCapabilities {
-        plan_destroy: false,
+        plan_destroy: true,
         get_provider_schema_optional: true,
         move_resource_state: true,
         generate_resource_config: false,
