@@ -99,7 +99,7 @@ pub fn schema() -> Schema {
             Attribute::string()
                 .optional()
                 .computed()
-                .description("Chart version to install. When unset, the newest is installed and the installed version is recorded; a version changed outside Terraform then shows as an update."),
+                .description("Chart version to install. When unset, the newest is installed and the installed version is recorded and followed; pin it so that a version changed outside Terraform shows as an update."),
         )
         .attribute("repository_username", opt_string("Username for the chart repository or OCI registry."))
         .attribute(
