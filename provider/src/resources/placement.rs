@@ -4,12 +4,20 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
+use k8s_openapi::api::core::v1::Secret;
 use tfplugin::plan_modifiers::{RequiresReplace, UseStateForUnknown};
 use tfplugin::timeouts::{self, Operation, Timeouts};
 use tfplugin::validators::from_fn;
-use tfplugin::{Attribute, Context, Diagnostics, Document, NestedBlock, Type};
+use tfplugin::{
+    Attribute, AttributePath, Context, Diagnostics, Document, ImportRequest, ImportResponse,
+    NestedBlock, OpResult, Type,
+};
 
-use crate::kube::{Budget, MANAGED_BY_LABEL, dns1123_label_validator, dns1123_subdomain_validator};
+use crate::ProviderConfig;
+use crate::kube::{
+    Budget, MANAGED_BY_LABEL, ObjectId, Objects, client_for, dns1123_label_validator,
+    dns1123_subdomain_validator,
+};
 
 /// Time limits when the `timeouts` block leaves an operation unset.
 pub const DEFAULT_CREATE: Duration = Duration::from_secs(120);
@@ -95,6 +103,38 @@ pub fn timeouts_block() -> NestedBlock {
         Operation::Update,
         Operation::Delete,
     ])
+}
+
+/// Private-state flag set by `import`: the next `read` adopts the Secret as it finds it.
+pub const IMPORTED: &str = "imported";
+
+/// `import` of `namespace/name`: the attributes `read` needs to find the Secret, flagged as
+/// imported.
+pub fn import_secret(request: &ImportRequest, response: &mut ImportResponse) -> OpResult {
+    let id = ObjectId::parse_import_id(&request.id)?;
+    response
+        .state
+        .set_attr(&AttributePath::new("id"), &id.to_string())?;
+    response
+        .state
+        .set_attr(&AttributePath::new("namespace"), &id.namespace)?;
+    response
+        .state
+        .set_attr(&AttributePath::new("name"), &id.name)?;
+    response.private.set(IMPORTED, &true)?;
+    Ok(())
+}
+
+/// `delete` of the Secret the prior state names, within its delete timeout; one already gone
+/// is a success.
+pub async fn delete_secret(ctx: &Context, prior_state: &Document) -> OpResult {
+    let namespace: String = prior_state.get_attr(&AttributePath::new("namespace"))?;
+    let name: String = prior_state.get_attr(&AttributePath::new("name"))?;
+    let budget = budget(prior_state, Operation::Delete, ctx)?;
+    let provider = ctx.provider::<ProviderConfig>()?;
+    let objects = Objects::<Secret>::new(client_for(&provider).await?, &namespace);
+    objects.delete(&name, &budget).await?;
+    Ok(())
 }
 
 /// The budget for `operation` from the document's `timeouts` block.

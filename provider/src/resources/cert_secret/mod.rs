@@ -24,7 +24,7 @@ use tfplugin::{
 };
 
 use super::digest::key_digests;
-use super::placement::budget;
+use super::placement::{self, IMPORTED, budget};
 use super::secret_object::{DesiredSecret, live_data};
 use crate::ProviderConfig;
 use crate::kube::{Budget, ObjectId, Objects, client_for};
@@ -35,7 +35,6 @@ use model::{Inputs, SourceSecret, State};
 
 pub const TYPE_NAME: &str = "gitlabrunner_cert_secret";
 
-const IMPORTED: &str = "imported";
 const DEFAULT_EXPIRY_WARNING_DAYS: i64 = 30;
 
 const GITLAB_URL: &str = "gitlab_url";
@@ -301,12 +300,7 @@ impl Resource for CertSecret {
         request: DeleteRequest,
         _response: &mut DeleteResponse,
     ) -> OpResult {
-        let state: State = request.prior_state.get()?;
-        let budget = budget(&request.prior_state, Operation::Delete, ctx)?;
-        let provider = ctx.provider::<ProviderConfig>()?;
-        let objects = Objects::<Secret>::new(client_for(&provider).await?, &state.namespace);
-        objects.delete(&state.name, &budget).await?;
-        Ok(())
+        placement::delete_secret(ctx, &request.prior_state).await
     }
 
     async fn import(
@@ -315,18 +309,7 @@ impl Resource for CertSecret {
         request: ImportRequest,
         response: &mut ImportResponse,
     ) -> OpResult {
-        let id = ObjectId::parse_import_id(&request.id)?;
-        response
-            .state
-            .set_attr(&AttributePath::new("id"), &id.to_string())?;
-        response
-            .state
-            .set_attr(&AttributePath::new("namespace"), &id.namespace)?;
-        response
-            .state
-            .set_attr(&AttributePath::new("name"), &id.name)?;
-        response.private.set(IMPORTED, &true)?;
-        Ok(())
+        placement::import_secret(&request, response)
     }
 }
 

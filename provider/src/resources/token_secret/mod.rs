@@ -22,7 +22,7 @@ use tfplugin::{
 };
 
 use super::digest::{combined_digest, key_digests};
-use super::placement::{self, budget};
+use super::placement::{self, IMPORTED, budget};
 use super::secret_object::{DesiredSecret, LiveMetadata, live_data};
 use crate::ProviderConfig;
 use crate::kube::{Budget, ObjectId, Objects, client_for};
@@ -31,9 +31,6 @@ pub use token::{CHART_KEYS, REGISTRATION_TOKEN_KEY, RUNNER_TOKEN_KEY};
 use token::{REGISTRATION_TOKEN, RUNNER_TOKEN, RUNNER_TOKEN_PREFIX, RUNNER_TOKEN_WO, Token};
 
 pub const TYPE_NAME: &str = "gitlabrunner_token_secret";
-
-/// Private-state key set by import, so the first read fills the token attribute.
-const IMPORTED: &str = "imported";
 
 /// The resource.
 #[derive(Debug, Default)]
@@ -287,12 +284,7 @@ impl Resource for TokenSecret {
         request: DeleteRequest,
         _response: &mut DeleteResponse,
     ) -> OpResult {
-        let state: State = request.prior_state.get()?;
-        let budget = budget(&request.prior_state, Operation::Delete, ctx)?;
-        let config = ctx.provider::<ProviderConfig>()?;
-        let objects = Objects::<Secret>::new(client_for(&config).await?, &state.namespace);
-        objects.delete(&state.name, &budget).await?;
-        Ok(())
+        placement::delete_secret(ctx, &request.prior_state).await
     }
 
     async fn import(
@@ -301,18 +293,7 @@ impl Resource for TokenSecret {
         request: ImportRequest,
         response: &mut ImportResponse,
     ) -> OpResult {
-        let id = ObjectId::parse_import_id(&request.id)?;
-        response
-            .state
-            .set_attr(&AttributePath::new("id"), &id.to_string())?;
-        response
-            .state
-            .set_attr(&AttributePath::new("namespace"), &id.namespace)?;
-        response
-            .state
-            .set_attr(&AttributePath::new("name"), &id.name)?;
-        response.private.set(IMPORTED, &true)?;
-        Ok(())
+        placement::import_secret(&request, response)
     }
 }
 
