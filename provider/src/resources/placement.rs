@@ -10,7 +10,7 @@ use tfplugin::timeouts::{self, Operation, Timeouts};
 use tfplugin::validators::from_fn;
 use tfplugin::{
     Attribute, AttributePath, Context, Diagnostics, Document, ImportRequest, ImportResponse,
-    NestedBlock, OpResult, Type,
+    NestedBlock, OpResult, PrivateState, Type,
 };
 
 use crate::ProviderConfig;
@@ -125,16 +125,44 @@ pub fn import_secret(request: &ImportRequest, response: &mut ImportResponse) -> 
     Ok(())
 }
 
+/// Whether this `read` follows an `import`; clears the flag so only the first read adopts.
+pub fn take_import_flag(
+    prior: &PrivateState,
+    private: &mut PrivateState,
+) -> Result<bool, Diagnostics> {
+    let imported = prior.get::<bool>(IMPORTED)?.unwrap_or(false);
+    if imported {
+        private.remove(IMPORTED);
+    }
+    Ok(imported)
+}
+
+/// The Secret named by the state's `namespace`/`name`, for `read` (within its read timeout);
+/// `None` when it is gone.
+pub async fn read_secret(ctx: &Context, state: &Document) -> Result<Option<Secret>, Diagnostics> {
+    let (objects, name) = secret_objects(ctx, state).await?;
+    let budget = budget(state, Operation::Read, ctx)?;
+    Ok(objects.get(&name, &budget).await?)
+}
+
 /// `delete` of the Secret the prior state names, within its delete timeout; one already gone
 /// is a success.
 pub async fn delete_secret(ctx: &Context, prior_state: &Document) -> OpResult {
-    let namespace: String = prior_state.get_attr(&AttributePath::new("namespace"))?;
-    let name: String = prior_state.get_attr(&AttributePath::new("name"))?;
+    let (objects, name) = secret_objects(ctx, prior_state).await?;
     let budget = budget(prior_state, Operation::Delete, ctx)?;
-    let provider = ctx.provider::<ProviderConfig>()?;
-    let objects = Objects::<Secret>::new(client_for(&provider).await?, &namespace);
     objects.delete(&name, &budget).await?;
     Ok(())
+}
+
+/// The Secrets API of the state's namespace and the Secret's name.
+async fn secret_objects(
+    ctx: &Context,
+    state: &Document,
+) -> Result<(Objects<Secret>, String), Diagnostics> {
+    let namespace: String = state.get_attr(&AttributePath::new("namespace"))?;
+    let name: String = state.get_attr(&AttributePath::new("name"))?;
+    let provider = ctx.provider::<ProviderConfig>()?;
+    Ok((Objects::new(client_for(&provider).await?, &namespace), name))
 }
 
 /// The budget for `operation` from the document's `timeouts` block.

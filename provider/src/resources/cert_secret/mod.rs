@@ -24,7 +24,7 @@ use tfplugin::{
 };
 
 use super::digest::key_digests;
-use super::placement::{self, IMPORTED, budget};
+use super::placement::{self, budget};
 use super::secret_object::{DesiredSecret, live_data};
 use crate::ProviderConfig;
 use crate::kube::{Budget, ObjectId, Objects, client_for};
@@ -265,16 +265,12 @@ impl Resource for CertSecret {
         response: &mut ReadResponse,
     ) -> OpResult {
         let mut state: State = request.state.get()?;
-        let budget = budget(&request.state, Operation::Read, ctx)?;
-        let provider = ctx.provider::<ProviderConfig>()?;
-        let objects = Objects::<Secret>::new(client_for(&provider).await?, &state.namespace);
-        let Some(live) = objects.get(&state.name, &budget).await? else {
+        let Some(live) = placement::read_secret(ctx, &request.state).await? else {
             response.state.remove();
             return Ok(());
         };
-        if request.private.get::<bool>(IMPORTED)?.unwrap_or(false) {
+        if placement::take_import_flag(&request.private, &mut response.private)? {
             state.adopt_inputs(&live);
-            response.private.remove(IMPORTED);
         }
         state.id = ObjectId::new(&state.namespace, &state.name).to_string();
         state.refresh(&live);

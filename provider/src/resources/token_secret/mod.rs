@@ -22,7 +22,7 @@ use tfplugin::{
 };
 
 use super::digest::{combined_digest, key_digests};
-use super::placement::{self, IMPORTED, budget};
+use super::placement::{self, budget};
 use super::secret_object::{DesiredSecret, LiveMetadata, live_data};
 use crate::ProviderConfig;
 use crate::kube::{Budget, ObjectId, Objects, client_for};
@@ -249,16 +249,12 @@ impl Resource for TokenSecret {
         response: &mut ReadResponse,
     ) -> OpResult {
         let mut state: State = request.state.get()?;
-        let budget = budget(&request.state, Operation::Read, ctx)?;
-        let config = ctx.provider::<ProviderConfig>()?;
-        let objects = Objects::<Secret>::new(client_for(&config).await?, &state.namespace);
-        let Some(live) = objects.get(&state.name, &budget).await? else {
+        let Some(live) = placement::read_secret(ctx, &request.state).await? else {
             response.state.remove();
             return Ok(());
         };
-        if request.private.get::<bool>(IMPORTED)?.unwrap_or(false) {
+        if placement::take_import_flag(&request.private, &mut response.private)? {
             state.adopt_token(&live);
-            response.private.remove(IMPORTED);
         }
         state.id = ObjectId::new(&state.namespace, &state.name).to_string();
         state.refresh(&live);
