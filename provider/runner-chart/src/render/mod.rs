@@ -318,28 +318,46 @@ fn volumes_table(volumes: &Volumes) -> Table {
     let config_maps = volumes
         .config_map
         .iter()
-        .map(|volume| {
-            let mut entry =
-                volume_table(&volume.name, &volume.mount_path, volume.sub_path.as_deref());
-            set_bool(&mut entry, "read_only", volume.read_only);
-            set_string_map(&mut entry, "items", &volume.items);
-            entry
+        .map(|v| {
+            projected_volume_table(
+                &v.name,
+                &v.mount_path,
+                v.sub_path.as_deref(),
+                v.read_only,
+                &v.items,
+            )
         })
         .collect();
     push_kind(&mut table, "config_map", config_maps);
     let secrets = volumes
         .secret
         .iter()
-        .map(|volume| {
-            let mut entry =
-                volume_table(&volume.name, &volume.mount_path, volume.sub_path.as_deref());
-            set_bool(&mut entry, "read_only", volume.read_only);
-            set_string_map(&mut entry, "items", &volume.items);
-            entry
+        .map(|v| {
+            projected_volume_table(
+                &v.name,
+                &v.mount_path,
+                v.sub_path.as_deref(),
+                v.read_only,
+                &v.items,
+            )
         })
         .collect();
     push_kind(&mut table, "secret", secrets);
     table
+}
+
+/// A `config_map` or `secret` volume: mounted from an object's keys, optionally only `items`.
+fn projected_volume_table(
+    name: &str,
+    mount_path: &str,
+    sub_path: Option<&str>,
+    read_only: Option<bool>,
+    items: &BTreeMap<String, String>,
+) -> Table {
+    let mut entry = volume_table(name, mount_path, sub_path);
+    set_bool(&mut entry, "read_only", read_only);
+    set_string_map(&mut entry, "items", items);
+    entry
 }
 
 fn cache_table(cache: &CacheConfig) -> Table {
