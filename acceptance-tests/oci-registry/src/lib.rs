@@ -1,0 +1,1 @@
+//! An OCI distribution registry test server (work in progress).
