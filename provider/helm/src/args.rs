@@ -46,6 +46,18 @@ impl fmt::Debug for RepositoryCredentials {
     }
 }
 
+/// How helm reaches the chart repository or OCI registry (not used for local charts).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ChartTransport {
+    /// PEM bundle of the CAs that sign the repository's or registry's certificate: written to a
+    /// file in the sandbox and given as `--ca-file` (to `repo add` / `registry login` too).
+    pub ca_pem: Option<String>,
+    /// `--insecure-skip-tls-verify` (`registry login --insecure`).
+    pub insecure_skip_tls_verify: bool,
+    /// `--plain-http`: an OCI registry served over plain HTTP (helm 3.13+).
+    pub plain_http: bool,
+}
+
 /// `helm upgrade --install`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct UpgradeInstall {
@@ -66,6 +78,12 @@ pub struct UpgradeInstall {
     /// `--disable-openapi-validation`.
     pub disable_openapi_validation: bool,
     pub credentials: Option<RepositoryCredentials>,
+    pub transport: ChartTransport,
+    /// `--description`, recorded in the revision.
+    pub description: Option<String>,
+    /// helm 4 `--force-conflicts`: server-side apply takes fields back from other managers.
+    /// helm 3 applies client-side and has no such conflicts; it is not passed there.
+    pub force_conflicts: bool,
 }
 
 impl UpgradeInstall {
@@ -87,6 +105,9 @@ impl UpgradeInstall {
             history_max: None,
             disable_openapi_validation: false,
             credentials: None,
+            transport: ChartTransport::default(),
+            description: None,
+            force_conflicts: false,
         }
     }
 }
@@ -154,15 +175,24 @@ impl HelmInvocation {
     }
 }
 
+/// The files in helm's sandbox an upgrade-install refers to.
+#[derive(Debug, Clone, Copy)]
+pub struct UpgradeFiles<'a> {
+    pub kubeconfig: &'a Path,
+    pub values: &'a [PathBuf],
+    /// Where [`ChartTransport::ca_pem`] was written; required when it is set.
+    pub repository_ca: Option<&'a Path>,
+}
+
 /// The invocations for an upgrade-install: a `repo add` or `registry login` first when there are
 /// credentials, then `upgrade --install`.
 pub fn upgrade_install(
     generation: HelmGeneration,
     request: &UpgradeInstall,
-    kubeconfig: &Path,
-    values_files: &[PathBuf],
+    files: UpgradeFiles<'_>,
 ) -> Result<Vec<HelmInvocation>, HelmError> {
     validate_release(&request.release, &request.namespace)?;
+    let transport = transport_flags(request, files.repository_ca)?;
     let mut invocations = Vec::new();
     let mut args = vec![
         "upgrade".to_string(),
@@ -179,13 +209,17 @@ pub fn upgrade_install(
         (ChartSource::Repository { url, chart }, Some(credentials)) => {
             non_empty("repository URL", url)?;
             non_empty("chart name", chart)?;
-            invocations.push(repo_add(url, credentials));
+            let mut add = repo_add(url, credentials);
+            add.args.extend(transport.repository.iter().cloned());
+            invocations.push(add);
             args.push(format!("{REPOSITORY_ALIAS}/{chart}"));
         }
         (ChartSource::Oci { reference }, credentials) => {
             let host = oci_registry_host(reference)?;
             if let Some(credentials) = credentials {
-                invocations.push(registry_login(host, credentials));
+                let mut login = registry_login(host, credentials);
+                login.args.extend(transport.registry_login.iter().cloned());
+                invocations.push(login);
             }
             args.push(reference.clone());
         }
@@ -200,7 +234,8 @@ pub fn upgrade_install(
     }
     // Values always come from our files only: reset whatever was set by hand (`--set`).
     args.push("--reset-values".into());
-    for file in values_files {
+    args.extend(transport.download);
+    for file in files.values {
         args.push("--values".into());
         args.push(path_arg("values file", file)?);
     }
@@ -223,13 +258,80 @@ pub fn upgrade_install(
     if request.disable_openapi_validation {
         args.push("--disable-openapi-validation".into());
     }
+    if request.force_conflicts && generation == HelmGeneration::Helm4 {
+        args.push("--force-conflicts".into());
+    }
+    if let Some(description) = &request.description {
+        push_pair(&mut args, "--description", description);
+    }
     push_pair(
         &mut args,
         "--kubeconfig",
-        &path_arg("kubeconfig", kubeconfig)?,
+        &path_arg("kubeconfig", files.kubeconfig)?,
     );
     invocations.push(HelmInvocation::plain(args));
     Ok(invocations)
+}
+
+/// The transport flags of each helm command of an upgrade-install.
+#[derive(Debug, Default)]
+struct TransportFlags {
+    /// For `upgrade --install` (the chart download).
+    download: Vec<String>,
+    /// For `repo add`.
+    repository: Vec<String>,
+    /// For `registry login`.
+    registry_login: Vec<String>,
+}
+
+fn transport_flags(
+    request: &UpgradeInstall,
+    repository_ca: Option<&Path>,
+) -> Result<TransportFlags, HelmError> {
+    let transport = &request.transport;
+    let mut flags = TransportFlags::default();
+    if matches!(request.chart, ChartSource::Local { .. }) {
+        return if *transport == ChartTransport::default() {
+            Ok(flags)
+        } else {
+            Err(HelmError::InvalidRequest(
+                "repository TLS and plain-HTTP settings do not apply to a local chart".into(),
+            ))
+        };
+    }
+    if transport.plain_http && !matches!(request.chart, ChartSource::Oci { .. }) {
+        return Err(HelmError::InvalidRequest(
+            "plain HTTP is an OCI registry setting; a chart repository's URL scheme says http or https".into(),
+        ));
+    }
+    match (&transport.ca_pem, repository_ca) {
+        (Some(_), Some(path)) => {
+            let path = path_arg("repository CA file", path)?;
+            for list in [
+                &mut flags.download,
+                &mut flags.repository,
+                &mut flags.registry_login,
+            ] {
+                push_pair(list, "--ca-file", &path);
+            }
+        }
+        (Some(_), None) => {
+            return Err(HelmError::InvalidRequest(
+                "a repository CA was given but not written to a file".into(),
+            ));
+        }
+        (None, _) => {}
+    }
+    if transport.insecure_skip_tls_verify {
+        flags.download.push("--insecure-skip-tls-verify".into());
+        flags.repository.push("--insecure-skip-tls-verify".into());
+        flags.registry_login.push("--insecure".into());
+    }
+    if transport.plain_http {
+        flags.download.push("--plain-http".into());
+        flags.registry_login.push("--plain-http".into());
+    }
+    Ok(flags)
 }
 
 /// `helm uninstall`.

@@ -19,6 +19,14 @@ fn words(text: &str) -> Vec<String> {
     text.split_whitespace().map(str::to_string).collect()
 }
 
+fn files(values: &[PathBuf]) -> UpgradeFiles<'_> {
+    UpgradeFiles {
+        kubeconfig: Path::new(KUBECONFIG),
+        values,
+        repository_ca: None,
+    }
+}
+
 fn only(invocations: Vec<HelmInvocation>) -> HelmInvocation {
     assert_eq!(invocations.len(), 1, "{invocations:?}");
     invocations.into_iter().next().unwrap()
@@ -27,7 +35,7 @@ fn only(invocations: Vec<HelmInvocation>) -> HelmInvocation {
 #[test]
 fn minimal_upgrade_install_from_a_repository() {
     let request = UpgradeInstall::new("runner", "ci", repo_chart());
-    let invocation = only(upgrade_install(Helm4, &request, Path::new(KUBECONFIG), &[]).unwrap());
+    let invocation = only(upgrade_install(Helm4, &request, files(&[])).unwrap());
     assert_eq!(
         invocation.args,
         words(
@@ -54,8 +62,7 @@ fn everything_on() -> UpgradeInstall {
 #[test]
 fn helm3_spells_wait_and_atomic_the_helm3_way() {
     let values = [PathBuf::from("/tmp/private/values.yaml")];
-    let invocation =
-        only(upgrade_install(Helm3, &everything_on(), Path::new(KUBECONFIG), &values).unwrap());
+    let invocation = only(upgrade_install(Helm3, &everything_on(), files(&values)).unwrap());
     assert_eq!(
         invocation.args,
         words(
@@ -70,8 +77,7 @@ fn helm3_spells_wait_and_atomic_the_helm3_way() {
 #[test]
 fn helm4_uses_the_watcher_and_rollback_on_failure() {
     let values = [PathBuf::from("/tmp/private/values.yaml")];
-    let invocation =
-        only(upgrade_install(Helm4, &everything_on(), Path::new(KUBECONFIG), &values).unwrap());
+    let invocation = only(upgrade_install(Helm4, &everything_on(), files(&values)).unwrap());
     assert_eq!(
         invocation.args,
         words(
@@ -92,7 +98,7 @@ fn repository_credentials_go_through_repo_add_on_stdin_never_argv() {
         }),
         ..UpgradeInstall::new("runner", "ci", repo_chart())
     };
-    let invocations = upgrade_install(Helm3, &request, Path::new(KUBECONFIG), &[]).unwrap();
+    let invocations = upgrade_install(Helm3, &request, files(&[])).unwrap();
     assert_eq!(invocations.len(), 2);
     assert_eq!(
         invocations[0].args,
@@ -131,7 +137,7 @@ fn oci_chart_with_credentials_logs_in_to_the_registry_host_first() {
             },
         )
     };
-    let invocations = upgrade_install(Helm4, &request, Path::new(KUBECONFIG), &[]).unwrap();
+    let invocations = upgrade_install(Helm4, &request, files(&[])).unwrap();
     assert_eq!(
         invocations[0].args,
         words("registry login registry.example:5000 --username robot --password-stdin")
@@ -155,7 +161,7 @@ fn oci_chart_without_credentials_is_a_single_invocation() {
             reference: "oci://r.example/c/gitlab-runner".into(),
         },
     );
-    let invocation = only(upgrade_install(Helm3, &request, Path::new(KUBECONFIG), &[]).unwrap());
+    let invocation = only(upgrade_install(Helm3, &request, files(&[])).unwrap());
     assert_eq!(invocation.args[3], "oci://r.example/c/gitlab-runner");
 }
 
@@ -168,7 +174,7 @@ fn local_chart_path_is_passed_as_is() {
             path: "/charts/gitlab-runner-0.86.0.tgz".into(),
         },
     );
-    let invocation = only(upgrade_install(Helm4, &request, Path::new(KUBECONFIG), &[]).unwrap());
+    let invocation = only(upgrade_install(Helm4, &request, files(&[])).unwrap());
     assert_eq!(
         invocation.args,
         words(
@@ -211,12 +217,12 @@ fn bad_requests_are_refused_before_running_anything() {
     ];
     for request in cases {
         assert!(
-            upgrade_install(Helm4, &request, Path::new(KUBECONFIG), &[]).is_err(),
+            upgrade_install(Helm4, &request, files(&[])).is_err(),
             "{request:?}"
         );
     }
     let ok = UpgradeInstall::new("r".repeat(53), "ci", repo_chart());
-    assert!(upgrade_install(Helm4, &ok, Path::new(KUBECONFIG), &[]).is_ok());
+    assert!(upgrade_install(Helm4, &ok, files(&[])).is_ok());
 }
 
 #[test]
@@ -308,4 +314,148 @@ fn display_joins_the_command_line() {
         invocation.display(),
         "helm uninstall r --namespace n --kubeconfig /k"
     );
+}
+
+fn oci_chart() -> ChartSource {
+    ChartSource::Oci {
+        reference: "oci://127.0.0.1:5000/charts/gitlab-runner".into(),
+    }
+}
+
+#[test]
+fn plain_http_oci_registry_with_credentials_reaches_login_and_download() {
+    let request = UpgradeInstall {
+        credentials: Some(RepositoryCredentials {
+            username: "robot".into(),
+            password: "pw".into(),
+        }),
+        transport: ChartTransport {
+            plain_http: true,
+            ..ChartTransport::default()
+        },
+        ..UpgradeInstall::new("runner", "ci", oci_chart())
+    };
+    let invocations = upgrade_install(Helm4, &request, files(&[])).unwrap();
+    assert_eq!(
+        invocations[0].args,
+        words("registry login 127.0.0.1:5000 --username robot --password-stdin --plain-http")
+    );
+    assert_eq!(
+        invocations[1].args,
+        words(
+            "upgrade --install runner oci://127.0.0.1:5000/charts/gitlab-runner --namespace ci \
+             --reset-values --plain-http --kubeconfig /tmp/private/kubeconfig"
+        )
+    );
+}
+
+#[test]
+fn repository_ca_goes_to_every_command_that_downloads_or_logs_in() {
+    let ca = Path::new("/tmp/private/repository-ca.pem");
+    let with_ca = |chart: ChartSource| UpgradeInstall {
+        credentials: Some(RepositoryCredentials {
+            username: "u".into(),
+            password: "p".into(),
+        }),
+        transport: ChartTransport {
+            ca_pem: Some("-----BEGIN CERTIFICATE-----".into()),
+            insecure_skip_tls_verify: true,
+            plain_http: false,
+        },
+        ..UpgradeInstall::new("runner", "ci", chart)
+    };
+    let files = UpgradeFiles {
+        repository_ca: Some(ca),
+        ..files(&[])
+    };
+    let oci = upgrade_install(Helm3, &with_ca(oci_chart()), files).unwrap();
+    assert_eq!(
+        oci[0].args,
+        words(
+            "registry login 127.0.0.1:5000 --username u --password-stdin \
+             --ca-file /tmp/private/repository-ca.pem --insecure"
+        )
+    );
+    assert_eq!(
+        oci[1].args,
+        words(
+            "upgrade --install runner oci://127.0.0.1:5000/charts/gitlab-runner --namespace ci \
+             --reset-values --ca-file /tmp/private/repository-ca.pem --insecure-skip-tls-verify \
+             --kubeconfig /tmp/private/kubeconfig"
+        )
+    );
+    let repository = upgrade_install(Helm3, &with_ca(repo_chart()), files).unwrap();
+    assert_eq!(
+        repository[0].args,
+        words(
+            "repo add gitlabrunner-chart-repo https://charts.gitlab.io --username u --password-stdin \
+             --force-update --ca-file /tmp/private/repository-ca.pem --insecure-skip-tls-verify"
+        )
+    );
+    assert!(
+        repository[1]
+            .args
+            .windows(2)
+            .any(|pair| pair == ["--ca-file", "/tmp/private/repository-ca.pem"]),
+        "{:?}",
+        repository[1].args
+    );
+}
+
+#[test]
+fn transport_settings_that_cannot_apply_are_refused() {
+    let plain_http_repository = UpgradeInstall {
+        transport: ChartTransport {
+            plain_http: true,
+            ..ChartTransport::default()
+        },
+        ..UpgradeInstall::new("runner", "ci", repo_chart())
+    };
+    let ca_on_local_chart = UpgradeInstall {
+        transport: ChartTransport {
+            ca_pem: Some("pem".into()),
+            ..ChartTransport::default()
+        },
+        ..UpgradeInstall::new(
+            "runner",
+            "ci",
+            ChartSource::Local {
+                path: "/charts/gitlab-runner".into(),
+            },
+        )
+    };
+    let ca_not_written = UpgradeInstall {
+        transport: ChartTransport {
+            ca_pem: Some("pem".into()),
+            ..ChartTransport::default()
+        },
+        ..UpgradeInstall::new("runner", "ci", oci_chart())
+    };
+    for request in [plain_http_repository, ca_on_local_chart, ca_not_written] {
+        let error = upgrade_install(Helm4, &request, files(&[])).unwrap_err();
+        assert!(
+            matches!(error, crate::error::HelmError::InvalidRequest(_)),
+            "{error}"
+        );
+    }
+}
+
+#[test]
+fn description_and_force_conflicts_are_request_fields() {
+    let request = UpgradeInstall {
+        description: Some("settings".into()),
+        force_conflicts: true,
+        ..UpgradeInstall::new("runner", "ci", oci_chart())
+    };
+    let helm4 = only(upgrade_install(Helm4, &request, files(&[])).unwrap());
+    assert_eq!(
+        helm4.args,
+        words(
+            "upgrade --install runner oci://127.0.0.1:5000/charts/gitlab-runner --namespace ci \
+             --reset-values --force-conflicts --description settings --kubeconfig /tmp/private/kubeconfig"
+        )
+    );
+    let helm3 = only(upgrade_install(Helm3, &request, files(&[])).unwrap());
+    assert!(!helm3.args.contains(&"--force-conflicts".to_owned()));
+    assert!(helm3.args.contains(&"--description".to_owned()));
 }

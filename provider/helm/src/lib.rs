@@ -28,8 +28,8 @@ mod sandbox;
 mod version;
 
 pub use args::{
-    Cascade, ChartSource, HelmInvocation, RepositoryCredentials, Rollback, Uninstall,
-    UpgradeInstall,
+    Cascade, ChartSource, ChartTransport, HelmInvocation, RepositoryCredentials, Rollback,
+    Uninstall, UpgradeFiles, UpgradeInstall,
 };
 pub use drift::{
     Drift, DriftChange, DriftError, DriftReport, DriftValues, ReleaseInspection,

@@ -75,13 +75,17 @@ impl HelmRunner {
         options: &RunOptions,
     ) -> Result<HelmOutput, HelmError> {
         let mut sandbox = HelmSandbox::new(connection)?;
-        let values = sandbox.write_values(values_yaml)?;
-        let invocations = args::upgrade_install(
-            self.binary.generation,
-            request,
-            sandbox.kubeconfig(),
-            &[values],
-        )?;
+        let values = [sandbox.write_values(values_yaml)?];
+        let repository_ca = match &request.transport.ca_pem {
+            Some(pem) => Some(sandbox.write_repository_ca(pem)?),
+            None => None,
+        };
+        let files = args::UpgradeFiles {
+            kubeconfig: sandbox.kubeconfig(),
+            values: &values,
+            repository_ca: repository_ca.as_deref(),
+        };
+        let invocations = args::upgrade_install(self.binary.generation, request, files)?;
         let mut output = HelmOutput {
             stdout: String::new(),
             stderr: String::new(),

@@ -71,6 +71,16 @@ impl HelmSandbox {
         Ok(path)
     }
 
+    /// Writes the repository/registry CA bundle (mode 0600) and returns its path.
+    pub fn write_repository_ca(&self, pem: &str) -> Result<PathBuf, HelmError> {
+        let path = self.dir.path().join("repository-ca.pem");
+        let mut file =
+            create_private(&path).map_err(|error| HelmError::Sandbox(error.to_string()))?;
+        file.write_all(pem.as_bytes())
+            .map_err(|error| HelmError::Sandbox(error.to_string()))?;
+        Ok(path)
+    }
+
     /// The environment variables that point helm, client-go and exec plugins' caches at the
     /// sandbox: `HOME`, `XDG_{CACHE,CONFIG,DATA}_HOME`, `HELM_{CACHE,CONFIG,DATA}_HOME`,
     /// `KUBECONFIG`.
@@ -130,8 +140,11 @@ mod tests {
         let values = sandbox.write_values("concurrent: 4\n").unwrap();
         let second = sandbox.write_values("{}").unwrap();
         assert_ne!(values, second);
+        let ca = sandbox.write_repository_ca("-----BEGIN CERTIFICATE-----\n").unwrap();
         let mode = |path: &Path| std::fs::metadata(path).unwrap().permissions().mode() & 0o777;
         assert_eq!(mode(&values), 0o600);
+        assert_eq!(mode(&ca), 0o600);
+        assert!(ca.starts_with(sandbox.path()));
         assert_eq!(mode(sandbox.kubeconfig()), 0o600);
         assert_eq!(mode(sandbox.path()), 0o700);
         assert_eq!(std::fs::read_to_string(&values).unwrap(), "concurrent: 4\n");

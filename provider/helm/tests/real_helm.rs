@@ -9,8 +9,8 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use helm_driver::{
-    ChartSource, HelmBinary, HelmError, HelmFailure, HelmGeneration, HelmRunner, HelmSandbox,
-    Rollback, RunOptions, Uninstall, UpgradeInstall, args,
+    ChartSource, ChartTransport, HelmBinary, HelmError, HelmFailure, HelmGeneration, HelmRunner,
+    HelmSandbox, Rollback, RunOptions, Uninstall, UpgradeInstall, args,
 };
 use kube_connection::{KubernetesConnection, ResolvedConnection};
 
@@ -99,6 +99,13 @@ fn every_flag_we_emit_exists_in_both_helms() {
             atomic: true,
             history_max: Some(3),
             disable_openapi_validation: true,
+            transport: ChartTransport {
+                ca_pem: Some("-----BEGIN CERTIFICATE-----".into()),
+                insecure_skip_tls_verify: true,
+                plain_http: false,
+            },
+            description: Some("d".into()),
+            force_conflicts: true,
             ..UpgradeInstall::new(
                 "r",
                 "n",
@@ -115,16 +122,20 @@ fn every_flag_we_emit_exists_in_both_helms() {
             }),
             ..everything.clone()
         };
-        let with_oci_credentials = UpgradeInstall {
+        let mut with_oci_credentials = UpgradeInstall {
             chart: ChartSource::Oci {
                 reference: "oci://registry.example/c/chart".into(),
             },
             ..with_repo_credentials.clone()
         };
+        with_oci_credentials.transport.plain_http = true;
+        let files = args::UpgradeFiles {
+            kubeconfig,
+            values: &values,
+            repository_ca: Some(Path::new("/tmp/ca.pem")),
+        };
         for request in [everything, with_repo_credentials, with_oci_credentials] {
-            for invocation in
-                args::upgrade_install(generation, &request, kubeconfig, &values).unwrap()
-            {
+            for invocation in args::upgrade_install(generation, &request, files).unwrap() {
                 assert_flags_known(&binary, &invocation);
             }
         }

@@ -11,8 +11,7 @@
 use std::time::Duration;
 
 use helm_driver::{
-    HelmGeneration, ReleaseHistory, ReleaseRecord, RepositoryCredentials, Rollback, Uninstall,
-    UpgradeInstall,
+    ReleaseHistory, ReleaseRecord, RepositoryCredentials, Rollback, Uninstall, UpgradeInstall,
 };
 use tfplugin::timeouts::Operation;
 use tfplugin::{
@@ -24,6 +23,7 @@ use super::desired::{Desired, desired};
 use super::helm_ops::{Helm, helm_diagnostic, run_options};
 use super::model::ReleaseModel;
 use super::schema::DEFAULT_HELM_TIMEOUT_SECONDS;
+use super::source::chart_transport;
 use super::{DEFAULT_CREATE, DEFAULT_UPDATE, digest, kube_client, limit, live, record};
 use crate::ProviderConfig;
 
@@ -191,11 +191,9 @@ async fn deploy(
     request.atomic = model.atomic.unwrap_or(false);
     request.timeout = Some(helm_timeout);
     request.credentials = credentials.clone();
+    request.transport = chart_transport(model);
+    request.description = record::encode(configuration.value_type(), configuration.value());
 
-    let mut extra = Vec::new();
-    if let Some(description) = record::encode(configuration.value_type(), configuration.value()) {
-        extra.extend(["--description".to_owned(), description]);
-    }
     let repairing = prior
         .and_then(|p| p.attr("drifted_objects"))
         .and_then(Value::as_elements)
@@ -203,10 +201,8 @@ async fn deploy(
     let server_side = history
         .as_ref()
         .is_none_or(|h| h.latest.apply_method.as_deref() == Some("ssa"));
-    if repairing && server_side && helm.generation() == HelmGeneration::Helm4 {
-        // Take fields back from other field managers (kubectl edit / apply).
-        extra.push("--force-conflicts".to_owned());
-    }
+    // Take fields back from other field managers (kubectl edit / apply).
+    request.force_conflicts = repairing && server_side;
     let values_json = serde_json::to_string(&wanted.values).map_err(|error| {
         Diagnostics::from(Diagnostic::error(
             "Provider Bug: Values Not Serializable",
@@ -220,9 +216,7 @@ async fn deploy(
         operation,
         "running helm upgrade --install"
     );
-    let outcome = helm
-        .upgrade_install(&request, &values_json, &extra, &options)
-        .await;
+    let outcome = helm.upgrade_install(&request, &values_json, &options).await;
 
     let after = live::history(&client, namespace, name)
         .await

@@ -2,8 +2,6 @@
 //! config.toml and the chart source — with every problem as a diagnostic at its attribute.
 //! Pure: used at validate, plan and apply time alike.
 
-use std::path::PathBuf;
-
 use gitlab_runner_chart::values::{
     Capabilities, ContainerSecurityContext, PodSecurityContext, PolicyRule, ResourceRequirements,
     SeccompProfile, Toleration,
@@ -20,7 +18,8 @@ use tfplugin::{AttributePath, Block, Diagnostic, Diagnostics};
 use super::digest::values_digest;
 use super::model::ReleaseModel;
 use super::runner::runner_input;
-use super::schema::{DEFAULT_CHART, DEFAULT_REPOSITORY, runner_block};
+use super::schema::runner_block;
+use super::source::{chart_source, check_chart_source};
 
 /// The release a configuration describes.
 #[derive(Debug, Clone, PartialEq)]
@@ -42,34 +41,6 @@ pub fn default_runner_name(namespace: &str, name: &str) -> String {
     format!("{namespace}-{name}")
 }
 
-/// Where the chart comes from: an `oci://` reference, a local path, or a repository chart name.
-pub fn chart_source(model: &ReleaseModel) -> ChartSource {
-    let chart = model
-        .chart
-        .clone()
-        .unwrap_or_else(|| DEFAULT_CHART.to_owned());
-    if chart.starts_with("oci://") {
-        ChartSource::Oci { reference: chart }
-    } else if chart.starts_with('/')
-        || chart.starts_with("./")
-        || chart.starts_with("../")
-        || chart.ends_with(".tgz")
-        || chart.ends_with(".tar.gz")
-    {
-        ChartSource::Local {
-            path: PathBuf::from(chart),
-        }
-    } else {
-        ChartSource::Repository {
-            url: model
-                .repository
-                .clone()
-                .unwrap_or_else(|| DEFAULT_REPOSITORY.to_owned()),
-            chart,
-        }
-    }
-}
-
 /// Builds the desired release; warnings (and errors) go to `diagnostics`. `None` when there are
 /// errors.
 pub fn desired(model: &ReleaseModel, diagnostics: &mut Diagnostics) -> Option<Desired> {
@@ -79,6 +50,7 @@ pub fn desired(model: &ReleaseModel, diagnostics: &mut Diagnostics) -> Option<De
         .known()
         .cloned()
         .unwrap_or_else(|| default_runner_name(&model.namespace, &model.name));
+    check_chart_source(model, diagnostics);
     let runner_config = runner_config(model, diagnostics);
     let chart_values = chart_values(
         model,

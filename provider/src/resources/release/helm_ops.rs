@@ -5,8 +5,8 @@
 use std::time::Duration;
 
 use helm_driver::{
-    CancellationToken, HelmBinary, HelmError, HelmFailure, HelmGeneration, HelmOutput, HelmRunner,
-    HelmSandbox, RepositoryCredentials, Rollback, RunOptions, Uninstall, UpgradeInstall, args,
+    CancellationToken, HelmBinary, HelmError, HelmFailure, HelmOutput, HelmRunner,
+    RepositoryCredentials, Rollback, RunOptions, Uninstall, UpgradeInstall,
 };
 use kube_connection::ResolvedConnection;
 use tfplugin::Diagnostic;
@@ -39,34 +39,17 @@ impl Helm {
         })
     }
 
-    pub fn generation(&self) -> HelmGeneration {
-        self.runner.binary().generation
-    }
-
     /// `helm upgrade --install` with `values_json` in a private 0600 file (removed when this
-    /// returns) and `extra_args` appended (`--description`, `--force-conflicts`).
+    /// returns).
     pub async fn upgrade_install(
         &self,
         request: &UpgradeInstall,
         values_json: &str,
-        extra_args: &[String],
         options: &RunOptions,
     ) -> Result<HelmOutput, HelmError> {
-        let mut sandbox = HelmSandbox::new(&self.connection)?;
-        let values = sandbox.write_values(values_json)?;
-        let mut invocations =
-            args::upgrade_install(self.generation(), request, sandbox.kubeconfig(), &[values])?;
-        if let Some(upgrade) = invocations.last_mut() {
-            upgrade.args.extend(extra_args.iter().cloned());
-        }
-        let mut output = HelmOutput {
-            stdout: String::new(),
-            stderr: String::new(),
-        };
-        for invocation in &invocations {
-            output = self.runner.run(&sandbox, invocation, options).await?;
-        }
-        Ok(output)
+        self.runner
+            .upgrade_install(&self.connection, request, values_json, options)
+            .await
     }
 
     pub async fn rollback(

@@ -5,6 +5,8 @@
 //! - [`schema`], [`model`]: the HCL.
 //! - [`desired`]: configuration → chart values, runner TOML and digest, with diagnostics at
 //!   attribute paths (used by validate, plan and apply).
+//! - [`source`]: where the chart comes from and how helm reaches it (TLS, plain HTTP,
+//!   credentials), checked at plan time.
 //! - [`plan`]: planned digests, drift repair and unknown results.
 //! - [`apply`]: `helm upgrade --install`, failed and pending releases.
 //! - [`live`]: the native read (no helm process) and drift lines.
@@ -24,6 +26,7 @@ mod plan;
 mod record;
 pub mod runner;
 pub mod schema;
+pub mod source;
 mod teardown;
 
 use std::time::Duration;

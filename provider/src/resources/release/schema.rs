@@ -107,6 +107,24 @@ pub fn schema() -> Schema {
             opt_string("Password for the chart repository or OCI registry (given to helm on stdin, never in argv).").sensitive(),
         )
         .attribute(
+            "repository_ca_certificate",
+            opt_string("PEM bundle of the CA certificates that sign the chart repository's or OCI registry's TLS certificate (a private registry such as GitLab's own). Checked at plan time; given to helm as `--ca-file` from a private temp file."),
+        )
+        .attribute(
+            "repository_insecure_skip_tls_verify",
+            Attribute::bool()
+                .optional()
+                .default(false)
+                .description("Do not verify the chart repository's or OCI registry's TLS certificate (helm `--insecure-skip-tls-verify`). Prefer `repository_ca_certificate`."),
+        )
+        .attribute(
+            "repository_plain_http",
+            Attribute::bool()
+                .optional()
+                .default(false)
+                .description("Reach an `oci://` registry over plain HTTP (helm `--plain-http`, helm 3.13+), e.g. a registry on a trusted internal network. Only for `oci://` charts; a chart repository's URL scheme already says http or https."),
+        )
+        .attribute(
             "gitlab_url",
             Attribute::string().required().description("GitLab instance URL (chart value `gitlabUrl`)."),
         )
