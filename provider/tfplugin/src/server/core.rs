@@ -5,7 +5,7 @@ use std::sync::{Arc, Mutex, OnceLock, RwLock};
 
 use tokio_util::sync::CancellationToken;
 
-use super::catalog::{Catalog, DataSourceEntry, ResourceEntry};
+use super::catalog::{Catalog, DataSourceEntry, FunctionEntry, ResourceEntry};
 use super::rules;
 use crate::codec::json::{self, UnknownAttributes};
 use crate::context::{Context, ProviderData};
@@ -83,6 +83,13 @@ impl Core {
             .data_sources
             .get(type_name)
             .ok_or_else(|| unknown_type("Data Source", type_name))
+    }
+
+    pub fn function(&self, name: &str) -> Result<&FunctionEntry, FunctionError> {
+        self.catalog()
+            .functions
+            .get(name)
+            .ok_or_else(|| FunctionError::new(format!("This provider has no function {name:?}.")))
     }
 
     /// A context for one operation: the configured provider data and a token that
@@ -496,12 +503,9 @@ impl Core {
 
     pub async fn call_function(
         &self,
-        name: &str,
+        entry: &FunctionEntry,
         arguments: Vec<Value>,
     ) -> Result<Value, FunctionError> {
-        let entry = self.catalog().functions.get(name).ok_or_else(|| {
-            FunctionError::new(format!("This provider has no function {name:?}."))
-        })?;
         entry.function.call(arguments).await
     }
 }

@@ -1,5 +1,10 @@
 //! The gRPC edge: each handler decodes, calls the core, encodes. No rules live here.
+//!
+//! A handler whose request fails to decode (unknown type, invalid value) answers with a
+//! response that carries only that diagnostic: its body is an `async` block returning
+//! `Result<Response, Diagnostic>`, turned into the answer once by [`respond`].
 
+use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 
@@ -24,6 +29,11 @@ impl Grpc {
     pub fn new(core: Arc<Core>) -> Grpc {
         Grpc { core }
     }
+
+    fn provider_config(&self, config: Option<&pb::DynamicValue>) -> Result<Value, Diagnostic> {
+        let ty = &self.core.catalog().provider_type;
+        decode_dynamic(ty, config, "provider configuration")
+    }
 }
 
 type Rpc<T> = Result<Response<T>, Status>;
@@ -33,19 +43,78 @@ fn ok<T>(message: T) -> Rpc<T> {
     Ok(Response::new(message))
 }
 
+/// A response with a `diagnostics` field; every other field stays empty when it fails.
+trait WithDiagnostics: Default {
+    fn diagnostics_mut(&mut self) -> &mut Vec<pb::Diagnostic>;
+
+    fn with_diagnostics(diagnostics: Vec<pb::Diagnostic>) -> Self {
+        let mut response = Self::default();
+        *response.diagnostics_mut() = diagnostics;
+        response
+    }
+}
+
+macro_rules! with_diagnostics {
+    ($($rpc:ident),+ $(,)?) => {$(
+        impl WithDiagnostics for pb::$rpc::Response {
+            fn diagnostics_mut(&mut self) -> &mut Vec<pb::Diagnostic> {
+                &mut self.diagnostics
+            }
+        }
+    )+};
+}
+
+with_diagnostics!(
+    validate_provider_config,
+    validate_resource_config,
+    validate_data_resource_config,
+    upgrade_resource_state,
+    upgrade_resource_identity,
+    configure_provider,
+    read_resource,
+    plan_resource_change,
+    apply_resource_change,
+    import_resource_state,
+    move_resource_state,
+    read_data_source,
+    generate_resource_config,
+    validate_ephemeral_resource_config,
+    open_ephemeral_resource,
+    renew_ephemeral_resource,
+    close_ephemeral_resource,
+    validate_list_resource_config,
+    validate_state_store,
+    configure_state_store,
+    write_state_bytes,
+    get_states,
+    delete_state,
+    plan_action,
+    validate_action_config,
+);
+
+/// Awaits a handler body; its error becomes a response carrying only that diagnostic.
+async fn respond<T: WithDiagnostics>(body: impl Future<Output = Result<T, Diagnostic>>) -> Rpc<T> {
+    ok(body.await.unwrap_or_else(refusal))
+}
+
+/// A response carrying only `diagnostic`.
+fn refusal<T: WithDiagnostics>(diagnostic: Diagnostic) -> T {
+    T::with_diagnostics(vec![convert::diagnostic(&diagnostic)])
+}
+
 fn diags(d: &Diagnostics) -> Vec<pb::Diagnostic> {
     convert::diagnostics(d)
 }
 
-fn one(d: Diagnostic) -> Vec<pb::Diagnostic> {
-    vec![convert::diagnostic(&d)]
-}
-
-fn not_supported(feature: &str) -> Vec<pb::Diagnostic> {
-    one(Diagnostic::error(
+fn not_supported<T: WithDiagnostics>(feature: &str) -> Rpc<T> {
+    ok(refusal(Diagnostic::error(
         format!("{feature} Not Supported"),
         format!("This provider does not support {}.", feature.to_lowercase()),
-    ))
+    )))
+}
+
+fn unknown_ephemeral<T: WithDiagnostics>(type_name: &str) -> Rpc<T> {
+    ok(refusal(unknown_type("Ephemeral Resource", type_name)))
 }
 
 /// Encodes `value`, turning a failure into a diagnostic.
@@ -61,6 +130,13 @@ fn raw_json(raw: Option<&pb::RawState>) -> Result<&[u8], Diagnostic> {
             "The stored state uses the legacy flatmap format, which this provider cannot read. Remove the resource from state and import it.",
         )),
         _ => Ok(b"null"),
+    }
+}
+
+fn function_error(e: FunctionError) -> pb::FunctionError {
+    pb::FunctionError {
+        text: e.text,
+        function_argument: e.argument.and_then(|i| i64::try_from(i).ok()),
     }
 }
 
@@ -128,14 +204,14 @@ impl ProviderService for Grpc {
         request: Request<pb::validate_provider_config::Request>,
     ) -> Rpc<pb::validate_provider_config::Response> {
         let r = request.into_inner();
-        let ty = self.core.catalog().provider_type.clone();
-        let d = match decode_dynamic(&ty, r.config.as_ref(), "provider configuration") {
-            Ok(config) => self.core.validate_provider(config).await,
-            Err(e) => e.into(),
-        };
-        ok(pb::validate_provider_config::Response {
-            diagnostics: diags(&d),
+        respond(async {
+            let config = self.provider_config(r.config.as_ref())?;
+            let d = self.core.validate_provider(config).await;
+            Ok(pb::validate_provider_config::Response {
+                diagnostics: diags(&d),
+            })
         })
+        .await
     }
 
     async fn validate_resource_config(
@@ -143,24 +219,22 @@ impl ProviderService for Grpc {
         request: Request<pb::validate_resource_config::Request>,
     ) -> Rpc<pb::validate_resource_config::Response> {
         let r = request.into_inner();
-        let d = match self.core.resource(&r.type_name) {
-            Ok(entry) => match decode_dynamic(&entry.ty, r.config.as_ref(), "configuration") {
-                Ok(config) => {
-                    let write_only_allowed = r
-                        .client_capabilities
-                        .as_ref()
-                        .is_some_and(|c| c.write_only_attributes_allowed);
-                    self.core
-                        .validate_resource(entry, config, write_only_allowed)
-                        .await
-                }
-                Err(e) => e.into(),
-            },
-            Err(e) => e.into(),
-        };
-        ok(pb::validate_resource_config::Response {
-            diagnostics: diags(&d),
+        respond(async {
+            let entry = self.core.resource(&r.type_name)?;
+            let config = decode_dynamic(&entry.ty, r.config.as_ref(), "configuration")?;
+            let write_only_allowed = r
+                .client_capabilities
+                .as_ref()
+                .is_some_and(|c| c.write_only_attributes_allowed);
+            let d = self
+                .core
+                .validate_resource(entry, config, write_only_allowed)
+                .await;
+            Ok(pb::validate_resource_config::Response {
+                diagnostics: diags(&d),
+            })
         })
+        .await
     }
 
     async fn validate_data_resource_config(
@@ -168,16 +242,15 @@ impl ProviderService for Grpc {
         request: Request<pb::validate_data_resource_config::Request>,
     ) -> Rpc<pb::validate_data_resource_config::Response> {
         let r = request.into_inner();
-        let d = match self.core.data_source(&r.type_name) {
-            Ok(entry) => match decode_dynamic(&entry.ty, r.config.as_ref(), "configuration") {
-                Ok(config) => self.core.validate_data_source(entry, config).await,
-                Err(e) => e.into(),
-            },
-            Err(e) => e.into(),
-        };
-        ok(pb::validate_data_resource_config::Response {
-            diagnostics: diags(&d),
+        respond(async {
+            let entry = self.core.data_source(&r.type_name)?;
+            let config = decode_dynamic(&entry.ty, r.config.as_ref(), "configuration")?;
+            let d = self.core.validate_data_source(entry, config).await;
+            Ok(pb::validate_data_resource_config::Response {
+                diagnostics: diags(&d),
+            })
         })
+        .await
     }
 
     async fn upgrade_resource_state(
@@ -185,30 +258,17 @@ impl ProviderService for Grpc {
         request: Request<pb::upgrade_resource_state::Request>,
     ) -> Rpc<pb::upgrade_resource_state::Response> {
         let r = request.into_inner();
-        let entry = match self.core.resource(&r.type_name) {
-            Ok(e) => e,
-            Err(e) => {
-                return ok(pb::upgrade_resource_state::Response {
-                    upgraded_state: None,
-                    diagnostics: one(e),
-                });
-            }
-        };
-        let raw = match raw_json(r.raw_state.as_ref()) {
-            Ok(raw) => raw,
-            Err(e) => {
-                return ok(pb::upgrade_resource_state::Response {
-                    upgraded_state: None,
-                    diagnostics: one(e),
-                });
-            }
-        };
-        let (state, mut d) = self.core.upgrade_state(entry, r.version, raw).await;
-        let upgraded_state = encode(&entry.ty, &state, &mut d);
-        ok(pb::upgrade_resource_state::Response {
-            upgraded_state,
-            diagnostics: diags(&d),
+        respond(async {
+            let entry = self.core.resource(&r.type_name)?;
+            let raw = raw_json(r.raw_state.as_ref())?;
+            let (state, mut d) = self.core.upgrade_state(entry, r.version, raw).await;
+            let upgraded_state = encode(&entry.ty, &state, &mut d);
+            Ok(pb::upgrade_resource_state::Response {
+                upgraded_state,
+                diagnostics: diags(&d),
+            })
         })
+        .await
     }
 
     async fn get_resource_identity_schemas(
@@ -223,10 +283,7 @@ impl ProviderService for Grpc {
         &self,
         _: Request<pb::upgrade_resource_identity::Request>,
     ) -> Rpc<pb::upgrade_resource_identity::Response> {
-        ok(pb::upgrade_resource_identity::Response {
-            upgraded_identity: None,
-            diagnostics: not_supported("Resource Identity"),
-        })
+        not_supported("Resource Identity")
     }
 
     async fn configure_provider(
@@ -234,14 +291,14 @@ impl ProviderService for Grpc {
         request: Request<pb::configure_provider::Request>,
     ) -> Rpc<pb::configure_provider::Response> {
         let r = request.into_inner();
-        let ty = self.core.catalog().provider_type.clone();
-        let d = match decode_dynamic(&ty, r.config.as_ref(), "provider configuration") {
-            Ok(config) => self.core.configure(config, r.terraform_version).await,
-            Err(e) => e.into(),
-        };
-        ok(pb::configure_provider::Response {
-            diagnostics: diags(&d),
+        respond(async {
+            let config = self.provider_config(r.config.as_ref())?;
+            let d = self.core.configure(config, r.terraform_version).await;
+            Ok(pb::configure_provider::Response {
+                diagnostics: diags(&d),
+            })
         })
+        .await
     }
 
     async fn read_resource(
@@ -249,32 +306,19 @@ impl ProviderService for Grpc {
         request: Request<pb::read_resource::Request>,
     ) -> Rpc<pb::read_resource::Response> {
         let r = request.into_inner();
-        let entry = match self.core.resource(&r.type_name) {
-            Ok(e) => e,
-            Err(e) => {
-                return ok(pb::read_resource::Response {
-                    diagnostics: one(e),
-                    ..Default::default()
-                });
-            }
-        };
-        let state = match decode_dynamic(&entry.ty, r.current_state.as_ref(), "current state") {
-            Ok(v) => v,
-            Err(e) => {
-                return ok(pb::read_resource::Response {
-                    diagnostics: one(e),
-                    ..Default::default()
-                });
-            }
-        };
-        let mut out = self.core.read_resource(entry, state, &r.private).await;
-        let new_state = encode(&entry.ty, &out.state, &mut out.diagnostics);
-        ok(pb::read_resource::Response {
-            new_state,
-            diagnostics: diags(&out.diagnostics),
-            private: out.private,
-            ..Default::default()
+        respond(async {
+            let entry = self.core.resource(&r.type_name)?;
+            let state = decode_dynamic(&entry.ty, r.current_state.as_ref(), "current state")?;
+            let mut out = self.core.read_resource(entry, state, &r.private).await;
+            let new_state = encode(&entry.ty, &out.state, &mut out.diagnostics);
+            Ok(pb::read_resource::Response {
+                new_state,
+                diagnostics: diags(&out.diagnostics),
+                private: out.private,
+                ..Default::default()
+            })
         })
+        .await
     }
 
     async fn plan_resource_change(
@@ -282,47 +326,33 @@ impl ProviderService for Grpc {
         request: Request<pb::plan_resource_change::Request>,
     ) -> Rpc<pb::plan_resource_change::Response> {
         let r = request.into_inner();
-        let fail = |e: Diagnostic| {
-            ok(pb::plan_resource_change::Response {
-                diagnostics: one(e),
+        respond(async {
+            let entry = self.core.resource(&r.type_name)?;
+            let config = decode_dynamic(&entry.ty, r.config.as_ref(), "configuration")?;
+            let prior = decode_dynamic(&entry.ty, r.prior_state.as_ref(), "prior state")?;
+            let proposed = decode_dynamic(
+                &entry.ty,
+                r.proposed_new_state.as_ref(),
+                "proposed new state",
+            )?;
+            let mut out = self
+                .core
+                .plan_resource(entry, config, prior, proposed, &r.prior_private)
+                .await;
+            let planned_state = encode(&entry.ty, &out.planned_state, &mut out.diagnostics);
+            Ok(pb::plan_resource_change::Response {
+                planned_state,
+                requires_replace: out
+                    .requires_replace
+                    .iter()
+                    .map(convert::attribute_path)
+                    .collect(),
+                planned_private: out.planned_private,
+                diagnostics: diags(&out.diagnostics),
                 ..Default::default()
             })
-        };
-        let entry = match self.core.resource(&r.type_name) {
-            Ok(e) => e,
-            Err(e) => return fail(e),
-        };
-        let decoded = (|| {
-            Ok::<_, Diagnostic>((
-                decode_dynamic(&entry.ty, r.config.as_ref(), "configuration")?,
-                decode_dynamic(&entry.ty, r.prior_state.as_ref(), "prior state")?,
-                decode_dynamic(
-                    &entry.ty,
-                    r.proposed_new_state.as_ref(),
-                    "proposed new state",
-                )?,
-            ))
-        })();
-        let (config, prior, proposed) = match decoded {
-            Ok(v) => v,
-            Err(e) => return fail(e),
-        };
-        let mut out = self
-            .core
-            .plan_resource(entry, config, prior, proposed, &r.prior_private)
-            .await;
-        let planned_state = encode(&entry.ty, &out.planned_state, &mut out.diagnostics);
-        ok(pb::plan_resource_change::Response {
-            planned_state,
-            requires_replace: out
-                .requires_replace
-                .iter()
-                .map(convert::attribute_path)
-                .collect(),
-            planned_private: out.planned_private,
-            diagnostics: diags(&out.diagnostics),
-            ..Default::default()
         })
+        .await
     }
 
     async fn apply_resource_change(
@@ -330,38 +360,24 @@ impl ProviderService for Grpc {
         request: Request<pb::apply_resource_change::Request>,
     ) -> Rpc<pb::apply_resource_change::Response> {
         let r = request.into_inner();
-        let fail = |e: Diagnostic| {
-            ok(pb::apply_resource_change::Response {
-                diagnostics: one(e),
+        respond(async {
+            let entry = self.core.resource(&r.type_name)?;
+            let config = decode_dynamic(&entry.ty, r.config.as_ref(), "configuration")?;
+            let prior = decode_dynamic(&entry.ty, r.prior_state.as_ref(), "prior state")?;
+            let planned = decode_dynamic(&entry.ty, r.planned_state.as_ref(), "planned state")?;
+            let mut out = self
+                .core
+                .apply_resource(entry, config, prior, planned, &r.planned_private)
+                .await;
+            let new_state = encode(&entry.ty, &out.state, &mut out.diagnostics);
+            Ok(pb::apply_resource_change::Response {
+                new_state,
+                private: out.private,
+                diagnostics: diags(&out.diagnostics),
                 ..Default::default()
             })
-        };
-        let entry = match self.core.resource(&r.type_name) {
-            Ok(e) => e,
-            Err(e) => return fail(e),
-        };
-        let decoded = (|| {
-            Ok::<_, Diagnostic>((
-                decode_dynamic(&entry.ty, r.config.as_ref(), "configuration")?,
-                decode_dynamic(&entry.ty, r.prior_state.as_ref(), "prior state")?,
-                decode_dynamic(&entry.ty, r.planned_state.as_ref(), "planned state")?,
-            ))
-        })();
-        let (config, prior, planned) = match decoded {
-            Ok(v) => v,
-            Err(e) => return fail(e),
-        };
-        let mut out = self
-            .core
-            .apply_resource(entry, config, prior, planned, &r.planned_private)
-            .await;
-        let new_state = encode(&entry.ty, &out.state, &mut out.diagnostics);
-        ok(pb::apply_resource_change::Response {
-            new_state,
-            private: out.private,
-            diagnostics: diags(&out.diagnostics),
-            ..Default::default()
         })
+        .await
     }
 
     async fn import_resource_state(
@@ -369,32 +385,27 @@ impl ProviderService for Grpc {
         request: Request<pb::import_resource_state::Request>,
     ) -> Rpc<pb::import_resource_state::Response> {
         let r = request.into_inner();
-        let entry = match self.core.resource(&r.type_name) {
-            Ok(e) => e,
-            Err(e) => {
-                return ok(pb::import_resource_state::Response {
-                    diagnostics: one(e),
-                    ..Default::default()
-                });
-            }
-        };
-        let mut out = self.core.import_resource(entry, r.id).await;
-        let state = encode(&entry.ty, &out.state, &mut out.diagnostics);
-        let imported_resources = if out.diagnostics.has_errors() {
-            Vec::new()
-        } else {
-            vec![pb::import_resource_state::ImportedResource {
-                type_name: r.type_name,
-                state,
-                private: out.private,
-                identity: None,
-            }]
-        };
-        ok(pb::import_resource_state::Response {
-            imported_resources,
-            diagnostics: diags(&out.diagnostics),
-            deferred: None,
+        respond(async {
+            let entry = self.core.resource(&r.type_name)?;
+            let mut out = self.core.import_resource(entry, r.id).await;
+            let state = encode(&entry.ty, &out.state, &mut out.diagnostics);
+            let imported_resources = if out.diagnostics.has_errors() {
+                Vec::new()
+            } else {
+                vec![pb::import_resource_state::ImportedResource {
+                    type_name: r.type_name,
+                    state,
+                    private: out.private,
+                    identity: None,
+                }]
+            };
+            Ok(pb::import_resource_state::Response {
+                imported_resources,
+                diagnostics: diags(&out.diagnostics),
+                deferred: None,
+            })
         })
+        .await
     }
 
     async fn move_resource_state(
@@ -402,46 +413,36 @@ impl ProviderService for Grpc {
         request: Request<pb::move_resource_state::Request>,
     ) -> Rpc<pb::move_resource_state::Response> {
         let r = request.into_inner();
-        let fail = |e: Diagnostic| {
-            ok(pb::move_resource_state::Response {
-                diagnostics: one(e),
-                ..Default::default()
+        respond(async {
+            let entry = self.core.resource(&r.target_type_name)?;
+            let source_state =
+                serde_json::from_slice(raw_json(r.source_state.as_ref())?).map_err(|e| {
+                    Diagnostic::error(
+                        "Invalid Source State",
+                        format!("The moved resource's state is not valid JSON: {e}."),
+                    )
+                })?;
+            let request = MoveStateRequest {
+                source_provider_address: r.source_provider_address,
+                source_type_name: r.source_type_name,
+                source_schema_version: r.source_schema_version,
+                source_state,
+                source_private: r.source_private,
+            };
+            let mut out = self.core.move_resource(entry, request).await;
+            let target_state = if out.diagnostics.has_errors() {
+                None
+            } else {
+                encode(&entry.ty, &out.state, &mut out.diagnostics)
+            };
+            Ok(pb::move_resource_state::Response {
+                target_state,
+                diagnostics: diags(&out.diagnostics),
+                target_private: out.private,
+                target_identity: None,
             })
-        };
-        let entry = match self.core.resource(&r.target_type_name) {
-            Ok(e) => e,
-            Err(e) => return fail(e),
-        };
-        let source_state = match raw_json(r.source_state.as_ref()).and_then(|raw| {
-            serde_json::from_slice(raw).map_err(|e| {
-                Diagnostic::error(
-                    "Invalid Source State",
-                    format!("The moved resource's state is not valid JSON: {e}."),
-                )
-            })
-        }) {
-            Ok(v) => v,
-            Err(e) => return fail(e),
-        };
-        let request = MoveStateRequest {
-            source_provider_address: r.source_provider_address,
-            source_type_name: r.source_type_name,
-            source_schema_version: r.source_schema_version,
-            source_state,
-            source_private: r.source_private,
-        };
-        let mut out = self.core.move_resource(entry, request).await;
-        let target_state = if out.diagnostics.has_errors() {
-            None
-        } else {
-            encode(&entry.ty, &out.state, &mut out.diagnostics)
-        };
-        ok(pb::move_resource_state::Response {
-            target_state,
-            diagnostics: diags(&out.diagnostics),
-            target_private: out.private,
-            target_identity: None,
         })
+        .await
     }
 
     async fn read_data_source(
@@ -449,79 +450,53 @@ impl ProviderService for Grpc {
         request: Request<pb::read_data_source::Request>,
     ) -> Rpc<pb::read_data_source::Response> {
         let r = request.into_inner();
-        let fail = |e: Diagnostic| {
-            ok(pb::read_data_source::Response {
-                diagnostics: one(e),
-                ..Default::default()
+        respond(async {
+            let entry = self.core.data_source(&r.type_name)?;
+            let config = decode_dynamic(&entry.ty, r.config.as_ref(), "configuration")?;
+            let (state, mut d) = self.core.read_data_source(entry, config).await;
+            let state = encode(&entry.ty, &state, &mut d);
+            Ok(pb::read_data_source::Response {
+                state,
+                diagnostics: diags(&d),
+                deferred: None,
             })
-        };
-        let entry = match self.core.data_source(&r.type_name) {
-            Ok(e) => e,
-            Err(e) => return fail(e),
-        };
-        let config = match decode_dynamic(&entry.ty, r.config.as_ref(), "configuration") {
-            Ok(v) => v,
-            Err(e) => return fail(e),
-        };
-        let (state, mut d) = self.core.read_data_source(entry, config).await;
-        let state = encode(&entry.ty, &state, &mut d);
-        ok(pb::read_data_source::Response {
-            state,
-            diagnostics: diags(&d),
-            deferred: None,
         })
+        .await
     }
 
     async fn generate_resource_config(
         &self,
         _: Request<pb::generate_resource_config::Request>,
     ) -> Rpc<pb::generate_resource_config::Response> {
-        ok(pb::generate_resource_config::Response {
-            config: None,
-            diagnostics: not_supported("Resource Configuration Generation"),
-        })
+        not_supported("Resource Configuration Generation")
     }
 
     async fn validate_ephemeral_resource_config(
         &self,
         request: Request<pb::validate_ephemeral_resource_config::Request>,
     ) -> Rpc<pb::validate_ephemeral_resource_config::Response> {
-        let name = request.into_inner().type_name;
-        ok(pb::validate_ephemeral_resource_config::Response {
-            diagnostics: one(unknown_type("Ephemeral Resource", &name)),
-        })
+        unknown_ephemeral(&request.into_inner().type_name)
     }
 
     async fn open_ephemeral_resource(
         &self,
         request: Request<pb::open_ephemeral_resource::Request>,
     ) -> Rpc<pb::open_ephemeral_resource::Response> {
-        let name = request.into_inner().type_name;
-        ok(pb::open_ephemeral_resource::Response {
-            diagnostics: one(unknown_type("Ephemeral Resource", &name)),
-            ..Default::default()
-        })
+        unknown_ephemeral(&request.into_inner().type_name)
     }
 
     async fn renew_ephemeral_resource(
         &self,
         request: Request<pb::renew_ephemeral_resource::Request>,
     ) -> Rpc<pb::renew_ephemeral_resource::Response> {
-        let name = request.into_inner().type_name;
-        ok(pb::renew_ephemeral_resource::Response {
-            diagnostics: one(unknown_type("Ephemeral Resource", &name)),
-            ..Default::default()
-        })
+        unknown_ephemeral(&request.into_inner().type_name)
     }
 
     async fn close_ephemeral_resource(
         &self,
         request: Request<pb::close_ephemeral_resource::Request>,
     ) -> Rpc<pb::close_ephemeral_resource::Response> {
-        let name = request.into_inner().type_name;
-        ok(pb::close_ephemeral_resource::Response {
-            diagnostics: one(unknown_type("Ephemeral Resource", &name)),
-        })
+        unknown_ephemeral(&request.into_inner().type_name)
     }
 
     type ListResourceStream = BoxStream<pb::list_resource::Event>;
@@ -538,9 +513,7 @@ impl ProviderService for Grpc {
         request: Request<pb::validate_list_resource_config::Request>,
     ) -> Rpc<pb::validate_list_resource_config::Response> {
         let name = request.into_inner().type_name;
-        ok(pb::validate_list_resource_config::Response {
-            diagnostics: one(unknown_type("List Resource", &name)),
-        })
+        ok(refusal(unknown_type("List Resource", &name)))
     }
 
     async fn get_functions(
@@ -563,64 +536,51 @@ impl ProviderService for Grpc {
         request: Request<pb::call_function::Request>,
     ) -> Rpc<pb::call_function::Response> {
         let r = request.into_inner();
-        let fail = |e: FunctionError| {
-            ok(pb::call_function::Response {
-                result: None,
-                error: Some(pb::FunctionError {
-                    text: e.text,
-                    function_argument: e.argument.and_then(|i| i64::try_from(i).ok()),
-                }),
-            })
+        let outcome = async {
+            let entry = self.core.function(&r.name)?;
+            let definition = &entry.definition;
+            let arguments = r
+                .arguments
+                .iter()
+                .enumerate()
+                .map(|(i, dv)| {
+                    let parameter = definition
+                        .parameters
+                        .get(i)
+                        .or(definition.variadic.as_ref())
+                        .ok_or_else(|| FunctionError::argument(i, "Too many arguments."))?;
+                    decode_dynamic(&parameter.ty, Some(dv), "argument")
+                        .map_err(|e| FunctionError::argument(i, e.detail))
+                })
+                .collect::<Result<Vec<_>, _>>()?;
+            let value = self.core.call_function(entry, arguments).await?;
+            encode_dynamic(&definition.return_type, &value)
+                .map_err(|e| FunctionError::new(e.detail))
         };
-        let Some(entry) = self.core.catalog().functions.get(&r.name) else {
-            return fail(FunctionError::new(format!(
-                "This provider has no function {:?}.",
-                r.name
-            )));
-        };
-        let definition = &entry.definition;
-        let mut arguments = Vec::with_capacity(r.arguments.len());
-        for (i, dv) in r.arguments.iter().enumerate() {
-            let parameter = definition
-                .parameters
-                .get(i)
-                .or(definition.variadic.as_ref());
-            let Some(parameter) = parameter else {
-                return fail(FunctionError::argument(i, "Too many arguments."));
-            };
-            match decode_dynamic(&parameter.ty, Some(dv), "argument") {
-                Ok(v) => arguments.push(v),
-                Err(e) => return fail(FunctionError::argument(i, e.detail)),
-            }
-        }
-        match self.core.call_function(&r.name, arguments).await {
-            Ok(value) => match encode_dynamic(&definition.return_type, &value) {
-                Ok(result) => ok(pb::call_function::Response {
-                    result: Some(result),
-                    error: None,
-                }),
-                Err(e) => fail(FunctionError::new(e.detail)),
+        ok(match outcome.await {
+            Ok(result) => pb::call_function::Response {
+                result: Some(result),
+                error: None,
             },
-            Err(e) => fail(e),
-        }
+            Err(e) => pb::call_function::Response {
+                result: None,
+                error: Some(function_error(e)),
+            },
+        })
     }
 
     async fn validate_state_store_config(
         &self,
         _: Request<pb::validate_state_store::Request>,
     ) -> Rpc<pb::validate_state_store::Response> {
-        ok(pb::validate_state_store::Response {
-            diagnostics: not_supported("State Stores"),
-        })
+        not_supported("State Stores")
     }
 
     async fn configure_state_store(
         &self,
         _: Request<pb::configure_state_store::Request>,
     ) -> Rpc<pb::configure_state_store::Response> {
-        ok(pb::configure_state_store::Response {
-            diagnostics: not_supported("State Stores"),
-        })
+        not_supported("State Stores")
     }
 
     type ReadStateBytesStream = BoxStream<pb::read_state_bytes::Response>;
@@ -636,38 +596,28 @@ impl ProviderService for Grpc {
         &self,
         _: Request<Streaming<pb::write_state_bytes::RequestChunk>>,
     ) -> Rpc<pb::write_state_bytes::Response> {
-        ok(pb::write_state_bytes::Response {
-            diagnostics: not_supported("State Stores"),
-        })
+        not_supported("State Stores")
     }
 
     async fn get_states(
         &self,
         _: Request<pb::get_states::Request>,
     ) -> Rpc<pb::get_states::Response> {
-        ok(pb::get_states::Response {
-            state_id: Vec::new(),
-            diagnostics: not_supported("State Stores"),
-        })
+        not_supported("State Stores")
     }
 
     async fn delete_state(
         &self,
         _: Request<pb::delete_state::Request>,
     ) -> Rpc<pb::delete_state::Response> {
-        ok(pb::delete_state::Response {
-            diagnostics: not_supported("State Stores"),
-        })
+        not_supported("State Stores")
     }
 
     async fn plan_action(
         &self,
         _: Request<pb::plan_action::Request>,
     ) -> Rpc<pb::plan_action::Response> {
-        ok(pb::plan_action::Response {
-            diagnostics: not_supported("Actions"),
-            deferred: None,
-        })
+        not_supported("Actions")
     }
 
     type InvokeActionStream = BoxStream<pb::invoke_action::Event>;
@@ -683,9 +633,7 @@ impl ProviderService for Grpc {
         &self,
         _: Request<pb::validate_action_config::Request>,
     ) -> Rpc<pb::validate_action_config::Response> {
-        ok(pb::validate_action_config::Response {
-            diagnostics: not_supported("Actions"),
-        })
+        not_supported("Actions")
     }
 
     async fn stop_provider(
@@ -708,3 +656,6 @@ fn capabilities() -> pb::ServerCapabilities {
         generate_resource_config: false,
     }
 }
+
+#[cfg(test)]
+mod tests;
