@@ -10,9 +10,7 @@
 
 use std::time::Duration;
 
-use helm_driver::{
-    ReleaseHistory, ReleaseRecord, RepositoryCredentials, Rollback, Uninstall, UpgradeInstall,
-};
+use helm_driver::{ReleaseHistory, ReleaseRecord, Rollback, Uninstall, UpgradeInstall};
 use tfplugin::timeouts::Operation;
 use tfplugin::{
     AttributePath, Context, CreateRequest, CreateResponse, Diagnostic, Diagnostics, Document,
@@ -23,7 +21,7 @@ use super::desired::{Desired, desired};
 use super::helm_ops::{Helm, helm_diagnostic, run_options};
 use super::model::ReleaseModel;
 use super::schema::DEFAULT_HELM_TIMEOUT_SECONDS;
-use super::source::chart_transport;
+use super::source::{chart_transport, credentials};
 use super::{DEFAULT_CREATE, DEFAULT_UPDATE, digest, kube_client, limit, live, record};
 use crate::ProviderConfig;
 
@@ -152,13 +150,7 @@ async fn deploy(
     let helm_timeout = Duration::from_secs(
         u64::try_from(model.timeout.unwrap_or(DEFAULT_HELM_TIMEOUT_SECONDS)).unwrap_or(300),
     );
-    let credentials = match (&model.repository_username, &model.repository_password) {
-        (Some(username), Some(password)) => Some(RepositoryCredentials {
-            username: username.clone(),
-            password: password.clone(),
-        }),
-        _ => None,
-    };
+    let credentials = credentials(&configuration.get::<ReleaseModel>()?);
     let options = run_options(timeout, ctx.cancellation(), credentials.as_ref());
 
     let history = live::history(&client, namespace, name)

@@ -41,6 +41,8 @@ pub struct ReleaseModel {
     pub chart_version: TfValue<String>,
     pub repository_username: Option<String>,
     pub repository_password: Option<String>,
+    /// Write-only: only the configuration carries it (null in plan and state).
+    pub repository_password_wo: Option<String>,
     pub repository_ca_certificate: Option<String>,
     pub repository_insecure_skip_tls_verify: Option<bool>,
     pub repository_plain_http: Option<bool>,

@@ -12,6 +12,7 @@ pub const PREFIX: &str = "terraform-provider-gitlabrunner settings: ";
 const NOT_RECORDED: &[&str] = &[
     "id",
     "repository_password",
+    "repository_password_wo",
     "revision",
     "status",
     "app_version",
@@ -112,6 +113,19 @@ mod tests {
         assert_eq!(state.attr("revision"), Some(&Value::from(5_i64)));
         assert_eq!(state.attr("repository_password"), Some(&Value::Null));
         assert!(decode(&ty, "Upgrade complete").is_none());
+    }
+
+    #[test]
+    fn no_sensitive_attribute_of_the_release_is_recorded() {
+        let schema = crate::resources::release::schema::schema();
+        for (name, attribute) in &schema.block.attributes {
+            if attribute.sensitive || attribute.write_only {
+                assert!(
+                    NOT_RECORDED.contains(&name.as_str()),
+                    "sensitive attribute {name} would be written to the helm description"
+                );
+            }
+        }
     }
 
     #[test]

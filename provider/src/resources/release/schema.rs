@@ -104,7 +104,15 @@ pub fn schema() -> Schema {
         .attribute("repository_username", opt_string("Username for the chart repository or OCI registry."))
         .attribute(
             "repository_password",
-            opt_string("Password for the chart repository or OCI registry (given to helm on stdin, never in argv).").sensitive(),
+            opt_string("Password for the chart repository or OCI registry (given to helm on stdin, never in argv). Stored in state (sensitive); prefer `repository_password_wo`.").sensitive(),
+        )
+        .attribute(
+            "repository_password_wo",
+            Attribute::string()
+                .optional()
+                .sensitive()
+                .write_only()
+                .description("Write-only password for the chart repository or OCI registry (Terraform/OpenTofu 1.11+): never stored in plan or state, given to helm on stdin whenever helm downloads the chart. Set at most one of `repository_password` and `repository_password_wo`."),
         )
         .attribute(
             "repository_ca_certificate",

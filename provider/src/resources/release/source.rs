@@ -5,7 +5,7 @@
 
 use std::path::PathBuf;
 
-use helm_driver::{ChartSource, ChartTransport};
+use helm_driver::{ChartSource, ChartTransport, RepositoryCredentials};
 use tfplugin::{AttributePath, Diagnostic, Diagnostics};
 
 use super::model::ReleaseModel;
@@ -67,28 +67,16 @@ pub fn check_chart_source(model: &ReleaseModel, diagnostics: &mut Diagnostics) {
             .at(AttributePath::new("repository_ca_certificate")),
         );
     }
-    match (&model.repository_username, &model.repository_password) {
-        (Some(_), None) => diagnostics.push(
-            Diagnostic::error(
-                "Incomplete Repository Credentials",
-                "repository_username is set but repository_password is not: set both (helm logs in with the pair) or neither.",
-            )
-            .at(AttributePath::new("repository_password")),
-        ),
-        (None, Some(_)) => diagnostics.push(
-            Diagnostic::error(
-                "Incomplete Repository Credentials",
-                "repository_password is set but repository_username is not: set both (helm logs in with the pair) or neither.",
-            )
-            .at(AttributePath::new("repository_username")),
-        ),
-        _ => {}
-    }
+    check_credentials(model, diagnostics);
 
     if let ChartSource::Local { path } = &source {
         let set = [
             ("repository_username", model.repository_username.is_some()),
             ("repository_password", model.repository_password.is_some()),
+            (
+                "repository_password_wo",
+                model.repository_password_wo.is_some(),
+            ),
             ("repository_ca_certificate", ca.is_some()),
             ("repository_insecure_skip_tls_verify", insecure),
             ("repository_plain_http", plain_http),
@@ -140,6 +128,54 @@ pub fn check_chart_source(model: &ReleaseModel, diagnostics: &mut Diagnostics) {
             )
             .at(AttributePath::new("repository_insecure_skip_tls_verify")),
         );
+    }
+}
+
+/// The credentials helm logs in with, from the configuration (the only place that carries
+/// `repository_password_wo`).
+pub fn credentials(configuration: &ReleaseModel) -> Option<RepositoryCredentials> {
+    let username = configuration.repository_username.clone()?;
+    let password = configuration
+        .repository_password
+        .clone()
+        .or_else(|| configuration.repository_password_wo.clone())?;
+    Some(RepositoryCredentials { username, password })
+}
+
+/// Exactly one password with a username, and a username only with a password.
+fn check_credentials(model: &ReleaseModel, diagnostics: &mut Diagnostics) {
+    let username = model.repository_username.is_some();
+    let password = model.repository_password.is_some();
+    let password_wo = model.repository_password_wo.is_some();
+    let incomplete = |missing: &str, detail: String| {
+        Diagnostic::error("Incomplete Repository Credentials", detail)
+            .at(AttributePath::new(missing))
+    };
+    if password && password_wo {
+        diagnostics.push(
+            Diagnostic::error(
+                "Conflicting Repository Passwords",
+                "Set one of repository_password and repository_password_wo, not both.",
+            )
+            .at(AttributePath::new("repository_password_wo")),
+        );
+    }
+    if username && !password && !password_wo {
+        diagnostics.push(incomplete(
+            "repository_password",
+            "repository_username is set but no password is: set repository_password or repository_password_wo too (helm logs in with the pair), or neither.".into(),
+        ));
+    }
+    if !username && (password || password_wo) {
+        let which = if password {
+            "repository_password"
+        } else {
+            "repository_password_wo"
+        };
+        diagnostics.push(incomplete(
+            "repository_username",
+            format!("{which} is set but repository_username is not: set both (helm logs in with the pair) or neither."),
+        ));
     }
 }
 

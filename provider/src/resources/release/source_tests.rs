@@ -3,7 +3,7 @@
 use helm_driver::{ChartSource, ChartTransport};
 use tfplugin::{Diagnostics, Severity};
 
-use super::{chart_source, chart_transport, check_chart_source};
+use super::{chart_source, chart_transport, check_chart_source, credentials};
 use crate::resources::cert_secret::certificate::tests::certificate;
 use crate::resources::release::model::ReleaseModel;
 
@@ -152,6 +152,28 @@ fn each_misplaced_setting_is_an_error_at_its_attribute() {
         ),
         (
             ReleaseModel {
+                repository_password_wo: Some("pw".into()),
+                ..model(OCI)
+            },
+            vec![error(
+                "Incomplete Repository Credentials",
+                "repository_username",
+            )],
+        ),
+        (
+            ReleaseModel {
+                repository_username: Some("robot".into()),
+                repository_password: Some("pw".into()),
+                repository_password_wo: Some("pw".into()),
+                ..model(OCI)
+            },
+            vec![error(
+                "Conflicting Repository Passwords",
+                "repository_password_wo",
+            )],
+        ),
+        (
+            ReleaseModel {
                 repository_plain_http: Some(true),
                 repository_ca_certificate: Some(certificate(&[], 365, true)),
                 ..model("/charts/gitlab-runner")
@@ -201,4 +223,23 @@ fn a_password_never_reaches_a_diagnostic() {
     for diagnostic in diagnostics.iter() {
         assert!(!format!("{diagnostic:?}").contains("s3cr3t-registry-pw"));
     }
+}
+
+#[test]
+fn credentials_take_the_write_only_password_from_the_configuration() {
+    let configuration = ReleaseModel {
+        repository_username: Some("robot".into()),
+        repository_password_wo: Some("from-config".into()),
+        ..model(OCI)
+    };
+    let found = credentials(&configuration).expect("credentials");
+    assert_eq!(
+        (found.username.as_str(), found.password.as_str()),
+        ("robot", "from-config")
+    );
+    let state_like = ReleaseModel {
+        repository_password_wo: None,
+        ..configuration
+    };
+    assert!(credentials(&state_like).is_none());
 }
