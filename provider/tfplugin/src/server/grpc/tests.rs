@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use tonic::Request;
+use tonic::{Request, Response, Status};
 
 use super::Grpc;
 use crate::diagnostics::OpResult;
@@ -87,6 +87,11 @@ impl Function for Shout {
     }
 }
 
+/// What a handler answered (every handler here answers; failures are in the message).
+async fn answer<T>(rpc: impl Future<Output = Result<Response<T>, Status>>) -> T {
+    rpc.await.unwrap().into_inner()
+}
+
 fn grpc() -> Grpc {
     Grpc::new(Arc::new(Core::new(Arc::new(Sample))))
 }
@@ -110,39 +115,34 @@ fn summaries(diagnostics: &[pb::Diagnostic]) -> Vec<&str> {
 #[tokio::test]
 async fn unknown_resource_type_answers_with_only_that_diagnostic() {
     let grpc = grpc();
-    let read = grpc
-        .read_resource(Request::new(pb::read_resource::Request {
-            type_name: "sample_nope".into(),
-            ..Default::default()
-        }))
-        .await
-        .unwrap()
-        .into_inner();
+    let read = answer(grpc.read_resource(Request::new(pb::read_resource::Request {
+        type_name: "sample_nope".into(),
+        ..Default::default()
+    })))
+    .await;
     assert_eq!(summaries(&read.diagnostics), ["Unknown Resource Type"]);
     assert!(read.diagnostics[0].detail.contains("\"sample_nope\""));
     assert_eq!(read.new_state, None);
     assert!(read.private.is_empty());
 
-    let import = grpc
-        .import_resource_state(Request::new(pb::import_resource_state::Request {
+    let import = answer(grpc.import_resource_state(Request::new(
+        pb::import_resource_state::Request {
             type_name: "sample_nope".into(),
             id: "x".into(),
             ..Default::default()
-        }))
-        .await
-        .unwrap()
-        .into_inner();
+        },
+    )))
+    .await;
     assert_eq!(summaries(&import.diagnostics), ["Unknown Resource Type"]);
     assert!(import.imported_resources.is_empty());
 
-    let moved = grpc
-        .move_resource_state(Request::new(pb::move_resource_state::Request {
+    let moved = answer(
+        grpc.move_resource_state(Request::new(pb::move_resource_state::Request {
             target_type_name: "sample_nope".into(),
             ..Default::default()
-        }))
-        .await
-        .unwrap()
-        .into_inner();
+        })),
+    )
+    .await;
     assert_eq!(summaries(&moved.diagnostics), ["Unknown Resource Type"]);
     assert_eq!(moved.target_state, None);
 }
@@ -151,17 +151,16 @@ async fn unknown_resource_type_answers_with_only_that_diagnostic() {
 async fn the_first_undecodable_value_is_named_in_the_diagnostic() {
     let grpc = grpc();
     let ty = item_type();
-    let plan = grpc
-        .plan_resource_change(Request::new(pb::plan_resource_change::Request {
+    let plan = answer(
+        grpc.plan_resource_change(Request::new(pb::plan_resource_change::Request {
             type_name: "sample_item".into(),
             config: Some(dynamic(&ty, Value::object([("name", "a".into())]))),
             prior_state: Some(garbage()),
             proposed_new_state: Some(garbage()),
             ..Default::default()
-        }))
-        .await
-        .unwrap()
-        .into_inner();
+        })),
+    )
+    .await;
     assert_eq!(
         summaries(&plan.diagnostics),
         ["Invalid Value From Terraform"]
@@ -174,15 +173,14 @@ async fn the_first_undecodable_value_is_named_in_the_diagnostic() {
     assert_eq!(plan.planned_state, None);
     assert!(plan.requires_replace.is_empty());
 
-    let apply = grpc
-        .apply_resource_change(Request::new(pb::apply_resource_change::Request {
+    let apply = answer(grpc.apply_resource_change(Request::new(
+        pb::apply_resource_change::Request {
             type_name: "sample_item".into(),
             planned_state: Some(garbage()),
             ..Default::default()
-        }))
-        .await
-        .unwrap()
-        .into_inner();
+        },
+    )))
+    .await;
     assert_eq!(
         summaries(&apply.diagnostics),
         ["Invalid Value From Terraform"]
@@ -198,13 +196,12 @@ async fn the_first_undecodable_value_is_named_in_the_diagnostic() {
 #[tokio::test]
 async fn undecodable_provider_configuration_is_a_diagnostic() {
     let grpc = grpc();
-    let validate = grpc
-        .validate_provider_config(Request::new(pb::validate_provider_config::Request {
+    let validate = answer(grpc.validate_provider_config(Request::new(
+        pb::validate_provider_config::Request {
             config: Some(garbage()),
-        }))
-        .await
-        .unwrap()
-        .into_inner();
+        },
+    )))
+    .await;
     assert_eq!(
         summaries(&validate.diagnostics),
         ["Invalid Value From Terraform"]
@@ -215,14 +212,13 @@ async fn undecodable_provider_configuration_is_a_diagnostic() {
             .starts_with("The provider configuration sent")
     );
 
-    let configure = grpc
-        .configure_provider(Request::new(pb::configure_provider::Request {
+    let configure = answer(grpc.configure_provider(Request::new(
+        pb::configure_provider::Request {
             config: Some(garbage()),
             ..Default::default()
-        }))
-        .await
-        .unwrap()
-        .into_inner();
+        },
+    )))
+    .await;
     assert_eq!(
         summaries(&configure.diagnostics),
         ["Invalid Value From Terraform"]
@@ -231,18 +227,17 @@ async fn undecodable_provider_configuration_is_a_diagnostic() {
 
 #[tokio::test]
 async fn flatmap_state_cannot_be_upgraded() {
-    let upgraded = grpc()
-        .upgrade_resource_state(Request::new(pb::upgrade_resource_state::Request {
+    let upgraded = answer(grpc().upgrade_resource_state(Request::new(
+        pb::upgrade_resource_state::Request {
             type_name: "sample_item".into(),
             version: 0,
             raw_state: Some(pb::RawState {
                 json: Vec::new(),
                 flatmap: [("name".to_string(), "a".to_string())].into(),
             }),
-        }))
-        .await
-        .unwrap()
-        .into_inner();
+        },
+    )))
+    .await;
     assert_eq!(
         summaries(&upgraded.diagnostics),
         ["Unsupported State Format"]
@@ -252,32 +247,28 @@ async fn flatmap_state_cannot_be_upgraded() {
 
 #[tokio::test]
 async fn moved_state_that_is_not_json_is_a_diagnostic() {
-    let moved = grpc()
-        .move_resource_state(Request::new(pb::move_resource_state::Request {
+    let moved = answer(grpc().move_resource_state(Request::new(
+        pb::move_resource_state::Request {
             target_type_name: "sample_item".into(),
             source_state: Some(pb::RawState {
                 json: b"{not json".to_vec(),
                 ..Default::default()
             }),
             ..Default::default()
-        }))
-        .await
-        .unwrap()
-        .into_inner();
+        },
+    )))
+    .await;
     assert_eq!(summaries(&moved.diagnostics), ["Invalid Source State"]);
     assert_eq!(moved.target_state, None);
     assert!(moved.target_private.is_empty());
 }
 
 async fn call(arguments: Vec<pb::DynamicValue>, name: &str) -> pb::call_function::Response {
-    grpc()
-        .call_function(Request::new(pb::call_function::Request {
-            name: name.into(),
-            arguments,
-        }))
-        .await
-        .unwrap()
-        .into_inner()
+    let request = pb::call_function::Request {
+        name: name.into(),
+        arguments,
+    };
+    answer(grpc().call_function(Request::new(request))).await
 }
 
 #[tokio::test]
@@ -326,11 +317,7 @@ async fn function_call_returns_the_result_or_an_error_naming_the_argument() {
 #[tokio::test]
 async fn unsupported_features_answer_with_one_error_diagnostic() {
     let grpc = grpc();
-    let states = grpc
-        .get_states(Request::new(pb::get_states::Request::default()))
-        .await
-        .unwrap()
-        .into_inner();
+    let states = answer(grpc.get_states(Request::new(pb::get_states::Request::default()))).await;
     assert!(states.state_id.is_empty());
     assert_eq!(states.diagnostics.len(), 1);
     let d = &states.diagnostics[0];
@@ -338,14 +325,13 @@ async fn unsupported_features_answer_with_one_error_diagnostic() {
     assert_eq!(d.summary, "State Stores Not Supported");
     assert_eq!(d.detail, "This provider does not support state stores.");
 
-    let ephemeral = grpc
-        .open_ephemeral_resource(Request::new(pb::open_ephemeral_resource::Request {
+    let ephemeral = answer(grpc.open_ephemeral_resource(Request::new(
+        pb::open_ephemeral_resource::Request {
             type_name: "sample_token".into(),
             ..Default::default()
-        }))
-        .await
-        .unwrap()
-        .into_inner();
+        },
+    )))
+    .await;
     assert_eq!(
         summaries(&ephemeral.diagnostics),
         ["Unknown Ephemeral Resource Type"]
