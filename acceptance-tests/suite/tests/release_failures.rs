@@ -72,7 +72,7 @@ fn failed_install_is_recorded_then_recovered(version: HelmVersion) {
 
     let run = dir.apply();
     run.expect_code(1);
-    assert!(run.stderr.contains("Helm install Failed"), "{run:?}");
+    assert!(run.stderr.contains("Helm Install Failed"), "{run:?}");
     // Recorded, not orphaned: the failed revision is in state (and Terraform tainted it).
     assert_eq!(
         release_attr(&dir, "status"),

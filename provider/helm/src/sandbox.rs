@@ -140,7 +140,9 @@ mod tests {
         let values = sandbox.write_values("concurrent: 4\n").unwrap();
         let second = sandbox.write_values("{}").unwrap();
         assert_ne!(values, second);
-        let ca = sandbox.write_repository_ca("-----BEGIN CERTIFICATE-----\n").unwrap();
+        let ca = sandbox
+            .write_repository_ca("-----BEGIN CERTIFICATE-----\n")
+            .unwrap();
         let mode = |path: &Path| std::fs::metadata(path).unwrap().permissions().mode() & 0o777;
         assert_eq!(mode(&values), 0o600);
         assert_eq!(mode(&ca), 0o600);

@@ -88,6 +88,15 @@ pub fn run_options(
     options
 }
 
+/// `install` → `Install`, for diagnostic summaries.
+fn title_case(word: &str) -> String {
+    let mut chars = word.chars();
+    chars
+        .next()
+        .map(|first| first.to_uppercase().chain(chars).collect())
+        .unwrap_or_default()
+}
+
 /// The diagnostic for a failed helm command: what failed, helm's (redacted) words, and what to do.
 pub fn helm_diagnostic(operation: &str, release: &str, error: &HelmError) -> Diagnostic {
     let advice = match error.failure() {
@@ -118,7 +127,7 @@ pub fn helm_diagnostic(operation: &str, release: &str, error: &HelmError) -> Dia
         _ => "",
     };
     Diagnostic::error(
-        format!("Helm {operation} Failed"),
+        format!("Helm {} Failed", title_case(operation)),
         format!("helm {operation} of release {release:?} failed: {error}.{advice}"),
     )
 }
