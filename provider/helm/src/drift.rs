@@ -1,7 +1,6 @@
 //! Manifest drift: GET each object of the release manifest (one request each) and compare only
 //! the fields the manifest sets (see [`crate::compare`] for the rules).
 
-use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use futures::{StreamExt as _, TryStreamExt as _};
@@ -120,18 +119,17 @@ pub async fn check_manifest_drift(
     manifest: &str,
 ) -> Result<DriftReport, DriftError> {
     let objects = parse_manifest(manifest, release_namespace)?;
-    let requests = Arc::new(AtomicUsize::new(0));
-    let results: Vec<Vec<Drift>> = futures::stream::iter(objects.iter().map(|object| {
-        let requests = Arc::clone(&requests);
-        async move {
-            requests.fetch_add(1, Ordering::Relaxed);
-            let live = get_live(client, object).await?;
-            Ok::<_, DriftError>(object_drift(object, live.as_ref()))
-        }
-    }))
-    .buffered(CONCURRENT_GETS)
-    .try_collect()
-    .await?;
+    let requests = AtomicUsize::new(0);
+    // The GET futures are made before they are streamed: a closure inside the stream's type
+    // would make this future not provably `Send` (a higher-ranked lifetime).
+    let checks: Vec<_> = objects
+        .iter()
+        .map(|object| drift_of(client, object, &requests))
+        .collect();
+    let results: Vec<Vec<Drift>> = futures::stream::iter(checks)
+        .buffered(CONCURRENT_GETS)
+        .try_collect()
+        .await?;
     let mut guessed_kinds: Vec<String> = objects
         .iter()
         .filter(|o| !o.resolved.known)
@@ -145,6 +143,17 @@ pub async fn check_manifest_drift(
         api_requests: requests.load(Ordering::Relaxed),
         guessed_kinds,
     })
+}
+
+/// The drift of one manifest object against its live copy (one GET).
+async fn drift_of(
+    client: &kube::Client,
+    object: &ManifestObject,
+    requests: &AtomicUsize,
+) -> Result<Vec<Drift>, DriftError> {
+    requests.fetch_add(1, Ordering::Relaxed);
+    let live = get_live(client, object).await?;
+    Ok(object_drift(object, live.as_ref()))
 }
 
 async fn get_live(
@@ -267,5 +276,17 @@ mod tests {
                 actual: Some(json!("2"))
             })
         );
+    }
+}
+
+/// The inspection futures can be spawned on a multi-threaded runtime.
+#[cfg(test)]
+mod send_checks {
+    fn assert_send<T: Send>(_: &T) {}
+
+    #[allow(dead_code)]
+    fn inspection_futures_are_send(client: &kube::Client) {
+        assert_send(&super::inspect_release(client, "ns", "release"));
+        assert_send(&super::check_manifest_drift(client, "ns", ""));
     }
 }

@@ -58,7 +58,7 @@ pub async fn inspect(
 ) -> Result<Option<ReleaseInspection>, Diagnostic> {
     let mut attempt = 0;
     loop {
-        match inspect_on_blocking_thread(client, namespace, name).await {
+        match inspect_release(client, namespace, name).await {
             Ok(found) => return Ok(found),
             Err(error) if attempt + 1 < ATTEMPTS && !matches!(error, DriftError::Manifest(_)) => {
                 tracing::debug!(%error, attempt, "retrying the release inspection");
@@ -68,30 +68,6 @@ pub async fn inspect(
             Err(error) => return Err(read_error(namespace, name, &error)),
         }
     }
-}
-
-/// helm-driver's inspection future is not provably `Send` (a higher-ranked closure lifetime in
-/// its buffered GETs), so it runs on a blocking thread with its own `block_on`; the resource's
-/// futures stay `Send`.
-async fn inspect_on_blocking_thread(
-    client: &kube::Client,
-    namespace: &str,
-    name: &str,
-) -> Result<Option<ReleaseInspection>, DriftError> {
-    let handle = tokio::runtime::Handle::current();
-    let (client, namespace, name) = (client.clone(), namespace.to_owned(), name.to_owned());
-    let joined = tokio::task::spawn_blocking(move || {
-        handle.block_on(inspect_release(&client, &namespace, &name))
-    })
-    .await;
-    joined.unwrap_or_else(|error| {
-        Err(DriftError::Api {
-            kind: "release".into(),
-            namespace: None,
-            name: String::new(),
-            reason: format!("the read task failed: {error}"),
-        })
-    })
 }
 
 /// `Kind namespace/name: field (changed|missing|object deleted)`, deduplicated, in order.
