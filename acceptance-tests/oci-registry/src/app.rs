@@ -49,7 +49,11 @@ pub async fn handle(
         query,
         status: response.status().as_u16(),
         auth: AuthKind::of_header(authorization.as_deref()),
-        user: ctx.auth.claimed_user(authorization.as_deref()),
+        user: response
+            .extensions()
+            .get::<token::TokenUser>()
+            .map(|u| u.0.clone())
+            .or_else(|| ctx.auth.claimed_user(authorization.as_deref())),
     });
     Ok(response)
 }

@@ -209,6 +209,8 @@ struct IssuedToken {
 
 /// A token handed out by `/token`.
 pub struct Issued {
+    /// The user the token speaks for (`None`: anonymous).
+    pub user: Option<String>,
     pub token: String,
     pub refresh_token: Option<String>,
     pub accesses: Vec<Access>,
@@ -445,6 +447,7 @@ impl Authenticator {
             _ => None,
         };
         Ok(Issued {
+            user,
             token,
             refresh_token,
             accesses,

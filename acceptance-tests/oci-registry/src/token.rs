@@ -10,6 +10,11 @@ use crate::context::Context;
 use crate::error::{ErrorCode, OciError};
 use crate::http::{Body, header, json as json_response, last_value, parse_pairs, read_body};
 
+/// The user a token was issued to, attached to the response for the request log (the
+/// OAuth2 form carries the user name in the body, where the log cannot see it).
+#[derive(Debug, Clone)]
+pub struct TokenUser(pub String);
+
 fn refused(refusal: TokenRefusal) -> OciError {
     match refusal {
         TokenRefusal::BadCredentials => OciError::new(
@@ -47,7 +52,11 @@ fn answer(issued: Issued) -> Response<Body> {
     if let Some(refresh) = issued.refresh_token {
         body["refresh_token"] = json!(refresh);
     }
-    json_response(200, &body)
+    let mut response = json_response(200, &body);
+    if let Some(user) = issued.user {
+        response.extensions_mut().insert(TokenUser(user));
+    }
+    response
 }
 
 /// Answers `/token`.

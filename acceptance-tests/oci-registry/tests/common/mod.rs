@@ -177,3 +177,64 @@ pub fn agent() -> ureq::Agent {
         .build()
         .into()
 }
+
+/// A response read in full.
+#[derive(Debug)]
+pub struct Reply {
+    pub status: u16,
+    pub headers: ureq::http::HeaderMap,
+    pub body: Vec<u8>,
+}
+
+impl Reply {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_slice(&self.body)
+            .unwrap_or_else(|e| panic!("not JSON ({e}): {}", String::from_utf8_lossy(&self.body)))
+    }
+
+    /// The first error code of a spec error body.
+    pub fn error_code(&self) -> String {
+        let body = self.json();
+        let errors = body["errors"].as_array().expect("an errors array");
+        assert!(!errors.is_empty(), "{body}");
+        assert!(errors[0]["message"].is_string(), "{body}");
+        assert!(errors[0].get("detail").is_some(), "{body}");
+        errors[0]["code"].as_str().expect("a code").to_string()
+    }
+}
+
+/// Sends one request and reads the whole answer.
+pub fn send(method: &str, url: &str, headers: &[(&str, &str)], body: &[u8]) -> Reply {
+    let mut builder = ureq::http::Request::builder().method(method).uri(url);
+    for (k, v) in headers {
+        builder = builder.header(*k, *v);
+    }
+    let request = builder.body(body.to_vec()).unwrap();
+    let mut response = agent().run(request).unwrap();
+    let status = response.status().as_u16();
+    let headers = response.headers().clone();
+    let body = if method == "HEAD" {
+        Vec::new()
+    } else {
+        response.body_mut().read_to_vec().unwrap()
+    };
+    Reply {
+        status,
+        headers,
+        body,
+    }
+}
+
+/// `sha256:<hex>` of `bytes`.
+pub fn sha256(bytes: &[u8]) -> String {
+    use sha2::Digest;
+    let hash = sha2::Sha256::digest(bytes);
+    format!(
+        "sha256:{}",
+        hash.iter().map(|b| format!("{b:02x}")).collect::<String>()
+    )
+}
