@@ -166,12 +166,20 @@ impl HelmInvocation {
         }
     }
 
-    /// The command line as a display string (`helm upgrade --install …`).
+    /// The command line as a display string (`helm upgrade --install …`). A `--description`
+    /// value (a settings record of a few kilobytes) is shown by its size only.
     pub fn display(&self) -> String {
-        std::iter::once("helm")
-            .chain(self.args.iter().map(String::as_str))
-            .collect::<Vec<_>>()
-            .join(" ")
+        let mut words = vec!["helm".to_owned()];
+        let mut previous: Option<&str> = None;
+        for arg in &self.args {
+            if previous == Some("--description") {
+                words.push(format!("<{} bytes>", arg.len()));
+            } else {
+                words.push(arg.clone());
+            }
+            previous = Some(arg);
+        }
+        words.join(" ")
     }
 }
 

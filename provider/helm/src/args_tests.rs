@@ -458,4 +458,11 @@ fn description_and_force_conflicts_are_request_fields() {
     let helm3 = only(upgrade_install(Helm3, &request, files(&[])).unwrap());
     assert!(!helm3.args.contains(&"--force-conflicts".to_owned()));
     assert!(helm3.args.contains(&"--description".to_owned()));
+    assert!(
+        helm4
+            .display()
+            .ends_with("--description <8 bytes> --kubeconfig /tmp/private/kubeconfig"),
+        "{}",
+        helm4.display()
+    );
 }

@@ -140,6 +140,12 @@ async fn deploy(
     state: &mut Document,
 ) -> OpResult {
     let creating = prior.is_none();
+    // Write-only attributes are null in the plan: only the configuration carries them.
+    let configured: ReleaseModel = configuration.get()?;
+    let model = &ReleaseModel {
+        repository_password_wo: configured.repository_password_wo,
+        ..model.clone()
+    };
     let mut problems = Diagnostics::new();
     let Some(wanted) = desired(model, &mut problems) else {
         return Err(errors_only(problems));
@@ -150,7 +156,7 @@ async fn deploy(
     let helm_timeout = Duration::from_secs(
         u64::try_from(model.timeout.unwrap_or(DEFAULT_HELM_TIMEOUT_SECONDS)).unwrap_or(300),
     );
-    let credentials = credentials(&configuration.get::<ReleaseModel>()?);
+    let credentials = credentials(model);
     let options = run_options(timeout, ctx.cancellation(), credentials.as_ref());
 
     let history = live::history(&client, namespace, name)

@@ -119,7 +119,13 @@ pub fn helm_diagnostic(operation: &str, release: &str, error: &HelmError) -> Dia
             " Check `repository`, `chart` and `chart_version` (or the local chart path)."
         }
         Some(HelmFailure::Unauthorized) => {
-            " The repository, registry or cluster refused the credentials."
+            " The repository, registry or cluster refused the credentials: check repository_username and the password."
+        }
+        Some(HelmFailure::UntrustedCertificate) => {
+            " The chart repository's or registry's certificate is not trusted: set repository_ca_certificate to the CA that signs it (PEM)."
+        }
+        Some(HelmFailure::PlainHttpServer) => {
+            " The registry speaks plain HTTP: set repository_plain_http = true (or serve it over TLS)."
         }
         Some(HelmFailure::NameInUse) => {
             " The release exists outside Terraform: import it with terraform import (namespace/name)."

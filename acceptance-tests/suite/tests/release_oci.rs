@@ -1,0 +1,511 @@
+//! `gitlabrunner_release` from an `oci://` chart, end to end: real `helm push` into our OCI
+//! registry test server, then real terraform with real helm 4 and helm 3 installing from it —
+//! over plain HTTP, and over TLS with a private CA and registry credentials (the Docker token
+//! flow GitLab's container registry uses), with the password write-only.
+
+mod release_support;
+
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+use acceptance::KubeWorld;
+use oci_registry_test_server::{Auth, AuthKind, Options, TestRegistry};
+use release_support::{
+    HelmVersion, RUNNER_TOKEN, chart_path, helm_bin, ok, provider_block, release_attr, workdir,
+};
+
+const RELEASE: &str = "gitlab-runner";
+const REPOSITORY: &str = "charts/gitlab-runner";
+const FIXTURE_VERSION: &str = "0.86.0-fixture";
+const NEXT_VERSION: &str = "0.86.1-fixture";
+const REGISTRY_USER: &str = "ci-robot";
+const REGISTRY_PASSWORD: &str = "oci-Pa55-wOrd-7fd1e2";
+
+/// A helm with its own HOME, so a `registry login` lasts for the pushes that follow.
+struct HelmHome {
+    bin: PathBuf,
+    home: tempfile::TempDir,
+}
+
+impl HelmHome {
+    fn new(bin: &Path) -> HelmHome {
+        HelmHome {
+            bin: bin.to_path_buf(),
+            home: tempfile::tempdir().expect("helm home"),
+        }
+    }
+
+    fn run(&self, args: &[&str], stdin: Option<&str>) -> Output {
+        let root = self.home.path();
+        let mut child = Command::new(&self.bin)
+            .args(args)
+            .env("HOME", root)
+            .env("HELM_CACHE_HOME", root.join("cache"))
+            .env("HELM_CONFIG_HOME", root.join("config"))
+            .env("HELM_DATA_HOME", root.join("data"))
+            .env("HELM_REGISTRY_CONFIG", root.join("registry.json"))
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("helm runs");
+        let mut pipe = child.stdin.take().expect("helm stdin");
+        if let Some(text) = stdin {
+            pipe.write_all(text.as_bytes()).expect("write helm stdin");
+        }
+        drop(pipe);
+        child.wait_with_output().expect("helm finishes")
+    }
+}
+
+/// Packages the fixture chart as `FIXTURE_VERSION` and a copy as `NEXT_VERSION`.
+fn packaged_charts(helm: &HelmHome, out: &Path) -> Vec<PathBuf> {
+    let copy = out.join("next/gitlab-runner");
+    copy_tree(&chart_path(), &copy);
+    let chart_yaml = copy.join("Chart.yaml");
+    let text = std::fs::read_to_string(&chart_yaml).expect("Chart.yaml");
+    let pinned = format!("version: {FIXTURE_VERSION}");
+    assert!(
+        text.lines().any(|line| line.trim() == pinned),
+        "fixture Chart.yaml has no `{pinned}` line"
+    );
+    std::fs::write(
+        &chart_yaml,
+        text.replace(&pinned, &format!("version: {NEXT_VERSION}")),
+    )
+    .expect("write Chart.yaml");
+    let dest = out.to_str().expect("utf-8 dir");
+    for chart in [chart_path(), copy] {
+        let packaged = helm.run(
+            &["package", chart.to_str().expect("utf-8 chart"), "-d", dest],
+            None,
+        );
+        ok(&packaged, "helm package");
+    }
+    [FIXTURE_VERSION, NEXT_VERSION]
+        .iter()
+        .map(|version| out.join(format!("gitlab-runner-{version}.tgz")))
+        .inspect(|archive| assert!(archive.is_file(), "{} missing", archive.display()))
+        .collect()
+}
+
+fn copy_tree(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).expect("create copy dir");
+    for entry in std::fs::read_dir(from).expect("read chart dir") {
+        let entry = entry.expect("dir entry");
+        let target = to.join(entry.file_name());
+        if entry.file_type().expect("file type").is_dir() {
+            copy_tree(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), &target).expect("copy chart file");
+        }
+    }
+}
+
+/// Pushes both chart versions with real helm (logging in first when the registry wants it).
+fn push_charts(registry: &TestRegistry, helm_path: &Path, transport: &[&str], login: bool) {
+    let helm = HelmHome::new(helm_path);
+    let scratch = tempfile::tempdir().expect("package dir");
+    if login {
+        let host = registry.host();
+        let mut args = vec![
+            "registry",
+            "login",
+            host.as_str(),
+            "--username",
+            REGISTRY_USER,
+            "--password-stdin",
+        ];
+        args.extend_from_slice(transport);
+        ok(
+            &helm.run(&args, Some(REGISTRY_PASSWORD)),
+            "helm registry login",
+        );
+    }
+    let destination = format!("oci://{}/charts", registry.host());
+    for archive in packaged_charts(&helm, scratch.path()) {
+        let mut args = vec![
+            "push",
+            archive.to_str().expect("utf-8 archive"),
+            destination.as_str(),
+        ];
+        args.extend_from_slice(transport);
+        ok(&helm.run(&args, None), "helm push");
+    }
+    let mut tags = registry.tags(REPOSITORY);
+    tags.sort();
+    assert_eq!(tags, vec![FIXTURE_VERSION, NEXT_VERSION]);
+}
+
+/// How the release reaches the registry.
+enum Access<'a> {
+    /// No transport setting at all (helm's defaults: HTTPS with the system's CAs).
+    Defaults,
+    PlainHttp,
+    PrivateTls {
+        ca_file: &'a str,
+    },
+}
+
+fn release_config(
+    world: &KubeWorld,
+    helm_path: &Path,
+    namespace: &str,
+    reference: &str,
+    access: &Access,
+) -> String {
+    let access = match access {
+        Access::Defaults => String::new(),
+        Access::PlainHttp => "  repository_plain_http = true\n".to_owned(),
+        Access::PrivateTls { ca_file } => format!(
+            "  repository_ca_certificate = file(\"${{path.module}}/{ca_file}\")\n  repository_username       = \"{REGISTRY_USER}\"\n  repository_password_wo    = var.registry_password\n"
+        ),
+    };
+    format!(
+        r#"{provider}
+variable "chart_version" {{
+  type = string
+}}
+
+variable "registry_password" {{
+  type      = string
+  sensitive = true
+  ephemeral = true
+  default   = null
+}}
+
+resource "gitlabrunner_token_secret" "token" {{
+  namespace    = "{namespace}"
+  name         = "runner-token"
+  runner_token = "{RUNNER_TOKEN}"
+}}
+
+resource "gitlabrunner_release" "runner" {{
+  name          = "{RELEASE}"
+  namespace     = "{namespace}"
+  chart         = "{reference}"
+  chart_version = var.chart_version
+{access}
+  gitlab_url        = "https://gitlab.example.com"
+  token_secret_name = gitlabrunner_token_secret.token.name
+  token_digest      = gitlabrunner_token_secret.token.token_digest
+  runner_name       = "oci-runner"
+
+  runner {{
+    kubernetes {{
+      namespace = "{namespace}"
+      image     = "alpine:3.20"
+    }}
+  }}
+
+  timeout = 120
+}}
+"#,
+        provider = provider_block(world, helm_path),
+    )
+}
+
+/// Manifest pulls of `tag` the registry answered with 200.
+fn manifest_pulls(registry: &TestRegistry, tag: &str) -> usize {
+    let path = format!("/v2/{REPOSITORY}/manifests/{tag}");
+    registry
+        .requests()
+        .iter()
+        .filter(|r| r.method == "GET" && r.path == path && r.status == 200)
+        .count()
+}
+
+fn installed_chart(world: &KubeWorld, namespace: &str) -> String {
+    let deployment = world
+        .get_json("deployment", namespace, RELEASE)
+        .unwrap_or_else(|| panic!("no Deployment {namespace}/{RELEASE}"));
+    deployment["metadata"]["labels"]["chart"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned()
+}
+
+fn installs_from_a_plain_http_registry_and_follows_the_pin(version: HelmVersion) {
+    let world = KubeWorld::start();
+    let helm_path = helm_bin(&world, version);
+    let registry = TestRegistry::start(Options::default()).expect("OCI registry");
+    push_charts(&registry, &helm_path, &["--plain-http"], false);
+    let namespace = world.create_namespace("oci");
+
+    let mut dir = workdir(&world);
+    let reference = registry.oci_url(REPOSITORY);
+    dir.write(
+        "main.tf",
+        &release_config(
+            &world,
+            &helm_path,
+            &namespace,
+            &reference,
+            &Access::PlainHttp,
+        ),
+    );
+    dir.set_env("TF_VAR_chart_version", FIXTURE_VERSION);
+    dir.apply().success();
+    assert_eq!(release_attr(&dir, "chart_version"), FIXTURE_VERSION);
+    assert_eq!(release_attr(&dir, "chart"), reference.as_str());
+    assert_eq!(release_attr(&dir, "status"), "deployed");
+    assert!(
+        manifest_pulls(&registry, FIXTURE_VERSION) >= 1,
+        "helm did not pull {FIXTURE_VERSION} from the registry: {:?}",
+        registry.requests()
+    );
+    assert!(
+        installed_chart(&world, &namespace).ends_with(FIXTURE_VERSION),
+        "{}",
+        installed_chart(&world, &namespace)
+    );
+    // Refresh reads the release natively: no registry traffic, nothing to do.
+    let before = registry.requests().len();
+    dir.plan().expect_code(0);
+    assert_eq!(
+        registry.requests().len(),
+        before,
+        "a plan contacted the registry"
+    );
+
+    // A new pin is an in-place update pulled from the registry.
+    dir.set_env("TF_VAR_chart_version", NEXT_VERSION);
+    let plan = dir.plan();
+    plan.expect_code(2);
+    let change = format!("\"{FIXTURE_VERSION}\" -> \"{NEXT_VERSION}\"");
+    assert!(
+        plan.stdout
+            .lines()
+            .any(|line| line.contains("chart_version") && line.contains(&change)),
+        "the plan shows no chart_version {change}: {plan:?}"
+    );
+    assert!(
+        plan.stdout.contains("1 to change"),
+        "an in-place update: {plan:?}"
+    );
+    dir.apply().success();
+    assert_eq!(release_attr(&dir, "chart_version"), NEXT_VERSION);
+    assert!(manifest_pulls(&registry, NEXT_VERSION) >= 1);
+    assert!(installed_chart(&world, &namespace).ends_with(NEXT_VERSION));
+    dir.plan().expect_code(0);
+
+    dir.destroy().success();
+    assert!(world.get_json("deployment", &namespace, RELEASE).is_none());
+}
+
+#[test]
+fn helm4_installs_from_a_plain_http_oci_registry_and_follows_the_pin() {
+    installs_from_a_plain_http_registry_and_follows_the_pin(HelmVersion::Four);
+}
+
+#[test]
+fn helm3_installs_from_a_plain_http_oci_registry_and_follows_the_pin() {
+    installs_from_a_plain_http_registry_and_follows_the_pin(HelmVersion::Three);
+}
+
+fn private_registry() -> TestRegistry {
+    TestRegistry::start(Options {
+        tls: true,
+        auth: Auth::Bearer {
+            username: REGISTRY_USER.into(),
+            password: REGISTRY_PASSWORD.into(),
+            anonymous_pull: false,
+        },
+        ..Options::default()
+    })
+    .expect("OCI registry")
+}
+
+/// Writes the registry's CA next to the configuration and pushes the charts over TLS.
+fn prepare_private_registry(
+    registry: &TestRegistry,
+    helm_path: &Path,
+    dir: &acceptance::TerraformWorkdir,
+) {
+    let ca_pem = registry.ca_pem().expect("a TLS registry has a CA");
+    dir.write("registry-ca.pem", ca_pem);
+    let ca_path = dir.path().join("registry-ca.pem");
+    let ca_arg = ca_path.to_str().expect("utf-8 CA path");
+    push_charts(registry, helm_path, &["--ca-file", ca_arg], true);
+}
+
+#[test]
+fn installs_from_a_private_tls_registry_with_a_write_only_password() {
+    let world = KubeWorld::start();
+    let helm_path = helm_bin(&world, HelmVersion::Four);
+    let registry = private_registry();
+    let namespace = world.create_namespace("oci-tls");
+    let mut dir = workdir(&world);
+    prepare_private_registry(&registry, &helm_path, &dir);
+    let reference = registry.oci_url(REPOSITORY);
+    dir.write(
+        "main.tf",
+        &release_config(
+            &world,
+            &helm_path,
+            &namespace,
+            &reference,
+            &Access::PrivateTls {
+                ca_file: "registry-ca.pem",
+            },
+        ),
+    );
+    dir.set_env("TF_LOG", "trace");
+    dir.set_env("TF_VAR_chart_version", FIXTURE_VERSION);
+    dir.set_env("TF_VAR_registry_password", REGISTRY_PASSWORD);
+    dir.apply().success();
+    assert_eq!(release_attr(&dir, "chart_version"), FIXTURE_VERSION);
+    assert!(installed_chart(&world, &namespace).ends_with(FIXTURE_VERSION));
+    // helm authenticated with a bearer token obtained with our credentials.
+    let requests = registry.requests();
+    assert!(
+        requests.iter().any(
+            |r| r.path.starts_with(&format!("/v2/{REPOSITORY}/manifests/"))
+                && r.status == 200
+                && r.auth == AuthKind::Bearer
+        ),
+        "no authenticated manifest pull: {requests:?}"
+    );
+    dir.plan().expect_code(0);
+
+    // The password is nowhere: not in state, not in the trace log, not in helm's release record.
+    assert!(release_attr(&dir, "repository_password_wo").is_null());
+    assert!(
+        !dir.state_raw().contains(REGISTRY_PASSWORD),
+        "password in state"
+    );
+    let log = dir.log();
+    assert!(log.contains("gitlabrunner"), "the trace log is empty");
+    assert!(!log.contains(REGISTRY_PASSWORD), "password in TF_LOG=trace");
+    let release_secrets = world.kubectl(&[
+        "get",
+        "secrets",
+        "-n",
+        &namespace,
+        "-l",
+        "owner=helm",
+        "-o",
+        "json",
+    ]);
+    ok(&release_secrets, "kubectl get helm release secrets");
+    let listing = String::from_utf8_lossy(&release_secrets.stdout);
+    assert!(listing.contains("sh.helm.release.v1"), "{listing}");
+    assert!(
+        !listing.contains(REGISTRY_PASSWORD),
+        "password in the release Secret"
+    );
+
+    dir.destroy().success();
+    assert!(world.get_json("deployment", &namespace, RELEASE).is_none());
+}
+
+#[test]
+fn a_wrong_registry_password_fails_cleanly_and_leaves_nothing_behind() {
+    let world = KubeWorld::start();
+    let helm_path = helm_bin(&world, HelmVersion::Three);
+    let registry = private_registry();
+    let namespace = world.create_namespace("oci-denied");
+    let mut dir = workdir(&world);
+    prepare_private_registry(&registry, &helm_path, &dir);
+    dir.write(
+        "main.tf",
+        &release_config(
+            &world,
+            &helm_path,
+            &namespace,
+            &registry.oci_url(REPOSITORY),
+            &Access::PrivateTls {
+                ca_file: "registry-ca.pem",
+            },
+        ),
+    );
+    let wrong = "not-the-Registry-pw-91";
+    dir.set_env("TF_LOG", "trace");
+    dir.set_env("TF_VAR_chart_version", FIXTURE_VERSION);
+    dir.set_env("TF_VAR_registry_password", wrong);
+    let run = dir.apply();
+    assert_ne!(run.code, 0, "{run:?}");
+    let output = run.output();
+    assert!(
+        output.contains("Helm Install Failed"),
+        "no helm failure diagnostic: {run:?}"
+    );
+    assert!(
+        output.to_lowercase().contains("unauthorized") || output.contains("401"),
+        "the diagnostic does not say the registry refused the login: {run:?}"
+    );
+    assert!(!output.contains(wrong), "password in the diagnostic");
+    assert!(!dir.log().contains(wrong), "password in TF_LOG=trace");
+    // Nothing was installed, so nothing is in state and nothing is in the cluster.
+    assert!(
+        dir.resource_attributes("gitlabrunner_release.runner")
+            .is_none()
+    );
+    assert!(world.get_json("deployment", &namespace, RELEASE).is_none());
+
+    // The right password then installs it.
+    dir.set_env("TF_VAR_registry_password", REGISTRY_PASSWORD);
+    dir.apply().success();
+    assert!(installed_chart(&world, &namespace).ends_with(FIXTURE_VERSION));
+    dir.destroy().success();
+}
+
+/// Applies `main.tf` pointing at `registry` with helm's default transport, expecting a failure
+/// whose diagnostic names `remedy`, and no release left anywhere.
+fn apply_fails_naming(world: &KubeWorld, registry: &TestRegistry, remedy: &str) {
+    let helm_path = helm_bin(world, HelmVersion::Four);
+    let namespace = world.create_namespace("oci-transport");
+    let mut dir = workdir(world);
+    dir.write(
+        "main.tf",
+        &release_config(
+            world,
+            &helm_path,
+            &namespace,
+            &registry.oci_url(REPOSITORY),
+            &Access::Defaults,
+        ),
+    );
+    dir.set_env("TF_VAR_chart_version", FIXTURE_VERSION);
+    let run = dir.apply();
+    assert_ne!(run.code, 0, "{run:?}");
+    assert!(run.stderr.contains("Helm Install Failed"), "{run:?}");
+    assert!(
+        run.stderr.contains(remedy),
+        "the diagnostic does not point at {remedy}: {run:?}"
+    );
+    assert!(
+        dir.resource_attributes("gitlabrunner_release.runner")
+            .is_none()
+    );
+    assert!(world.get_json("deployment", &namespace, RELEASE).is_none());
+}
+
+#[test]
+fn registry_transport_mistakes_name_the_attribute_that_fixes_them() {
+    let world = KubeWorld::start();
+    let helm_path = helm_bin(&world, HelmVersion::Four);
+
+    // A registry signed by a private CA the configuration does not mention.
+    let tls = TestRegistry::start(Options {
+        tls: true,
+        ..Options::default()
+    })
+    .expect("OCI registry");
+    let scratch = tempfile::tempdir().expect("scratch");
+    let ca = scratch.path().join("ca.pem");
+    std::fs::write(&ca, tls.ca_pem().expect("CA")).expect("write CA");
+    push_charts(
+        &tls,
+        &helm_path,
+        &["--ca-file", ca.to_str().expect("utf-8 CA path")],
+        false,
+    );
+    apply_fails_naming(&world, &tls, "repository_ca_certificate");
+
+    // A plain-HTTP registry without repository_plain_http.
+    let plain = TestRegistry::start(Options::default()).expect("OCI registry");
+    push_charts(&plain, &helm_path, &["--plain-http"], false);
+    apply_fails_naming(&world, &plain, "repository_plain_http");
+}
