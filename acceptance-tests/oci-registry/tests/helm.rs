@@ -428,9 +428,22 @@ fn bearer_token_flow_login_push_pull(version: HelmVersion) {
     assert!(pulled.join("gitlab-runner-0.86.0-fixture.tgz").is_file());
 
     let log = registry.requests();
+    // `helm registry login` uses the OAuth2 password grant (POST); push and pull use GET /token
+    // with the stored basic credentials.
+    let robot = Some("robot");
     assert!(
-        log.iter()
-            .any(|r| r.path == "/token" && r.status == 200 && r.user.as_deref() == Some("robot")),
+        log.iter().any(|r| r.method == "POST"
+            && r.path == "/token"
+            && r.status == 200
+            && r.user.as_deref() == robot),
+        "{log:#?}"
+    );
+    assert!(
+        log.iter().any(|r| r.method == "GET"
+            && r.path == "/token"
+            && r.status == 200
+            && r.auth == AuthKind::Basic
+            && r.user.as_deref() == robot),
         "{log:#?}"
     );
     assert!(
@@ -554,6 +567,107 @@ fn bearer_over_tls(version: HelmVersion) {
     assert!(out.contains("version: 0.86.0-fixture"), "{out}");
 }
 both_helms!(bearer_over_tls: helm4_bearer_over_tls, helm3_bearer_over_tls);
+
+fn upgrade_install_from_the_registry_into_a_cluster(version: HelmVersion) {
+    let registry = TestRegistry::start(Options::default()).unwrap();
+    let cluster =
+        kube_test_server::TestCluster::start(kube_test_server::Options::default()).unwrap();
+    let kubeconfig = cluster.kubeconfig_path().to_str().unwrap().to_string();
+    let helm = Helm::new(version);
+    for v in ["0.86.0-fixture", "1.0.0"] {
+        let archive = helm.package(v);
+        helm.ok(&[
+            "push",
+            archive.to_str().unwrap(),
+            &registry.oci_url("charts"),
+            "--plain-http",
+        ]);
+    }
+    let chart_ref = registry.oci_url("charts/gitlab-runner");
+    let release = |chart_version: &str| {
+        helm.ok(&[
+            "upgrade",
+            "--install",
+            "runner",
+            &chart_ref,
+            "--version",
+            chart_version,
+            "--plain-http",
+            "--kubeconfig",
+            &kubeconfig,
+            "--namespace",
+            "default",
+            "--set",
+            "gitlabUrl=https://gitlab.example.com",
+            "--set",
+            "runnerToken=glrt-fixture",
+        ])
+    };
+    release("0.86.0-fixture");
+    let listed = |helm: &Helm| -> serde_json::Value {
+        let out = helm.run(&[
+            "list",
+            "--kubeconfig",
+            &kubeconfig,
+            "--namespace",
+            "default",
+            "-o",
+            "json",
+        ]);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        serde_json::from_slice(&out.stdout).unwrap()
+    };
+    let first = listed(&helm);
+    assert_eq!(first[0]["chart"], "gitlab-runner-0.86.0-fixture", "{first}");
+    release("1.0.0");
+    let second = listed(&helm);
+    assert_eq!(second[0]["chart"], "gitlab-runner-1.0.0", "{second}");
+    assert_eq!(second[0]["revision"], "2", "{second}");
+    let log = registry.requests();
+    assert!(
+        log.iter().any(|r| r.method == "GET"
+            && r.path == "/v2/charts/gitlab-runner/manifests/1.0.0"
+            && r.status == 200),
+        "{log:#?}"
+    );
+}
+both_helms!(upgrade_install_from_the_registry_into_a_cluster: helm4_upgrade_install_from_the_registry_into_a_cluster, helm3_upgrade_install_from_the_registry_into_a_cluster);
+
+fn transient_faults_are_retried_by_helm(version: HelmVersion) {
+    let registry = TestRegistry::start(Options::default()).unwrap();
+    let helm = Helm::new(version);
+    let archive = helm.package("0.86.0-fixture");
+    helm.ok(&[
+        "push",
+        archive.to_str().unwrap(),
+        &registry.oci_url("charts"),
+        "--plain-http",
+    ]);
+    for status in [503, 429] {
+        registry.clear_requests();
+        registry.fail_next(2, status);
+        helm.ok(&[
+            "show",
+            "chart",
+            &registry.oci_url("charts/gitlab-runner"),
+            "--version",
+            "0.86.0-fixture",
+            "--plain-http",
+        ]);
+        let statuses: Vec<u16> = registry
+            .requests()
+            .iter()
+            .take(3)
+            .map(|r| r.status)
+            .collect();
+        assert_eq!(statuses, vec![status, status, 200]);
+    }
+}
+both_helms!(transient_faults_are_retried_by_helm: helm4_transient_faults_are_retried_by_helm, helm3_transient_faults_are_retried_by_helm);
 
 fn injected_faults_surface_in_helm_errors(version: HelmVersion) {
     let registry = TestRegistry::start(Options::default()).unwrap();
