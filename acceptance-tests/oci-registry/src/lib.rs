@@ -5,6 +5,20 @@
 //! and assert on [`TestRegistry::requests`], [`TestRegistry::tags`] and
 //! [`TestRegistry::manifest`]. See the crate README for what is implemented and what is
 //! simplified.
+//!
+//! ```
+//! use oci_registry_test_server::{Auth, Options, TestRegistry};
+//!
+//! let registry = TestRegistry::start(Options {
+//!     tls: true,
+//!     auth: Auth::Basic { username: "robot".into(), password: "pw".into() },
+//!     ..Default::default()
+//! })?;
+//! assert_eq!(registry.oci_url("charts"), format!("oci://{}/charts", registry.host()));
+//! assert!(registry.ca_pem().is_some_and(|pem| pem.contains("BEGIN CERTIFICATE")));
+//! assert!(registry.tags("charts/gitlab-runner").is_empty());
+//! # Ok::<(), oci_registry_test_server::StartError>(())
+//! ```
 
 mod app;
 mod auth;

@@ -311,6 +311,53 @@ fn anonymous_tokens_pull_only_when_allowed() {
 }
 
 #[test]
+fn mounts_need_pull_on_the_source_repository() {
+    let registry = bearer_registry(false);
+    let credentials = basic("robot", PASSWORD);
+    let source = token(&registry, Some(&credentials), "repository:source:pull,push");
+    let digest = sha256(b"layer");
+    let pushed = send(
+        "POST",
+        &format!(
+            "{}/v2/source/blobs/uploads/?digest={digest}",
+            registry.base_url()
+        ),
+        &[("authorization", &with_token(&source))],
+        b"layer",
+    );
+    assert_eq!(pushed.status, 201);
+    let mount = |t: &Value| {
+        send(
+            "POST",
+            &format!(
+                "{}/v2/target/blobs/uploads/?mount={digest}&from=source",
+                registry.base_url()
+            ),
+            &[("authorization", &with_token(t))],
+            b"",
+        )
+    };
+    let target_only = token(&registry, Some(&credentials), "repository:target:pull,push");
+    assert_eq!(
+        mount(&target_only).status,
+        202,
+        "no pull on source: a new session instead"
+    );
+    assert!(registry.blob("target", &digest).is_none());
+    let path = format!(
+        "{}/token?service=oci-test-registry&scope=repository:target:pull,push&scope=repository:source:pull",
+        registry.base_url()
+    );
+    let both = send("GET", &path, &[("authorization", &credentials)], b"").json();
+    assert_eq!(
+        both["scope"],
+        "repository:target:pull,push repository:source:pull"
+    );
+    assert_eq!(mount(&both).status, 201);
+    assert!(registry.blob("target", &digest).is_some());
+}
+
+#[test]
 fn oauth2_form_grants_password_and_refresh_token() {
     let registry = bearer_registry(false);
     let form = |body: &str| {

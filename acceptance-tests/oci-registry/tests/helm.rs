@@ -245,6 +245,18 @@ fn push_and_pull_over_tls_with_the_ca_file(version: HelmVersion) {
         &registry.oci_url("charts"),
     ]);
     assert!(untrusted.contains("certificate"), "{untrusted}");
+    let skipped = helm.fails(&[
+        "show",
+        "chart",
+        &registry.oci_url("charts/none"),
+        "--version",
+        "1.0.0",
+        "--insecure-skip-tls-verify",
+    ]);
+    assert!(
+        !skipped.contains("certificate") && skipped.contains("not found"),
+        "{skipped}"
+    );
     helm.ok(&[
         "push",
         archive.to_str().unwrap(),

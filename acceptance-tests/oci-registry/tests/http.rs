@@ -516,6 +516,39 @@ fn manifests_round_trip_by_tag_and_digest_with_exact_bytes() {
 }
 
 #[test]
+fn docker_v2_manifests_keep_their_media_type() {
+    let registry = start();
+    const DOCKER: &str = "application/vnd.docker.distribution.manifest.v2+json";
+    let config = push_blob(&registry, "r", b"{}");
+    let bytes = serde_json::to_vec(&json!({
+        "schemaVersion": 2,
+        "mediaType": DOCKER,
+        "config": {"mediaType": "application/vnd.docker.container.image.v1+json", "digest": config, "size": 2},
+        "layers": [],
+    }))
+    .unwrap();
+    let put = send(
+        "PUT",
+        &url(&registry, "/v2/r/manifests/latest"),
+        &[("content-type", DOCKER)],
+        &bytes,
+    );
+    assert_eq!(put.status, 201);
+    let get = send("GET", &url(&registry, "/v2/r/manifests/latest"), &[], b"");
+    assert_eq!(get.header("content-type"), Some(DOCKER));
+    let odd = send(
+        "PUT",
+        &url(&registry, "/v2/r/manifests/odd"),
+        &[("content-type", "application/vnd.example+json")],
+        b"{\"schemaVersion\":2}",
+    );
+    assert_eq!(
+        (odd.status, odd.error_code().as_str()),
+        (400, "MANIFEST_INVALID")
+    );
+}
+
+#[test]
 fn manifest_put_validates_content_references_and_digests() {
     let registry = start();
     let bytes = image_manifest(&registry, "r", b"layer", json!({}));
