@@ -3,6 +3,7 @@
 //! Terraform in throw-away working directories that load the provider through `dev_overrides`.
 
 pub mod docs;
+pub mod oci;
 pub mod terraform;
 pub mod tools;
 pub mod world;

@@ -18,11 +18,13 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use acceptance::KubeWorld;
+use acceptance::oci::ChartPublisher;
 use examples_support::{
     ExampleTree, GitlabWorld, IssueRecorder, RELEASE, RUNNER_TOKEN, assert_contains_all,
     certificate_pem, config_template, config_toml, create_secret, examples_root, hcl_string,
     helm_values, kubectl_ok, secret_value, sources, terraform_dirs,
 };
+use oci_registry_test_server::{Auth, TestRegistry};
 use serde_json::json;
 
 // ---------------------------------------------------------------------------------------------
@@ -104,6 +106,7 @@ const SCENARIOS: &[&str] = &[
     "docker-in-docker",
     "existing-service-account",
     "kaniko",
+    "oci-chart",
     "private-registry",
     "ubi-non-root",
 ];
@@ -614,6 +617,59 @@ fn scenarios_ca_and_cache_apply_plan_clean_and_destroy() {
             },
         );
     }
+}
+
+#[test]
+fn scenario_oci_chart_installs_from_a_private_registry() {
+    const USER: &str = "ci-robot";
+    const PASSWORD: &str = "scenario-Registry-pw-4d2";
+    let bench = Bench::start();
+    let registry = TestRegistry::start(oci_registry_test_server::Options {
+        tls: true,
+        auth: Auth::Bearer {
+            username: USER.into(),
+            password: PASSWORD.into(),
+            anonymous_pull: false,
+        },
+        ..oci_registry_test_server::Options::default()
+    })
+    .expect("OCI registry");
+    let publisher = ChartPublisher::new(&bench.world.tools().helm4, &registry);
+    publisher.login(USER, PASSWORD);
+    publisher.publish(&examples_support::chart_path(), "charts");
+    let ca_dir = tempfile::tempdir().expect("temp dir");
+    let ca_file = ca_dir.path().join("registry-ca.pem");
+    fs::write(&ca_file, registry.ca_pem().expect("CA")).expect("write CA");
+
+    bench.exercise(
+        "scenarios/oci-chart",
+        |_, _| {
+            vec![
+                (
+                    "chart",
+                    hcl_string(&registry.oci_url("charts/gitlab-runner")),
+                ),
+                ("registry_username", hcl_string(USER)),
+                ("registry_password", hcl_string(PASSWORD)),
+                (
+                    "registry_ca_file",
+                    hcl_string(&ca_file.display().to_string()),
+                ),
+            ]
+        },
+        |b, dir, _| {
+            assert!(
+                registry.requests().iter().any(|r| r.method == "GET"
+                    && r.path.starts_with("/v2/charts/gitlab-runner/manifests/")
+                    && r.status == 200),
+                "{dir}: helm did not pull the chart from the registry"
+            );
+            assert!(
+                !b.tree.state_raw(dir).contains(PASSWORD),
+                "{dir}: the registry password reached the state file"
+            );
+        },
+    );
 }
 
 #[track_caller]

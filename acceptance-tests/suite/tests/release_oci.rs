@@ -5,11 +5,10 @@
 
 mod release_support;
 
-use std::io::Write as _;
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::path::Path;
 
 use acceptance::KubeWorld;
+use acceptance::oci::ChartPublisher;
 use oci_registry_test_server::{Auth, AuthKind, Options, TestRegistry};
 use release_support::{
     HelmVersion, RUNNER_TOKEN, chart_path, helm_bin, ok, provider_block, release_attr, workdir,
@@ -22,46 +21,17 @@ const NEXT_VERSION: &str = "0.86.1-fixture";
 const REGISTRY_USER: &str = "ci-robot";
 const REGISTRY_PASSWORD: &str = "oci-Pa55-wOrd-7fd1e2";
 
-/// A helm with its own HOME, so a `registry login` lasts for the pushes that follow.
-struct HelmHome {
-    bin: PathBuf,
-    home: tempfile::TempDir,
-}
-
-impl HelmHome {
-    fn new(bin: &Path) -> HelmHome {
-        HelmHome {
-            bin: bin.to_path_buf(),
-            home: tempfile::tempdir().expect("helm home"),
-        }
+/// Publishes the fixture chart as `FIXTURE_VERSION` and a copy as `NEXT_VERSION` with real
+/// helm (logging in first when the registry wants credentials).
+fn publish_charts(registry: &TestRegistry, helm_path: &Path, login: bool) {
+    let publisher = ChartPublisher::new(helm_path, registry);
+    if login {
+        publisher.login(REGISTRY_USER, REGISTRY_PASSWORD);
     }
+    publisher.publish(&chart_path(), "charts");
 
-    fn run(&self, args: &[&str], stdin: Option<&str>) -> Output {
-        let root = self.home.path();
-        let mut child = Command::new(&self.bin)
-            .args(args)
-            .env("HOME", root)
-            .env("HELM_CACHE_HOME", root.join("cache"))
-            .env("HELM_CONFIG_HOME", root.join("config"))
-            .env("HELM_DATA_HOME", root.join("data"))
-            .env("HELM_REGISTRY_CONFIG", root.join("registry.json"))
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("helm runs");
-        let mut pipe = child.stdin.take().expect("helm stdin");
-        if let Some(text) = stdin {
-            pipe.write_all(text.as_bytes()).expect("write helm stdin");
-        }
-        drop(pipe);
-        child.wait_with_output().expect("helm finishes")
-    }
-}
-
-/// Packages the fixture chart as `FIXTURE_VERSION` and a copy as `NEXT_VERSION`.
-fn packaged_charts(helm: &HelmHome, out: &Path) -> Vec<PathBuf> {
-    let copy = out.join("next/gitlab-runner");
+    let scratch = tempfile::tempdir().expect("scratch");
+    let copy = scratch.path().join("gitlab-runner");
     copy_tree(&chart_path(), &copy);
     let chart_yaml = copy.join("Chart.yaml");
     let text = std::fs::read_to_string(&chart_yaml).expect("Chart.yaml");
@@ -75,19 +45,11 @@ fn packaged_charts(helm: &HelmHome, out: &Path) -> Vec<PathBuf> {
         text.replace(&pinned, &format!("version: {NEXT_VERSION}")),
     )
     .expect("write Chart.yaml");
-    let dest = out.to_str().expect("utf-8 dir");
-    for chart in [chart_path(), copy] {
-        let packaged = helm.run(
-            &["package", chart.to_str().expect("utf-8 chart"), "-d", dest],
-            None,
-        );
-        ok(&packaged, "helm package");
-    }
-    [FIXTURE_VERSION, NEXT_VERSION]
-        .iter()
-        .map(|version| out.join(format!("gitlab-runner-{version}.tgz")))
-        .inspect(|archive| assert!(archive.is_file(), "{} missing", archive.display()))
-        .collect()
+    publisher.publish(&copy, "charts");
+
+    let mut tags = registry.tags(REPOSITORY);
+    tags.sort();
+    assert_eq!(tags, vec![FIXTURE_VERSION, NEXT_VERSION]);
 }
 
 fn copy_tree(from: &Path, to: &Path) {
@@ -101,41 +63,6 @@ fn copy_tree(from: &Path, to: &Path) {
             std::fs::copy(entry.path(), &target).expect("copy chart file");
         }
     }
-}
-
-/// Pushes both chart versions with real helm (logging in first when the registry wants it).
-fn push_charts(registry: &TestRegistry, helm_path: &Path, transport: &[&str], login: bool) {
-    let helm = HelmHome::new(helm_path);
-    let scratch = tempfile::tempdir().expect("package dir");
-    if login {
-        let host = registry.host();
-        let mut args = vec![
-            "registry",
-            "login",
-            host.as_str(),
-            "--username",
-            REGISTRY_USER,
-            "--password-stdin",
-        ];
-        args.extend_from_slice(transport);
-        ok(
-            &helm.run(&args, Some(REGISTRY_PASSWORD)),
-            "helm registry login",
-        );
-    }
-    let destination = format!("oci://{}/charts", registry.host());
-    for archive in packaged_charts(&helm, scratch.path()) {
-        let mut args = vec![
-            "push",
-            archive.to_str().expect("utf-8 archive"),
-            destination.as_str(),
-        ];
-        args.extend_from_slice(transport);
-        ok(&helm.run(&args, None), "helm push");
-    }
-    let mut tags = registry.tags(REPOSITORY);
-    tags.sort();
-    assert_eq!(tags, vec![FIXTURE_VERSION, NEXT_VERSION]);
 }
 
 /// How the release reaches the registry.
@@ -230,7 +157,7 @@ fn installs_from_a_plain_http_registry_and_follows_the_pin(version: HelmVersion)
     let world = KubeWorld::start();
     let helm_path = helm_bin(&world, version);
     let registry = TestRegistry::start(Options::default()).expect("OCI registry");
-    push_charts(&registry, &helm_path, &["--plain-http"], false);
+    publish_charts(&registry, &helm_path, false);
     let namespace = world.create_namespace("oci");
 
     let mut dir = workdir(&world);
@@ -317,17 +244,17 @@ fn private_registry() -> TestRegistry {
     .expect("OCI registry")
 }
 
-/// Writes the registry's CA next to the configuration and pushes the charts over TLS.
+/// Writes the registry's CA next to the configuration and publishes the charts over TLS.
 fn prepare_private_registry(
     registry: &TestRegistry,
     helm_path: &Path,
     dir: &acceptance::TerraformWorkdir,
 ) {
-    let ca_pem = registry.ca_pem().expect("a TLS registry has a CA");
-    dir.write("registry-ca.pem", ca_pem);
-    let ca_path = dir.path().join("registry-ca.pem");
-    let ca_arg = ca_path.to_str().expect("utf-8 CA path");
-    push_charts(registry, helm_path, &["--ca-file", ca_arg], true);
+    dir.write(
+        "registry-ca.pem",
+        registry.ca_pem().expect("a TLS registry has a CA"),
+    );
+    publish_charts(registry, helm_path, true);
 }
 
 #[test]
@@ -493,19 +420,11 @@ fn registry_transport_mistakes_name_the_attribute_that_fixes_them() {
         ..Options::default()
     })
     .expect("OCI registry");
-    let scratch = tempfile::tempdir().expect("scratch");
-    let ca = scratch.path().join("ca.pem");
-    std::fs::write(&ca, tls.ca_pem().expect("CA")).expect("write CA");
-    push_charts(
-        &tls,
-        &helm_path,
-        &["--ca-file", ca.to_str().expect("utf-8 CA path")],
-        false,
-    );
+    publish_charts(&tls, &helm_path, false);
     apply_fails_naming(&world, &tls, "repository_ca_certificate");
 
     // A plain-HTTP registry without repository_plain_http.
     let plain = TestRegistry::start(Options::default()).expect("OCI registry");
-    push_charts(&plain, &helm_path, &["--plain-http"], false);
+    publish_charts(&plain, &helm_path, false);
     apply_fails_naming(&world, &plain, "repository_plain_http");
 }

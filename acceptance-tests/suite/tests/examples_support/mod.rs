@@ -173,7 +173,13 @@ impl ExampleTree {
             ("gitlab_url", hcl_string(GITLAB_URL)),
             ("gitlab_api_url", hcl_string(gitlab.url())),
         ];
-        vars.extend(extra.iter().map(|(k, v)| (*k, v.clone())));
+        // A scenario's own value for a connection variable (e.g. an oci:// `chart`) wins.
+        for (name, value) in extra {
+            match vars.iter_mut().find(|(existing, _)| existing == name) {
+                Some(slot) => slot.1 = value.clone(),
+                None => vars.push((name, value.clone())),
+            }
+        }
         let text: String = vars
             .iter()
             .map(|(name, value)| format!("{name} = {value}\n"))
