@@ -11,7 +11,7 @@ use crate::context::{Context, LoggedRequest, redact_query};
 use crate::error::{ErrorCode, OciError};
 use crate::http::{Body, json, parse_pairs, set_header};
 use crate::reference::validate_name;
-use crate::route::{self, Route};
+use crate::route::{self, Endpoint, Route};
 use crate::{blobs, listing, manifests, token, uploads};
 
 /// Serves one request.
@@ -59,7 +59,7 @@ pub async fn handle(
 }
 
 /// What `method` on `route` needs from the caller; 405 for methods the route does not answer.
-fn requirement(route: &Route, method: &Method) -> Result<Requirement, OciError> {
+fn requirement(route: &Endpoint, method: &Method) -> Result<Requirement, OciError> {
     let allowed = route.allowed_methods();
     if !allowed.split(", ").any(|m| m == method.as_str()) {
         return Err(OciError::unsupported_method(method.as_str(), allowed));
@@ -70,7 +70,7 @@ fn requirement(route: &Route, method: &Method) -> Result<Requirement, OciError> 
         _ => &["pull", "push"],
     };
     Ok(match (route, route.repository()) {
-        (Route::Catalog, _) => Requirement::Catalog,
+        (Endpoint::Catalog, _) => Requirement::Catalog,
         (_, Some(name)) => Requirement::Repository {
             name: name.to_string(),
             actions,
@@ -84,47 +84,54 @@ async fn dispatch(
     request: Request<Incoming>,
     authorization: Option<&str>,
 ) -> Result<Response<Body>, OciError> {
-    let route = route::parse(request.uri().path());
-    match route {
-        Route::Token => return token::handle(ctx, request).await,
-        Route::Unknown => {
-            return Err(
-                OciError::new(404, ErrorCode::Unsupported, "no such endpoint")
-                    .with_detail(serde_json::json!({ "path": request.uri().path() })),
-            );
-        }
-        _ => {}
+    match route::parse(request.uri().path()) {
+        Route::Registry(endpoint) => serve_endpoint(ctx, endpoint, request, authorization).await,
+        Route::Token => token::handle(ctx, request).await,
+        Route::Unknown => Err(
+            OciError::new(404, ErrorCode::Unsupported, "no such endpoint")
+                .with_detail(serde_json::json!({ "path": request.uri().path() })),
+        ),
     }
-    if let Some(name) = route.repository() {
+}
+
+/// Validates the repository name, checks the method and the caller, then runs the handler.
+async fn serve_endpoint(
+    ctx: &Context,
+    endpoint: Endpoint,
+    request: Request<Incoming>,
+    authorization: Option<&str>,
+) -> Result<Response<Body>, OciError> {
+    if let Some(name) = endpoint.repository() {
         validate_name(name)?;
     }
-    let need = requirement(&route, request.method())?;
+    let need = requirement(&endpoint, request.method())?;
     let caller = ctx.auth.check(authorization, &need)?;
     let pairs = parse_pairs(request.uri().query().unwrap_or(""));
     let method = request.method().clone();
-    match (route, method) {
-        (Route::Base, _) => Ok(json(200, &serde_json::json!({}))),
-        (Route::Catalog, _) => listing::catalog(ctx, &pairs),
-        (Route::Tags { name }, _) => listing::tags(ctx, &name, &pairs),
-        (Route::Referrers { name, digest }, _) => listing::referrers(ctx, &name, &digest, &pairs),
-        (Route::Blob { name, digest }, Method::DELETE) => blobs::delete(ctx, &name, &digest),
-        (Route::Blob { name, digest }, _) => blobs::get(ctx, &name, &digest),
-        (Route::Manifest { name, reference }, Method::PUT) => {
+    match (endpoint, method) {
+        (Endpoint::Base, _) => Ok(json(200, &serde_json::json!({}))),
+        (Endpoint::Catalog, _) => listing::catalog(ctx, &pairs),
+        (Endpoint::Tags { name }, _) => listing::tags(ctx, &name, &pairs),
+        (Endpoint::Referrers { name, digest }, _) => {
+            listing::referrers(ctx, &name, &digest, &pairs)
+        }
+        (Endpoint::Blob { name, digest }, Method::DELETE) => blobs::delete(ctx, &name, &digest),
+        (Endpoint::Blob { name, digest }, _) => blobs::get(ctx, &name, &digest),
+        (Endpoint::Manifest { name, reference }, Method::PUT) => {
             manifests::put(ctx, &name, &reference, request).await
         }
-        (Route::Manifest { name, reference }, Method::DELETE) => {
+        (Endpoint::Manifest { name, reference }, Method::DELETE) => {
             manifests::delete(ctx, &name, &reference)
         }
-        (Route::Manifest { name, reference }, _) => manifests::get(ctx, &name, &reference),
-        (Route::UploadStart { name }, _) => uploads::start(ctx, &caller, &name, request).await,
-        (Route::Upload { name, id }, Method::PATCH) => {
+        (Endpoint::Manifest { name, reference }, _) => manifests::get(ctx, &name, &reference),
+        (Endpoint::UploadStart { name }, _) => uploads::start(ctx, &caller, &name, request).await,
+        (Endpoint::Upload { name, id }, Method::PATCH) => {
             uploads::patch(ctx, &name, &id, request).await
         }
-        (Route::Upload { name, id }, Method::PUT) => uploads::put(ctx, &name, &id, request).await,
-        (Route::Upload { name, id }, Method::DELETE) => uploads::cancel(ctx, &name, &id),
-        (Route::Upload { name, id }, _) => uploads::status(ctx, &name, &id),
-        (Route::Token | Route::Unknown, _) => {
-            Err(OciError::new(500, ErrorCode::Unknown, "unrouted"))
+        (Endpoint::Upload { name, id }, Method::PUT) => {
+            uploads::put(ctx, &name, &id, request).await
         }
+        (Endpoint::Upload { name, id }, Method::DELETE) => uploads::cancel(ctx, &name, &id),
+        (Endpoint::Upload { name, id }, _) => uploads::status(ctx, &name, &id),
     }
 }

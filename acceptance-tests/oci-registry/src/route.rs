@@ -1,9 +1,20 @@
 //! Maps a request path to a registry endpoint. Repository names contain slashes, so endpoints are
 //! recognised by their trailing segments.
 
-/// A registry endpoint with its raw (percent-decoded, unvalidated) path parameters.
+/// What a request path addresses.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Route {
+    /// A `/v2/` endpoint.
+    Registry(Endpoint),
+    /// `/token` (the token service, bearer mode only).
+    Token,
+    /// Anything else.
+    Unknown,
+}
+
+/// A registry endpoint with its raw (percent-decoded, unvalidated) path parameters.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Endpoint {
     /// `/v2/`
     Base,
     /// `/v2/_catalog`
@@ -20,38 +31,33 @@ pub enum Route {
     Upload { name: String, id: String },
     /// `/v2/<name>/referrers/<digest>`
     Referrers { name: String, digest: String },
-    /// `/token` (the token service, bearer mode only)
-    Token,
-    /// Anything else.
-    Unknown,
 }
 
-impl Route {
+impl Endpoint {
     /// The repository the endpoint acts on, if any.
     pub fn repository(&self) -> Option<&str> {
         match self {
-            Route::Tags { name }
-            | Route::Manifest { name, .. }
-            | Route::Blob { name, .. }
-            | Route::UploadStart { name }
-            | Route::Upload { name, .. }
-            | Route::Referrers { name, .. } => Some(name),
-            Route::Base | Route::Catalog | Route::Token | Route::Unknown => None,
+            Endpoint::Tags { name }
+            | Endpoint::Manifest { name, .. }
+            | Endpoint::Blob { name, .. }
+            | Endpoint::UploadStart { name }
+            | Endpoint::Upload { name, .. }
+            | Endpoint::Referrers { name, .. } => Some(name),
+            Endpoint::Base | Endpoint::Catalog => None,
         }
     }
 
     /// The methods the endpoint answers (for 405 and `Allow`).
     pub fn allowed_methods(&self) -> &'static str {
         match self {
-            Route::Base | Route::Catalog | Route::Tags { .. } | Route::Referrers { .. } => {
-                "GET, HEAD"
-            }
-            Route::Manifest { .. } => "GET, HEAD, PUT, DELETE",
-            Route::Blob { .. } => "GET, HEAD, DELETE",
-            Route::UploadStart { .. } => "POST",
-            Route::Upload { .. } => "GET, PATCH, PUT, DELETE",
-            Route::Token => "GET, POST",
-            Route::Unknown => "",
+            Endpoint::Base
+            | Endpoint::Catalog
+            | Endpoint::Tags { .. }
+            | Endpoint::Referrers { .. } => "GET, HEAD",
+            Endpoint::Manifest { .. } => "GET, HEAD, PUT, DELETE",
+            Endpoint::Blob { .. } => "GET, HEAD, DELETE",
+            Endpoint::UploadStart { .. } => "POST",
+            Endpoint::Upload { .. } => "GET, PATCH, PUT, DELETE",
         }
     }
 }
@@ -67,113 +73,119 @@ pub fn parse(path: &str) -> Route {
     if path == "/token" {
         return Route::Token;
     }
+    endpoint(path).map_or(Route::Unknown, Route::Registry)
+}
+
+fn endpoint(path: &str) -> Option<Endpoint> {
     if path == "/v2" || path == "/v2/" {
-        return Route::Base;
+        return Some(Endpoint::Base);
     }
-    let Some(rest) = path.strip_prefix("/v2/") else {
-        return Route::Unknown;
-    };
+    let rest = path.strip_prefix("/v2/")?;
     if rest == "_catalog" {
-        return Route::Catalog;
+        return Some(Endpoint::Catalog);
     }
     let segments: Vec<&str> = rest.split('/').collect();
     let n = segments.len();
     let name = |count: usize| segments[..n - count].join("/");
     if n >= 3 && segments[n - 2] == "tags" && segments[n - 1] == "list" {
-        return Route::Tags { name: name(2) };
+        return Some(Endpoint::Tags { name: name(2) });
     }
     if n >= 4 && segments[n - 3] == "blobs" && segments[n - 2] == "uploads" {
         let id = segments[n - 1];
-        return if id.is_empty() {
-            Route::UploadStart { name: name(3) }
+        return Some(if id.is_empty() {
+            Endpoint::UploadStart { name: name(3) }
         } else {
-            Route::Upload {
+            Endpoint::Upload {
                 name: name(3),
                 id: decode(id),
             }
-        };
+        });
     }
     if n >= 3 && segments[n - 2] == "blobs" && segments[n - 1] == "uploads" {
-        return Route::UploadStart { name: name(2) };
+        return Some(Endpoint::UploadStart { name: name(2) });
     }
     if n >= 3 && !segments[n - 1].is_empty() {
         let last = decode(segments[n - 1]);
         match segments[n - 2] {
             "manifests" => {
-                return Route::Manifest {
+                return Some(Endpoint::Manifest {
                     name: name(2),
                     reference: last,
-                };
+                });
             }
             "blobs" => {
-                return Route::Blob {
+                return Some(Endpoint::Blob {
                     name: name(2),
                     digest: last,
-                };
+                });
             }
             "referrers" => {
-                return Route::Referrers {
+                return Some(Endpoint::Referrers {
                     name: name(2),
                     digest: last,
-                };
+                });
             }
             _ => {}
         }
     }
-    Route::Unknown
+    None
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    fn registry(endpoint: Endpoint) -> Route {
+        Route::Registry(endpoint)
+    }
+
     #[test]
     fn endpoints_are_recognised_by_their_tail() {
         let s = |v: &str| v.to_string();
-        assert_eq!(parse("/v2/"), Route::Base);
-        assert_eq!(parse("/v2/_catalog"), Route::Catalog);
+        assert_eq!(parse("/v2/"), registry(Endpoint::Base));
+        assert_eq!(parse("/v2/_catalog"), registry(Endpoint::Catalog));
         assert_eq!(parse("/token"), Route::Token);
         assert_eq!(
             parse("/v2/charts/gitlab-runner/tags/list"),
-            Route::Tags {
+            registry(Endpoint::Tags {
                 name: s("charts/gitlab-runner")
-            }
+            })
         );
         assert_eq!(
             parse("/v2/a/b/manifests/sha256%3Aab"),
-            Route::Manifest {
+            registry(Endpoint::Manifest {
                 name: s("a/b"),
                 reference: s("sha256:ab")
-            }
+            })
         );
         assert_eq!(
             parse("/v2/a/blobs/sha256:ab"),
-            Route::Blob {
+            registry(Endpoint::Blob {
                 name: s("a"),
                 digest: s("sha256:ab")
-            }
+            })
         );
         assert_eq!(
             parse("/v2/a/b/blobs/uploads/"),
-            Route::UploadStart { name: s("a/b") }
+            registry(Endpoint::UploadStart { name: s("a/b") })
         );
         assert_eq!(
             parse("/v2/a/blobs/uploads"),
-            Route::UploadStart { name: s("a") }
+            registry(Endpoint::UploadStart { name: s("a") })
         );
         assert_eq!(
             parse("/v2/a/blobs/uploads/123"),
-            Route::Upload {
+            registry(Endpoint::Upload {
                 name: s("a"),
                 id: s("123")
-            }
+            })
         );
         assert_eq!(
             parse("/v2/a/referrers/sha256:ab"),
-            Route::Referrers {
+            registry(Endpoint::Referrers {
                 name: s("a"),
                 digest: s("sha256:ab")
-            }
+            })
         );
         assert_eq!(parse("/v2/manifests/x"), Route::Unknown);
         assert_eq!(parse("/v3/a/manifests/x"), Route::Unknown);
