@@ -3,16 +3,12 @@
 
 use std::collections::HashMap;
 use std::convert::Infallible;
-use std::future::Future;
-use std::sync::Arc;
 
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full, combinators::BoxBody};
 use hyper::body::Incoming;
-use hyper::{Request, Response, StatusCode};
-use hyper_util::rt::TokioIo;
+use hyper::{Response, StatusCode};
 use serde_json::Value;
-use tokio::net::TcpListener;
 
 use crate::status::ApiError;
 
@@ -81,44 +77,4 @@ pub async fn read_body(body: Incoming) -> Result<Bytes, ApiError> {
     })
 }
 
-/// Accepts connections until the shutdown future resolves, serving each with `handler`.
-pub async fn serve<H, F>(
-    listener: TcpListener,
-    tls: Option<Arc<rustls::ServerConfig>>,
-    handler: H,
-    shutdown: impl Future<Output = ()>,
-) where
-    H: Fn(Request<Incoming>) -> F + Clone + Send + Sync + 'static,
-    F: Future<Output = Result<Response<Body>, DropConnection>> + Send + 'static,
-{
-    let acceptor = tls.map(tokio_rustls::TlsAcceptor::from);
-    tokio::pin!(shutdown);
-    loop {
-        let accepted = tokio::select! {
-            _ = &mut shutdown => return,
-            accepted = listener.accept() => accepted,
-        };
-        let Ok((stream, _)) = accepted else { continue };
-        let _ = stream.set_nodelay(true);
-        let handler = handler.clone();
-        let acceptor = acceptor.clone();
-        tokio::spawn(async move {
-            let service = hyper::service::service_fn(handler);
-            let builder = hyper::server::conn::http1::Builder::new();
-            match acceptor {
-                Some(acceptor) => {
-                    if let Ok(tls_stream) = acceptor.accept(stream).await {
-                        let _ = builder
-                            .serve_connection(TokioIo::new(tls_stream), service)
-                            .await;
-                    }
-                }
-                None => {
-                    let _ = builder
-                        .serve_connection(TokioIo::new(stream), service)
-                        .await;
-                }
-            }
-        });
-    }
-}
+pub use test_server_kit::serve;

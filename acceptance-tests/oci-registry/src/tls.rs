@@ -1,70 +1,12 @@
-//! A CA and serving certificate generated at start, and the rustls server configuration.
+//! This server's CA and serving certificate (generated at start by `test_server_kit::tls`).
 
-use std::sync::Arc;
+pub use test_server_kit::{ServerTls, TlsError};
 
-use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair, KeyUsagePurpose};
-use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
-
-/// Errors creating the TLS material.
-#[derive(Debug, thiserror::Error)]
-pub enum TlsError {
-    #[error("generating certificates: {0}")]
-    Certificate(#[from] rcgen::Error),
-    #[error("configuring TLS: {0}")]
-    Rustls(#[from] rustls::Error),
-}
-
-/// The generated CA (PEM) and a server configuration presenting a certificate it signed.
-pub struct ServerTls {
-    pub ca_pem: String,
-    pub config: Arc<rustls::ServerConfig>,
-}
-
-/// Generates a CA and a server certificate valid for 127.0.0.1, ::1 and localhost.
+/// A CA and a certificate for this server, valid for localhost, 127.0.0.1 and ::1.
 pub fn generate() -> Result<ServerTls, TlsError> {
-    let mut ca_params = CertificateParams::new(Vec::<String>::new())?;
-    ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-    ca_params
-        .distinguished_name
-        .push(DnType::CommonName, "oci-registry-test-server CA");
-    ca_params.key_usages = vec![
-        KeyUsagePurpose::KeyCertSign,
-        KeyUsagePurpose::CrlSign,
-        KeyUsagePurpose::DigitalSignature,
-    ];
-    let ca_key = KeyPair::generate()?;
-    let ca_cert = ca_params.self_signed(&ca_key)?;
-    let issuer = Issuer::new(ca_params, ca_key);
-
-    let mut params = CertificateParams::new(vec![
-        "localhost".to_string(),
-        "127.0.0.1".to_string(),
-        "::1".to_string(),
-    ])?;
-    params
-        .distinguished_name
-        .push(DnType::CommonName, "oci-registry-test-server");
-    params.key_usages = vec![
-        KeyUsagePurpose::DigitalSignature,
-        KeyUsagePurpose::KeyEncipherment,
-    ];
-    params.extended_key_usages = vec![rcgen::ExtendedKeyUsagePurpose::ServerAuth];
-    let key = KeyPair::generate()?;
-    let cert = params.signed_by(&key, &issuer)?;
-
-    let chain = vec![
-        CertificateDer::from(cert.der().to_vec()),
-        CertificateDer::from(ca_cert.der().to_vec()),
-    ];
-    let private = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(key.serialize_der()));
-    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
-    let mut config = rustls::ServerConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()?
-        .with_no_client_auth()
-        .with_single_cert(chain, private)?;
-    config.alpn_protocols = vec![b"http/1.1".to_vec()];
-    Ok(ServerTls {
-        ca_pem: ca_cert.pem(),
-        config: Arc::new(config),
+    test_server_kit::tls::generate(test_server_kit::ServerIdentity {
+        ca_common_name: "oci-registry-test-server CA",
+        common_name: "oci-registry-test-server",
+        extra_names: &[],
     })
 }
