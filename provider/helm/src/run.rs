@@ -74,6 +74,7 @@ impl HelmRunner {
         values_yaml: &str,
         options: &RunOptions,
     ) -> Result<HelmOutput, HelmError> {
+        self.supports(request)?;
         let mut sandbox = HelmSandbox::new(connection)?;
         let values = [sandbox.write_values(values_yaml)?];
         let repository_ca = match &request.transport.ca_pem {
@@ -94,6 +95,18 @@ impl HelmRunner {
             output = self.run(&sandbox, invocation, options).await?;
         }
         Ok(output)
+    }
+
+    /// Refuses what this helm cannot do before anything runs: `--plain-http` came with helm 3.13.
+    fn supports(&self, request: &UpgradeInstall) -> Result<(), HelmError> {
+        let version = &self.binary.version;
+        if request.transport.plain_http && (version.major, version.minor) < (3, 13) {
+            return Err(HelmError::InvalidRequest(format!(
+                "plain-HTTP OCI registries need helm 3.13 or newer (--plain-http); {} is helm {version}",
+                self.binary.path.display()
+            )));
+        }
+        Ok(())
     }
 
     /// `helm uninstall`.
@@ -264,6 +277,45 @@ fn tail(text: &str, max: usize) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn plain_http_is_refused_for_helm_older_than_3_13() {
+        let request = UpgradeInstall {
+            transport: crate::args::ChartTransport {
+                plain_http: true,
+                ..crate::args::ChartTransport::default()
+            },
+            ..UpgradeInstall::new(
+                "runner",
+                "ci",
+                crate::args::ChartSource::Oci {
+                    reference: "oci://127.0.0.1:5000/charts/gitlab-runner".into(),
+                },
+            )
+        };
+        let runner = |version: &str| {
+            HelmRunner::new(
+                HelmBinary::with_version(
+                    "/opt/helm/bin/helm".into(),
+                    semver::Version::parse(version).unwrap(),
+                )
+                .unwrap(),
+            )
+        };
+        let error = runner("3.12.3").supports(&request).unwrap_err();
+        assert!(
+            error.to_string().contains("need helm 3.13 or newer")
+                && error.to_string().contains("helm 3.12.3"),
+            "{error}"
+        );
+        assert!(runner("3.13.0").supports(&request).is_ok());
+        assert!(runner("4.1.4").supports(&request).is_ok());
+        let without = UpgradeInstall {
+            transport: crate::args::ChartTransport::default(),
+            ..request
+        };
+        assert!(runner("3.8.0").supports(&without).is_ok());
+    }
 
     #[test]
     fn tail_keeps_the_end_on_a_char_boundary() {
