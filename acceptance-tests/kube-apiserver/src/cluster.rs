@@ -14,6 +14,7 @@ use crate::api::{self, ApiContext};
 use crate::auth::TokenGrant;
 use crate::store::{Behaviour, Store};
 use crate::{admin, http, ops, resources, tls};
+use test_server_kit::ServerThread;
 
 /// How to start a server.
 #[derive(Clone)]
@@ -99,8 +100,8 @@ pub struct TestCluster {
     ca_pem: Option<String>,
     kubeconfig: PathBuf,
     context: Arc<ApiContext>,
-    shutdown: Option<tokio::sync::oneshot::Sender<()>>,
-    thread: Option<std::thread::JoinHandle<()>>,
+    /// Declared before `_temp`: the server stops before its kubeconfig directory goes.
+    server: ServerThread,
     _temp: Option<tempfile::TempDir>,
 }
 
@@ -235,44 +236,38 @@ impl TestCluster {
             source,
         })?;
 
-        let (shutdown_tx, shutdown_rx) = tokio::sync::oneshot::channel::<()>();
         let server_tls = tls.map(|t| t.config);
         let api_ctx = context.clone();
         let admin_ctx = context.clone();
-        let thread = std::thread::Builder::new()
-            .name("kube-test-server-main".into())
-            .spawn(move || {
-                runtime.block_on(async move {
-                    let (Ok(api), Ok(admin_l)) = (
-                        tokio::net::TcpListener::from_std(api_listener),
-                        tokio::net::TcpListener::from_std(admin_listener),
-                    ) else {
-                        return;
-                    };
-                    let (stop_admin_tx, stop_admin_rx) = tokio::sync::oneshot::channel::<()>();
-                    let admin_task = tokio::spawn(http::serve(
-                        admin_l,
-                        None,
-                        move |req| admin::handle(admin_ctx.clone(), req),
-                        async move {
-                            let _ = stop_admin_rx.await;
-                        },
-                    ));
-                    http::serve(
-                        api,
-                        server_tls,
-                        move |req| api::handle(api_ctx.clone(), req),
-                        async move {
-                            let _ = shutdown_rx.await;
-                        },
-                    )
-                    .await;
-                    let _ = stop_admin_tx.send(());
-                    let _ = admin_task.await;
-                });
-                runtime.shutdown_timeout(Duration::from_secs(2));
-            })
-            .map_err(StartError::Runtime)?;
+        let server = ServerThread::spawn("kube-test-server-main", runtime, |stop| async move {
+            let (Ok(api), Ok(admin_l)) = (
+                tokio::net::TcpListener::from_std(api_listener),
+                tokio::net::TcpListener::from_std(admin_listener),
+            ) else {
+                return;
+            };
+            let (stop_admin_tx, stop_admin_rx) = tokio::sync::oneshot::channel::<()>();
+            let admin_task = tokio::spawn(http::serve(
+                admin_l,
+                None,
+                move |req| admin::handle(admin_ctx.clone(), req),
+                async move {
+                    let _ = stop_admin_rx.await;
+                },
+            ));
+            http::serve(
+                api,
+                server_tls,
+                move |req| api::handle(api_ctx.clone(), req),
+                async move {
+                    let _ = stop.await;
+                },
+            )
+            .await;
+            let _ = stop_admin_tx.send(());
+            let _ = admin_task.await;
+        })
+        .map_err(StartError::Runtime)?;
         Ok(TestCluster {
             url,
             admin_url,
@@ -280,8 +275,7 @@ impl TestCluster {
             ca_pem,
             kubeconfig,
             context,
-            shutdown: Some(shutdown_tx),
-            thread: Some(thread),
+            server,
             _temp: temp,
         })
     }
@@ -342,24 +336,9 @@ impl TestCluster {
             .with(|st| ops::get(st, rt, namespace, name).ok())
     }
 
-    /// Stops the listeners and the runtime.
+    /// Stops the listeners and the runtime (dropping the cluster does the same).
     pub fn shutdown(mut self) {
-        self.stop();
-    }
-
-    fn stop(&mut self) {
-        if let Some(tx) = self.shutdown.take() {
-            let _ = tx.send(());
-        }
-        if let Some(thread) = self.thread.take() {
-            let _ = thread.join();
-        }
-    }
-}
-
-impl Drop for TestCluster {
-    fn drop(&mut self) {
-        self.stop();
+        self.server.stop();
     }
 }
 

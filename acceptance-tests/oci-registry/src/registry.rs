@@ -3,12 +3,12 @@
 
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::Duration;
 
 use crate::auth::{Auth, Authenticator};
 use crate::context::{Context, Fault, LoggedRequest};
 use crate::store::StoredManifest;
 use crate::{app, http, tls};
+use test_server_kit::ServerThread;
 
 /// How to start a registry. Build it with `..Default::default()`: fields may be added.
 #[derive(Debug, Clone)]
@@ -55,8 +55,7 @@ pub struct TestRegistry {
     base_url: String,
     ca_pem: Option<String>,
     context: Arc<Context>,
-    shutdown: Option<tokio::sync::oneshot::Sender<()>>,
-    thread: Option<std::thread::JoinHandle<()>>,
+    server: ServerThread,
 }
 
 impl std::fmt::Debug for TestRegistry {
@@ -98,35 +97,32 @@ impl TestRegistry {
             .map_err(StartError::Runtime)?;
         let ca_pem = tls.as_ref().map(|t| t.ca_pem.clone());
         let server_tls = tls.map(|t| t.config);
-        let (shutdown_tx, shutdown_rx) = tokio::sync::oneshot::channel::<()>();
         let handler_ctx = context.clone();
-        let thread = std::thread::Builder::new()
-            .name("oci-registry-test-server-main".into())
-            .spawn(move || {
-                runtime.block_on(async move {
-                    let Ok(listener) = tokio::net::TcpListener::from_std(listener) else {
-                        return;
-                    };
-                    http::serve(
-                        listener,
-                        server_tls,
-                        move |req| app::handle(handler_ctx.clone(), req),
-                        async move {
-                            let _ = shutdown_rx.await;
-                        },
-                    )
-                    .await;
-                });
-                runtime.shutdown_timeout(Duration::from_secs(2));
-            })
-            .map_err(StartError::Runtime)?;
+        let server = ServerThread::spawn(
+            "oci-registry-test-server-main",
+            runtime,
+            |stop| async move {
+                let Ok(listener) = tokio::net::TcpListener::from_std(listener) else {
+                    return;
+                };
+                http::serve(
+                    listener,
+                    server_tls,
+                    move |req| app::handle(handler_ctx.clone(), req),
+                    async move {
+                        let _ = stop.await;
+                    },
+                )
+                .await;
+            },
+        )
+        .map_err(StartError::Runtime)?;
         Ok(TestRegistry {
             addr,
             base_url,
             ca_pem,
             context,
-            shutdown: Some(shutdown_tx),
-            thread: Some(thread),
+            server,
         })
     }
 
@@ -222,23 +218,8 @@ impl TestRegistry {
         }
     }
 
-    /// Stops the listener and the runtime.
+    /// Stops the listener and the runtime (dropping the registry does the same).
     pub fn shutdown(mut self) {
-        self.stop();
-    }
-
-    fn stop(&mut self) {
-        if let Some(tx) = self.shutdown.take() {
-            let _ = tx.send(());
-        }
-        if let Some(thread) = self.thread.take() {
-            let _ = thread.join();
-        }
-    }
-}
-
-impl Drop for TestRegistry {
-    fn drop(&mut self) {
-        self.stop();
+        self.server.stop();
     }
 }

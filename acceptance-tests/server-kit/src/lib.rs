@@ -1,9 +1,12 @@
 //! What the test world's HTTP servers (the Kubernetes API and OCI registry test servers) share:
-//! a CA and serving certificate generated at start ([`tls`]) and the HTTP/1.1 accept loop, plain
-//! or TLS, with graceful shutdown ([`serve`]).
+//! a CA and serving certificate generated at start ([`tls`]), the HTTP/1.1 accept loop, plain
+//! or TLS, with graceful shutdown ([`serve`]), and the background runtime thread they run on
+//! ([`thread`]).
 
 pub mod serve;
+pub mod thread;
 pub mod tls;
 
 pub use serve::serve;
+pub use thread::ServerThread;
 pub use tls::{ServerIdentity, ServerTls, TlsError};
