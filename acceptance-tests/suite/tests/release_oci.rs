@@ -11,7 +11,8 @@ use acceptance::KubeWorld;
 use acceptance::oci::ChartPublisher;
 use oci_registry_test_server::{Auth, AuthKind, Options, TestRegistry};
 use release_support::{
-    HelmVersion, RUNNER_TOKEN, chart_path, helm_bin, ok, provider_block, release_attr, workdir,
+    HelmVersion, RUNNER_TOKEN, chart_path, copy_tree, helm_bin, ok, provider_block, release_attr,
+    workdir,
 };
 
 const RELEASE: &str = "gitlab-runner";
@@ -50,19 +51,6 @@ fn publish_charts(registry: &TestRegistry, helm_path: &Path, login: bool) {
     let mut tags = registry.tags(REPOSITORY);
     tags.sort();
     assert_eq!(tags, vec![FIXTURE_VERSION, NEXT_VERSION]);
-}
-
-fn copy_tree(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).expect("create copy dir");
-    for entry in std::fs::read_dir(from).expect("read chart dir") {
-        let entry = entry.expect("dir entry");
-        let target = to.join(entry.file_name());
-        if entry.file_type().expect("file type").is_dir() {
-            copy_tree(&entry.path(), &target);
-        } else {
-            std::fs::copy(entry.path(), &target).expect("copy chart file");
-        }
-    }
 }
 
 /// How the release reaches the registry.

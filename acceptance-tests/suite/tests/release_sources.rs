@@ -15,8 +15,8 @@ use std::thread::JoinHandle;
 
 use acceptance::KubeWorld;
 use release_support::{
-    HelmVersion, RUNNER_TOKEN, chart_path, helm, helm_bin, ok, provider_block, release_attr,
-    workdir,
+    HelmVersion, RUNNER_TOKEN, chart_path, copy_tree, helm, helm_bin, ok, provider_block,
+    release_attr, workdir,
 };
 
 const RELEASE: &str = "gitlab-runner";
@@ -68,20 +68,6 @@ resource "gitlabrunner_release" "runner" {{
 "#,
         provider = provider_block(world, helm_path),
     )
-}
-
-/// Copies a directory tree (the fixture chart has no symlinks).
-fn copy_tree(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).expect("create copy dir");
-    for entry in std::fs::read_dir(from).expect("read chart dir") {
-        let entry = entry.expect("dir entry");
-        let target = to.join(entry.file_name());
-        if entry.file_type().expect("file type").is_dir() {
-            copy_tree(&entry.path(), &target);
-        } else {
-            std::fs::copy(entry.path(), &target).expect("copy chart file");
-        }
-    }
 }
 
 /// The `helm list -o json` entry of the release.

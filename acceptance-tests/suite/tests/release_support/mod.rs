@@ -14,6 +14,20 @@ pub fn chart_path() -> PathBuf {
     workspace_root().join("acceptance-tests/charts/gitlab-runner")
 }
 
+/// Copies a directory tree (the fixture chart has no symlinks).
+pub fn copy_tree(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).expect("create copy dir");
+    for entry in std::fs::read_dir(from).expect("read chart dir") {
+        let entry = entry.expect("dir entry");
+        let target = to.join(entry.file_name());
+        if entry.file_type().expect("file type").is_dir() {
+            copy_tree(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), &target).expect("copy chart file");
+        }
+    }
+}
+
 /// A runner token shaped like a real `glrt-` token (the test server never checks it).
 pub const RUNNER_TOKEN: &str = "glrt-t1_AbCdEfGhIjKlMnOpQrStU";
 
