@@ -2,6 +2,7 @@
 //! kubectl) and our provider build, starts the test world (or uses a real cluster), and runs
 //! Terraform in throw-away working directories that load the provider through `dev_overrides`.
 
+pub mod chart_repository;
 pub mod docs;
 pub mod oci;
 pub mod terraform;

@@ -1,19 +1,15 @@
 //! Where a `gitlabrunner_release` chart comes from, end to end with real terraform and real helm 4:
 //! a chart version changed by hand (helm upgrade from a copy of the chart with another version)
-//! is planned and repaired, and a release installs from a plain-HTTP chart repository served by
-//! the test itself (made with real `helm package` and `helm repo index`).
+//! is planned and repaired, and a release installs from a chart repository made with real
+//! `helm package` and `helm repo index` — over plain HTTP, and over TLS with a private CA behind
+//! Basic authentication (helm 3, `repo add` with the password on stdin).
 
 mod release_support;
 
-use std::io::{BufRead, BufReader, Write};
-use std::net::{Shutdown, TcpListener, TcpStream};
-use std::path::{Path, PathBuf};
-use std::sync::Arc;
-use std::sync::Mutex;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::thread::JoinHandle;
+use std::path::Path;
 
 use acceptance::KubeWorld;
+use acceptance::chart_repository::{ChartRepository, RepositoryOptions};
 use release_support::{
     HelmVersion, RUNNER_TOKEN, chart_path, copy_tree, helm, helm_bin, ok, provider_block,
     release_attr, workdir,
@@ -26,15 +22,16 @@ const HAND_VERSION: &str = "0.86.1-fixture";
 /// Where the release's chart comes from in the configuration.
 enum Source<'a> {
     LocalPath(&'a Path),
-    Repository(&'a str),
+    /// The repository URL and extra attribute lines (TLS, credentials).
+    Repository(&'a str, &'a str),
 }
 
 /// A minimal release (with its token Secret) pinned to `chart_version`.
 fn release_config(world: &KubeWorld, helm_path: &Path, namespace: &str, source: Source) -> String {
     let chart = match source {
         Source::LocalPath(path) => format!("  chart = \"{}\"\n", path.display()),
-        Source::Repository(url) => {
-            format!("  repository = \"{url}\"\n  chart      = \"gitlab-runner\"\n")
+        Source::Repository(url, access) => {
+            format!("  repository = \"{url}\"\n  chart      = \"gitlab-runner\"\n{access}")
         }
     };
     format!(
@@ -181,101 +178,42 @@ fn chart_version_changed_by_hand_is_planned_and_repaired() {
     assert!(world.get_json("deployment", &namespace, RELEASE).is_none());
 }
 
-/// A tiny HTTP/1.1 file server for one directory on 127.0.0.1 (GET only); it stops when dropped.
-struct FileServer {
-    port: u16,
-    stop: Arc<AtomicBool>,
-    served: Arc<Mutex<Vec<String>>>,
-    thread: Option<JoinHandle<()>>,
-}
-
-impl FileServer {
-    fn serve(root: PathBuf) -> FileServer {
-        let listener = TcpListener::bind("127.0.0.1:0").expect("bind file server");
-        let port = listener.local_addr().expect("local addr").port();
-        let stop = Arc::new(AtomicBool::new(false));
-        let stopping = Arc::clone(&stop);
-        let served = Arc::new(Mutex::new(Vec::new()));
-        let log = Arc::clone(&served);
-        let thread = std::thread::spawn(move || {
-            for stream in listener.incoming() {
-                if stopping.load(Ordering::SeqCst) {
-                    break;
-                }
-                if let Ok(stream) = stream {
-                    // A failed exchange only fails that request; helm reports it.
-                    if let Ok(Some(name)) = answer(stream, &root) {
-                        log.lock().expect("served log").push(name);
-                    }
-                }
-            }
-        });
-        FileServer {
-            port,
-            stop,
-            served,
-            thread: Some(thread),
-        }
-    }
-
-    fn url(&self) -> String {
-        format!("http://127.0.0.1:{}", self.port)
-    }
-
-    /// Names of the files served so far (200 answers only).
-    fn served(&self) -> Vec<String> {
-        self.served.lock().expect("served log").clone()
-    }
-}
-
-impl Drop for FileServer {
-    fn drop(&mut self) {
-        self.stop.store(true, Ordering::SeqCst);
-        // Wake the accept loop so it sees the flag.
-        let _ = TcpStream::connect(("127.0.0.1", self.port));
-        if let Some(thread) = self.thread.take() {
-            let _ = thread.join();
-        }
-    }
-}
-
-/// Answers one request: the file under `root` for a GET of a plain file name, 404 otherwise.
-/// Returns the name of the file served, if any.
-fn answer(mut stream: TcpStream, root: &Path) -> std::io::Result<Option<String>> {
-    let mut reader = BufReader::new(stream.try_clone()?);
-    let mut request_line = String::new();
-    reader.read_line(&mut request_line)?;
-    loop {
-        let mut header = String::new();
-        if reader.read_line(&mut header)? == 0 || header == "\r\n" || header == "\n" {
-            break;
-        }
-    }
-    let mut parts = request_line.split_whitespace();
-    let method = parts.next().unwrap_or_default();
-    let target = parts.next().unwrap_or_default();
-    let path = target.split('?').next().unwrap_or_default();
-    let name = path.trim_start_matches('/');
-    let safe = !name.is_empty() && !name.contains('/') && !name.contains("..");
-    let body = if method == "GET" && safe {
-        std::fs::read(root.join(name)).ok()
-    } else {
-        None
-    };
-    let served = body.is_some().then(|| name.to_owned());
-    let (status, body) = match body {
-        Some(body) => ("200 OK", body),
-        None => ("404 Not Found", b"not found\n".to_vec()),
-    };
-    write!(
-        stream,
-        "HTTP/1.1 {status}\r\nContent-Length: {}\r\nContent-Type: application/octet-stream\r\nConnection: close\r\n\r\n",
-        body.len()
-    )?;
-    stream.write_all(&body)?;
-    stream.flush()?;
-    stream.shutdown(Shutdown::Both)?;
-    Ok(served)
+/// A chart repository made with real helm (`helm package` + `helm repo index`) in `dir`, served
+/// by the test's chart repository server.
+fn chart_repository(
+    world: &KubeWorld,
+    helm_path: &Path,
+    dir: &Path,
+    options: RepositoryOptions,
+) -> ChartRepository {
+    let dir_arg = dir.to_str().expect("utf-8 repo dir");
+    let out = helm(
+        world,
+        helm_path,
+        &[
+            "package",
+            chart_path().to_str().expect("utf-8 chart path"),
+            "-d",
+            dir_arg,
+        ],
+    );
+    ok(&out, "helm package");
+    assert!(
+        dir.join(format!("gitlab-runner-{FIXTURE_VERSION}.tgz"))
+            .is_file(),
+        "helm package wrote no gitlab-runner-{FIXTURE_VERSION}.tgz"
+    );
+    // Start first so the index can name the real port.
+    let repository = ChartRepository::start(dir, options);
+    let url = repository.url().to_owned();
+    let out = helm(world, helm_path, &["repo", "index", dir_arg, "--url", &url]);
+    ok(&out, "helm repo index");
+    let index = std::fs::read_to_string(dir.join("index.yaml")).expect("index.yaml");
+    assert!(
+        index.contains(&format!("{url}/gitlab-runner-{FIXTURE_VERSION}.tgz")),
+        "{index}"
+    );
+    repository
 }
 
 #[test]
@@ -283,46 +221,23 @@ fn release_installs_from_a_chart_repository() {
     let world = KubeWorld::start();
     let helm_path = helm_bin(&world, HelmVersion::Four);
     let namespace = world.create_namespace("repo");
-
-    // A chart repository made with real helm, served over plain HTTP on a free port.
     let repo = tempfile::tempdir().expect("repo dir");
-    let repo_dir = repo.path().to_str().expect("utf-8 repo dir").to_owned();
-    let out = helm(
+    let server = chart_repository(
         &world,
         &helm_path,
-        &[
-            "package",
-            chart_path().to_str().expect("utf-8 chart path"),
-            "-d",
-            &repo_dir,
-        ],
-    );
-    ok(&out, "helm package");
-    assert!(
-        repo.path()
-            .join(format!("gitlab-runner-{FIXTURE_VERSION}.tgz"))
-            .is_file(),
-        "helm package wrote no gitlab-runner-{FIXTURE_VERSION}.tgz"
-    );
-    // Bind first so the index can name the real port.
-    let server = FileServer::serve(repo.path().to_path_buf());
-    let url = server.url();
-    let out = helm(
-        &world,
-        &helm_path,
-        &["repo", "index", &repo_dir, "--url", &url],
-    );
-    ok(&out, "helm repo index");
-    let index = std::fs::read_to_string(repo.path().join("index.yaml")).expect("index.yaml");
-    assert!(
-        index.contains(&format!("{url}/gitlab-runner-{FIXTURE_VERSION}.tgz")),
-        "{index}"
+        repo.path(),
+        RepositoryOptions::default(),
     );
 
     let dir = workdir(&world);
     dir.write(
         "main.tf",
-        &release_config(&world, &helm_path, &namespace, Source::Repository(&url)),
+        &release_config(
+            &world,
+            &helm_path,
+            &namespace,
+            Source::Repository(server.url(), ""),
+        ),
     );
     dir.apply().success();
     let archive = format!("gitlab-runner-{FIXTURE_VERSION}.tgz");
@@ -345,5 +260,95 @@ fn release_installs_from_a_chart_repository() {
 
     dir.destroy().success();
     assert!(world.get_json("deployment", &namespace, RELEASE).is_none());
-    drop(server);
+}
+
+#[test]
+fn release_installs_from_a_private_tls_chart_repository_with_credentials() {
+    const USER: &str = "chart-reader";
+    const PASSWORD: &str = "repo-Basic-pw-5e8c";
+    let world = KubeWorld::start();
+    let helm_path = helm_bin(&world, HelmVersion::Three);
+    let namespace = world.create_namespace("repo-tls");
+    let repo = tempfile::tempdir().expect("repo dir");
+    let server = chart_repository(
+        &world,
+        &helm_path,
+        repo.path(),
+        RepositoryOptions {
+            tls: true,
+            basic_auth: Some((USER.into(), PASSWORD.into())),
+        },
+    );
+    assert!(server.url().starts_with("https://"));
+
+    let mut dir = workdir(&world);
+    dir.write("repository-ca.pem", server.ca_pem().expect("CA"));
+    let access = format!(
+        "  repository_ca_certificate = file(\"${{path.module}}/repository-ca.pem\")\n  repository_username       = \"{USER}\"\n  repository_password       = var.repository_password\n"
+    );
+    dir.write(
+        "main.tf",
+        &format!(
+            "{}\nvariable \"repository_password\" {{\n  type      = string\n  sensitive = true\n}}\n",
+            release_config(
+                &world,
+                &helm_path,
+                &namespace,
+                Source::Repository(server.url(), &access),
+            )
+        ),
+    );
+    dir.set_env("TF_LOG", "trace");
+    dir.set_env("TF_VAR_repository_password", PASSWORD);
+    let apply = dir.apply();
+    apply.success();
+    assert!(
+        !apply.output().contains(PASSWORD),
+        "password in the apply output"
+    );
+
+    // helm fetched the index and the archive, authenticated, over TLS it verified with our CA.
+    let archive = format!("gitlab-runner-{FIXTURE_VERSION}.tgz");
+    let requests = server.requests();
+    for name in ["index.yaml", archive.as_str()] {
+        assert!(
+            requests
+                .iter()
+                .any(|r| r.name == name && r.status == 200 && r.basic_auth),
+            "{name} was not fetched with credentials: {requests:?}"
+        );
+    }
+    assert!(
+        requests.iter().all(|r| r.status != 401 || !r.basic_auth),
+        "the credentials were refused: {requests:?}"
+    );
+    assert_eq!(release_attr(&dir, "chart_version"), FIXTURE_VERSION);
+    assert!(world.get_json("deployment", &namespace, RELEASE).is_some());
+
+    // Sensitive: never printed, never logged, never in helm's release record.
+    let plan = dir.plan();
+    plan.expect_code(0);
+    assert!(
+        !plan.output().contains(PASSWORD),
+        "password in the plan output"
+    );
+    assert!(!dir.log().contains(PASSWORD), "password in TF_LOG=trace");
+    let secrets = world.kubectl(&[
+        "get",
+        "secrets",
+        "-n",
+        &namespace,
+        "-l",
+        "owner=helm",
+        "-o",
+        "json",
+    ]);
+    ok(&secrets, "kubectl get helm release secrets");
+    assert!(
+        !String::from_utf8_lossy(&secrets.stdout).contains(PASSWORD),
+        "password in the release Secret"
+    );
+
+    dir.destroy().success();
+    assert!(world.get_json("deployment", &namespace, RELEASE).is_none());
 }
