@@ -3,7 +3,7 @@ use std::process::{Command, Stdio};
 
 use reqwest::StatusCode;
 
-use crate::http;
+use crate::world::{Api, World};
 
 #[tokio::test]
 async fn binary_prints_its_url_and_serves_the_seed() {
@@ -33,17 +33,14 @@ async fn binary_prints_its_url_and_serves_the_seed() {
     .await
     .unwrap();
     assert!(url.starts_with("http://127.0.0.1:"), "{url:?}");
-    let response = http()
-        .get(format!("{url}/api/v4/runners/55"))
-        .header("PRIVATE-TOKEN", "glpat-bin")
+    let reply = Api::at(format!("{url}/api/v4"))
+        .get("/runners/55")
+        .private_token("glpat-bin")
         .send()
-        .await
-        .unwrap();
-    let status = response.status();
-    let details: serde_json::Value = response.json().await.unwrap();
+        .await;
     child.kill().unwrap();
     child.wait().unwrap();
-    assert_eq!(status, StatusCode::OK);
+    let details = reply.json_with_status(StatusCode::OK);
     assert_eq!(details["description"], "seeded");
 }
 
@@ -66,16 +63,8 @@ fn binary_rejects_a_broken_seed_file() {
 async fn example_seed_file_loads_and_serves() {
     let seed: gitlab_test_server::Seed =
         serde_json::from_str(include_str!("../../seed.example.json")).unwrap();
-    let server = gitlab_test_server::TestServer::start_with("127.0.0.1:0", seed)
-        .await
-        .unwrap();
-    let response = http()
-        .get(format!("{}/runners/7", server.api_url()))
-        .header("PRIVATE-TOKEN", "glpat-dev-example")
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), StatusCode::OK);
-    let details: serde_json::Value = response.json().await.unwrap();
+    let world = World::seeded(seed).await;
+    let reply = world.get_as("glpat-dev-example", "/runners/7").await;
+    let details = reply.json_with_status(StatusCode::OK);
     assert_eq!(details["tag_list"], serde_json::json!(["k8s"]));
 }

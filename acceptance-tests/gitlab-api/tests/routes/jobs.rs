@@ -3,8 +3,8 @@ use std::time::Duration;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-use crate::{ADMIN, DEV, body, dev_runner, header, http, server};
-use gitlab_test_server::{JobStatus, NewJob, Project};
+use crate::world::{ADMIN, DEV, World, runner_path};
+use gitlab_test_server::{JobStatus, NewJob, NewRunner, Project};
 
 fn ids(jobs: &Value) -> Vec<u64> {
     jobs.as_array()
@@ -14,11 +14,33 @@ fn ids(jobs: &Value) -> Vec<u64> {
         .collect()
 }
 
+/// `/runners/:id/jobs`, below the API root.
+fn jobs_path(runner_id: u64) -> String {
+    format!("{}/jobs", runner_path(runner_id))
+}
+
+/// Starts `count` running jobs in project 1, named `job-0`…, and gives their ids in order.
+async fn start_running_jobs(world: &World, runner_id: u64, count: usize) -> Vec<u64> {
+    let mut started = Vec::new();
+    for n in 0..count {
+        let job = NewJob::running(1, format!("job-{n}"));
+        started.push(world.start_job(runner_id, &job).await.id);
+    }
+    started
+}
+
+/// The ids the administrator is shown by `GET /runners/:id/jobs?{query}`, which must answer 200.
+async fn listed_ids(world: &World, runner_id: u64, query: &str) -> Vec<u64> {
+    let path = format!("{}?{query}", jobs_path(runner_id));
+    let reply = world.get_as(ADMIN, &path).await;
+    ids(&reply.json_with_status(StatusCode::OK))
+}
+
 #[tokio::test]
 async fn job_json_has_gitlab_fields() {
-    let server = server().await;
-    let admin = server.admin();
-    admin
+    let world = World::start().await;
+    world
+        .admin()
         .add_project(&Project {
             id: 42,
             name: "Website".into(),
@@ -26,23 +48,13 @@ async fn job_json_has_gitlab_fields() {
         })
         .await
         .unwrap();
-    let runner = dev_runner(&server).await;
-    let job = admin
+    let runner = world.dev_runner().await;
+    let job = world
         .start_job(runner.id, &NewJob::running(42, "deploy"))
-        .await
-        .unwrap();
-    let response = http()
-        .get(format!(
-            "{}/runners/{}/jobs?status=running",
-            server.api_url(),
-            runner.id
-        ))
-        .header("PRIVATE-TOKEN", ADMIN)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), StatusCode::OK);
-    let jobs = body(response).await;
+        .await;
+    let path = format!("{}?status=running", jobs_path(runner.id));
+    let reply = world.get_as(ADMIN, &path).await;
+    let jobs = reply.json_with_status(StatusCode::OK);
     let listed = &jobs[0];
     assert_eq!(listed["id"], json!(job.id));
     assert_eq!(listed["status"], "running");
@@ -54,7 +66,7 @@ async fn job_json_has_gitlab_fields() {
     assert!(listed["finished_at"].is_null());
     assert_eq!(
         listed["web_url"],
-        format!("{}/acme/website/-/jobs/{}", server.url(), job.id)
+        format!("{}/acme/website/-/jobs/{}", world.url(), job.id)
     );
     assert_eq!(listed["project"]["id"], 42);
     assert_eq!(listed["project"]["name"], "Website");
@@ -65,41 +77,32 @@ async fn job_json_has_gitlab_fields() {
 
 #[tokio::test]
 async fn pages_follow_x_next_page_with_gitlab_headers() {
-    let server = server().await;
-    let admin = server.admin();
-    let runner = dev_runner(&server).await;
-    let mut started = Vec::new();
-    for n in 0..5 {
-        let job = admin
-            .start_job(runner.id, &NewJob::running(1, format!("job-{n}")))
-            .await
-            .unwrap();
-        started.push(job.id);
-    }
-    let base = format!("{}/runners/{}/jobs", server.api_url(), runner.id);
+    let world = World::start().await;
+    let runner = world.dev_runner().await;
+    let started = start_running_jobs(&world, runner.id, 5).await;
+    let path = jobs_path(runner.id);
     let mut seen = Vec::new();
     let mut page = Some("1".to_owned());
     let mut pages = 0;
     while let Some(number) = page.take() {
-        let response = http()
-            .get(&base)
+        let reply = world
+            .get(&path)
             .query(&[("status", "running"), ("per_page", "2"), ("page", &number)])
-            .header("PRIVATE-TOKEN", ADMIN)
+            .private_token(ADMIN)
             .send()
-            .await
-            .unwrap();
-        assert_eq!(response.status(), StatusCode::OK);
-        assert_eq!(header(&response, "x-page"), number);
-        assert_eq!(header(&response, "x-per-page"), "2");
-        assert_eq!(header(&response, "x-total"), "5");
-        assert_eq!(header(&response, "x-total-pages"), "3");
-        let link = header(&response, "link");
+            .await;
+        assert_eq!(reply.status, StatusCode::OK);
+        assert_eq!(reply.header("x-page"), number);
+        assert_eq!(reply.header("x-per-page"), "2");
+        assert_eq!(reply.header("x-total"), "5");
+        assert_eq!(reply.header("x-total-pages"), "3");
+        let link = reply.header("link");
         assert!(link.contains("rel=\"first\""), "{link}");
         assert!(link.contains("rel=\"last\""), "{link}");
         assert!(link.contains("status=running"), "{link}");
-        let next = header(&response, "x-next-page");
+        let next = reply.header("x-next-page");
         if number == "1" {
-            assert_eq!(header(&response, "x-prev-page"), "");
+            assert_eq!(reply.header("x-prev-page"), "");
         }
         if !next.is_empty() {
             assert!(
@@ -108,7 +111,7 @@ async fn pages_follow_x_next_page_with_gitlab_headers() {
             );
             page = Some(next);
         }
-        seen.extend(ids(&body(response).await));
+        seen.extend(ids(&reply.json()));
         pages += 1;
     }
     assert_eq!(pages, 3);
@@ -117,63 +120,33 @@ async fn pages_follow_x_next_page_with_gitlab_headers() {
 
 #[tokio::test]
 async fn status_filter_and_finishing_jobs() {
-    let server = server().await;
-    let admin = server.admin();
-    let runner = dev_runner(&server).await;
-    let first = admin
-        .start_job(runner.id, &NewJob::running(1, "a"))
-        .await
-        .unwrap();
-    let second = admin
-        .start_job(runner.id, &NewJob::running(1, "b"))
-        .await
-        .unwrap();
+    let world = World::start().await;
+    let admin = world.admin();
+    let runner = world.dev_runner().await;
+    let first = world.start_job(runner.id, &NewJob::running(1, "a")).await;
+    let second = world.start_job(runner.id, &NewJob::running(1, "b")).await;
     let finished = admin.finish_job(first.id).await.unwrap();
     assert_eq!(finished.status, JobStatus::Success);
     admin
         .set_job_status(second.id, JobStatus::Failed)
         .await
         .unwrap();
-    let list = |status: &'static str| {
-        let url = format!(
-            "{}/runners/{}/jobs?status={status}",
-            server.api_url(),
-            runner.id
-        );
-        async move {
-            let response = http()
-                .get(url)
-                .header("PRIVATE-TOKEN", ADMIN)
-                .send()
-                .await
-                .unwrap();
-            assert_eq!(response.status(), StatusCode::OK);
-            ids(&body(response).await)
-        }
-    };
-    assert_eq!(list("running").await, Vec::<u64>::new());
-    assert_eq!(list("success").await, vec![first.id]);
-    assert_eq!(list("failed").await, vec![second.id]);
-    let all = http()
-        .get(format!("{}/runners/{}/jobs", server.api_url(), runner.id))
-        .header("PRIVATE-TOKEN", ADMIN)
-        .send()
-        .await
-        .unwrap();
-    let all = body(all).await;
+    let by_status = |status| listed_ids(&world, runner.id, status);
+    assert_eq!(by_status("status=running").await, Vec::<u64>::new());
+    assert_eq!(by_status("status=success").await, vec![first.id]);
+    assert_eq!(by_status("status=failed").await, vec![second.id]);
+    let all = world.get_as(ADMIN, &jobs_path(runner.id)).await.json();
     assert_eq!(ids(&all), vec![first.id, second.id]);
     assert!(all[0]["finished_at"].is_string());
 }
 
 #[tokio::test]
 async fn job_finishes_on_its_own_after_the_delay() {
-    let server = server().await;
-    let admin = server.admin();
-    let runner = dev_runner(&server).await;
-    let job = admin
-        .start_job(runner.id, &NewJob::running(1, "slow").finishing_after(150))
-        .await
-        .unwrap();
+    let world = World::start().await;
+    let admin = world.admin();
+    let runner = world.dev_runner().await;
+    let slow = NewJob::running(1, "slow").finishing_after(150);
+    let job = world.start_job(runner.id, &slow).await;
     assert_eq!(admin.job(job.id).await.unwrap().status, JobStatus::Running);
     tokio::time::sleep(Duration::from_millis(400)).await;
     assert_eq!(admin.job(job.id).await.unwrap().status, JobStatus::Success);
@@ -181,137 +154,73 @@ async fn job_finishes_on_its_own_after_the_delay() {
 
 #[tokio::test]
 async fn non_admin_sees_only_jobs_in_visible_projects() {
-    let server = server().await;
-    let admin = server.admin();
-    let runner = dev_runner(&server).await;
-    let visible = admin
+    let world = World::start().await;
+    let admin = world.admin();
+    let runner = world.dev_runner().await;
+    let visible = world
         .start_job(runner.id, &NewJob::running(10, "mine"))
-        .await
-        .unwrap();
-    let hidden = admin
+        .await;
+    let hidden = world
         .start_job(runner.id, &NewJob::running(20, "theirs"))
-        .await
-        .unwrap();
+        .await;
     admin.set_token_projects("dev", &[10]).await.unwrap();
-    let url = format!(
-        "{}/runners/{}/jobs?status=running",
-        server.api_url(),
-        runner.id
-    );
-    let as_dev = http()
-        .get(&url)
-        .header("PRIVATE-TOKEN", DEV)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(header(&as_dev, "x-total"), "1");
-    assert_eq!(ids(&body(as_dev).await), vec![visible.id]);
-    let as_admin = http()
-        .get(&url)
-        .header("PRIVATE-TOKEN", ADMIN)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(ids(&body(as_admin).await), vec![visible.id, hidden.id]);
+    let path = format!("{}?status=running", jobs_path(runner.id));
+    let as_dev = world.get_as(DEV, &path).await;
+    assert_eq!(as_dev.header("x-total"), "1");
+    assert_eq!(ids(&as_dev.json()), vec![visible.id]);
+    let as_admin = world.get_as(ADMIN, &path).await;
+    assert_eq!(ids(&as_admin.json()), vec![visible.id, hidden.id]);
     admin.set_token_projects("dev", &[]).await.unwrap();
-    let hidden_all = http()
-        .get(&url)
-        .header("PRIVATE-TOKEN", DEV)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(ids(&body(hidden_all).await), Vec::<u64>::new());
+    let hidden_all = world.get_as(DEV, &path).await;
+    assert_eq!(ids(&hidden_all.json()), Vec::<u64>::new());
 }
 
 #[tokio::test]
 async fn order_by_id_honours_sort() {
-    let server = server().await;
-    let admin = server.admin();
-    let runner = dev_runner(&server).await;
-    let mut started = Vec::new();
-    for n in 0..3 {
-        started.push(
-            admin
-                .start_job(runner.id, &NewJob::running(1, format!("j{n}")))
-                .await
-                .unwrap()
-                .id,
-        );
-    }
-    let fetch = |query: &'static str| {
-        let url = format!("{}/runners/{}/jobs?{query}", server.api_url(), runner.id);
-        async move {
-            let response = http()
-                .get(url)
-                .header("PRIVATE-TOKEN", ADMIN)
-                .send()
-                .await
-                .unwrap();
-            ids(&body(response).await)
-        }
-    };
+    let world = World::start().await;
+    let runner = world.dev_runner().await;
+    let started = start_running_jobs(&world, runner.id, 3).await;
     let mut descending = started.clone();
     descending.reverse();
-    assert_eq!(fetch("order_by=id").await, descending);
-    assert_eq!(fetch("order_by=id&sort=desc").await, descending);
-    assert_eq!(fetch("order_by=id&sort=asc").await, started);
-}
-
-#[tokio::test]
-async fn invalid_list_parameters_are_400() {
-    let server = server().await;
-    let runner = dev_runner(&server).await;
     for (query, expected) in [
-        ("status=done", "status does not have a valid value"),
-        ("order_by=name", "order_by does not have a valid value"),
-        ("sort=up", "sort does not have a valid value"),
-        ("per_page=many", "per_page is invalid"),
+        ("order_by=id", &descending),
+        ("order_by=id&sort=desc", &descending),
+        ("order_by=id&sort=asc", &started),
     ] {
-        let response = http()
-            .get(format!(
-                "{}/runners/{}/jobs?{query}",
-                server.api_url(),
-                runner.id
-            ))
-            .header("PRIVATE-TOKEN", ADMIN)
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(response.status(), StatusCode::BAD_REQUEST, "{query}");
         assert_eq!(
-            body(response).await,
-            json!({ "error": expected }),
+            &listed_ids(&world, runner.id, query).await,
+            expected,
             "{query}"
         );
     }
 }
 
 #[tokio::test]
+async fn invalid_list_parameters_are_400() {
+    let world = World::start().await;
+    let runner = world.dev_runner().await;
+    for (query, expected) in [
+        ("status=done", "status does not have a valid value"),
+        ("order_by=name", "order_by does not have a valid value"),
+        ("sort=up", "sort does not have a valid value"),
+        ("per_page=many", "per_page is invalid"),
+    ] {
+        let path = format!("{}?{query}", jobs_path(runner.id));
+        let reply = world.get_as(ADMIN, &path).await;
+        assert_eq!(reply.status, StatusCode::BAD_REQUEST, "{query}");
+        assert_eq!(reply.json(), json!({ "error": expected }), "{query}");
+    }
+}
+
+#[tokio::test]
 async fn jobs_of_unknown_or_foreign_runner_are_refused() {
-    let server = server().await;
-    let unknown = http()
-        .get(format!("{}/runners/999/jobs", server.api_url()))
-        .header("PRIVATE-TOKEN", ADMIN)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(unknown.status(), StatusCode::NOT_FOUND);
-    let foreign = server
-        .admin()
-        .create_runner(&gitlab_test_server::NewRunner::default())
-        .await
-        .unwrap();
-    let refused = http()
-        .get(format!("{}/runners/{}/jobs", server.api_url(), foreign.id))
-        .header("PRIVATE-TOKEN", DEV)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(refused.status(), StatusCode::FORBIDDEN);
-    let anonymous = http()
-        .get(format!("{}/runners/{}/jobs", server.api_url(), foreign.id))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(anonymous.status(), StatusCode::UNAUTHORIZED);
+    let world = World::start().await;
+    let unknown = world.get_as(ADMIN, &jobs_path(999)).await;
+    assert_eq!(unknown.status, StatusCode::NOT_FOUND);
+    let foreign = world.create_runner(&NewRunner::default()).await;
+    let path = jobs_path(foreign.id);
+    let refused = world.get_as(DEV, &path).await;
+    assert_eq!(refused.status, StatusCode::FORBIDDEN);
+    let anonymous = world.get(&path).send().await;
+    assert_eq!(anonymous.status, StatusCode::UNAUTHORIZED);
 }

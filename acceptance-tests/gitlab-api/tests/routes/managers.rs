@@ -1,14 +1,14 @@
 use reqwest::StatusCode;
 use serde_json::json;
 
-use crate::{ADMIN, DEV, body, dev_runner, http, server};
+use crate::world::{ADMIN, DEV, World, runner_path};
 use gitlab_test_server::NewManager;
 
 #[tokio::test]
 async fn managers_are_listed_with_status_fields() {
-    let server = server().await;
-    let runner = dev_runner(&server).await;
-    let admin = server.admin();
+    let world = World::start().await;
+    let runner = world.dev_runner().await;
+    let admin = world.admin();
     admin
         .add_manager(runner.id, &NewManager::online("r_0123456789ab"))
         .await
@@ -25,18 +25,9 @@ async fn managers_are_listed_with_status_fields() {
         )
         .await
         .unwrap();
-    let response = http()
-        .get(format!(
-            "{}/runners/{}/managers",
-            server.api_url(),
-            runner.id
-        ))
-        .header("PRIVATE-TOKEN", DEV)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), StatusCode::OK);
-    let managers = body(response).await;
+    let path = runner_path(runner.id);
+    let reply = world.get_as(DEV, &format!("{path}/managers")).await;
+    let managers = reply.json_with_status(StatusCode::OK);
     assert_eq!(managers.as_array().unwrap().len(), 2);
     assert_eq!(managers[0]["system_id"], "r_0123456789ab");
     assert_eq!(managers[0]["status"], "online");
@@ -46,27 +37,16 @@ async fn managers_are_listed_with_status_fields() {
     assert_eq!(managers[1]["job_execution_status"], "active");
     assert_eq!(managers[1]["version"], "18.9.0");
 
-    let details = http()
-        .get(format!("{}/runners/{}", server.api_url(), runner.id))
-        .header("PRIVATE-TOKEN", ADMIN)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(body(details).await["status"], "online");
+    let details = world.get_as(ADMIN, &path).await.json();
+    assert_eq!(details["status"], "online");
 }
 
 #[tokio::test]
 async fn managers_of_unknown_runner_is_404() {
-    let server = server().await;
-    let response = http()
-        .get(format!("{}/runners/31337/managers", server.api_url()))
-        .header("PRIVATE-TOKEN", ADMIN)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), StatusCode::NOT_FOUND);
-    assert_eq!(
-        body(response).await,
-        json!({"message": "404 Runner Not Found"})
+    let world = World::start().await;
+    let reply = world.get_as(ADMIN, "/runners/31337/managers").await;
+    reply.assert_json(
+        StatusCode::NOT_FOUND,
+        json!({"message": "404 Runner Not Found"}),
     );
 }

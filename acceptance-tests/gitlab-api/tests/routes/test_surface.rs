@@ -3,185 +3,109 @@ use std::time::{Duration, Instant};
 use reqwest::StatusCode;
 use serde_json::json;
 
-use crate::{ADMIN, DEV, body, dev_runner, header, http, server};
-use gitlab_test_server::{Fault, FaultRule, NewRunner, Seed, TestServer, TokenSpec};
+use crate::world::{ADMIN, DEV, World, runner_path};
+use gitlab_test_server::{Fault, FaultRule, NewRunner, Seed, TokenSpec};
+
+/// A fault answering `code` with GitLab's default body for it.
+fn status_fault(code: u16) -> Fault {
+    Fault::Status { code, body: None }
+}
 
 #[tokio::test]
 async fn status_fault_answers_then_runs_out() {
-    let server = server().await;
-    let runner = dev_runner(&server).await;
-    let path = format!("/api/v4/runners/{}", runner.id);
-    server
-        .admin()
-        .add_fault(&FaultRule::new(
-            "GET",
-            &path,
-            2,
-            Fault::Status {
-                code: 502,
-                body: None,
-            },
-        ))
-        .await
-        .unwrap();
-    let url = format!("{}{path}", server.url());
-    for _ in 0..2 {
-        let response = http()
-            .get(&url)
-            .header("PRIVATE-TOKEN", ADMIN)
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(response.status(), StatusCode::BAD_GATEWAY);
-        assert_eq!(body(response).await, json!({"message": "502 Bad Gateway"}));
+    let world = World::start().await;
+    let path = runner_path(world.dev_runner().await.id);
+    let rule = FaultRule::new("GET", format!("/api/v4{path}"), 2, status_fault(502));
+    world.inject(&rule).await;
+    for attempt in 1..=2 {
+        let reply = world.get_as(ADMIN, &path).await;
+        assert_eq!(reply.status, StatusCode::BAD_GATEWAY, "attempt {attempt}");
+        assert_eq!(reply.json(), json!({"message": "502 Bad Gateway"}));
     }
-    let healthy = http()
-        .get(&url)
-        .header("PRIVATE-TOKEN", ADMIN)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(healthy.status(), StatusCode::OK);
-    assert!(server.admin().faults().await.unwrap().is_empty());
+    let healthy = world.get_as(ADMIN, &path).await;
+    assert_eq!(healthy.status, StatusCode::OK);
+    assert!(world.admin().faults().await.unwrap().is_empty());
 }
 
 #[tokio::test]
 async fn fault_matches_only_its_method_and_path() {
-    let server = server().await;
-    let runner = dev_runner(&server).await;
-    server
-        .admin()
-        .add_fault(&FaultRule::new(
-            "PUT",
-            "/api/v4/runners/*",
-            1,
-            Fault::Status {
-                code: 500,
-                body: Some("{\"message\":\"boom\"}".into()),
-            },
-        ))
-        .await
-        .unwrap();
-    let url = format!("{}/runners/{}", server.api_url(), runner.id);
-    let get = http()
-        .get(&url)
-        .header("PRIVATE-TOKEN", ADMIN)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(get.status(), StatusCode::OK);
-    let put = http()
-        .put(&url)
-        .header("PRIVATE-TOKEN", ADMIN)
-        .form(&[("paused", "true")])
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(put.status(), StatusCode::INTERNAL_SERVER_ERROR);
-    assert_eq!(body(put).await, json!({"message": "boom"}));
-    assert!(
-        !server
-            .admin()
-            .runner(runner.id)
-            .await
-            .unwrap()
-            .unwrap()
-            .paused
+    let world = World::start().await;
+    let runner = world.dev_runner().await;
+    let boom = Fault::Status {
+        code: 500,
+        body: Some("{\"message\":\"boom\"}".into()),
+    };
+    world
+        .inject(&FaultRule::new("PUT", "/api/v4/runners/*", 1, boom))
+        .await;
+    let path = runner_path(runner.id);
+    let get = world.get_as(ADMIN, &path).await;
+    assert_eq!(get.status, StatusCode::OK);
+    let put = world.put_form_as(ADMIN, &path, &[("paused", "true")]).await;
+    put.assert_json(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        json!({"message": "boom"}),
     );
+    assert!(!world.is_paused(runner.id).await);
 }
 
 #[tokio::test]
 async fn rate_limit_fault_sends_retry_after() {
-    let server = server().await;
-    let runner = dev_runner(&server).await;
-    server
-        .admin()
-        .add_fault(&FaultRule::new(
+    let world = World::start().await;
+    let path = format!("{}/jobs", runner_path(world.dev_runner().await.id));
+    let rate_limit = Fault::RateLimit {
+        retry_after_secs: 3,
+    };
+    world
+        .inject(&FaultRule::new(
             "GET",
-            format!("/api/v4/runners/{}/jobs", runner.id),
+            format!("/api/v4{path}"),
             1,
-            Fault::RateLimit {
-                retry_after_secs: 3,
-            },
+            rate_limit,
         ))
-        .await
-        .unwrap();
-    let response = http()
-        .get(format!("{}/runners/{}/jobs", server.api_url(), runner.id))
-        .header("PRIVATE-TOKEN", ADMIN)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), StatusCode::TOO_MANY_REQUESTS);
-    assert_eq!(header(&response, "retry-after"), "3");
-    assert_eq!(response.text().await.unwrap(), "Retry later\n");
+        .await;
+    let reply = world.get_as(ADMIN, &path).await;
+    assert_eq!(reply.status, StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(reply.header("retry-after"), "3");
+    assert_eq!(reply.text(), "Retry later\n");
 }
 
 #[tokio::test]
 async fn latency_fault_delays_a_normal_answer() {
-    let server = server().await;
-    let runner = dev_runner(&server).await;
-    server
-        .admin()
-        .add_fault(&FaultRule::new(
-            "GET",
-            format!("/api/v4/runners/{}", runner.id),
-            1,
-            Fault::Latency { millis: 300 },
-        ))
-        .await
-        .unwrap();
+    let world = World::start().await;
+    let path = runner_path(world.dev_runner().await.id);
+    let latency = Fault::Latency { millis: 300 };
+    world
+        .inject(&FaultRule::new("GET", format!("/api/v4{path}"), 1, latency))
+        .await;
     let started = Instant::now();
-    let response = http()
-        .get(format!("{}/runners/{}", server.api_url(), runner.id))
-        .header("PRIVATE-TOKEN", ADMIN)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), StatusCode::OK);
+    let reply = world.get_as(ADMIN, &path).await;
+    assert_eq!(reply.status, StatusCode::OK);
     assert!(started.elapsed() >= Duration::from_millis(300));
-    let log = server.admin().requests().await.unwrap();
+    let log = world.request_log().await;
     assert!(log[0].duration_ms >= 300, "{log:?}");
 }
 
 #[tokio::test]
 async fn dropped_connection_is_a_transport_error_then_service_resumes() {
-    let server = server().await;
-    let runner = dev_runner(&server).await;
-    let path = format!("/api/v4/runners/{}", runner.id);
-    server
-        .admin()
-        .add_fault(&FaultRule::new("PUT", &path, 1, Fault::DropConnection))
-        .await
-        .unwrap();
-    let url = format!("{}{path}", server.url());
-    let client = http();
-    let dropped = client
-        .put(&url)
-        .header("PRIVATE-TOKEN", ADMIN)
-        .form(&[("paused", "true")])
-        .send()
-        .await;
+    let world = World::start().await;
+    let runner = world.dev_runner().await;
+    let path = runner_path(runner.id);
+    let rule = FaultRule::new("PUT", format!("/api/v4{path}"), 1, Fault::DropConnection);
+    world.inject(&rule).await;
+    let pause = || {
+        world
+            .put(&path)
+            .private_token(ADMIN)
+            .form(&[("paused", "true")])
+    };
+    let dropped = pause().try_send().await;
     let error = dropped.expect_err("the connection should have been dropped");
     assert!(!error.is_status(), "{error}");
-    assert!(
-        !server
-            .admin()
-            .runner(runner.id)
-            .await
-            .unwrap()
-            .unwrap()
-            .paused
-    );
-    let retried = client
-        .put(&url)
-        .header("PRIVATE-TOKEN", ADMIN)
-        .form(&[("paused", "true")])
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(retried.status(), StatusCode::OK);
-    let log = server.admin().requests().await.unwrap();
+    assert!(!world.is_paused(runner.id).await);
+    let retried = pause().send().await;
+    assert_eq!(retried.status, StatusCode::OK);
+    let log = world.request_log().await;
     assert_eq!(log.len(), 2);
     assert_eq!(log[0].status, None);
     assert_eq!(log[0].fault, Some(Fault::DropConnection));
@@ -190,40 +114,20 @@ async fn dropped_connection_is_a_transport_error_then_service_resumes() {
 
 #[tokio::test]
 async fn request_log_records_order_and_token_names_not_values() {
-    let server = server().await;
-    let runner = dev_runner(&server).await;
-    let client = http();
-    let url = format!("{}/runners/{}", server.api_url(), runner.id);
-    client
-        .get(&url)
-        .header("PRIVATE-TOKEN", DEV)
-        .send()
-        .await
-        .unwrap();
-    client
-        .put(&url)
-        .header("PRIVATE-TOKEN", ADMIN)
-        .form(&[("paused", "true")])
-        .send()
-        .await
-        .unwrap();
-    client
-        .get(format!(
-            "{}/runners/{}/jobs?status=running",
-            server.api_url(),
-            runner.id
-        ))
-        .header("PRIVATE-TOKEN", "glpat-wrong")
-        .send()
-        .await
-        .unwrap();
-    client
-        .post(format!("{}/runners/verify", server.api_url()))
+    let world = World::start().await;
+    let runner = world.dev_runner().await;
+    let path = runner_path(runner.id);
+    world.get_as(DEV, &path).await;
+    world.put_form_as(ADMIN, &path, &[("paused", "true")]).await;
+    world
+        .get_as("glpat-wrong", &format!("{path}/jobs?status=running"))
+        .await;
+    world
+        .post("/runners/verify")
         .form(&[("token", runner.token.as_str())])
         .send()
-        .await
-        .unwrap();
-    let log = server.admin().requests().await.unwrap();
+        .await;
+    let log = world.request_log().await;
     let summary: Vec<_> = log
         .iter()
         .map(|entry| {
@@ -236,7 +140,7 @@ async fn request_log_records_order_and_token_names_not_values() {
             )
         })
         .collect();
-    let runner_path = format!("/api/v4/runners/{}", runner.id);
+    let runner_path = format!("/api/v4{path}");
     assert_eq!(
         summary,
         vec![
@@ -279,8 +183,8 @@ async fn request_log_records_order_and_token_names_not_values() {
     assert_eq!(log[0].body, None);
     let raw = serde_json::to_string(&log).unwrap();
     assert!(!raw.contains(ADMIN) && !raw.contains(DEV) && !raw.contains(&runner.token));
-    server.admin().clear_requests().await.unwrap();
-    assert!(server.admin().requests().await.unwrap().is_empty());
+    world.admin().clear_requests().await.unwrap();
+    assert!(world.request_log().await.is_empty());
 }
 
 #[tokio::test]
@@ -290,48 +194,32 @@ async fn reset_restores_the_seed() {
         token: Some("glrt-t1_seededseededseeded".into()),
         ..NewRunner::default()
     };
-    let server = TestServer::start_with(
-        "127.0.0.1:0",
-        Seed {
-            tokens: vec![TokenSpec::admin("admin", ADMIN)],
-            projects: Vec::new(),
-            runners: vec![seeded],
-        },
-    )
-    .await
-    .unwrap();
-    let admin = server.admin();
-    let extra = admin.create_runner(&NewRunner::default()).await.unwrap();
-    admin
-        .add_fault(&FaultRule::new(
-            "GET",
-            "/api/v4/runners/7",
-            1,
-            Fault::DropConnection,
-        ))
-        .await
-        .unwrap();
+    let world = World::seeded(Seed {
+        tokens: vec![TokenSpec::admin("admin", ADMIN)],
+        projects: Vec::new(),
+        runners: vec![seeded],
+    })
+    .await;
+    let admin = world.admin();
+    let extra = world.create_runner(&NewRunner::default()).await;
+    let rule = FaultRule::new("GET", "/api/v4/runners/7", 1, Fault::DropConnection);
+    world.inject(&rule).await;
     admin.reset().await.unwrap();
-    assert!(admin.runner(extra.id).await.unwrap().is_none());
+    assert!(!world.runner_exists(extra.id).await);
     assert_eq!(
         admin.runner(7).await.unwrap().unwrap().token,
         "glrt-t1_seededseededseeded"
     );
     assert!(admin.faults().await.unwrap().is_empty());
-    let response = http()
-        .get(format!("{}/runners/7", server.api_url()))
-        .header("PRIVATE-TOKEN", ADMIN)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), StatusCode::OK);
+    let reply = world.get_as(ADMIN, "/runners/7").await;
+    assert_eq!(reply.status, StatusCode::OK);
 }
 
 #[tokio::test]
 async fn test_surface_reports_conflicts_and_unknowns() {
-    let server = server().await;
-    let admin = server.admin();
-    let runner = dev_runner(&server).await;
+    let world = World::start().await;
+    let admin = world.admin();
+    let runner = world.dev_runner().await;
     let duplicate = admin
         .create_runner(&NewRunner {
             id: Some(runner.id),
@@ -352,31 +240,25 @@ async fn test_surface_reports_conflicts_and_unknowns() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn parallel_requests_are_all_served_and_logged() {
-    let server = server().await;
-    let runner = dev_runner(&server).await;
-    let url = format!("{}/runners/{}", server.api_url(), runner.id);
+    let world = World::start().await;
+    let path = runner_path(world.dev_runner().await.id);
     let mut tasks = Vec::new();
     for n in 0..40 {
-        let url = url.clone();
-        tasks.push(tokio::spawn(async move {
-            let client = http();
-            let response = if n % 2 == 0 {
-                client.get(&url).header("PRIVATE-TOKEN", ADMIN).send().await
-            } else {
-                client
-                    .put(&url)
-                    .header("PRIVATE-TOKEN", DEV)
-                    .form(&[("paused", if n % 4 == 1 { "true" } else { "false" })])
-                    .send()
-                    .await
-            };
-            response.unwrap().status()
-        }));
+        let request = if n % 2 == 0 {
+            world.get(&path).private_token(ADMIN)
+        } else {
+            let paused = if n % 4 == 1 { "true" } else { "false" };
+            world
+                .put(&path)
+                .private_token(DEV)
+                .form(&[("paused", paused)])
+        };
+        tasks.push(tokio::spawn(async move { request.send().await.status }));
     }
     for task in tasks {
         assert_eq!(task.await.unwrap(), StatusCode::OK);
     }
-    let log = server.admin().requests().await.unwrap();
+    let log = world.request_log().await;
     assert_eq!(log.len(), 40);
     let mut seqs: Vec<u64> = log.iter().map(|entry| entry.seq).collect();
     seqs.dedup();
@@ -385,73 +267,41 @@ async fn parallel_requests_are_all_served_and_logged() {
 
 #[tokio::test]
 async fn runner_deleted_out_of_band_is_gone_from_the_api() {
-    let server = server().await;
-    let runner = dev_runner(&server).await;
-    assert!(server.admin().delete_runner(runner.id).await.unwrap());
-    assert!(!server.admin().delete_runner(runner.id).await.unwrap());
-    let response = http()
-        .get(format!("{}/runners/{}", server.api_url(), runner.id))
-        .header("PRIVATE-TOKEN", ADMIN)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), StatusCode::NOT_FOUND);
-    assert!(server.admin().requests().await.unwrap().len() == 1);
+    let world = World::start().await;
+    let runner = world.dev_runner().await;
+    assert!(world.admin().delete_runner(runner.id).await.unwrap());
+    assert!(!world.admin().delete_runner(runner.id).await.unwrap());
+    let path = runner_path(runner.id);
+    let reply = world.get_as(ADMIN, &path).await;
+    assert_eq!(reply.status, StatusCode::NOT_FOUND);
+    assert!(world.request_log().await.len() == 1);
 }
 
 #[tokio::test]
 async fn fault_can_start_after_some_requests_pass() {
-    let server = server().await;
-    let runner = dev_runner(&server).await;
-    let path = format!("/api/v4/runners/{}/jobs", runner.id);
-    server
-        .admin()
-        .add_fault(
-            &FaultRule::new(
-                "GET",
-                &path,
-                1,
-                Fault::Status {
-                    code: 503,
-                    body: None,
-                },
-            )
-            .after(1),
-        )
-        .await
-        .unwrap();
-    let url = format!("{}{path}", server.url());
+    let world = World::start().await;
+    let path = format!("{}/jobs", runner_path(world.dev_runner().await.id));
+    let rule = FaultRule::new("GET", format!("/api/v4{path}"), 1, status_fault(503));
+    world.inject(&rule.after(1)).await;
     let mut statuses = Vec::new();
     for _ in 0..3 {
-        let response = http()
-            .get(&url)
-            .header("PRIVATE-TOKEN", ADMIN)
-            .send()
-            .await
-            .unwrap();
-        statuses.push(response.status().as_u16());
+        let reply = world.get_as(ADMIN, &path).await;
+        statuses.push(reply.status.as_u16());
     }
     assert_eq!(statuses, vec![200, 503, 200]);
 }
 
 #[tokio::test]
 async fn dropped_response_applies_the_request_but_loses_the_answer() {
-    let server = server().await;
-    let runner = dev_runner(&server).await;
-    let path = format!("/api/v4/runners/{}", runner.id);
-    server
-        .admin()
-        .add_fault(&FaultRule::new("DELETE", &path, 1, Fault::DropResponse))
-        .await
-        .unwrap();
-    let lost = http()
-        .delete(format!("{}{path}", server.url()))
-        .header("PRIVATE-TOKEN", ADMIN)
-        .send()
-        .await;
+    let world = World::start().await;
+    let runner = world.dev_runner().await;
+    let path = runner_path(runner.id);
+    let rule = FaultRule::new("DELETE", format!("/api/v4{path}"), 1, Fault::DropResponse);
+    world.inject(&rule).await;
+    let lost = world.delete(&path).private_token(ADMIN).try_send().await;
     assert!(lost.is_err(), "the answer should have been lost");
-    assert!(server.admin().runner(runner.id).await.unwrap().is_none());
-    let log = server.admin().requests().await.unwrap();
+    assert!(!world.runner_exists(runner.id).await);
+    let log = world.request_log().await;
     assert_eq!(log[0].status, Some(204));
     assert_eq!(log[0].fault, Some(Fault::DropResponse));
 }

@@ -1,15 +1,15 @@
 use reqwest::StatusCode;
 use serde_json::json;
 
-use crate::{ADMIN, CREATOR, DEV, body, http, server};
+use crate::world::{ADMIN, CREATOR, DEV, World};
 use gitlab_test_server::{Scope, TokenSpec};
 
 #[tokio::test]
 async fn admin_creates_instance_runner_with_settings() {
-    let server = server().await;
-    let response = http()
-        .post(format!("{}/user/runners", server.api_url()))
-        .header("PRIVATE-TOKEN", ADMIN)
+    let world = World::start().await;
+    let created = world
+        .post("/user/runners")
+        .private_token(ADMIN)
         .json(&json!({
             "runner_type": "instance_type",
             "description": "k8s",
@@ -22,14 +22,12 @@ async fn admin_creates_instance_runner_with_settings() {
         }))
         .send()
         .await
-        .unwrap();
-    assert_eq!(response.status(), StatusCode::CREATED);
-    let created = body(response).await;
+        .json_with_status(StatusCode::CREATED);
     let id = created["id"].as_u64().unwrap();
     let token = created["token"].as_str().unwrap();
     assert!(token.starts_with("glrt-"), "{token}");
     assert!(created["token_expires_at"].is_null());
-    let stored = server.admin().runner(id).await.unwrap().unwrap();
+    let stored = world.admin().runner(id).await.unwrap().unwrap();
     assert_eq!(stored.token, token);
     assert_eq!(stored.description, "k8s");
     assert_eq!(stored.tag_list, vec!["k8s", "linux"]);
@@ -41,40 +39,30 @@ async fn admin_creates_instance_runner_with_settings() {
 
 #[tokio::test]
 async fn create_runner_scope_is_enough_and_creator_then_owns_it() {
-    let server = server().await;
-    server
-        .admin()
-        .add_token(&TokenSpec {
-            groups: vec![5],
-            ..TokenSpec::user(
-                "group-owner",
-                "glpat-group-owner",
-                &[Scope::CreateRunner, Scope::ManageRunner],
-            )
-        })
+    let world = World::start().await;
+    let group_owner = TokenSpec {
+        groups: vec![5],
+        ..TokenSpec::user(
+            "group-owner",
+            "glpat-group-owner",
+            &[Scope::CreateRunner, Scope::ManageRunner],
+        )
+    };
+    world.admin().add_token(&group_owner).await.unwrap();
+    let group_runner = [
+        ("runner_type", "group_type"),
+        ("group_id", "5"),
+        ("tag_list", "a,b"),
+    ];
+    let created = world
+        .post_form_as("glpat-group-owner", "/user/runners", &group_runner)
         .await
-        .unwrap();
-    let response = http()
-        .post(format!("{}/user/runners", server.api_url()))
-        .header("PRIVATE-TOKEN", "glpat-group-owner")
-        .form(&[
-            ("runner_type", "group_type"),
-            ("group_id", "5"),
-            ("tag_list", "a,b"),
-        ])
-        .send()
+        .json_with_status(StatusCode::CREATED);
+    let id = created["id"].as_u64().unwrap();
+    let details = world
+        .get_as("glpat-group-owner", &format!("/runners/{id}"))
         .await
-        .unwrap();
-    assert_eq!(response.status(), StatusCode::CREATED);
-    let id = body(response).await["id"].as_u64().unwrap();
-    let details = http()
-        .get(format!("{}/runners/{id}", server.api_url()))
-        .header("PRIVATE-TOKEN", "glpat-group-owner")
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(details.status(), StatusCode::OK);
-    let details = body(details).await;
+        .json_with_status(StatusCode::OK);
     assert_eq!(details["runner_type"], "group_type");
     assert_eq!(details["tag_list"], json!(["a", "b"]));
     assert_eq!(details["groups"][0]["id"], 5);
@@ -82,8 +70,7 @@ async fn create_runner_scope_is_enough_and_creator_then_owns_it() {
 
 #[tokio::test]
 async fn runner_type_rules_are_enforced() {
-    let server = server().await;
-    let url = format!("{}/user/runners", server.api_url());
+    let world = World::start().await;
     let bad_requests = [
         (json!({}), json!({"error": "runner_type is missing"})),
         (
@@ -108,96 +95,49 @@ async fn runner_type_rules_are_enforced() {
         ),
     ];
     for (request, expected) in bad_requests {
-        let response = http()
-            .post(&url)
-            .header("PRIVATE-TOKEN", ADMIN)
-            .json(&request)
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(response.status(), StatusCode::BAD_REQUEST, "{request}");
-        assert_eq!(body(response).await, expected, "{request}");
+        let post = world.post("/user/runners").private_token(ADMIN);
+        let reply = post.json(&request).send().await;
+        assert_eq!(reply.status, StatusCode::BAD_REQUEST, "{request}");
+        assert_eq!(reply.json(), expected, "{request}");
     }
 }
 
 #[tokio::test]
 async fn non_admin_cannot_create_outside_its_projects_or_without_scope() {
-    let server = server().await;
-    let url = format!("{}/user/runners", server.api_url());
-    let instance = http()
-        .post(&url)
-        .header("PRIVATE-TOKEN", CREATOR)
-        .form(&[("runner_type", "instance_type")])
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(instance.status(), StatusCode::FORBIDDEN);
-    assert_eq!(
-        body(instance).await,
-        json!({"message": "403 Forbidden - Insufficient permissions"})
+    let world = World::start().await;
+    let instance = [("runner_type", "instance_type")];
+    let creator_instance = world
+        .post_form_as(CREATOR, "/user/runners", &instance)
+        .await;
+    creator_instance.assert_json(
+        StatusCode::FORBIDDEN,
+        json!({"message": "403 Forbidden - Insufficient permissions"}),
     );
-    let project = http()
-        .post(&url)
-        .header("PRIVATE-TOKEN", CREATOR)
-        .form(&[("runner_type", "project_type"), ("project_id", "77")])
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(project.status(), StatusCode::FORBIDDEN);
-    let no_scope = http()
-        .post(&url)
-        .header("PRIVATE-TOKEN", DEV)
-        .form(&[("runner_type", "instance_type")])
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(no_scope.status(), StatusCode::FORBIDDEN);
-    assert_eq!(body(no_scope).await["scope"], "api create_runner");
-    let anonymous = http()
-        .post(&url)
-        .form(&[("runner_type", "instance_type")])
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(anonymous.status(), StatusCode::UNAUTHORIZED);
+    let project = [("runner_type", "project_type"), ("project_id", "77")];
+    let creator_project = world.post_form_as(CREATOR, "/user/runners", &project).await;
+    assert_eq!(creator_project.status, StatusCode::FORBIDDEN);
+    let no_scope = world.post_form_as(DEV, "/user/runners", &instance).await;
+    let refusal = no_scope.json_with_status(StatusCode::FORBIDDEN);
+    assert_eq!(refusal["scope"], "api create_runner");
+    let anonymous = world.post("/user/runners").form(&instance).send().await;
+    assert_eq!(anonymous.status, StatusCode::UNAUTHORIZED);
 }
 
 #[tokio::test]
 async fn current_user_shows_is_admin_only_to_administrators() {
-    let server = server().await;
-    let url = format!("{}/user", server.api_url());
-    let admin = http()
-        .get(&url)
-        .header("PRIVATE-TOKEN", ADMIN)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(admin.status(), StatusCode::OK);
-    let admin = body(admin).await;
+    let world = World::start().await;
+    let admin = world.get_as(ADMIN, "/user").await;
+    let admin = admin.json_with_status(StatusCode::OK);
     assert_eq!(admin["username"], "admin");
     assert_eq!(admin["is_admin"], true);
     assert!(admin["id"].is_u64());
-    server
-        .admin()
-        .add_token(&TokenSpec::user("plain", "glpat-plain", &[Scope::ReadUser]))
-        .await
-        .unwrap();
-    let plain = http()
-        .get(&url)
-        .header("PRIVATE-TOKEN", "glpat-plain")
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(plain.status(), StatusCode::OK);
-    let plain = body(plain).await;
+    let plain = TokenSpec::user("plain", "glpat-plain", &[Scope::ReadUser]);
+    world.admin().add_token(&plain).await.unwrap();
+    let plain = world.get_as("glpat-plain", "/user").await;
+    let plain = plain.json_with_status(StatusCode::OK);
     assert_eq!(plain["username"], "plain");
     assert!(plain.get("is_admin").is_none(), "{plain}");
-    let runner_only = http()
-        .get(&url)
-        .header("PRIVATE-TOKEN", DEV)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(runner_only.status(), StatusCode::FORBIDDEN);
-    assert_eq!(body(runner_only).await["scope"], "api read_api read_user");
+    let runner_only = world.get_as(DEV, "/user").await;
+    let refusal = runner_only.json_with_status(StatusCode::FORBIDDEN);
+    assert_eq!(refusal["scope"], "api read_api read_user");
 }
