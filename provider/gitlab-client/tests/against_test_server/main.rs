@@ -1,0 +1,7 @@
+//! The client against the GitLab API test server, over real HTTP, including injected faults.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod calls;
+mod retries;
+mod waiting;
+mod world;
