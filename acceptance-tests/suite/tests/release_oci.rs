@@ -11,8 +11,7 @@ use acceptance::KubeWorld;
 use acceptance::oci::ChartPublisher;
 use oci_registry_test_server::{Auth, AuthKind, Options, TestRegistry};
 use release_support::{
-    HelmVersion, RUNNER_TOKEN, chart_path, copy_tree, helm_bin, ok, provider_block, release_attr,
-    workdir,
+    HelmVersion, chart_path, copy_tree, helm_bin, minimal_release_config, ok, release_attr, workdir,
 };
 
 const RELEASE: &str = "gitlab-runner";
@@ -77,48 +76,21 @@ fn release_config(
             "  repository_ca_certificate = file(\"${{path.module}}/{ca_file}\")\n  repository_username       = \"{REGISTRY_USER}\"\n  repository_password_wo    = var.registry_password\n"
         ),
     };
-    format!(
-        r#"{provider}
-variable "chart_version" {{
+    let chart_lines =
+        format!("  chart         = \"{reference}\"\n  chart_version = var.chart_version\n{access}");
+    let variables = r#"
+variable "chart_version" {
   type = string
-}}
+}
 
-variable "registry_password" {{
+variable "registry_password" {
   type      = string
   sensitive = true
   ephemeral = true
   default   = null
-}}
-
-resource "gitlabrunner_token_secret" "token" {{
-  namespace    = "{namespace}"
-  name         = "runner-token"
-  runner_token = "{RUNNER_TOKEN}"
-}}
-
-resource "gitlabrunner_release" "runner" {{
-  name          = "{RELEASE}"
-  namespace     = "{namespace}"
-  chart         = "{reference}"
-  chart_version = var.chart_version
-{access}
-  gitlab_url        = "https://gitlab.example.com"
-  token_secret_name = gitlabrunner_token_secret.token.name
-  token_digest      = gitlabrunner_token_secret.token.token_digest
-  runner_name       = "oci-runner"
-
-  runner {{
-    kubernetes {{
-      namespace = "{namespace}"
-      image     = "alpine:3.20"
-    }}
-  }}
-
-  timeout = 120
-}}
-"#,
-        provider = provider_block(world, helm_path),
-    )
+}
+"#;
+    minimal_release_config(world, helm_path, namespace, &chart_lines, "oci-runner") + variables
 }
 
 /// Manifest pulls of `tag` the registry answered with 200.

@@ -11,8 +11,8 @@ use std::path::Path;
 use acceptance::KubeWorld;
 use acceptance::chart_repository::{ChartRepository, RepositoryOptions};
 use release_support::{
-    HelmVersion, RUNNER_TOKEN, chart_path, copy_tree, helm, helm_bin, ok, provider_block,
-    release_attr, workdir,
+    HelmVersion, chart_path, copy_tree, helm, helm_bin, minimal_release_config, ok, release_attr,
+    workdir,
 };
 
 const RELEASE: &str = "gitlab-runner";
@@ -34,37 +34,8 @@ fn release_config(world: &KubeWorld, helm_path: &Path, namespace: &str, source: 
             format!("  repository = \"{url}\"\n  chart      = \"gitlab-runner\"\n{access}")
         }
     };
-    format!(
-        r#"{provider}
-resource "gitlabrunner_token_secret" "token" {{
-  namespace    = "{namespace}"
-  name         = "runner-token"
-  runner_token = "{RUNNER_TOKEN}"
-}}
-
-resource "gitlabrunner_release" "runner" {{
-  name          = "{RELEASE}"
-  namespace     = "{namespace}"
-{chart}  chart_version = "{FIXTURE_VERSION}"
-
-  gitlab_url        = "https://gitlab.example.com"
-  token_secret_name = gitlabrunner_token_secret.token.name
-  token_digest      = gitlabrunner_token_secret.token.token_digest
-  runner_name       = "sources-runner"
-  concurrent        = 2
-
-  runner {{
-    kubernetes {{
-      namespace = "{namespace}"
-      image     = "alpine:3.20"
-    }}
-  }}
-
-  timeout = 120
-}}
-"#,
-        provider = provider_block(world, helm_path),
-    )
+    let chart_lines = format!("{chart}  chart_version = \"{FIXTURE_VERSION}\"\n");
+    minimal_release_config(world, helm_path, namespace, &chart_lines, "sources-runner")
 }
 
 /// The `helm list -o json` entry of the release.

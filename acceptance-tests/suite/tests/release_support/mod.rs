@@ -28,6 +28,47 @@ pub fn copy_tree(from: &Path, to: &Path) {
     }
 }
 
+/// A minimal release with its token Secret. `chart_lines` are the release's chart-source
+/// attribute lines (`chart`, `repository`, `chart_version`, TLS and credentials).
+pub fn minimal_release_config(
+    world: &KubeWorld,
+    helm: &Path,
+    namespace: &str,
+    chart_lines: &str,
+    runner_name: &str,
+) -> String {
+    format!(
+        r#"{provider}
+resource "gitlabrunner_token_secret" "token" {{
+  namespace    = "{namespace}"
+  name         = "runner-token"
+  runner_token = "{RUNNER_TOKEN}"
+}}
+
+resource "gitlabrunner_release" "runner" {{
+  name      = "gitlab-runner"
+  namespace = "{namespace}"
+{chart_lines}
+  gitlab_url        = "https://gitlab.example.com"
+  token_secret_name = gitlabrunner_token_secret.token.name
+  token_digest      = gitlabrunner_token_secret.token.token_digest
+  runner_name       = "{runner_name}"
+  concurrent        = 2
+
+  runner {{
+    kubernetes {{
+      namespace = "{namespace}"
+      image     = "alpine:3.20"
+    }}
+  }}
+
+  timeout = 120
+}}
+"#,
+        provider = provider_block(world, helm),
+    )
+}
+
 /// A runner token shaped like a real `glrt-` token (the test server never checks it).
 pub const RUNNER_TOKEN: &str = "glrt-t1_AbCdEfGhIjKlMnOpQrStU";
 
