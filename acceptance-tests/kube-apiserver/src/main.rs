@@ -69,6 +69,14 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    // Before the ready line: a signal sent right after it must find the handlers installed.
+    let termination = match test_server_kit::signals::Termination::listen() {
+        Ok(t) => t,
+        Err(e) => {
+            eprintln!("kube-test-server: installing signal handlers: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
     let cluster = match TestCluster::start(options) {
         Ok(c) => c,
         Err(e) => {
@@ -82,18 +90,7 @@ fn main() -> ExitCode {
     let _ = writeln!(out, "KUBECONFIG={}", cluster.kubeconfig_path().display());
     let _ = out.flush();
     drop(out);
-    let waiter = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build();
-    if let Ok(rt) = waiter {
-        rt.block_on(async {
-            let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
-            tokio::select! {
-                _ = tokio::signal::ctrl_c() => {}
-                _ = async { match term.as_mut() { Some(t) => { t.recv().await; } None => std::future::pending::<()>().await } } => {}
-            }
-        });
-    }
+    termination.wait();
     cluster.shutdown();
     ExitCode::SUCCESS
 }

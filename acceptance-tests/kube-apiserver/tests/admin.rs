@@ -425,8 +425,28 @@ fn binary_serves_until_killed() {
             .iter()
             .any(|r| r.path == "/api/v1/namespaces")
     );
-    child.kill().expect("kill");
-    child.wait().expect("wait");
+    // SIGTERM (what scripts and CI send) stops it cleanly: exit 0, listener closed.
+    let api_address = urls["KUBE_TEST_SERVER_URL"]
+        .trim_start_matches("https://")
+        .to_owned();
+    let terminated = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .expect("kill -TERM");
+    assert!(terminated.success());
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("try_wait") {
+            break status;
+        }
+        if std::time::Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("kube-test-server did not stop within 10 s of SIGTERM");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    };
+    assert!(status.success(), "exit after SIGTERM: {status}");
+    assert!(std::net::TcpStream::connect(&api_address).is_err());
 }
 
 /// Timing can change at run time: a slow pod termination is observable (deletionTimestamp set,

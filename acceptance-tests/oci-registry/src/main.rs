@@ -69,34 +69,20 @@ fn parse_args() -> Result<Options, String> {
     Ok(options)
 }
 
-fn wait_for_signal() {
-    let Ok(rt) = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-    else {
-        return;
-    };
-    rt.block_on(async {
-        let mut term =
-            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
-        tokio::select! {
-            _ = tokio::signal::ctrl_c() => {}
-            _ = async {
-                match term.as_mut() {
-                    Some(t) => { t.recv().await; }
-                    None => std::future::pending::<()>().await,
-                }
-            } => {}
-        }
-    });
-}
-
 fn main() -> ExitCode {
     let options = match parse_args() {
         Ok(o) => o,
         Err(message) => {
             eprintln!("{message}");
             return ExitCode::from(2);
+        }
+    };
+    // Before the ready line: a signal sent right after it must find the handlers installed.
+    let termination = match test_server_kit::signals::Termination::listen() {
+        Ok(t) => t,
+        Err(e) => {
+            eprintln!("oci-registry-test-server: installing signal handlers: {e}");
+            return ExitCode::FAILURE;
         }
     };
     let registry = match TestRegistry::start(options) {
@@ -115,7 +101,7 @@ fn main() -> ExitCode {
     let _ = writeln!(out, "{ready}");
     let _ = out.flush();
     drop(out);
-    wait_for_signal();
+    termination.wait();
     registry.shutdown();
     ExitCode::SUCCESS
 }
