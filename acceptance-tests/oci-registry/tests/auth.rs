@@ -8,7 +8,8 @@ mod common;
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
-use common::{send, sha256};
+use common::http::{Client, Reply};
+use common::sha256;
 use oci_registry_test_server::{Auth, AuthKind, Options, TestRegistry};
 use serde_json::Value;
 
@@ -18,77 +19,63 @@ fn basic(user: &str, password: &str) -> String {
     format!("Basic {}", STANDARD.encode(format!("{user}:{password}")))
 }
 
-fn bearer_registry(anonymous_pull: bool) -> TestRegistry {
-    TestRegistry::start(Options {
-        auth: Auth::Bearer {
-            username: "robot".into(),
-            password: PASSWORD.into(),
-            anonymous_pull,
-        },
+/// A registry with `auth`, and an anonymous client for it.
+fn start_with(auth: Auth) -> (TestRegistry, Client) {
+    let registry = TestRegistry::start(Options {
+        auth,
         ..Default::default()
     })
-    .unwrap()
+    .unwrap();
+    let api = Client::new(&registry);
+    (registry, api)
 }
 
-/// `GET /token` with optional basic credentials; returns the JSON answer (asserting 200).
-fn token(registry: &TestRegistry, credentials: Option<&str>, scope: &str) -> Value {
-    let path = format!(
-        "{}/token?service=oci-test-registry&scope={scope}",
-        registry.base_url()
-    );
-    let headers: Vec<(&str, &str)> = credentials
-        .map(|c| ("authorization", c))
-        .into_iter()
-        .collect();
-    let reply = send("GET", &path, &headers, b"");
+fn bearer_registry(anonymous_pull: bool) -> (TestRegistry, Client) {
+    start_with(Auth::Bearer {
+        username: "robot".into(),
+        password: PASSWORD.into(),
+        anonymous_pull,
+    })
+}
+
+/// `GET /token` for `scope` as `client`; returns the JSON answer (asserting 200).
+fn token(client: &Client, scope: &str) -> Value {
+    let reply = client.get(&format!("/token?service=oci-test-registry&scope={scope}"));
     assert_eq!(reply.status, 200, "{reply:?}");
     reply.json()
 }
 
-fn with_token(t: &Value) -> String {
-    format!("Bearer {}", t["token"].as_str().unwrap())
+/// `client` presenting the access token of a `/token` answer.
+fn with_token(client: &Client, t: &Value) -> Client {
+    client.authorized(&format!("Bearer {}", t["token"].as_str().unwrap()))
+}
+
+/// The `WWW-Authenticate` challenge of a 401 answer.
+#[track_caller]
+fn challenge_of(reply: &Reply) -> &str {
+    assert_eq!(reply.status, 401, "{reply:?}");
+    reply
+        .header("www-authenticate")
+        .unwrap_or_else(|| panic!("no challenge: {reply:?}"))
 }
 
 #[test]
 fn basic_mode_challenges_and_checks_credentials() {
-    let registry = TestRegistry::start(Options {
-        auth: Auth::Basic {
-            username: "robot".into(),
-            password: PASSWORD.into(),
-        },
-        ..Default::default()
-    })
-    .unwrap();
-    let base = format!("{}/v2/", registry.base_url());
-    let anonymous = send("GET", &base, &[], b"");
-    assert_eq!(
-        (anonymous.status, anonymous.error_code().as_str()),
-        (401, "UNAUTHORIZED")
-    );
+    let (registry, api) = start_with(Auth::Basic {
+        username: "robot".into(),
+        password: PASSWORD.into(),
+    });
+    let anonymous = api.get("/v2/");
+    anonymous.assert_error(401, "UNAUTHORIZED");
     assert_eq!(
         anonymous.header("www-authenticate"),
         Some("Basic realm=\"oci-registry-test-server\"")
     );
-    let wrong = send(
-        "GET",
-        &base,
-        &[("authorization", &basic("robot", "nope"))],
-        b"",
-    );
+    let wrong = api.authorized(&basic("robot", "nope")).get("/v2/");
     assert_eq!(wrong.status, 401);
-    let good = send(
-        "GET",
-        &base,
-        &[("authorization", &basic("robot", PASSWORD))],
-        b"",
-    );
+    let good = api.authorized(&basic("robot", PASSWORD)).get("/v2/");
     assert_eq!(good.status, 200);
-    let tags = send(
-        "GET",
-        &format!("{}/v2/a/tags/list", registry.base_url()),
-        &[],
-        b"",
-    );
+    let tags = api.get("/v2/a/tags/list");
     assert_eq!(tags.status, 401, "auth comes before NAME_UNKNOWN");
     let log = registry.requests();
     assert_eq!(log[1].auth, AuthKind::Basic);
@@ -98,12 +85,9 @@ fn basic_mode_challenges_and_checks_credentials() {
 
 #[test]
 fn bearer_mode_challenges_name_the_realm_service_and_scope() {
-    let registry = bearer_registry(false);
-    let base = send("GET", &format!("{}/v2/", registry.base_url()), &[], b"");
-    assert_eq!(
-        (base.status, base.error_code().as_str()),
-        (401, "UNAUTHORIZED")
-    );
+    let (registry, api) = bearer_registry(false);
+    let base = api.get("/v2/");
+    base.assert_error(401, "UNAUTHORIZED");
     assert_eq!(
         base.header("www-authenticate").unwrap(),
         format!(
@@ -111,46 +95,20 @@ fn bearer_mode_challenges_name_the_realm_service_and_scope() {
             registry.base_url()
         )
     );
-    let pull = send(
-        "GET",
-        &format!("{}/v2/charts/x/manifests/v1", registry.base_url()),
-        &[],
-        b"",
-    );
-    assert!(
-        pull.header("www-authenticate")
-            .unwrap()
-            .ends_with(",scope=\"repository:charts/x:pull\"")
-    );
-    let push = send(
-        "POST",
-        &format!("{}/v2/charts/x/blobs/uploads/", registry.base_url()),
-        &[],
-        b"",
-    );
-    assert!(
-        push.header("www-authenticate")
-            .unwrap()
-            .ends_with(",scope=\"repository:charts/x:pull,push\"")
-    );
-    let delete = send(
-        "DELETE",
-        &format!("{}/v2/charts/x/manifests/v1", registry.base_url()),
-        &[],
-        b"",
-    );
-    assert!(
-        delete
-            .header("www-authenticate")
-            .unwrap()
-            .ends_with(",scope=\"repository:charts/x:delete\"")
-    );
-    let basic_direct = send(
-        "GET",
-        &format!("{}/v2/", registry.base_url()),
-        &[("authorization", &basic("robot", PASSWORD))],
-        b"",
-    );
+    // Each route's challenge names the scope it needs.
+    for (method, path, actions) in [
+        ("GET", "/v2/charts/x/manifests/v1", "pull"),
+        ("POST", "/v2/charts/x/blobs/uploads/", "pull,push"),
+        ("DELETE", "/v2/charts/x/manifests/v1", "delete"),
+    ] {
+        let reply = api.request(method, path, &[], b"");
+        let challenge = challenge_of(&reply);
+        assert!(
+            challenge.ends_with(&format!(",scope=\"repository:charts/x:{actions}\"")),
+            "{method} {path}: {challenge}"
+        );
+    }
+    let basic_direct = api.authorized(&basic("robot", PASSWORD)).get("/v2/");
     assert_eq!(
         basic_direct.status, 401,
         "bearer mode takes tokens, not basic credentials"
@@ -159,196 +117,102 @@ fn bearer_mode_challenges_name_the_realm_service_and_scope() {
 
 #[test]
 fn tokens_grant_exactly_their_scopes() {
-    let registry = bearer_registry(false);
-    let credentials = basic("robot", PASSWORD);
-    let pull_only = token(&registry, Some(&credentials), "repository:charts/x:pull");
+    let (_registry, api) = bearer_registry(false);
+    let robot = api.authorized(&basic("robot", PASSWORD));
+    let pull_only = token(&robot, "repository:charts/x:pull");
     assert_eq!(pull_only["token"], pull_only["access_token"]);
     assert_eq!(pull_only["expires_in"], 300);
     assert!(pull_only["issued_at"].as_str().unwrap().ends_with('Z'));
     assert_eq!(pull_only["scope"], "repository:charts/x:pull");
 
-    let auth = with_token(&pull_only);
-    let base = send(
-        "GET",
-        &format!("{}/v2/", registry.base_url()),
-        &[("authorization", &auth)],
-        b"",
-    );
-    assert_eq!(base.status, 200);
-    let read = send(
-        "GET",
-        &format!("{}/v2/charts/x/tags/list", registry.base_url()),
-        &[("authorization", &auth)],
-        b"",
-    );
-    assert_eq!(
-        (read.status, read.error_code().as_str()),
-        (404, "NAME_UNKNOWN"),
-        "authorized, then not found"
-    );
-    let write = send(
-        "POST",
-        &format!("{}/v2/charts/x/blobs/uploads/", registry.base_url()),
-        &[("authorization", &auth)],
-        b"",
-    );
-    assert_eq!(write.status, 401);
-    let challenge = write.header("www-authenticate").unwrap();
+    let puller = with_token(&api, &pull_only);
+    assert_eq!(puller.get("/v2/").status, 200);
+    let read = puller.get("/v2/charts/x/tags/list");
+    // Authorized, then not found.
+    read.assert_error(404, "NAME_UNKNOWN");
+    let write = puller.post("/v2/charts/x/blobs/uploads/", b"");
+    let challenge = challenge_of(&write);
     assert!(
         challenge.contains("scope=\"repository:charts/x:pull,push\"")
             && challenge.ends_with(",error=\"insufficient_scope\""),
         "{challenge}"
     );
-    let other_repo = send(
-        "GET",
-        &format!("{}/v2/charts/y/tags/list", registry.base_url()),
-        &[("authorization", &auth)],
-        b"",
-    );
-    assert_eq!(other_repo.status, 401);
+    assert_eq!(puller.get("/v2/charts/y/tags/list").status, 401);
 
-    let push = token(
-        &registry,
-        Some(&credentials),
-        "repository:charts/x:pull,push",
-    );
+    let pusher = with_token(&api, &token(&robot, "repository:charts/x:pull,push"));
     let digest = sha256(b"blob");
-    let created = send(
-        "POST",
-        &format!(
-            "{}/v2/charts/x/blobs/uploads/?digest={digest}",
-            registry.base_url()
-        ),
-        &[("authorization", &with_token(&push))],
+    let created = pusher.post(
+        &format!("/v2/charts/x/blobs/uploads/?digest={digest}"),
         b"blob",
     );
     assert_eq!(created.status, 201);
 
-    let unknown = send(
-        "GET",
-        &format!("{}/v2/", registry.base_url()),
-        &[("authorization", "Bearer not-a-token")],
-        b"",
-    );
-    assert_eq!(unknown.status, 401);
+    let unknown = api.authorized("Bearer not-a-token").get("/v2/");
     assert!(
-        unknown
-            .header("www-authenticate")
-            .unwrap()
-            .ends_with(",error=\"invalid_token\"")
+        challenge_of(&unknown).ends_with(",error=\"invalid_token\""),
+        "{unknown:?}"
     );
 }
 
 #[test]
 fn token_service_refuses_wrong_credentials_and_services() {
-    let registry = bearer_registry(false);
-    let wrong = send(
-        "GET",
-        &format!(
-            "{}/token?service=oci-test-registry&scope=repository:a:pull",
-            registry.base_url()
-        ),
-        &[("authorization", &basic("robot", "wrong"))],
-        b"",
-    );
-    assert_eq!(
-        (wrong.status, wrong.error_code().as_str()),
-        (401, "UNAUTHORIZED")
-    );
-    let service = send(
-        "GET",
-        &format!("{}/token?service=elsewhere", registry.base_url()),
-        &[("authorization", &basic("robot", PASSWORD))],
-        b"",
-    );
+    let (_registry, api) = bearer_registry(false);
+    api.authorized(&basic("robot", "wrong"))
+        .get("/token?service=oci-test-registry&scope=repository:a:pull")
+        .assert_error(401, "UNAUTHORIZED");
+    let service = api
+        .authorized(&basic("robot", PASSWORD))
+        .get("/token?service=elsewhere");
     assert_eq!(service.status, 400);
     service.error_code();
 }
 
 #[test]
 fn anonymous_tokens_pull_only_when_allowed() {
-    let open = bearer_registry(true);
-    let anonymous = token(&open, None, "repository:a:pull,push");
+    let (_open, open_api) = bearer_registry(true);
+    let anonymous = token(&open_api, "repository:a:pull,push");
     assert_eq!(anonymous["scope"], "repository:a:pull");
-    let auth = with_token(&anonymous);
-    assert_eq!(
-        send(
-            "GET",
-            &format!("{}/v2/a/tags/list", open.base_url()),
-            &[("authorization", &auth)],
-            b""
-        )
-        .status,
-        404
-    );
-    assert_eq!(
-        send(
-            "POST",
-            &format!("{}/v2/a/blobs/uploads/", open.base_url()),
-            &[("authorization", &auth)],
-            b""
-        )
-        .status,
-        401
-    );
+    let reader = with_token(&open_api, &anonymous);
+    assert_eq!(reader.get("/v2/a/tags/list").status, 404);
+    assert_eq!(reader.post("/v2/a/blobs/uploads/", b"").status, 401);
 
-    let closed = bearer_registry(false);
-    let nothing = token(&closed, None, "repository:a:pull");
+    let (_closed, closed_api) = bearer_registry(false);
+    let nothing = token(&closed_api, "repository:a:pull");
     assert_eq!(nothing["scope"], "");
-    let denied = send(
-        "GET",
-        &format!("{}/v2/a/tags/list", closed.base_url()),
-        &[("authorization", &with_token(&nothing))],
-        b"",
-    );
-    assert_eq!(denied.status, 401);
+    let denied = with_token(&closed_api, &nothing).get("/v2/a/tags/list");
     assert!(
-        denied
-            .header("www-authenticate")
-            .unwrap()
-            .contains("insufficient_scope")
+        challenge_of(&denied).contains("insufficient_scope"),
+        "{denied:?}"
     );
 }
 
 #[test]
 fn mounts_need_pull_on_the_source_repository() {
-    let registry = bearer_registry(false);
-    let credentials = basic("robot", PASSWORD);
-    let source = token(&registry, Some(&credentials), "repository:source:pull,push");
+    let (registry, api) = bearer_registry(false);
+    let robot = api.authorized(&basic("robot", PASSWORD));
+    let source = token(&robot, "repository:source:pull,push");
     let digest = sha256(b"layer");
-    let pushed = send(
-        "POST",
-        &format!(
-            "{}/v2/source/blobs/uploads/?digest={digest}",
-            registry.base_url()
-        ),
-        &[("authorization", &with_token(&source))],
+    let pushed = with_token(&api, &source).post(
+        &format!("/v2/source/blobs/uploads/?digest={digest}"),
         b"layer",
     );
     assert_eq!(pushed.status, 201);
     let mount = |t: &Value| {
-        send(
-            "POST",
-            &format!(
-                "{}/v2/target/blobs/uploads/?mount={digest}&from=source",
-                registry.base_url()
-            ),
-            &[("authorization", &with_token(t))],
+        with_token(&api, t).post(
+            &format!("/v2/target/blobs/uploads/?mount={digest}&from=source"),
             b"",
         )
     };
-    let target_only = token(&registry, Some(&credentials), "repository:target:pull,push");
+    let target_only = token(&robot, "repository:target:pull,push");
     assert_eq!(
         mount(&target_only).status,
         202,
         "no pull on source: a new session instead"
     );
     assert!(registry.blob("target", &digest).is_none());
-    let path = format!(
-        "{}/token?service=oci-test-registry&scope=repository:target:pull,push&scope=repository:source:pull",
-        registry.base_url()
-    );
-    let both = send("GET", &path, &[("authorization", &credentials)], b"").json();
+    let both = robot
+        .get("/token?service=oci-test-registry&scope=repository:target:pull,push&scope=repository:source:pull")
+        .json();
     assert_eq!(
         both["scope"],
         "repository:target:pull,push repository:source:pull"
@@ -359,11 +223,11 @@ fn mounts_need_pull_on_the_source_repository() {
 
 #[test]
 fn oauth2_form_grants_password_and_refresh_token() {
-    let registry = bearer_registry(false);
+    let (registry, api) = bearer_registry(false);
     let form = |body: &str| {
-        send(
+        api.request(
             "POST",
-            &format!("{}/token", registry.base_url()),
+            "/token",
             &[("content-type", "application/x-www-form-urlencoded")],
             body.as_bytes(),
         )
@@ -386,24 +250,24 @@ fn oauth2_form_grants_password_and_refresh_token() {
         .as_str()
         .unwrap()
         .to_string();
-    let read = send(
-        "GET",
-        &format!("{}/v2/a/tags/list", registry.base_url()),
-        &[("authorization", &format!("Bearer {token}"))],
-        b"",
-    );
+    let read = api
+        .authorized(&format!("Bearer {token}"))
+        .get("/v2/a/tags/list");
     assert_eq!(read.status, 404);
 
-    assert_eq!(
-        form("grant_type=password&username=robot&password=wrong&service=oci-test-registry").status,
-        401
-    );
-    assert_eq!(
-        form("grant_type=refresh_token&refresh_token=unknown").status,
-        401
-    );
-    assert_eq!(form("grant_type=client_credentials").status, 400);
-    assert_eq!(form("grant_type=password&username=robot").status, 400);
+    // Refused grants: wrong password and unknown refresh token (401), unsupported grant
+    // type and missing password (400).
+    for (body, status) in [
+        (
+            "grant_type=password&username=robot&password=wrong&service=oci-test-registry",
+            401,
+        ),
+        ("grant_type=refresh_token&refresh_token=unknown", 401),
+        ("grant_type=client_credentials", 400),
+        ("grant_type=password&username=robot", 400),
+    ] {
+        assert_eq!(form(body).status, status, "{body}");
+    }
 
     let log = registry.requests();
     assert_eq!(
