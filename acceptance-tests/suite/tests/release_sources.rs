@@ -323,3 +323,56 @@ fn release_installs_from_a_private_tls_chart_repository_with_credentials() {
     dir.destroy().success();
     assert!(world.get_json("deployment", &namespace, RELEASE).is_none());
 }
+
+#[test]
+fn state_from_before_the_registry_attributes_plans_no_change() {
+    let world = KubeWorld::start();
+    let helm_path = helm_bin(&world, HelmVersion::Four);
+    let namespace = world.create_namespace("upgrade");
+    let dir = workdir(&world);
+    dir.write(
+        "main.tf",
+        &release_config(
+            &world,
+            &helm_path,
+            &namespace,
+            Source::LocalPath(&chart_path()),
+        ),
+    );
+    dir.apply().success();
+
+    // What a state written by the previous release looks like: the attributes added since are
+    // simply not there.
+    let added = [
+        "repository_ca_certificate",
+        "repository_insecure_skip_tls_verify",
+        "repository_plain_http",
+        "repository_password_wo",
+    ];
+    let mut state = dir.state();
+    let instance = state["resources"]
+        .as_array_mut()
+        .and_then(|resources| {
+            resources
+                .iter_mut()
+                .find(|r| r["type"] == "gitlabrunner_release")
+        })
+        .map(|release| &mut release["instances"][0]["attributes"])
+        .and_then(serde_json::Value::as_object_mut)
+        .expect("release attributes in state");
+    for name in added {
+        assert!(instance.remove(name).is_some(), "{name} not in state");
+    }
+    dir.write(
+        "terraform.tfstate",
+        &serde_json::to_string_pretty(&state).expect("state JSON"),
+    );
+
+    let plan = dir.plan();
+    plan.expect_code(0);
+    assert!(
+        !plan.stdout.contains("repository_plain_http"),
+        "an upgrade shows as a change: {plan:?}"
+    );
+    dir.destroy().success();
+}

@@ -618,6 +618,46 @@ async fn upgrade_state_reads_pretty_json_drops_removed_attributes_and_upgrades_o
 }
 
 #[tokio::test]
+async fn state_from_before_an_attribute_existed_takes_its_default() {
+    let server = TestServer::start(Toy).await;
+    let mut c = server.client().await;
+    let t = ty();
+    let upgrade = |json: &'static str| pb::upgrade_resource_state::Request {
+        type_name: "example_thing".into(),
+        version: 1,
+        raw_state: Some(pb::RawState {
+            json: json.as_bytes().to_vec(),
+            flatmap: Default::default(),
+        }),
+    };
+    // `size` (default 1) is not mentioned: written before it existed.
+    let older = c
+        .upgrade_resource_state(upgrade(
+            r#"{"id":"i","name":"one","password":null,"status":"ready","settings":[],"timeouts":null}"#,
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(older.diagnostics.is_empty(), "{:?}", older.diagnostics);
+    assert_eq!(
+        value(&t, older.upgraded_state.as_ref()).attr("size"),
+        Some(&Value::from(1_i64))
+    );
+    // Stored as null: left alone.
+    let explicit = c
+        .upgrade_resource_state(upgrade(
+            r#"{"id":"i","name":"one","size":null,"password":null,"status":"ready","settings":[],"timeouts":null}"#,
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(
+        value(&t, explicit.upgraded_state.as_ref()).attr("size"),
+        Some(&Value::Null)
+    );
+}
+
+#[tokio::test]
 async fn move_state_is_refused_clearly_by_default() {
     let server = TestServer::start(Toy).await;
     let mut c = server.client().await;

@@ -189,7 +189,10 @@ impl Core {
         let current = entry.schema.version;
         let mut state = if version == current {
             match json::decode_bytes(&entry.ty, raw_json, UnknownAttributes::Drop) {
-                Ok((value, dropped)) => {
+                Ok((mut value, dropped)) => {
+                    if let Ok(stored) = serde_json::from_slice::<serde_json::Value>(raw_json) {
+                        rules::default_unmentioned(&entry.schema.block, &stored, &mut value);
+                    }
                     if !dropped.is_empty() {
                         let names: Vec<String> = dropped.iter().map(ToString::to_string).collect();
                         tracing::debug!(

@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 
 use crate::diagnostics::{Diagnostic, Diagnostics};
-use crate::path::AttributePath;
+use crate::path::{AttributePath, PathStep};
 use crate::plan_modifiers::{PlanModifierRequest, PlanModifierResponse};
 use crate::schema::{Attribute, AttributeType, Block, Nesting};
 use crate::value::Value;
@@ -133,6 +133,51 @@ pub fn null_write_only(block: &Block, value: &mut Value) {
             *slot = Value::Null;
         }
     }
+}
+
+/// Attributes with a default that a stored state does not mention at all (it was written by a
+/// provider release from before they existed) take that default, so upgrading the provider does
+/// not show up as a planned change. An attribute stored as `null` is left alone.
+pub fn default_unmentioned(block: &Block, stored: &serde_json::Value, state: &mut Value) {
+    let missing: Vec<(AttributePath, Value)> = attribute_paths(block, state)
+        .into_iter()
+        .filter_map(|(path, attribute)| {
+            let default = attribute.default.as_ref()?;
+            (!mentions(stored, &path)).then(|| (path, default.clone()))
+        })
+        .collect();
+    for (path, default) in missing {
+        if let Some(slot) = state.at_mut(&path)
+            && slot.is_null()
+        {
+            *slot = default;
+        }
+    }
+}
+
+/// Whether the stored JSON has a key (possibly `null`) at `path`. A path it cannot follow
+/// (another shape, a missing element) counts as mentioned: nothing is invented there.
+fn mentions(stored: &serde_json::Value, path: &AttributePath) -> bool {
+    let mut here = stored;
+    for step in path.steps() {
+        let next = match (step, here) {
+            (PathStep::Attribute(name) | PathStep::Key(name), serde_json::Value::Object(map)) => {
+                match map.get(name) {
+                    Some(value) => Some(value),
+                    None => return false,
+                }
+            }
+            (PathStep::Index(index), serde_json::Value::Array(items)) => {
+                usize::try_from(*index).ok().and_then(|i| items.get(i))
+            }
+            _ => None,
+        };
+        match next {
+            Some(value) => here = value,
+            None => return true,
+        }
+    }
+    true
 }
 
 /// The outcome of the schema-driven part of planning.
