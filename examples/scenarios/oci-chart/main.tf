@@ -1,6 +1,6 @@
 # The chart from a private OCI registry (GitLab's container registry, Harbor, …) with its own CA and
 # credentials: mirror it once with
-#   helm pull gitlab/gitlab-runner --version 0.86.0
+#   helm pull gitlab-runner --repo https://charts.gitlab.io --version 0.86.0
 #   helm push gitlab-runner-0.86.0.tgz oci://registry.example.com/charts
 # The registry password is an ephemeral variable passed to a write-only attribute: it reaches helm
 # on stdin and is never stored in plan or state.
