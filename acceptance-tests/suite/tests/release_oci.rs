@@ -62,12 +62,22 @@ enum Access<'a> {
     },
 }
 
+/// How the configuration names the OCI chart.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Spelling {
+    /// `chart = "oci://host/charts/gitlab-runner"`.
+    Reference,
+    /// `repository = "oci://host/charts"`, `chart = "gitlab-runner"`.
+    RepositoryAndName,
+}
+
 fn release_config(
     world: &KubeWorld,
     helm_path: &Path,
     namespace: &str,
     reference: &str,
     access: &Access,
+    spelling: Spelling,
 ) -> String {
     let access = match access {
         Access::Defaults => String::new(),
@@ -76,8 +86,15 @@ fn release_config(
             "  repository_ca_certificate = file(\"${{path.module}}/{ca_file}\")\n  repository_username       = \"{REGISTRY_USER}\"\n  repository_password_wo    = var.registry_password\n"
         ),
     };
-    let chart_lines =
-        format!("  chart         = \"{reference}\"\n  chart_version = var.chart_version\n{access}");
+    // `oci://host/charts/gitlab-runner` in `chart`, or — as `helm_release` spells it — the
+    // registry path in `repository` and the chart name in `chart`: the same source.
+    let chart = match reference.strip_suffix("/gitlab-runner") {
+        Some(registry) if spelling == Spelling::RepositoryAndName => {
+            format!("  repository    = \"{registry}\"\n  chart         = \"gitlab-runner\"\n")
+        }
+        _ => format!("  chart         = \"{reference}\"\n"),
+    };
+    let chart_lines = format!("{chart}  chart_version = var.chart_version\n{access}");
     let variables = r#"
 variable "chart_version" {
   type = string
@@ -113,7 +130,10 @@ fn installed_chart(world: &KubeWorld, namespace: &str) -> String {
         .to_owned()
 }
 
-fn installs_from_a_plain_http_registry_and_follows_the_pin(version: HelmVersion) {
+fn installs_from_a_plain_http_registry_and_follows_the_pin(
+    version: HelmVersion,
+    spelling: Spelling,
+) {
     let world = KubeWorld::start();
     let helm_path = helm_bin(&world, version);
     let registry = TestRegistry::start(Options::default()).expect("OCI registry");
@@ -130,12 +150,17 @@ fn installs_from_a_plain_http_registry_and_follows_the_pin(version: HelmVersion)
             &namespace,
             &reference,
             &Access::PlainHttp,
+            spelling,
         ),
     );
     dir.set_env("TF_VAR_chart_version", FIXTURE_VERSION);
     dir.apply().success();
     assert_eq!(release_attr(&dir, "chart_version"), FIXTURE_VERSION);
-    assert_eq!(release_attr(&dir, "chart"), reference.as_str());
+    let expected_chart = match spelling {
+        Spelling::Reference => reference.as_str(),
+        Spelling::RepositoryAndName => "gitlab-runner",
+    };
+    assert_eq!(release_attr(&dir, "chart"), expected_chart);
     assert_eq!(release_attr(&dir, "status"), "deployed");
     assert!(
         manifest_pulls(&registry, FIXTURE_VERSION) >= 1,
@@ -183,12 +208,15 @@ fn installs_from_a_plain_http_registry_and_follows_the_pin(version: HelmVersion)
 
 #[test]
 fn helm4_installs_from_a_plain_http_oci_registry_and_follows_the_pin() {
-    installs_from_a_plain_http_registry_and_follows_the_pin(HelmVersion::Four);
+    installs_from_a_plain_http_registry_and_follows_the_pin(HelmVersion::Four, Spelling::Reference);
 }
 
 #[test]
 fn helm3_installs_from_a_plain_http_oci_registry_and_follows_the_pin() {
-    installs_from_a_plain_http_registry_and_follows_the_pin(HelmVersion::Three);
+    installs_from_a_plain_http_registry_and_follows_the_pin(
+        HelmVersion::Three,
+        Spelling::RepositoryAndName,
+    );
 }
 
 fn private_registry() -> TestRegistry {
@@ -236,6 +264,7 @@ fn installs_from_a_private_tls_registry_with_a_write_only_password() {
             &Access::PrivateTls {
                 ca_file: "registry-ca.pem",
             },
+            Spelling::Reference,
         ),
     );
     dir.set_env("TF_LOG", "trace");
@@ -305,6 +334,7 @@ fn a_wrong_registry_password_fails_cleanly_and_leaves_nothing_behind() {
             &Access::PrivateTls {
                 ca_file: "registry-ca.pem",
             },
+            Spelling::Reference,
         ),
     );
     let wrong = "not-the-Registry-pw-91";
@@ -352,6 +382,7 @@ fn apply_fails_naming(world: &KubeWorld, registry: &TestRegistry, remedy: &str) 
             &namespace,
             &registry.oci_url(REPOSITORY),
             &Access::Defaults,
+            Spelling::Reference,
         ),
     );
     dir.set_env("TF_VAR_chart_version", FIXTURE_VERSION);

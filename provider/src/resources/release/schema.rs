@@ -85,7 +85,7 @@ pub fn schema() -> Schema {
         )
         .attribute(
             "repository",
-            opt_string("Chart repository URL; defaults to `https://charts.gitlab.io` when `chart` is a chart name. Ignored for `oci://` references and local charts."),
+            opt_string("Chart repository URL; defaults to `https://charts.gitlab.io` when `chart` is a chart name. An `oci://` URL here (the `helm_release` spelling) with a chart name in `chart` means the OCI reference `<repository>/<chart>`. Ignored for `oci://` references and local charts in `chart`."),
         )
         .attribute(
             "chart",

@@ -12,7 +12,8 @@ use super::model::ReleaseModel;
 use super::schema::{DEFAULT_CHART, DEFAULT_REPOSITORY};
 use crate::resources::cert_secret::certificate::parse_chain;
 
-/// Where the chart comes from: an `oci://` reference, a local path, or a repository chart name.
+/// Where the chart comes from: an `oci://` reference (in `chart`, or `helm_release`-style as an
+/// `oci://` `repository` plus a chart name), a local path, or a repository chart name.
 pub fn chart_source(model: &ReleaseModel) -> ChartSource {
     let chart = model
         .chart
@@ -28,6 +29,15 @@ pub fn chart_source(model: &ReleaseModel) -> ChartSource {
     {
         ChartSource::Local {
             path: PathBuf::from(chart),
+        }
+    } else if let Some(registry) = model
+        .repository
+        .as_deref()
+        .filter(|url| url.starts_with("oci://"))
+    {
+        // The `helm_release` spelling: `repository = "oci://host/charts"`, `chart = "name"`.
+        ChartSource::Oci {
+            reference: format!("{}/{chart}", registry.trim_end_matches('/')),
         }
     } else {
         ChartSource::Repository {

@@ -58,6 +58,25 @@ fn sources_are_told_apart_by_the_chart_attribute() {
 }
 
 #[test]
+fn an_oci_repository_with_a_chart_name_is_an_oci_reference() {
+    let helm_release_style = ReleaseModel {
+        repository: Some("oci://registry.example:5000/charts/".into()),
+        ..model("gitlab-runner")
+    };
+    assert_eq!(
+        chart_source(&helm_release_style),
+        ChartSource::Oci {
+            reference: OCI.into()
+        }
+    );
+    let plain = ReleaseModel {
+        repository_plain_http: Some(true),
+        ..helm_release_style
+    };
+    assert_eq!(findings(&plain), vec![]);
+}
+
+#[test]
 fn a_private_registry_with_its_ca_is_accepted_and_passed_on() {
     let pem = certificate(&[], 365, true);
     let settings = ReleaseModel {
