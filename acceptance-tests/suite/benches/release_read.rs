@@ -6,8 +6,9 @@
 //! (b) wall time of `terraform plan` over the 50, vs the same helm loop;
 //! (c) API requests per release refresh, from the test server's request log.
 //!
-//! Run: `cargo bench -p acceptance --bench release_read` (set GITLABRUNNER_PROVIDER_BIN to use a
-//! specific provider build; the harness otherwise uses the one beside this executable).
+//! Run: `cargo build --release -p terraform-provider-gitlabrunner && cargo bench -p acceptance
+//! --bench release_read` (the harness uses the provider build beside this executable, i.e. the
+//! release one; set GITLABRUNNER_PROVIDER_BIN to use another).
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 

@@ -84,11 +84,19 @@ pub fn provider_binary() -> PathBuf {
         "terraform-provider-gitlabrunner{}",
         env::consts::EXE_SUFFIX
     ));
+    let release = profile_dir
+        .file_name()
+        .is_some_and(|name| name == "release");
     assert!(
         bin.is_file(),
-        "provider binary not built at {}: run `cargo build -p terraform-provider-gitlabrunner` \
-         or `cargo test --workspace`",
-        bin.display()
+        "provider binary not built at {}: run `cargo build {}-p terraform-provider-gitlabrunner`{}",
+        bin.display(),
+        if release { "--release " } else { "" },
+        if release {
+            ""
+        } else {
+            " or `cargo test --workspace`"
+        },
     );
     bin
 }
