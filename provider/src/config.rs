@@ -61,6 +61,8 @@ pub struct GitLabSettings {
     pub base_url: String,
     /// Personal, group or project access token. Secret: never log or print it.
     pub token: Option<String>,
+    /// Extra CA certificates (PEM) for a GitLab behind a private CA.
+    pub ca_certificate: Option<String>,
 }
 
 impl fmt::Debug for GitLabSettings {
@@ -68,6 +70,7 @@ impl fmt::Debug for GitLabSettings {
         f.debug_struct("GitLabSettings")
             .field("base_url", &self.base_url)
             .field("token", &self.token.as_ref().map(|_| "(redacted)"))
+            .field("ca_certificate", &self.ca_certificate.is_some())
             .finish()
     }
 }
@@ -110,6 +113,7 @@ pub struct ExecModel {
 pub struct GitLabModel {
     pub base_url: TfValue<String>,
     pub token: TfValue<String>,
+    pub ca_certificate: TfValue<String>,
 }
 
 fn optional_string(description: &str) -> Attribute {
@@ -146,6 +150,10 @@ pub fn schema() -> Schema {
                         "token",
                         optional_string("GitLab access token with the `manage_runner` (or `api`) scope. Defaults to `GITLAB_TOKEN`.")
                             .sensitive(),
+                    )
+                    .attribute(
+                        "ca_certificate",
+                        optional_string("PEM CA certificate(s) that sign GitLab's TLS certificate, for a self-managed GitLab behind a private CA (e.g. `file(\"gitlab-ca.pem\")`). In a GitLab CI job, defaults to the file named by `CI_SERVER_TLS_CA_FILE`."),
                     ),
             )
             .max_items(1),
@@ -242,6 +250,21 @@ pub fn validate(model: &ProviderModel) -> Diagnostics {
                 }
             }
         }
+    }
+    if let Some(pem) = model
+        .gitlab
+        .known()
+        .and_then(|g| g.first())
+        .and_then(|g| g.ca_certificate.known())
+        && let Err(error) = crate::resources::cert_secret::certificate::parse_chain(pem.as_bytes())
+    {
+        d.push(
+            Diagnostic::error(
+                "Invalid GitLab CA Certificate",
+                format!("ca_certificate {error}."),
+            )
+            .at(AttributePath::new("gitlab").index(0).attr("ca_certificate")),
+        );
     }
     if let Some(url) = model
         .gitlab
@@ -437,12 +460,25 @@ fn gitlab_settings(
     };
     let base_url = field("base_url", block.map(|b| &b.base_url), "GITLAB_BASE_URL");
     let token = field("token", block.map(|b| &b.token), "GITLAB_TOKEN");
+    let ca_certificate = match block.map(|b| &b.ca_certificate) {
+        Some(TfValue::Known(pem)) => Some(pem.clone()),
+        Some(TfValue::Unknown) => {
+            unknown.push("gitlab.ca_certificate".to_owned());
+            None
+        }
+        // In a GitLab CI job, GitLab names the file holding its own CA.
+        _ => env("CI_SERVER_TLS_CA_FILE")
+            .filter(|path| !path.is_empty())
+            .and_then(|path| std::fs::read_to_string(path).ok())
+            .filter(|pem| !pem.trim().is_empty()),
+    };
     if block.is_none() && base_url.is_none() && token.is_none() {
         return None;
     }
     Some(GitLabSettings {
         base_url: base_url.unwrap_or_else(|| DEFAULT_GITLAB_URL.to_owned()),
         token,
+        ca_certificate,
     })
 }
 
@@ -525,6 +561,59 @@ mod tests {
         assert_eq!(g.base_url, DEFAULT_GITLAB_URL);
         assert_eq!(g.token.as_deref(), Some("glpat-x"));
         assert!(!format!("{g:?}").contains("glpat"));
+    }
+
+    #[test]
+    fn gitlab_ca_is_configured_or_taken_from_the_ci_job() {
+        let pem = crate::resources::cert_secret::certificate::tests::certificate(&[], 365, true);
+        let dir = tempfile::tempdir().unwrap();
+        let ci_file = dir.path().join("ci-ca.pem");
+        std::fs::write(&ci_file, "ci job CA").unwrap();
+        let ci_env = [
+            ("GITLAB_TOKEN", "glpat-x"),
+            ("CI_SERVER_TLS_CA_FILE", ci_file.to_str().unwrap()),
+        ];
+
+        let configured = model(
+            Value::Null,
+            Value::List(vec![Value::object([(
+                "ca_certificate",
+                Value::from(pem.clone()),
+            )])]),
+        );
+        assert!(validate(&configured).is_empty());
+        let settings = resolve(&configured, env(&ci_env)).gitlab.unwrap();
+        assert_eq!(settings.ca_certificate.as_deref(), Some(pem.as_str()));
+
+        let from_ci = resolve(&model(Value::Null, Value::Null), env(&ci_env))
+            .gitlab
+            .unwrap();
+        assert_eq!(from_ci.ca_certificate.as_deref(), Some("ci job CA"));
+
+        let missing_file = resolve(
+            &model(Value::Null, Value::Null),
+            env(&[
+                ("GITLAB_TOKEN", "glpat-x"),
+                ("CI_SERVER_TLS_CA_FILE", "/nonexistent/ca.pem"),
+            ]),
+        );
+        assert_eq!(missing_file.gitlab.unwrap().ca_certificate, None);
+
+        let invalid = model(
+            Value::Null,
+            Value::List(vec![Value::object([(
+                "ca_certificate",
+                Value::from("not a certificate"),
+            )])]),
+        );
+        let diagnostics = validate(&invalid);
+        assert_eq!(diagnostics.len(), 1, "{diagnostics:?}");
+        let only = diagnostics.iter().next().unwrap();
+        assert_eq!(only.summary, "Invalid GitLab CA Certificate");
+        assert_eq!(
+            only.attribute.as_ref().map(ToString::to_string).as_deref(),
+            Some("gitlab[0].ca_certificate")
+        );
     }
 
     #[test]

@@ -108,6 +108,8 @@ impl DrainError {
             Self::Gitlab { stage, source, .. } => {
                 let next = if source.is_auth_failure() {
                     "Fix the GitLab token (provider gitlab block or GITLAB_TOKEN) and run the command again."
+                } else if matches!(source, GitlabError::Tls { .. }) {
+                    "If GitLab uses a private CA, set ca_certificate in the provider's gitlab block to its certificate (PEM) and run the command again."
                 } else {
                     "GitLab kept failing; run the command again when it is reachable."
                 };

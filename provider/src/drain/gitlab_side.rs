@@ -38,10 +38,11 @@ impl GitlabAccess {
         let Some(token) = settings.token.as_deref().filter(|t| !t.trim().is_empty()) else {
             return Ok(None);
         };
-        let config = ClientConfig::new(
+        let mut config = ClientConfig::new(
             settings.base_url.clone(),
             SecretString::from(token.to_owned()),
         );
+        config.ca_certificates_pem = settings.ca_certificate.clone();
         Ok(Some(Self::new(GitlabClient::new(config)?)))
     }
 
