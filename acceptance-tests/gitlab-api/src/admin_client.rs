@@ -34,15 +34,45 @@ pub enum AdminClientError {
         /// Body text.
         body: String,
     },
+    /// The CA given to [`AdminClient::with_ca`] is not a usable PEM certificate.
+    #[error("cannot trust the test server's CA: {source}")]
+    Ca {
+        /// Why reqwest refused the certificate or the client.
+        source: reqwest::Error,
+    },
+    /// The CA given to [`AdminClient::with_ca`] holds no PEM certificate at all.
+    #[error("the test server's CA text holds no PEM certificate")]
+    NoCaCertificate,
 }
 
-/// An HTTP-only client: loading TLS root certificates would only slow tests down.
-fn plain_http_client() -> reqwest::Client {
+/// A client trusting no built-in roots: loading them would only slow tests down, and a test
+/// server is trusted through its own CA alone.
+fn client_without_roots() -> reqwest::ClientBuilder {
     reqwest::Client::builder()
         .use_rustls_tls()
         .tls_built_in_root_certs(false)
+}
+
+/// An HTTP-only client.
+fn plain_http_client() -> reqwest::Client {
+    client_without_roots().build().unwrap_or_default()
+}
+
+/// A client trusting only the certificates in `ca_pem` (at least one).
+fn client_trusting(ca_pem: &str) -> Result<reqwest::Client, AdminClientError> {
+    let certificates = reqwest::Certificate::from_pem_bundle(ca_pem.as_bytes())
+        .map_err(|source| AdminClientError::Ca { source })?;
+    if certificates.is_empty() {
+        return Err(AdminClientError::NoCaCertificate);
+    }
+    certificates
+        .into_iter()
+        .fold(
+            client_without_roots(),
+            reqwest::ClientBuilder::add_root_certificate,
+        )
         .build()
-        .unwrap_or_default()
+        .map_err(|source| AdminClientError::Ca { source })
 }
 
 /// A client for `/-/test/…` on a GitLab API test server.
@@ -59,6 +89,15 @@ impl AdminClient {
             base_url: base_url.trim_end_matches('/').to_owned(),
             http: plain_http_client(),
         }
+    }
+
+    /// A client for an HTTPS server at `base_url` (`https://127.0.0.1:PORT`) whose certificate
+    /// `ca_pem` signed (see [`crate::TestServer::ca_pem`]); no other CA is trusted.
+    pub fn with_ca(base_url: &str, ca_pem: &str) -> Result<Self, AdminClientError> {
+        Ok(Self {
+            base_url: base_url.trim_end_matches('/').to_owned(),
+            http: client_trusting(ca_pem)?,
+        })
     }
 
     async fn send(

@@ -16,6 +16,10 @@
 //! runners with known tokens, jobs that finish after a delay or on demand, project visibility,
 //! faults (5xx, 429 with `Retry-After`, latency, dropped connections) and a request log.
 //!
+//! Plain HTTP by default; [`TestServer::start_tls`] serves HTTPS behind a CA made for the server
+//! ([`TestServer::ca_pem`]), which [`TestServer::admin`] trusts (for the binary's `--tls`, use
+//! [`AdminClient::with_ca`]).
+//!
 //! ```no_run
 //! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
 //! use gitlab_test_server::{NewJob, NewRunner, TestServer, TokenSpec};

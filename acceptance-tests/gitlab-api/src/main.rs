@@ -1,25 +1,30 @@
-//! `gitlab-test-server --listen 127.0.0.1:0 [--seed-file seed.json]`
+//! `gitlab-test-server --listen 127.0.0.1:0 [--seed-file seed.json] [--tls]`
 //!
-//! Prints the server URL on the first line of standard output and serves until killed.
+//! Prints the server URL on the first line of standard output and serves until killed. With
+//! `--tls` the server speaks HTTPS and the CA that signed its certificate follows the URL on
+//! standard output, as PEM (its last line is `-----END CERTIFICATE-----`).
 
 use std::io::Write;
 use std::process::ExitCode;
 
 use gitlab_test_server::{Seed, ServerError, TestServer};
 
-const USAGE: &str = "usage: gitlab-test-server [--listen ADDR] [--seed-file FILE]\n\
+const USAGE: &str = "usage: gitlab-test-server [--listen ADDR] [--seed-file FILE] [--tls]\n\
   --listen ADDR     address to listen on (default 127.0.0.1:0: a free port)\n\
-  --seed-file FILE  JSON {\"tokens\":[…],\"projects\":[…],\"runners\":[…]} loaded at start and on reset";
+  --seed-file FILE  JSON {\"tokens\":[…],\"projects\":[…],\"runners\":[…]} loaded at start and on reset\n\
+  --tls             serve HTTPS with a certificate from a fresh CA; the CA's PEM is printed after the URL";
 
 struct Options {
     listen: String,
     seed_file: Option<String>,
+    tls: bool,
 }
 
 fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Options, String> {
     let mut options = Options {
         listen: "127.0.0.1:0".to_owned(),
         seed_file: None,
+        tls: false,
     };
     while let Some(arg) = args.next() {
         match arg.as_str() {
@@ -27,6 +32,7 @@ fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Options, String>
             "--seed-file" => {
                 options.seed_file = Some(args.next().ok_or("--seed-file needs a path")?);
             }
+            "--tls" => options.tls = true,
             "-h" | "--help" => return Err(String::new()),
             other => return Err(format!("unknown argument {other:?}")),
         }
@@ -50,9 +56,16 @@ async fn run(options: Options) -> Result<(), ServerError> {
         Some(path) => read_seed(path)?,
         None => Seed::default(),
     };
-    let server = TestServer::start_with(&options.listen, seed).await?;
+    let server = if options.tls {
+        TestServer::start_tls_with(&options.listen, seed).await?
+    } else {
+        TestServer::start_with(&options.listen, seed).await?
+    };
     let mut stdout = std::io::stdout();
     let _ = writeln!(stdout, "{}", server.url());
+    if let Some(ca_pem) = server.ca_pem() {
+        let _ = writeln!(stdout, "{}", ca_pem.trim_end());
+    }
     let _ = stdout.flush();
     let _ = tokio::signal::ctrl_c().await;
     server.shutdown().await;

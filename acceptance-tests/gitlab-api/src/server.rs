@@ -10,13 +10,15 @@ use axum::http::{HeaderValue, Request, Response, StatusCode, header};
 use http_body_util::BodyExt;
 use hyper::body::Incoming;
 use hyper_util::rt::TokioIo;
-use tokio::net::TcpListener;
+use test_server_kit::{ServerIdentity, TlsError};
+use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::oneshot;
 use tokio::task::{JoinHandle, JoinSet};
+use tokio_rustls::TlsAcceptor;
 use tower::ServiceExt;
 
 use crate::admin::TEST_PREFIX;
-use crate::admin_client::AdminClient;
+use crate::admin_client::{AdminClient, AdminClientError};
 use crate::auth::token_name_for_log;
 use crate::errors::ApiError;
 use crate::model::{Fault, LoggedRequest, Seed};
@@ -26,7 +28,7 @@ use crate::timefmt;
 /// State shared by every handler.
 pub(crate) struct AppState {
     pub store: Store,
-    /// `http://127.0.0.1:PORT`, used in `web_url` and `Link` headers.
+    /// `http(s)://127.0.0.1:PORT`, used in `web_url` and `Link` headers.
     pub base_url: String,
 }
 
@@ -52,6 +54,12 @@ pub enum ServerError {
         /// What went wrong.
         reason: String,
     },
+    /// The CA and serving certificate for HTTPS could not be made.
+    #[error("cannot set up HTTPS: {0}")]
+    Tls(#[from] TlsError),
+    /// The test-surface client could not be made to trust the server's CA.
+    #[error("cannot build the test-surface client: {0}")]
+    AdminClient(#[from] AdminClientError),
 }
 
 /// The connection was dropped on purpose (a `drop_connection` fault).
@@ -63,6 +71,9 @@ struct ConnectionDropped;
 pub struct TestServer {
     url: String,
     address: SocketAddr,
+    /// The CA that signed the serving certificate (HTTPS mode only).
+    ca_pem: Option<String>,
+    admin: AdminClient,
     state: Arc<AppState>,
     shutdown: Option<oneshot::Sender<()>>,
     task: Option<JoinHandle<()>>,
@@ -72,6 +83,7 @@ impl std::fmt::Debug for TestServer {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("TestServer")
             .field("url", &self.url)
+            .field("https", &self.ca_pem.is_some())
             .finish_non_exhaustive()
     }
 }
@@ -84,46 +96,88 @@ impl TestServer {
 
     /// Starts a server on `address` holding `seed` (restored by every reset).
     pub async fn start_with(address: &str, seed: Seed) -> Result<Self, ServerError> {
-        let listener = TcpListener::bind(address)
-            .await
-            .map_err(|source| ServerError::Bind {
-                address: address.to_owned(),
-                source,
-            })?;
-        Self::serve(listener, seed)
+        Self::serve(bind(address).await?, seed)
     }
 
-    /// Serves on an already bound listener.
+    /// Starts an empty HTTPS server on `127.0.0.1:0`, its certificate signed by a CA made for
+    /// it ([`TestServer::ca_pem`]).
+    pub async fn start_tls() -> Result<Self, ServerError> {
+        Self::start_tls_with("127.0.0.1:0", Seed::default()).await
+    }
+
+    /// Starts an HTTPS server on `address` holding `seed` (restored by every reset).
+    pub async fn start_tls_with(address: &str, seed: Seed) -> Result<Self, ServerError> {
+        Self::serve_tls(bind(address).await?, seed)
+    }
+
+    /// Serves plain HTTP on an already bound listener.
     pub fn serve(listener: TcpListener, seed: Seed) -> Result<Self, ServerError> {
+        Self::serve_on(listener, seed, false)
+    }
+
+    /// Serves HTTPS on an already bound listener, with a freshly generated CA.
+    pub fn serve_tls(listener: TcpListener, seed: Seed) -> Result<Self, ServerError> {
+        Self::serve_on(listener, seed, true)
+    }
+
+    fn serve_on(listener: TcpListener, seed: Seed, https: bool) -> Result<Self, ServerError> {
         let address = listener.local_addr().map_err(|source| ServerError::Bind {
             address: "<listener>".to_owned(),
             source,
         })?;
-        let url = format!("http://{address}");
+        let (url, tls, admin) = if https {
+            let url = format!("https://{address}");
+            let tls = server_tls(address)?;
+            let admin = AdminClient::with_ca(&url, &tls.ca_pem)?;
+            (url, Some(tls), admin)
+        } else {
+            let url = format!("http://{address}");
+            let admin = AdminClient::new(&url);
+            (url, None, admin)
+        };
+        let (ca_pem, acceptor) = match tls {
+            Some(tls) => (Some(tls.ca_pem), Some(TlsAcceptor::from(tls.config))),
+            None => (None, None),
+        };
         let state = Arc::new(AppState {
             store: Store::new(seed)?,
             base_url: url.clone(),
         });
         let router = app(Arc::clone(&state));
         let (shutdown, stopped) = oneshot::channel();
-        let task = tokio::spawn(accept_loop(listener, Arc::clone(&state), router, stopped));
+        let task = tokio::spawn(accept_loop(
+            listener,
+            acceptor,
+            Arc::clone(&state),
+            router,
+            stopped,
+        ));
         Ok(Self {
             url,
             address,
+            ca_pem,
+            admin,
             state,
             shutdown: Some(shutdown),
             task: Some(task),
         })
     }
 
-    /// `http://127.0.0.1:PORT` (the GitLab instance URL, without `/api/v4`).
+    /// `http://127.0.0.1:PORT`, or `https://…` in HTTPS mode (the GitLab instance URL, without
+    /// `/api/v4`).
     pub fn url(&self) -> &str {
         &self.url
     }
 
-    /// `http://127.0.0.1:PORT/api/v4`.
+    /// `http(s)://127.0.0.1:PORT/api/v4`.
     pub fn api_url(&self) -> String {
         format!("{}/api/v4", self.url)
+    }
+
+    /// The PEM of the CA that signed the server's certificate — what a client must trust — in
+    /// HTTPS mode; `None` for plain HTTP.
+    pub fn ca_pem(&self) -> Option<&str> {
+        self.ca_pem.as_deref()
     }
 
     /// The listening address.
@@ -131,9 +185,9 @@ impl TestServer {
         self.address
     }
 
-    /// A client for the test surface.
+    /// A client for the test surface (trusting the server's CA in HTTPS mode).
     pub fn admin(&self) -> AdminClient {
-        AdminClient::new(&self.url)
+        self.admin.clone()
     }
 
     /// The request log, read in-process (same content as [`AdminClient::requests`]).
@@ -168,8 +222,35 @@ fn app(state: Arc<AppState>) -> Router {
         .with_state(state)
 }
 
+async fn bind(address: &str) -> Result<TcpListener, ServerError> {
+    TcpListener::bind(address)
+        .await
+        .map_err(|source| ServerError::Bind {
+            address: address.to_owned(),
+            source,
+        })
+}
+
+/// A CA and a certificate it signed for `localhost`, `127.0.0.1`, `::1` and, when the server
+/// listens on another specific address, that address.
+fn server_tls(address: SocketAddr) -> Result<test_server_kit::ServerTls, TlsError> {
+    let ip = address.ip();
+    let listen_name = ip.to_string();
+    let extra_names: Vec<&str> = if ip.is_loopback() || ip.is_unspecified() {
+        Vec::new()
+    } else {
+        vec![listen_name.as_str()]
+    };
+    test_server_kit::tls::generate(ServerIdentity {
+        ca_common_name: "gitlab-test-server CA",
+        common_name: "gitlab-test-server",
+        extra_names: &extra_names,
+    })
+}
+
 async fn accept_loop(
     listener: TcpListener,
+    acceptor: Option<TlsAcceptor>,
     state: Arc<AppState>,
     router: Router,
     mut stopped: oneshot::Receiver<()>,
@@ -181,16 +262,12 @@ async fn accept_loop(
             _ = &mut stopped => break,
             accepted = listener.accept() => match accepted {
                 Ok((stream, _peer)) => {
-                    let state = Arc::clone(&state);
-                    let router = router.clone();
-                    connections.spawn(async move {
-                        let service = hyper::service::service_fn(move |request| {
-                            handle(Arc::clone(&state), router.clone(), request)
-                        });
-                        let _ = hyper::server::conn::http1::Builder::new()
-                            .serve_connection(TokioIo::new(stream), service)
-                            .await;
-                    });
+                    connections.spawn(serve_connection(
+                        stream,
+                        acceptor.clone(),
+                        Arc::clone(&state),
+                        router.clone(),
+                    ));
                 }
                 Err(error) => {
                     tracing::warn!(%error, "accept failed");
@@ -200,6 +277,36 @@ async fn accept_loop(
         }
     }
     connections.shutdown().await;
+}
+
+/// Serves one connection, after the TLS handshake in HTTPS mode (a failed handshake — e.g. a
+/// client that does not trust the CA — closes it).
+async fn serve_connection(
+    stream: TcpStream,
+    acceptor: Option<TlsAcceptor>,
+    state: Arc<AppState>,
+    router: Router,
+) {
+    match acceptor {
+        None => serve_http(TokioIo::new(stream), state, router).await,
+        Some(acceptor) => match acceptor.accept(stream).await {
+            Ok(tls_stream) => serve_http(TokioIo::new(tls_stream), state, router).await,
+            Err(error) => tracing::debug!(%error, "TLS handshake failed"),
+        },
+    }
+}
+
+/// HTTP/1.1 on an established connection, until the client closes it or a fault drops it.
+async fn serve_http<I>(io: I, state: Arc<AppState>, router: Router)
+where
+    I: hyper::rt::Read + hyper::rt::Write + Unpin + Send + 'static,
+{
+    let service = hyper::service::service_fn(move |request| {
+        handle(Arc::clone(&state), router.clone(), request)
+    });
+    let _ = hyper::server::conn::http1::Builder::new()
+        .serve_connection(io, service)
+        .await;
 }
 
 /// Serves one request: the test surface directly; API requests through the fault table and

@@ -2,6 +2,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod binary;
+mod https;
 mod jobs;
 mod managers;
 mod runners;

@@ -31,7 +31,16 @@ pub struct World {
 
 impl World {
     pub async fn start() -> Self {
-        let world = Self::around(TestServer::start().await.unwrap());
+        Self::with_tokens(TestServer::start().await.unwrap()).await
+    }
+
+    /// [`World::start`] over HTTPS: the API client trusts only the server's CA.
+    pub async fn start_tls() -> Self {
+        Self::with_tokens(TestServer::start_tls().await.unwrap()).await
+    }
+
+    async fn with_tokens(server: TestServer) -> Self {
+        let world = Self::around(server);
         for token in [
             TokenSpec::admin("admin", ADMIN),
             TokenSpec::user("dev", DEV, &[Scope::ManageRunner]),
@@ -50,13 +59,21 @@ impl World {
     }
 
     fn around(server: TestServer) -> Self {
-        let api = Api::at(server.api_url());
+        let api = match server.ca_pem() {
+            Some(ca_pem) => Api::trusting(server.api_url(), ca_pem),
+            None => Api::at(server.api_url()),
+        };
         Self { server, api }
     }
 
-    /// `http://127.0.0.1:PORT`, the GitLab instance URL.
+    /// `http(s)://127.0.0.1:PORT`, the GitLab instance URL.
     pub fn url(&self) -> &str {
         self.server.url()
+    }
+
+    /// The server itself.
+    pub fn server(&self) -> &TestServer {
+        &self.server
     }
 
     /// The test surface (`/-/test/…`).
@@ -158,13 +175,34 @@ pub struct Api {
 }
 
 impl Api {
+    /// Requests trusting no CA at all (fine for plain HTTP).
     pub fn at(root: impl Into<String>) -> Self {
+        Self::with(root, fresh_connections().build().unwrap())
+    }
+
+    /// Requests trusting only the CA in `ca_pem`.
+    pub fn trusting(root: impl Into<String>, ca_pem: &str) -> Self {
+        let ca = reqwest::Certificate::from_pem(ca_pem.as_bytes()).unwrap();
+        Self::with(
+            root,
+            fresh_connections()
+                .add_root_certificate(ca)
+                .build()
+                .unwrap(),
+        )
+    }
+
+    /// Requests trusting the public web PKI (webpki roots) and nothing else.
+    pub fn trusting_public_roots(root: impl Into<String>) -> Self {
         let http = reqwest::Client::builder()
             .use_rustls_tls()
-            .tls_built_in_root_certs(false)
             .pool_max_idle_per_host(0)
             .build()
             .unwrap();
+        Self::with(root, http)
+    }
+
+    fn with(root: impl Into<String>, http: reqwest::Client) -> Self {
         Self {
             root: root.into(),
             http,
@@ -190,6 +228,14 @@ impl Api {
     fn request(&self, method: Method, path: &str) -> Request {
         Request(self.http.request(method, format!("{}{path}", self.root)))
     }
+}
+
+/// A rustls client with no built-in roots that never reuses a connection.
+fn fresh_connections() -> reqwest::ClientBuilder {
+    reqwest::Client::builder()
+        .use_rustls_tls()
+        .tls_built_in_root_certs(false)
+        .pool_max_idle_per_host(0)
 }
 
 /// One request being built; [`Request::send`] reads the whole answer.
