@@ -22,6 +22,20 @@ const SHORT_TOKEN: &str = "DrAiNtEsT";
 const ADMIN_TOKEN: &str = "glpat-drain-admin";
 const RELEASE: &str = "gitlab-runner";
 
+/// How the provider reaches GitLab for the drain.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Access {
+    /// No gitlab block: the drain watches job pods only.
+    None,
+    /// An API token over plain HTTP.
+    Token,
+    /// An API token, GitLab over HTTPS signed by a private CA given as `ca_certificate`.
+    TokenWithPrivateCa,
+}
+
+/// The provider block's line naming GitLab's CA (removed and restored by a test).
+const CA_LINE: &str = "    ca_certificate = file(\"${path.module}/gitlab-ca.pem\")\n";
+
 struct Setup {
     world: KubeWorld,
     runtime: tokio::runtime::Runtime,
@@ -33,15 +47,19 @@ struct Setup {
 }
 
 impl Setup {
-    /// Applies a token Secret and a release; `gitlab_access` adds the provider's gitlab block.
-    fn start(gitlab_access: bool, drain_timeout: &str) -> Setup {
+    /// Applies a token Secret and a release; `access` decides the provider's gitlab block.
+    fn start(access: Access, drain_timeout: &str) -> Setup {
         let world = KubeWorld::start();
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
             .enable_all()
             .build()
             .unwrap();
-        let gitlab = runtime.block_on(TestServer::start()).unwrap();
+        let gitlab = if access == Access::TokenWithPrivateCa {
+            runtime.block_on(TestServer::start_tls()).unwrap()
+        } else {
+            runtime.block_on(TestServer::start()).unwrap()
+        };
         let admin = gitlab.admin();
         runtime
             .block_on(admin.add_token(&TokenSpec::admin("root", ADMIN_TOKEN)))
@@ -58,13 +76,20 @@ impl Setup {
         dir.set_env("TF_LOG", "info");
         dir.set_env("GITLAB_TOKEN", "");
         dir.set_env("GITLAB_BASE_URL", "");
-        let gitlab_block = if gitlab_access {
+        let ca_line = match gitlab.ca_pem() {
+            Some(pem) => {
+                dir.write("gitlab-ca.pem", pem);
+                CA_LINE
+            }
+            None => "",
+        };
+        let gitlab_block = if access == Access::None {
+            String::new()
+        } else {
             format!(
-                "  gitlab {{\n    base_url = \"{}\"\n    token    = \"{ADMIN_TOKEN}\"\n  }}\n",
+                "  gitlab {{\n    base_url = \"{}\"\n    token    = \"{ADMIN_TOKEN}\"\n{ca_line}  }}\n",
                 gitlab.url()
             )
-        } else {
-            String::new()
         };
         dir.write(
             "main.tf",
@@ -272,7 +297,7 @@ fn wait_with_output(child: std::process::Child) -> (i32, String) {
 
 #[test]
 fn terraform_destroy_pauses_waits_for_the_job_and_stops_the_manager_before_rbac_goes() {
-    let setup = Setup::start(true, "5m");
+    let setup = Setup::start(Access::Token, "5m");
     let pod = "runner-draintest-project-7-concurrent-0-aaaa";
     let job = setup.start_job(pod);
     let destroy = setup.spawn_destroy();
@@ -332,7 +357,7 @@ fn terraform_destroy_pauses_waits_for_the_job_and_stops_the_manager_before_rbac_
 
 #[test]
 fn terraform_destroy_drain_timeout_keeps_release_rbac_and_the_paused_runner() {
-    let setup = Setup::start(true, "2s");
+    let setup = Setup::start(Access::Token, "2s");
     setup.start_job("runner-draintest-project-7-concurrent-0-bbbb");
     let run = setup.dir.destroy();
     assert_ne!(run.code, 0, "{run:?}");
@@ -349,8 +374,56 @@ fn terraform_destroy_drain_timeout_keeps_release_rbac_and_the_paused_runner() {
 }
 
 #[test]
+fn terraform_destroy_reaches_a_gitlab_behind_a_private_ca() {
+    let setup = Setup::start(Access::TokenWithPrivateCa, "5m");
+    assert!(setup.gitlab.url().starts_with("https://"));
+    let with_ca = std::fs::read_to_string(setup.dir.path().join("main.tf")).unwrap();
+    assert!(with_ca.contains(CA_LINE));
+
+    // Without the CA the drain cannot pause the runner: it stops before deleting anything and
+    // says what to set.
+    setup.dir.write("main.tf", &with_ca.replace(CA_LINE, ""));
+    let refused = setup.dir.destroy();
+    assert_ne!(refused.code, 0, "{refused:?}");
+    assert!(
+        refused
+            .stderr
+            .contains("GitLab Request Failed During Drain")
+            && refused.stderr.contains("ca_certificate"),
+        "{refused:?}"
+    );
+    assert!(
+        refused.stderr.contains("Nothing was deleted"),
+        "{refused:?}"
+    );
+    // Terraform wraps diagnostics at 78 columns: compare with the line breaks unfolded.
+    let unfolded = refused
+        .stderr
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ");
+    assert!(
+        unfolded.contains("the release is still installed and the runner was not paused"),
+        "{refused:?}"
+    );
+    assert!(!setup.runner_paused());
+    assert!(setup.release_secret_count() > 0, "the release was kept");
+
+    // With it, the drain pauses the runner over TLS and the release goes.
+    setup.dir.write("main.tf", &with_ca);
+    setup.dir.destroy().success();
+    assert!(setup.runner_paused(), "the runner is paused");
+    assert_eq!(setup.release_secret_count(), 0, "the release is gone");
+    let runner_path = format!("/api/v4/runners/{}", setup.runner_id);
+    assert!(
+        setup.gitlab_time("PUT", &runner_path).is_some(),
+        "the pause reached GitLab over HTTPS"
+    );
+}
+
+#[test]
 fn terraform_destroy_without_gitlab_access_waits_for_job_pods_and_says_so() {
-    let setup = Setup::start(false, "5m");
+    let setup = Setup::start(Access::None, "5m");
     // The destroy plan already says the drain has no GitLab access.
     let plan = setup
         .dir
@@ -385,7 +458,7 @@ fn terraform_destroy_without_gitlab_access_waits_for_job_pods_and_says_so() {
 
 #[test]
 fn interrupted_terraform_destroy_keeps_everything_and_a_second_destroy_resumes() {
-    let setup = Setup::start(true, "5m");
+    let setup = Setup::start(Access::Token, "5m");
     let pod = "runner-draintest-project-7-concurrent-0-dddd";
     let job = setup.start_job(pod);
     let destroy = setup.spawn_destroy();

@@ -188,9 +188,12 @@ impl DrainError {
 
 /// What state the teardown leaves behind when it stops at `stage`.
 fn state_note(stage: Stage, runner_id: Option<u64>) -> String {
-    let runner = match runner_id {
-        Some(id) => format!("GitLab runner {id} stays paused"),
-        None => "the runner stays paused (when GitLab access is configured)".to_owned(),
+    let runner = match (stage, runner_id) {
+        (Stage::Pause, _) => {
+            "the runner was not paused (or its pause could not be confirmed)".to_owned()
+        }
+        (_, Some(id)) => format!("GitLab runner {id} stays paused"),
+        (_, None) => "the runner stays paused (when GitLab access is configured)".to_owned(),
     };
     if stage.release_untouched() {
         format!("Nothing was deleted: the release is still installed and {runner}.")
