@@ -22,5 +22,7 @@ provider "gitlabrunner" {
   # The token needs the manage_runner (or api) scope; GITLAB_TOKEN works too.
   gitlab {
     base_url = "https://gitlab.example.com"
+    # A self-managed GitLab behind a private CA (inside GitLab CI, CI_SERVER_TLS_CA_FILE is used):
+    # ca_certificate = file("${path.module}/gitlab-ca.pem")
   }
 }
