@@ -51,11 +51,22 @@ fn read_seed(path: &str) -> Result<Seed, ServerError> {
     })
 }
 
-async fn run(options: Options) -> Result<(), ServerError> {
+/// Why the binary stopped with an error.
+#[derive(Debug, thiserror::Error)]
+enum RunError {
+    #[error(transparent)]
+    Server(#[from] ServerError),
+    #[error("cannot install the SIGINT/SIGTERM handlers: {0}")]
+    Signals(#[source] std::io::Error),
+}
+
+async fn run(options: Options) -> Result<(), RunError> {
     let seed = match &options.seed_file {
         Some(path) => read_seed(path)?,
         None => Seed::default(),
     };
+    // Before the ready line: a signal sent right after it must find the handlers installed.
+    let mut signals = test_server_kit::signals::Signals::install().map_err(RunError::Signals)?;
     let server = if options.tls {
         TestServer::start_tls_with(&options.listen, seed).await?
     } else {
@@ -67,7 +78,7 @@ async fn run(options: Options) -> Result<(), ServerError> {
         let _ = writeln!(stdout, "{}", ca_pem.trim_end());
     }
     let _ = stdout.flush();
-    let _ = tokio::signal::ctrl_c().await;
+    signals.received().await;
     server.shutdown().await;
     Ok(())
 }

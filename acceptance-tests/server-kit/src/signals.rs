@@ -1,14 +1,37 @@
-//! For the servers' binaries: stop on SIGINT (Ctrl-C) or SIGTERM.
+//! For the servers' binaries: stop on SIGINT (Ctrl-C) or SIGTERM. Install the handlers before
+//! printing a ready line, so a signal sent right after it is never the default "die at once".
 
 use tokio::runtime::Runtime;
 use tokio::signal::unix::{Signal, SignalKind, signal};
 
-/// SIGINT and SIGTERM handlers, installed by [`Termination::listen`] — call it before printing
-/// a ready line, so a signal sent right after it is never the default "die at once".
-pub struct Termination {
-    runtime: Runtime,
+/// SIGINT and SIGTERM handlers, for a binary that already runs inside a Tokio runtime.
+pub struct Signals {
     interrupt: Signal,
     terminate: Signal,
+}
+
+impl Signals {
+    /// Installs the handlers now (call it inside a Tokio runtime).
+    pub fn install() -> std::io::Result<Signals> {
+        Ok(Signals {
+            interrupt: signal(SignalKind::interrupt())?,
+            terminate: signal(SignalKind::terminate())?,
+        })
+    }
+
+    /// Resolves when SIGINT or SIGTERM arrives (or arrived since `install`).
+    pub async fn received(&mut self) {
+        tokio::select! {
+            _ = self.interrupt.recv() => {}
+            _ = self.terminate.recv() => {}
+        }
+    }
+}
+
+/// The same for a synchronous binary: the handlers and a small runtime to wait on them.
+pub struct Termination {
+    runtime: Runtime,
+    signals: Signals,
 }
 
 impl Termination {
@@ -17,28 +40,16 @@ impl Termination {
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()?;
-        let (interrupt, terminate) = {
+        let signals = {
             let _context = runtime.enter();
-            (
-                signal(SignalKind::interrupt())?,
-                signal(SignalKind::terminate())?,
-            )
+            Signals::install()?
         };
-        Ok(Termination {
-            runtime,
-            interrupt,
-            terminate,
-        })
+        Ok(Termination { runtime, signals })
     }
 
     /// Blocks until SIGINT or SIGTERM arrives (or arrived since `listen`).
     pub fn wait(mut self) {
-        let (interrupt, terminate) = (&mut self.interrupt, &mut self.terminate);
-        self.runtime.block_on(async {
-            tokio::select! {
-                _ = interrupt.recv() => {}
-                _ = terminate.recv() => {}
-            }
-        });
+        let signals = &mut self.signals;
+        self.runtime.block_on(signals.received());
     }
 }

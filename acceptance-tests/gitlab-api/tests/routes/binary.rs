@@ -38,10 +38,29 @@ async fn binary_prints_its_url_and_serves_the_seed() {
         .private_token("glpat-bin")
         .send()
         .await;
-    child.kill().unwrap();
-    child.wait().unwrap();
     let details = reply.json_with_status(StatusCode::OK);
     assert_eq!(details["description"], "seeded");
+
+    // SIGTERM (what scripts and CI send) shuts it down cleanly: exit 0, listener closed.
+    let address = url.trim_start_matches("http://").to_owned();
+    let sent = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(sent.success());
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if std::time::Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("gitlab-test-server did not stop within 10 s of SIGTERM");
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    };
+    assert!(status.success(), "exit after SIGTERM: {status}");
+    assert!(std::net::TcpStream::connect(&address).is_err());
 }
 
 #[test]
