@@ -256,15 +256,29 @@ pub fn validate(model: &ProviderModel) -> Diagnostics {
         .known()
         .and_then(|g| g.first())
         .and_then(|g| g.ca_certificate.known())
-        && let Err(error) = crate::resources::cert_secret::certificate::parse_chain(pem.as_bytes())
     {
-        d.push(
-            Diagnostic::error(
-                "Invalid GitLab CA Certificate",
-                format!("ca_certificate {error}."),
-            )
-            .at(AttributePath::new("gitlab").index(0).attr("ca_certificate")),
-        );
+        use crate::resources::cert_secret::certificate::{expired, parse_chain};
+        let path = AttributePath::new("gitlab").index(0).attr("ca_certificate");
+        match parse_chain(pem.as_bytes()) {
+            Err(error) => d.push(
+                Diagnostic::error(
+                    "Invalid GitLab CA Certificate",
+                    format!("ca_certificate {error}."),
+                )
+                .at(path),
+            ),
+            Ok(chain) => {
+                for lapsed in expired(&chain, time::OffsetDateTime::now_utc()) {
+                    d.push(
+                        Diagnostic::warning(
+                            "GitLab CA Certificate Expired",
+                            format!("In ca_certificate, {lapsed}: the drain cannot trust GitLab's certificate through it. Renew the CA bundle."),
+                        )
+                        .at(path.clone()),
+                    );
+                }
+            }
+        }
     }
     if let Some(url) = model
         .gitlab
@@ -598,6 +612,24 @@ mod tests {
             ]),
         );
         assert_eq!(missing_file.gitlab.unwrap().ca_certificate, None);
+
+        let lapsed = model(
+            Value::Null,
+            Value::List(vec![Value::object([(
+                "ca_certificate",
+                Value::from(
+                    crate::resources::cert_secret::certificate::tests::certificate(&[], -1, true),
+                ),
+            )])]),
+        );
+        let warnings = validate(&lapsed);
+        assert_eq!(
+            warnings
+                .iter()
+                .map(|w| (w.severity, w.summary.as_str()))
+                .collect::<Vec<_>>(),
+            vec![(tfplugin::Severity::Warning, "GitLab CA Certificate Expired")]
+        );
 
         let invalid = model(
             Value::Null,

@@ -137,6 +137,25 @@ pub struct Finding {
     pub detail: String,
 }
 
+/// The certificates of `chain` that have expired as of `now`, described for a diagnostic
+/// ("certificate 2 of 3 (CN=…) expired on …").
+pub fn expired(chain: &[CertificateInfo], now: OffsetDateTime) -> Vec<String> {
+    chain
+        .iter()
+        .enumerate()
+        .filter(|(_, cert)| cert.not_after <= now)
+        .map(|(i, cert)| {
+            format!(
+                "certificate {} of {} ({}) expired on {}",
+                i + 1,
+                chain.len(),
+                cert.subject,
+                rfc3339(cert.not_after)
+            )
+        })
+        .collect()
+}
+
 /// Warnings for `chain` used to reach `host`, as of `now`.
 pub fn findings(
     chain: &[CertificateInfo],

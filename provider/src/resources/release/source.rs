@@ -10,7 +10,8 @@ use tfplugin::{AttributePath, Diagnostic, Diagnostics};
 
 use super::model::ReleaseModel;
 use super::schema::{DEFAULT_CHART, DEFAULT_REPOSITORY};
-use crate::resources::cert_secret::certificate::parse_chain;
+use crate::resources::cert_secret::certificate::{expired, parse_chain};
+use time::OffsetDateTime;
 
 /// Where the chart comes from: an `oci://` reference (in `chart`, or `helm_release`-style as an
 /// `oci://` `repository` plus a chart name), a local path, or a repository chart name.
@@ -66,16 +67,27 @@ pub fn check_chart_source(model: &ReleaseModel, diagnostics: &mut Diagnostics) {
     let insecure = model.repository_insecure_skip_tls_verify == Some(true);
     let ca = model.repository_ca_certificate.as_deref();
 
-    if let Some(pem) = ca
-        && let Err(error) = parse_chain(pem.as_bytes())
-    {
-        diagnostics.push(
-            Diagnostic::error(
-                "Invalid Repository CA Certificate",
-                format!("repository_ca_certificate {error}."),
-            )
-            .at(AttributePath::new("repository_ca_certificate")),
-        );
+    if let Some(pem) = ca {
+        match parse_chain(pem.as_bytes()) {
+            Err(error) => diagnostics.push(
+                Diagnostic::error(
+                    "Invalid Repository CA Certificate",
+                    format!("repository_ca_certificate {error}."),
+                )
+                .at(AttributePath::new("repository_ca_certificate")),
+            ),
+            Ok(chain) => {
+                for lapsed in expired(&chain, OffsetDateTime::now_utc()) {
+                    diagnostics.push(
+                        Diagnostic::warning(
+                            "Repository CA Certificate Expired",
+                            format!("In repository_ca_certificate, {lapsed}: helm will not trust a registry certificate that needs it. Renew the CA bundle."),
+                        )
+                        .at(AttributePath::new("repository_ca_certificate")),
+                    );
+                }
+            }
+        }
     }
     check_credentials(model, diagnostics);
 

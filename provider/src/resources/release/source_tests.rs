@@ -215,6 +215,32 @@ fn each_misplaced_setting_is_an_error_at_its_attribute() {
 }
 
 #[test]
+fn an_expired_ca_in_the_bundle_is_a_warning() {
+    let bundle = format!(
+        "{}{}",
+        certificate(&[], 365, true),
+        certificate(&[], -3, true)
+    );
+    let settings = ReleaseModel {
+        repository_ca_certificate: Some(bundle),
+        ..model(OCI)
+    };
+    let found = findings(&settings);
+    assert_eq!(
+        found,
+        vec![(
+            Severity::Warning,
+            "Repository CA Certificate Expired".to_owned(),
+            "repository_ca_certificate".to_owned()
+        )]
+    );
+    let mut diagnostics = Diagnostics::new();
+    check_chart_source(&settings, &mut diagnostics);
+    let detail = &diagnostics.iter().next().unwrap().detail;
+    assert!(detail.contains("certificate 2 of 2"), "{detail}");
+}
+
+#[test]
 fn skipping_tls_verification_is_allowed_with_a_warning() {
     let settings = ReleaseModel {
         repository_insecure_skip_tls_verify: Some(true),
