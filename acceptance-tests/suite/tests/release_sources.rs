@@ -325,7 +325,7 @@ fn release_installs_from_a_private_tls_chart_repository_with_credentials() {
 }
 
 #[test]
-fn state_from_before_the_registry_attributes_plans_no_change() {
+fn state_from_an_older_provider_release_plans_no_change() {
     let world = KubeWorld::start();
     let helm_path = helm_bin(&world, HelmVersion::Four);
     let namespace = world.create_namespace("upgrade");
@@ -341,13 +341,15 @@ fn state_from_before_the_registry_attributes_plans_no_change() {
     );
     dir.apply().success();
 
-    // What a state written by the previous release looks like: the attributes added since are
-    // simply not there.
+    // What a state written by an older release looks like: attributes (with defaults) and blocks
+    // added since are simply not there.
     let added = [
         "repository_ca_certificate",
         "repository_insecure_skip_tls_verify",
         "repository_plain_http",
         "repository_password_wo",
+        "toleration",
+        "timeouts",
     ];
     let mut state = dir.state();
     let instance = state["resources"]
