@@ -1,7 +1,8 @@
 //! `gitlabrunner_release` from an `oci://` chart, end to end: real `helm push` into our OCI
 //! registry test server, then real terraform with real helm 4 and helm 3 installing from it —
 //! over plain HTTP, and over TLS with a private CA and registry credentials (the Docker token
-//! flow GitLab's container registry uses), with the password write-only.
+//! flow GitLab's container registry uses), with the password write-only. An unpinned chart takes
+//! the newest stable version (helm lists the tags) and records it.
 
 mod release_support;
 
@@ -29,7 +30,15 @@ fn publish_charts(registry: &TestRegistry, helm_path: &Path, login: bool) {
         publisher.login(REGISTRY_USER, REGISTRY_PASSWORD);
     }
     publisher.publish(&chart_path(), "charts");
+    publish_version(&publisher, NEXT_VERSION);
 
+    let mut tags = registry.tags(REPOSITORY);
+    tags.sort();
+    assert_eq!(tags, vec![FIXTURE_VERSION, NEXT_VERSION]);
+}
+
+/// Publishes a copy of the fixture chart under another `version`.
+fn publish_version(publisher: &ChartPublisher, version: &str) {
     let scratch = tempfile::tempdir().expect("scratch");
     let copy = scratch.path().join("gitlab-runner");
     copy_tree(&chart_path(), &copy);
@@ -42,14 +51,10 @@ fn publish_charts(registry: &TestRegistry, helm_path: &Path, login: bool) {
     );
     std::fs::write(
         &chart_yaml,
-        text.replace(&pinned, &format!("version: {NEXT_VERSION}")),
+        text.replace(&pinned, &format!("version: {version}")),
     )
     .expect("write Chart.yaml");
     publisher.publish(&copy, "charts");
-
-    let mut tags = registry.tags(REPOSITORY);
-    tags.sort();
-    assert_eq!(tags, vec![FIXTURE_VERSION, NEXT_VERSION]);
 }
 
 /// How the release reaches the registry.
@@ -97,7 +102,8 @@ fn release_config(
     let chart_lines = format!("{chart}  chart_version = var.chart_version\n{access}");
     let variables = r#"
 variable "chart_version" {
-  type = string
+  type    = string
+  default = null # unpinned: helm takes the newest stable version
 }
 
 variable "registry_password" {
@@ -418,4 +424,50 @@ fn registry_transport_mistakes_name_the_attribute_that_fixes_them() {
     let plain = TestRegistry::start(Options::default()).expect("OCI registry");
     publish_charts(&plain, &helm_path, false);
     apply_fails_naming(&world, &plain, "repository_plain_http");
+}
+
+#[test]
+fn an_unpinned_oci_chart_installs_the_newest_stable_version_and_records_it() {
+    const OLDER_STABLE: &str = "0.85.3";
+    const NEWEST_STABLE: &str = "0.86.2";
+    let world = KubeWorld::start();
+    let helm_path = helm_bin(&world, HelmVersion::Four);
+    let registry = TestRegistry::start(Options::default()).expect("OCI registry");
+    let publisher = ChartPublisher::new(&helm_path, &registry);
+    publisher.publish(&chart_path(), "charts"); // 0.86.0-fixture: a pre-release, never picked
+    publish_version(&publisher, NEWEST_STABLE);
+    publish_version(&publisher, OLDER_STABLE);
+    let namespace = world.create_namespace("oci-latest");
+
+    let dir = workdir(&world);
+    dir.write(
+        "main.tf",
+        &release_config(
+            &world,
+            &helm_path,
+            &namespace,
+            &registry.oci_url(REPOSITORY),
+            &Access::PlainHttp,
+            Spelling::Reference,
+        ),
+    );
+    registry.clear_requests();
+    dir.apply().success();
+    assert_eq!(release_attr(&dir, "chart_version"), NEWEST_STABLE);
+    assert!(installed_chart(&world, &namespace).ends_with(NEWEST_STABLE));
+    assert!(
+        registry
+            .requests()
+            .iter()
+            .any(|r| r.method == "GET" && r.path == format!("/v2/{REPOSITORY}/tags/list")),
+        "helm listed no tags: {:?}",
+        registry.requests()
+    );
+    assert!(manifest_pulls(&registry, NEWEST_STABLE) >= 1);
+
+    // Unpinned follows the live release: nothing to do, and no registry traffic to find out.
+    let before = registry.requests().len();
+    dir.plan().expect_code(0);
+    assert_eq!(registry.requests().len(), before);
+    dir.destroy().success();
 }
