@@ -18,6 +18,7 @@ pub fn workspace_root() -> PathBuf {
 /// Paths of the real client binaries the tests drive.
 #[derive(Debug, Clone)]
 pub struct Tools {
+    /// The CLI the tests drive: `terraform`, or `tofu` when `GITLABRUNNER_TEST_CLI=tofu`.
     pub terraform: PathBuf,
     /// `tofu`, when it is on PATH (or named by `TOFU_BIN`).
     pub tofu: Option<PathBuf>,
@@ -40,15 +41,41 @@ impl Tools {
                 )
             })
         };
+        let tofu = find("TOFU_BIN", Path::new("/nonexistent"), "tofu");
+        let cli = choose_cli(
+            env::var("GITLABRUNNER_TEST_CLI").ok().as_deref(),
+            || find("TERRAFORM_BIN", Path::new("/nonexistent"), "terraform"),
+            tofu.clone(),
+        )
+        .unwrap_or_else(|problem| panic!("{problem}"));
         Tools {
-            terraform: find("TERRAFORM_BIN", Path::new("/nonexistent"), "terraform")
-                .unwrap_or_else(|| panic!("terraform not found on PATH (set TERRAFORM_BIN)")),
-            tofu: find("TOFU_BIN", Path::new("/nonexistent"), "tofu"),
+            terraform: cli,
+            tofu,
             helm4: need("HELM4_BIN", "helm", "helm"),
             helm3: need("HELM3_BIN", "helm3", "helm3"),
             kubectl: need("KUBECTL_BIN", "kubectl", "kubectl"),
             provider: provider_binary(),
         }
+    }
+}
+
+/// The CLI named by `GITLABRUNNER_TEST_CLI` (`terraform`, the default, or `tofu`), so the whole
+/// suite can run under OpenTofu where it is installed.
+fn choose_cli(
+    selector: Option<&str>,
+    terraform: impl FnOnce() -> Option<PathBuf>,
+    tofu: Option<PathBuf>,
+) -> Result<PathBuf, String> {
+    match selector.map(str::trim).filter(|s| !s.is_empty()) {
+        None | Some("terraform") => {
+            terraform().ok_or_else(|| "terraform not found on PATH (set TERRAFORM_BIN)".to_owned())
+        }
+        Some("tofu") => tofu.ok_or_else(|| {
+            "GITLABRUNNER_TEST_CLI=tofu, but tofu is not on PATH (set TOFU_BIN)".to_owned()
+        }),
+        Some(other) => Err(format!(
+            "GITLABRUNNER_TEST_CLI={other:?}: expected \"terraform\" or \"tofu\""
+        )),
     }
 }
 
@@ -99,4 +126,32 @@ pub fn provider_binary() -> PathBuf {
         },
     );
     bin
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_cli_is_terraform_unless_tofu_is_asked_for() {
+        let terraform = || Some(PathBuf::from("/usr/bin/terraform"));
+        let tofu = Some(PathBuf::from("/usr/bin/tofu"));
+        assert_eq!(
+            choose_cli(None, terraform, tofu.clone()),
+            Ok(PathBuf::from("/usr/bin/terraform"))
+        );
+        assert_eq!(
+            choose_cli(Some("terraform"), terraform, None),
+            Ok(PathBuf::from("/usr/bin/terraform"))
+        );
+        assert_eq!(
+            choose_cli(Some("tofu"), terraform, tofu),
+            Ok(PathBuf::from("/usr/bin/tofu"))
+        );
+        let missing = choose_cli(Some("tofu"), terraform, None).unwrap_err();
+        assert!(missing.contains("TOFU_BIN"), "{missing}");
+        let unknown = choose_cli(Some("pulumi"), terraform, None).unwrap_err();
+        assert!(unknown.contains("\"pulumi\""), "{unknown}");
+        assert!(choose_cli(None, || None, None).is_err());
+    }
 }
