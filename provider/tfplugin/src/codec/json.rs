@@ -44,9 +44,14 @@ pub fn decode_bytes(
     bytes: &[u8],
     unknown_attributes: UnknownAttributes,
 ) -> Result<(Value, Vec<AttributePath>), CodecError> {
-    let json: Json = serde_json::from_slice(bytes)
-        .map_err(|e| CodecError::new(&AttributePath::root(), format!("invalid JSON: {e}")))?;
-    decode(ty, &json, unknown_attributes)
+    decode(ty, &parse(bytes)?, unknown_attributes)
+}
+
+/// Parses JSON bytes (for callers that also need the JSON itself, e.g. to see which keys a
+/// stored state mentions).
+pub fn parse(bytes: &[u8]) -> Result<Json, CodecError> {
+    serde_json::from_slice(bytes)
+        .map_err(|e| CodecError::new(&AttributePath::root(), format!("invalid JSON: {e}")))
 }
 
 /// Encodes a wholly known value as JSON.

@@ -188,11 +188,14 @@ impl Core {
         let mut diagnostics = Diagnostics::new();
         let current = entry.schema.version;
         let mut state = if version == current {
-            match json::decode_bytes(&entry.ty, raw_json, UnknownAttributes::Drop) {
-                Ok((mut value, dropped)) => {
-                    if let Ok(stored) = serde_json::from_slice::<serde_json::Value>(raw_json) {
-                        rules::default_unmentioned(&entry.schema.block, &stored, &mut value);
-                    }
+            // Parsed once: decoded into the schema's type, and read for the keys it mentions.
+            let decoded = json::parse(raw_json).and_then(|stored| {
+                json::decode(&entry.ty, &stored, UnknownAttributes::Drop)
+                    .map(|(value, dropped)| (value, dropped, stored))
+            });
+            match decoded {
+                Ok((mut value, dropped, stored)) => {
+                    rules::default_unmentioned(&entry.schema.block, &stored, &mut value);
                     if !dropped.is_empty() {
                         let names: Vec<String> = dropped.iter().map(ToString::to_string).collect();
                         tracing::debug!(
