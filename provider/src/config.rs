@@ -10,6 +10,7 @@
 
 use std::collections::BTreeMap;
 use std::fmt;
+use std::path::PathBuf;
 
 use kube_connection::{ExecCredential, KubernetesConnection};
 use serde::{Deserialize, Serialize};
@@ -61,8 +62,24 @@ pub struct GitLabSettings {
     pub base_url: String,
     /// Personal, group or project access token. Secret: never log or print it.
     pub token: Option<String>,
-    /// Extra CA certificates (PEM) for a GitLab behind a private CA.
+    /// Extra CA certificates (PEM) for a GitLab behind a private CA, as configured.
     pub ca_certificate: Option<String>,
+    /// Otherwise, inside a GitLab CI job, the file GitLab names in `CI_SERVER_TLS_CA_FILE`. Read
+    /// only when a GitLab client is built (a drain), not on every provider start.
+    pub ca_certificate_file: Option<PathBuf>,
+}
+
+impl GitLabSettings {
+    /// The extra CA certificates (PEM): the configured ones, else the CI job's file when it can be
+    /// read and is not empty.
+    pub fn ca_pem(&self) -> Option<String> {
+        self.ca_certificate.clone().or_else(|| {
+            self.ca_certificate_file
+                .as_ref()
+                .and_then(|path| std::fs::read_to_string(path).ok())
+                .filter(|pem| !pem.trim().is_empty())
+        })
+    }
 }
 
 impl fmt::Debug for GitLabSettings {
@@ -71,6 +88,7 @@ impl fmt::Debug for GitLabSettings {
             .field("base_url", &self.base_url)
             .field("token", &self.token.as_ref().map(|_| "(redacted)"))
             .field("ca_certificate", &self.ca_certificate.is_some())
+            .field("ca_certificate_file", &self.ca_certificate_file)
             .finish()
     }
 }
@@ -474,17 +492,19 @@ fn gitlab_settings(
     };
     let base_url = field("base_url", block.map(|b| &b.base_url), "GITLAB_BASE_URL");
     let token = field("token", block.map(|b| &b.token), "GITLAB_TOKEN");
-    let ca_certificate = match block.map(|b| &b.ca_certificate) {
-        Some(TfValue::Known(pem)) => Some(pem.clone()),
+    let (ca_certificate, ca_certificate_file) = match block.map(|b| &b.ca_certificate) {
+        Some(TfValue::Known(pem)) => (Some(pem.clone()), None),
         Some(TfValue::Unknown) => {
             unknown.push("gitlab.ca_certificate".to_owned());
-            None
+            (None, None)
         }
         // In a GitLab CI job, GitLab names the file holding its own CA.
-        _ => env("CI_SERVER_TLS_CA_FILE")
-            .filter(|path| !path.is_empty())
-            .and_then(|path| std::fs::read_to_string(path).ok())
-            .filter(|pem| !pem.trim().is_empty()),
+        _ => (
+            None,
+            env("CI_SERVER_TLS_CA_FILE")
+                .filter(|path| !path.is_empty())
+                .map(PathBuf::from),
+        ),
     };
     if block.is_none() && base_url.is_none() && token.is_none() {
         return None;
@@ -493,6 +513,7 @@ fn gitlab_settings(
         base_url: base_url.unwrap_or_else(|| DEFAULT_GITLAB_URL.to_owned()),
         token,
         ca_certificate,
+        ca_certificate_file,
     })
 }
 
@@ -597,12 +618,15 @@ mod tests {
         );
         assert!(validate(&configured).is_empty());
         let settings = resolve(&configured, env(&ci_env)).gitlab.unwrap();
-        assert_eq!(settings.ca_certificate.as_deref(), Some(pem.as_str()));
+        assert_eq!(settings.ca_pem().as_deref(), Some(pem.as_str()));
 
         let from_ci = resolve(&model(Value::Null, Value::Null), env(&ci_env))
             .gitlab
             .unwrap();
-        assert_eq!(from_ci.ca_certificate.as_deref(), Some("ci job CA"));
+        assert_eq!(from_ci.ca_pem().as_deref(), Some("ci job CA"));
+        // Read when a client is built, not when the provider is configured (every command).
+        std::fs::write(&ci_file, "renewed CA").unwrap();
+        assert_eq!(from_ci.ca_pem().as_deref(), Some("renewed CA"));
 
         let missing_file = resolve(
             &model(Value::Null, Value::Null),
@@ -611,7 +635,7 @@ mod tests {
                 ("CI_SERVER_TLS_CA_FILE", "/nonexistent/ca.pem"),
             ]),
         );
-        assert_eq!(missing_file.gitlab.unwrap().ca_certificate, None);
+        assert_eq!(missing_file.gitlab.unwrap().ca_pem(), None);
 
         let lapsed = model(
             Value::Null,

@@ -42,7 +42,7 @@ impl GitlabAccess {
             settings.base_url.clone(),
             SecretString::from(token.to_owned()),
         );
-        config.ca_certificates_pem = settings.ca_certificate.clone();
+        config.ca_certificates_pem = settings.ca_pem();
         Ok(Some(Self::new(GitlabClient::new(config)?)))
     }
 
