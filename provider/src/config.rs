@@ -275,28 +275,13 @@ pub fn validate(model: &ProviderModel) -> Diagnostics {
         .and_then(|g| g.first())
         .and_then(|g| g.ca_certificate.known())
     {
-        use crate::resources::cert_secret::certificate::{expired, parse_chain};
-        let path = AttributePath::new("gitlab").index(0).attr("ca_certificate");
-        match parse_chain(pem.as_bytes()) {
-            Err(error) => d.push(
-                Diagnostic::error(
-                    "Invalid GitLab CA Certificate",
-                    format!("ca_certificate {error}."),
-                )
-                .at(path),
-            ),
-            Ok(chain) => {
-                for lapsed in expired(&chain, time::OffsetDateTime::now_utc()) {
-                    d.push(
-                        Diagnostic::warning(
-                            "GitLab CA Certificate Expired",
-                            format!("In ca_certificate, {lapsed}: the drain cannot trust GitLab's certificate through it. Renew the CA bundle."),
-                        )
-                        .at(path.clone()),
-                    );
-                }
-            }
-        }
+        let bundle = crate::resources::ca_bundle::CaBundle {
+            attribute: "ca_certificate",
+            path: AttributePath::new("gitlab").index(0).attr("ca_certificate"),
+            subject: "GitLab CA Certificate",
+            consequence: "the drain cannot trust GitLab's certificate through it. Renew the CA bundle.",
+        };
+        d.extend(bundle.check(pem));
     }
     if let Some(url) = model
         .gitlab

@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use tfplugin::{DataSource, Function, Resource};
 
+pub(crate) mod ca_bundle;
 pub mod cert_secret;
 mod digest;
 mod placement;

@@ -10,8 +10,7 @@ use tfplugin::{AttributePath, Diagnostic, Diagnostics};
 
 use super::model::ReleaseModel;
 use super::schema::{DEFAULT_CHART, DEFAULT_REPOSITORY};
-use crate::resources::cert_secret::certificate::{expired, parse_chain};
-use time::OffsetDateTime;
+use crate::resources::ca_bundle::CaBundle;
 
 /// Where the chart comes from: an `oci://` reference (in `chart`, or `helm_release`-style as an
 /// `oci://` `repository` plus a chart name), a local path, or a repository chart name.
@@ -68,26 +67,13 @@ pub fn check_chart_source(model: &ReleaseModel, diagnostics: &mut Diagnostics) {
     let ca = model.repository_ca_certificate.as_deref();
 
     if let Some(pem) = ca {
-        match parse_chain(pem.as_bytes()) {
-            Err(error) => diagnostics.push(
-                Diagnostic::error(
-                    "Invalid Repository CA Certificate",
-                    format!("repository_ca_certificate {error}."),
-                )
-                .at(AttributePath::new("repository_ca_certificate")),
-            ),
-            Ok(chain) => {
-                for lapsed in expired(&chain, OffsetDateTime::now_utc()) {
-                    diagnostics.push(
-                        Diagnostic::warning(
-                            "Repository CA Certificate Expired",
-                            format!("In repository_ca_certificate, {lapsed}: helm will not trust a registry certificate that needs it. Renew the CA bundle."),
-                        )
-                        .at(AttributePath::new("repository_ca_certificate")),
-                    );
-                }
-            }
-        }
+        let bundle = CaBundle {
+            attribute: "repository_ca_certificate",
+            path: AttributePath::new("repository_ca_certificate"),
+            subject: "Repository CA Certificate",
+            consequence: "helm will not trust a registry certificate that needs it. Renew the CA bundle.",
+        };
+        diagnostics.extend(bundle.check(pem));
     }
     check_credentials(model, diagnostics);
 
