@@ -6,7 +6,6 @@
 //! ```
 //! Prints `KUBE_TEST_SERVER_URL=...`, `KUBE_TEST_SERVER_ADMIN_URL=...` and `KUBECONFIG=...`.
 
-use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
@@ -69,28 +68,16 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    // Before the ready line: a signal sent right after it must find the handlers installed.
-    let termination = match test_server_kit::signals::Termination::listen() {
-        Ok(t) => t,
-        Err(e) => {
-            eprintln!("kube-test-server: installing signal handlers: {e}");
-            return ExitCode::FAILURE;
-        }
-    };
-    let cluster = match TestCluster::start(options) {
-        Ok(c) => c,
-        Err(e) => {
-            eprintln!("kube-test-server: {e}");
-            return ExitCode::FAILURE;
-        }
-    };
-    let mut out = std::io::stdout().lock();
-    let _ = writeln!(out, "KUBE_TEST_SERVER_URL={}", cluster.url());
-    let _ = writeln!(out, "KUBE_TEST_SERVER_ADMIN_URL={}", cluster.admin_url());
-    let _ = writeln!(out, "KUBECONFIG={}", cluster.kubeconfig_path().display());
-    let _ = out.flush();
-    drop(out);
-    termination.wait();
-    cluster.shutdown();
-    ExitCode::SUCCESS
+    test_server_kit::signals::serve_until_terminated(
+        "kube-test-server",
+        || TestCluster::start(options),
+        |cluster| {
+            format!(
+                "KUBE_TEST_SERVER_URL={}\nKUBE_TEST_SERVER_ADMIN_URL={}\nKUBECONFIG={}",
+                cluster.url(),
+                cluster.admin_url(),
+                cluster.kubeconfig_path().display()
+            )
+        },
+    )
 }

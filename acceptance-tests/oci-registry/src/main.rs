@@ -8,7 +8,6 @@
 //! `OCI_TEST_PASSWORD` (never from argv, which other users can see in `ps`).
 //! Prints one JSON line `{"url":…,"host":…,"ca_pem":…|null}` on stdout once ready.
 
-use std::io::Write;
 use std::process::ExitCode;
 
 use oci_registry_test_server::{Auth, Options, TestRegistry};
@@ -77,31 +76,16 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    // Before the ready line: a signal sent right after it must find the handlers installed.
-    let termination = match test_server_kit::signals::Termination::listen() {
-        Ok(t) => t,
-        Err(e) => {
-            eprintln!("oci-registry-test-server: installing signal handlers: {e}");
-            return ExitCode::FAILURE;
-        }
-    };
-    let registry = match TestRegistry::start(options) {
-        Ok(r) => r,
-        Err(e) => {
-            eprintln!("oci-registry-test-server: {e}");
-            return ExitCode::FAILURE;
-        }
-    };
-    let ready = serde_json::json!({
-        "url": registry.base_url(),
-        "host": registry.host(),
-        "ca_pem": registry.ca_pem(),
-    });
-    let mut out = std::io::stdout().lock();
-    let _ = writeln!(out, "{ready}");
-    let _ = out.flush();
-    drop(out);
-    termination.wait();
-    registry.shutdown();
-    ExitCode::SUCCESS
+    test_server_kit::signals::serve_until_terminated(
+        "oci-registry-test-server",
+        || TestRegistry::start(options),
+        |registry| {
+            serde_json::json!({
+                "url": registry.base_url(),
+                "host": registry.host(),
+                "ca_pem": registry.ca_pem(),
+            })
+            .to_string()
+        },
+    )
 }

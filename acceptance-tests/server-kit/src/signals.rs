@@ -53,3 +53,36 @@ impl Termination {
         self.runtime.block_on(signals.received());
     }
 }
+
+/// The life of a synchronous test-server binary: install the signal handlers, `start` the
+/// server, print its `ready` text on stdout, serve until SIGINT or SIGTERM, then drop (stop) it.
+/// Exit code 1 with `name: error` on stderr when it cannot start.
+pub fn serve_until_terminated<S, E: std::fmt::Display>(
+    name: &str,
+    start: impl FnOnce() -> Result<S, E>,
+    ready: impl FnOnce(&S) -> String,
+) -> std::process::ExitCode {
+    use std::io::Write as _;
+    // Before the ready line: a signal sent right after it must find the handlers installed.
+    let termination = match Termination::listen() {
+        Ok(termination) => termination,
+        Err(error) => {
+            eprintln!("{name}: installing signal handlers: {error}");
+            return std::process::ExitCode::FAILURE;
+        }
+    };
+    let server = match start() {
+        Ok(server) => server,
+        Err(error) => {
+            eprintln!("{name}: {error}");
+            return std::process::ExitCode::FAILURE;
+        }
+    };
+    let mut out = std::io::stdout().lock();
+    let _ = writeln!(out, "{}", ready(&server));
+    let _ = out.flush();
+    drop(out);
+    termination.wait();
+    drop(server);
+    std::process::ExitCode::SUCCESS
+}
