@@ -12,7 +12,9 @@ use toml_edit::{Array, ArrayOfTables, DocumentMut, Item, Table, Value};
 
 use crate::finding::{Finding, has_errors};
 use crate::validate::validate_runner_config;
-use model::{CacheBackend, CacheConfig, KubernetesConfig, RunnerConfigInput, Volumes};
+use model::{
+    CacheBackend, CacheConfig, KubernetesConfig, ProjectedVolume, RunnerConfigInput, Volumes,
+};
 
 /// Rendered TOML plus the warnings it drew (for example privileged jobs without `allowed_images`).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -315,48 +317,28 @@ fn volumes_table(volumes: &Volumes) -> Table {
         })
         .collect();
     push_kind(&mut table, "pvc", pvcs);
-    let config_maps = volumes
-        .config_map
-        .iter()
-        .map(|v| {
-            projected_volume_table(
-                &v.name,
-                &v.mount_path,
-                v.sub_path.as_deref(),
-                v.read_only,
-                &v.items,
-            )
-        })
-        .collect();
-    push_kind(&mut table, "config_map", config_maps);
-    let secrets = volumes
-        .secret
-        .iter()
-        .map(|v| {
-            projected_volume_table(
-                &v.name,
-                &v.mount_path,
-                v.sub_path.as_deref(),
-                v.read_only,
-                &v.items,
-            )
-        })
-        .collect();
-    push_kind(&mut table, "secret", secrets);
+    push_kind(
+        &mut table,
+        "config_map",
+        volumes
+            .config_map
+            .iter()
+            .map(projected_volume_table)
+            .collect(),
+    );
+    push_kind(
+        &mut table,
+        "secret",
+        volumes.secret.iter().map(projected_volume_table).collect(),
+    );
     table
 }
 
 /// A `config_map` or `secret` volume: mounted from an object's keys, optionally only `items`.
-fn projected_volume_table(
-    name: &str,
-    mount_path: &str,
-    sub_path: Option<&str>,
-    read_only: Option<bool>,
-    items: &BTreeMap<String, String>,
-) -> Table {
-    let mut entry = volume_table(name, mount_path, sub_path);
-    set_bool(&mut entry, "read_only", read_only);
-    set_string_map(&mut entry, "items", items);
+fn projected_volume_table(volume: &ProjectedVolume) -> Table {
+    let mut entry = volume_table(&volume.name, &volume.mount_path, volume.sub_path.as_deref());
+    set_bool(&mut entry, "read_only", volume.read_only);
+    set_string_map(&mut entry, "items", &volume.items);
     entry
 }
 

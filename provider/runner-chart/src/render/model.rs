@@ -201,27 +201,23 @@ pub struct PvcVolume {
     pub read_only: Option<bool>,
 }
 
+/// A ConfigMap or Secret mounted into job pods (`[[runners.kubernetes.volumes.config_map]]` and
+/// `[[runners.kubernetes.volumes.secret]]` have the same shape).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct ConfigMapVolume {
-    /// The ConfigMap's name.
+pub struct ProjectedVolume {
+    /// The ConfigMap's or Secret's name.
     pub name: String,
     pub mount_path: String,
     pub sub_path: Option<String>,
     pub read_only: Option<bool>,
-    /// ConfigMap key → path relative to `mount_path`; all keys when empty.
+    /// Key → path relative to `mount_path`; all keys when empty.
     pub items: BTreeMap<String, String>,
 }
 
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct SecretVolume {
-    /// The Secret's name.
-    pub name: String,
-    pub mount_path: String,
-    pub sub_path: Option<String>,
-    pub read_only: Option<bool>,
-    /// Secret key → path relative to `mount_path`; all keys when empty.
-    pub items: BTreeMap<String, String>,
-}
+/// A ConfigMap mounted into job pods.
+pub type ConfigMapVolume = ProjectedVolume;
+/// A Secret mounted into job pods.
+pub type SecretVolume = ProjectedVolume;
 
 /// `[runners.cache]`. The backend's credentials come from the Secret named by the chart value
 /// `runners.cache.secretName`; there is deliberately no field for them.

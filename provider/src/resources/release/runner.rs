@@ -4,13 +4,13 @@
 use std::collections::BTreeMap;
 
 use gitlab_runner_chart::{
-    AzureCache, CacheBackend, CacheConfig, ConfigMapVolume, ContainerResources, EmptyDirMedium,
-    EmptyDirVolume, GcsCache, HostPathVolume, KubernetesConfig, PullPolicy, PvcVolume,
-    RunnerConfigInput, S3AuthenticationType, S3Cache, SecretVolume, Volumes,
+    AzureCache, CacheBackend, CacheConfig, ContainerResources, EmptyDirMedium, EmptyDirVolume,
+    GcsCache, HostPathVolume, KubernetesConfig, ProjectedVolume, PullPolicy, PvcVolume,
+    RunnerConfigInput, S3AuthenticationType, S3Cache, Volumes,
 };
 use tfplugin::AttributePath;
 
-use super::model::{CacheModel, KubernetesModel, RunnerModel};
+use super::model::{CacheModel, ItemsVolumeModel, KubernetesModel, RunnerModel};
 
 /// A setting that cannot be turned into runner settings, at a path relative to the block.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -48,6 +48,17 @@ impl Errors {
 
 fn list(value: &Option<Vec<String>>) -> Vec<String> {
     value.clone().unwrap_or_default()
+}
+
+/// A `config_map_volume` or `secret_volume` block.
+fn projected(v: &ItemsVolumeModel) -> ProjectedVolume {
+    ProjectedVolume {
+        name: v.name.clone(),
+        mount_path: v.mount_path.clone(),
+        sub_path: v.sub_path.clone(),
+        read_only: v.read_only,
+        items: map(&v.items),
+    }
 }
 
 fn map<V: Clone>(value: &Option<BTreeMap<String, V>>) -> BTreeMap<String, V> {
@@ -174,28 +185,8 @@ fn kubernetes(
                 read_only: v.read_only,
             })
             .collect(),
-        config_map: model
-            .config_map_volume
-            .iter()
-            .map(|v| ConfigMapVolume {
-                name: v.name.clone(),
-                mount_path: v.mount_path.clone(),
-                sub_path: v.sub_path.clone(),
-                read_only: v.read_only,
-                items: map(&v.items),
-            })
-            .collect(),
-        secret: model
-            .secret_volume
-            .iter()
-            .map(|v| SecretVolume {
-                name: v.name.clone(),
-                mount_path: v.mount_path.clone(),
-                sub_path: v.sub_path.clone(),
-                read_only: v.read_only,
-                items: map(&v.items),
-            })
-            .collect(),
+        config_map: model.config_map_volume.iter().map(projected).collect(),
+        secret: model.secret_volume.iter().map(projected).collect(),
     };
     KubernetesConfig {
         image: model.image.clone(),
