@@ -574,6 +574,14 @@ pub enum Fault {
     /// Serve the request (its effect happens), then close the connection without sending the
     /// answer: a response lost on the way back.
     DropResponse,
+    /// Answer with a redirect (`code`: 301, 302, 303, 307 or 308) to `location`, as a proxy or
+    /// a moved GitLab does; nothing is done. `location` is sent as given (absolute or relative).
+    Redirect {
+        /// HTTP status code (3xx).
+        code: u16,
+        /// The `Location` header.
+        location: String,
+    },
 }
 
 /// Injects a fault into `count` API requests matching `method` and `path`, after letting

@@ -347,6 +347,7 @@ async fn handle(
         Some(Fault::DropResponse) => Some(route(router, request).await),
         Some(Fault::Status { code, body }) => Some(status_response(*code, body.as_deref())),
         Some(Fault::RateLimit { retry_after_secs }) => Some(rate_limited(*retry_after_secs)),
+        Some(Fault::Redirect { code, location }) => Some(redirect(*code, location)),
         Some(Fault::Latency { millis }) => {
             tokio::time::sleep(Duration::from_millis(*millis)).await;
             Some(route(router, request).await)
@@ -438,6 +439,25 @@ fn status_response(code: u16, body: Option<&str>) -> Response<Body> {
         header::CONTENT_TYPE,
         HeaderValue::from_static("application/json"),
     );
+    response
+}
+
+/// A redirect to `location` with an empty JSON body (a non-3xx `code` becomes 302).
+fn redirect(code: u16, location: &str) -> Response<Body> {
+    let status = StatusCode::from_u16(code)
+        .ok()
+        .filter(StatusCode::is_redirection)
+        .unwrap_or(StatusCode::FOUND);
+    let mut response = Response::new(Body::from("{}"));
+    *response.status_mut() = status;
+    let headers = response.headers_mut();
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    if let Ok(value) = HeaderValue::from_str(location) {
+        headers.insert(header::LOCATION, value);
+    }
     response
 }
 

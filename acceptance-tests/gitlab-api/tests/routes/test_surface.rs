@@ -87,6 +87,40 @@ async fn latency_fault_delays_a_normal_answer() {
 }
 
 #[tokio::test]
+async fn redirect_fault_answers_with_location_and_does_nothing() {
+    let world = World::start().await;
+    let runner = world.dev_runner().await;
+    let path = runner_path(runner.id);
+    let redirect = Fault::Redirect {
+        code: 307,
+        location: format!("/api/v4{path}"),
+    };
+    world
+        .inject(&FaultRule::new(
+            "PUT",
+            format!("/api/v4{path}"),
+            1,
+            redirect.clone(),
+        ))
+        .await;
+    // The route tests' client follows a same-origin 307 and replays the PUT.
+    let reply = world
+        .put(&path)
+        .private_token(ADMIN)
+        .form(&[("paused", "true")])
+        .send()
+        .await;
+    assert_eq!(reply.status, StatusCode::OK);
+    let log = world.request_log().await;
+    assert_eq!(log.len(), 2, "{log:?}");
+    assert_eq!(log[0].status, Some(307));
+    assert_eq!(log[0].fault, Some(redirect));
+    assert_eq!(log[1].status, Some(200));
+    assert_eq!(log[1].body.as_deref(), Some("paused=true"));
+    assert!(world.is_paused(runner.id).await);
+}
+
+#[tokio::test]
 async fn dropped_connection_is_a_transport_error_then_service_resumes() {
     let world = World::start().await;
     let runner = world.dev_runner().await;
