@@ -163,6 +163,10 @@ pub fn findings(
     warn_days: i64,
     now: OffsetDateTime,
 ) -> Vec<Finding> {
+    // Checked: a window past the end of time covers every certificate (`None`).
+    let horizon = warn_days
+        .checked_mul(86_400)
+        .and_then(|seconds| now.checked_add(time::Duration::seconds(seconds)));
     let mut out = Vec::new();
     for (i, cert) in chain.iter().enumerate() {
         let position = if chain.len() == 1 {
@@ -183,7 +187,7 @@ pub fn findings(
                     rfc3339(cert.not_after)
                 ),
             });
-        } else if cert.not_after <= now + time::Duration::days(warn_days) {
+        } else if horizon.is_none_or(|horizon| cert.not_after <= horizon) {
             let days = (cert.not_after - now).whole_days();
             out.push(Finding {
                 summary: "Certificate Expires Soon",
@@ -307,5 +311,20 @@ pub(crate) mod tests {
         assert!(f[1].detail.contains("other.example.com"));
         let ca = parse_chain(certificate(&[], 900, true).as_bytes()).unwrap();
         assert!(findings(&ca, "gitlab.example.com", 30, now).is_empty());
+    }
+
+    #[test]
+    fn a_warning_window_past_the_end_of_time_covers_every_certificate() {
+        let now = OffsetDateTime::now_utc();
+        let far =
+            parse_chain(certificate(&["gitlab.example.com"], 3000, false).as_bytes()).unwrap();
+        for days in [i64::MAX, i64::MAX / 86_400, 4_000_000_000] {
+            let f = findings(&far, "gitlab.example.com", days, now);
+            assert_eq!(
+                f.iter().map(|f| f.summary).collect::<Vec<_>>(),
+                vec!["Certificate Expires Soon"],
+                "{days}"
+            );
+        }
     }
 }

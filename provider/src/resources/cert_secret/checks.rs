@@ -4,7 +4,30 @@ use tfplugin::{AttributePath, Diagnostic, Diagnostics, Value};
 
 use super::certificate::parse_chain;
 use super::host::{self, file_name};
-use super::{CERTIFICATE_PEM, EXTRA_FILES, GITLAB_HOSTNAME, GITLAB_URL, SOURCE_SECRET};
+use super::{
+    CERTIFICATE_PEM, DEFAULT_EXPIRY_WARNING_DAYS, EXPIRY_WARNING_DAYS, EXTRA_FILES,
+    GITLAB_HOSTNAME, GITLAB_URL, MAX_EXPIRY_WARNING_DAYS, SOURCE_SECRET,
+};
+
+/// `expiry_warning_days` as planned: the default when unset or unknown, an error at the
+/// attribute when out of 0..=[`MAX_EXPIRY_WARNING_DAYS`]. The schema's validator says the same
+/// at validate time, but a value that was unknown then (or a client that skips validation)
+/// reaches the plan unchecked.
+pub fn warn_days(config: &Value) -> Result<i64, Diagnostic> {
+    let Some(number) = config.attr(EXPIRY_WARNING_DAYS).and_then(Value::as_number) else {
+        return Ok(DEFAULT_EXPIRY_WARNING_DAYS);
+    };
+    match number.as_i64() {
+        Some(days) if (0..=MAX_EXPIRY_WARNING_DAYS).contains(&days) => Ok(days),
+        _ => Err(Diagnostic::error(
+            "Invalid Attribute Value",
+            format!(
+                "{EXPIRY_WARNING_DAYS} must be a whole number between 0 and {MAX_EXPIRY_WARNING_DAYS}, got {number}."
+            ),
+        )
+        .at(AttributePath::new(EXPIRY_WARNING_DAYS))),
+    }
+}
 
 /// The host from whichever of `gitlab_url` / `gitlab_hostname` is set (`Ok(None)` when unknown).
 pub fn host_of(config: &Value) -> Result<Option<String>, Diagnostic> {
@@ -199,5 +222,33 @@ mod tests {
                 "extra_files[\"gitlab.example.com.crt\"]".into()
             )]
         );
+    }
+
+    #[test]
+    fn expiry_warning_days_out_of_range_is_a_plan_error_at_the_attribute() {
+        let days = |v: Value| warn_days(&config(&[(EXPIRY_WARNING_DAYS, v)]));
+        assert_eq!(days(Value::Null), Ok(DEFAULT_EXPIRY_WARNING_DAYS));
+        assert_eq!(days(Value::Unknown), Ok(DEFAULT_EXPIRY_WARNING_DAYS));
+        assert_eq!(days(Value::from(0_i64)), Ok(0));
+        assert_eq!(days(Value::from(3650_i64)), Ok(3650));
+        for bad in [
+            Value::from(3651_i64),
+            Value::from(-1_i64),
+            Value::from(i64::MAX),
+            Value::from(1.5),
+            Value::Number(tfplugin::Number::Decimal("1e400".into())),
+        ] {
+            let error = days(bad.clone()).expect_err("out of range");
+            assert_eq!(
+                error.attribute.as_ref().map(ToString::to_string).as_deref(),
+                Some(EXPIRY_WARNING_DAYS),
+                "{bad:?}"
+            );
+            assert!(
+                error.detail.contains("between 0 and 3650"),
+                "{}",
+                error.detail
+            );
+        }
     }
 }

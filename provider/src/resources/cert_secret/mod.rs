@@ -29,13 +29,16 @@ use super::secret_object::{DesiredSecret, live_data};
 use crate::ProviderConfig;
 use crate::kube::{Budget, ObjectId, Objects, client_for};
 use certificate::{CertificateInfo, parse_chain};
-use checks::{check_config, host_of};
+use checks::{check_config, host_of, warn_days};
 pub use host::file_name;
 use model::{Inputs, SourceSecret, State};
 
 pub const TYPE_NAME: &str = "gitlabrunner_cert_secret";
 
 const DEFAULT_EXPIRY_WARNING_DAYS: i64 = 30;
+/// The largest `expiry_warning_days` (ten years).
+const MAX_EXPIRY_WARNING_DAYS: i64 = 3650;
+const EXPIRY_WARNING_DAYS: &str = "expiry_warning_days";
 
 const GITLAB_URL: &str = "gitlab_url";
 const GITLAB_HOSTNAME: &str = "gitlab_hostname";
@@ -205,11 +208,7 @@ impl Resource for CertSecret {
             }
             Some(_) => None,
         };
-        let warn_days = config
-            .attr("expiry_warning_days")
-            .and_then(Value::as_number)
-            .and_then(|n| n.as_i64())
-            .unwrap_or(DEFAULT_EXPIRY_WARNING_DAYS);
+        let warn_days = warn_days(config)?;
         let at = certificate_path(&source);
         let computed = [
             "sha256_fingerprint",

@@ -4,7 +4,7 @@ use tfplugin::{Attribute, Block, Diagnostics, NestedBlock, Schema, Type, validat
 
 use super::{
     CERTIFICATE_PEM, DEFAULT_EXPIRY_WARNING_DAYS, EXTRA_FILES, GITLAB_HOSTNAME, GITLAB_URL,
-    SOURCE_SECRET, host,
+    MAX_EXPIRY_WARNING_DAYS, SOURCE_SECRET, host,
 };
 use crate::kube::{dns1123_label_validator, dns1123_subdomain_validator};
 use crate::resources::placement;
@@ -79,7 +79,7 @@ pub fn schema() -> Schema {
             Attribute::int64()
                 .optional()
                 .default(DEFAULT_EXPIRY_WARNING_DAYS)
-                .validator(validators::int_between(0, 3650))
+                .validator(validators::int_between(0, MAX_EXPIRY_WARNING_DAYS))
                 .description("Plans warn when a certificate expires within this many days (default 30)."),
         )
         .attribute("uid", placement::uid_attribute())
