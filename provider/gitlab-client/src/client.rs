@@ -17,6 +17,7 @@ use crate::models::{
     RunnerIdentity,
 };
 use crate::operation::Operation;
+use crate::redirect::{self, CrossOriginRedirect, MAX_REDIRECTS, TooManyRedirects};
 use crate::requests::{self, ApiRequest};
 
 /// Stop following `x-next-page` after this many pages (a guard against a looping server).
@@ -134,7 +135,10 @@ impl GitlabClient {
                 "terraform-provider-gitlabrunner/",
                 env!("CARGO_PKG_VERSION")
             ))
-            .danger_accept_invalid_certs(config.insecure_skip_tls_verify);
+            .danger_accept_invalid_certs(config.insecure_skip_tls_verify)
+            // `PRIVATE-TOKEN` and the runner token in bodies must never reach another origin.
+            .redirect(redirect::same_origin_policy())
+            .referer(false);
         if let Some(pem) = &config.ca_certificates_pem {
             let certificates = Certificate::from_pem_bundle(pem.as_bytes()).map_err(|error| {
                 GitlabError::InvalidConfig {
@@ -308,6 +312,20 @@ fn transport_error(operation: Operation, error: &reqwest::Error) -> GitlabError 
     let mut tls_failure: Option<String> = None;
     let mut source = std::error::Error::source(error);
     while let Some(cause) = source {
+        if let Some(refused) = cause.downcast_ref::<CrossOriginRedirect>() {
+            return GitlabError::RedirectRefused {
+                operation,
+                from: refused.from.clone(),
+                to: refused.to.clone(),
+            };
+        }
+        if let Some(too_many) = cause.downcast_ref::<TooManyRedirects>() {
+            return GitlabError::TooManyRedirects {
+                operation,
+                max: MAX_REDIRECTS,
+                to: too_many.to.clone(),
+            };
+        }
         detail.push_str(": ");
         detail.push_str(&cause.to_string());
         if tls_failure.is_none() {

@@ -86,6 +86,34 @@ pub enum GitlabError {
         /// The TLS failure.
         detail: String,
     },
+    /// GitLab (or a proxy in front of it) redirected to another scheme, host or port. The
+    /// redirect was not followed: nothing, and no credential, was sent there.
+    #[error(
+        "{operation}: GitLab answered with a redirect to {to}, another origin (scheme, host or \
+         port) than {from}; redirects are followed only within the same origin, so the GitLab \
+         token and the runner token are never sent across origins and nothing was sent to {to}. \
+         If GitLab really lives there, set the GitLab URL to that address"
+    )]
+    RedirectRefused {
+        /// What was attempted.
+        operation: Operation,
+        /// The URL the request was sent to (no query or user information).
+        from: String,
+        /// Where the redirect pointed (no query or user information).
+        to: String,
+    },
+    /// Same-origin redirects went on and on.
+    #[error(
+        "{operation}: GitLab redirected more than {max} times (last to {to}); check the GitLab URL"
+    )]
+    TooManyRedirects {
+        /// What was attempted.
+        operation: Operation,
+        /// The redirect limit.
+        max: usize,
+        /// The redirect that was not followed (no query or user information).
+        to: String,
+    },
     /// GitLab answered with a body this crate does not understand.
     #[error("{operation}: GitLab's answer could not be read: {detail}")]
     Decode {
@@ -173,6 +201,8 @@ impl GitlabError {
             | Self::Rejected { operation, .. }
             | Self::Transport { operation, .. }
             | Self::Tls { operation, .. }
+            | Self::RedirectRefused { operation, .. }
+            | Self::TooManyRedirects { operation, .. }
             | Self::Decode { operation, .. } => Some(*operation),
             Self::DeadlineExceeded { last, .. } | Self::RetriesExhausted { last, .. } => {
                 last.operation()

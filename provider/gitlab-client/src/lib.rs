@@ -9,7 +9,8 @@
 //! - [`wait_for_no_running_jobs`] polls GitLab until a runner's running jobs are done.
 //! - [`short_token`] computes the job-pod label value from a runner token.
 //!
-//! The access token never appears in `Debug` output or error messages.
+//! The access token never appears in `Debug` output or error messages. Redirects are followed
+//! only within the origin (scheme, host, port) a request went to: credentials never cross origins.
 //!
 //! ```no_run
 //! # async fn demo() -> Result<(), gitlab_runner_api::GitlabError> {
@@ -30,6 +31,7 @@ mod client;
 mod error;
 mod models;
 mod operation;
+mod redirect;
 pub mod requests;
 mod retry;
 mod short_token;

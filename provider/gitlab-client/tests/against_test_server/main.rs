@@ -2,6 +2,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod calls;
+mod redirects;
 mod retries;
 mod waiting;
 mod world;

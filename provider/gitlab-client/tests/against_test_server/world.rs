@@ -75,9 +75,17 @@ pub struct World {
 
 impl World {
     pub async fn start() -> Self {
-        let world = Self {
-            server: TestServer::start().await.unwrap(),
-        };
+        Self::with_server(TestServer::start().await.unwrap()).await
+    }
+
+    /// The same world over HTTPS, its certificate signed by a CA made for it; the clients
+    /// trust that CA.
+    pub async fn start_tls() -> Self {
+        Self::with_server(TestServer::start_tls().await.unwrap()).await
+    }
+
+    async fn with_server(server: TestServer) -> Self {
+        let world = Self { server };
         for token in [
             TokenSpec::admin("admin", ADMIN),
             TokenSpec::user("dev", DEV, &[Scope::ManageRunner]),
@@ -100,7 +108,19 @@ impl World {
 
     /// The configuration [`World::client`] uses, for tests that change a setting.
     pub fn client_config(&self, token: &str) -> ClientConfig {
-        ClientConfig::new(self.server.url(), SecretString::from(token))
+        let mut config = ClientConfig::new(self.server.url(), SecretString::from(token));
+        config.ca_certificates_pem = self.server.ca_pem().map(str::to_owned);
+        config
+    }
+
+    /// `http(s)://127.0.0.1:PORT`.
+    pub fn url(&self) -> &str {
+        self.server.url()
+    }
+
+    /// The listening port.
+    pub fn port(&self) -> u16 {
+        self.server.address().port()
     }
 
     /// A runner described as `k8s`, owned by `dev` and `reader`.
