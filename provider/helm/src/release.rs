@@ -154,6 +154,11 @@ pub enum DecodeError {
     Gzip(String),
     #[error("the release JSON is invalid: {0}")]
     Json(String),
+    #[error(
+        "the release record is larger than {} MiB once decompressed (the provider's limit for a helm release record); it was not read any further",
+        .limit / (1024 * 1024)
+    )]
+    TooLarge { limit: u64 },
 }
 
 #[derive(Deserialize)]
@@ -203,9 +208,22 @@ struct RawChartMetadata {
 
 const GZIP_MAGIC: [u8; 3] = [0x1f, 0x8b, 0x08];
 
+/// The most bytes a release record may decompress to. A Secret holds at most 1 MiB, but gzip
+/// expands up to ~1000×; helm's own records of the gitlab-runner chart are well under 1 MiB.
+pub const MAX_RELEASE_JSON_BYTES: u64 = 64 * 1024 * 1024;
+
 /// Decodes the bytes of a release Secret's `data.release` (as a Kubernetes client returns them:
 /// the ASCII base64 of gzip(JSON); plain JSON without gzip is accepted too, as helm does).
 pub fn decode_release_payload(bytes: &[u8]) -> Result<ReleaseRecord, DecodeError> {
+    decode_release_payload_within(bytes, MAX_RELEASE_JSON_BYTES)
+}
+
+/// [`decode_release_payload`] with a decompressed-size limit other than
+/// [`MAX_RELEASE_JSON_BYTES`].
+pub fn decode_release_payload_within(
+    bytes: &[u8],
+    limit: u64,
+) -> Result<ReleaseRecord, DecodeError> {
     let ascii: Vec<u8> = bytes
         .iter()
         .copied()
@@ -215,14 +233,19 @@ pub fn decode_release_payload(bytes: &[u8]) -> Result<ReleaseRecord, DecodeError
         .decode(&ascii)
         .map_err(|error| DecodeError::Base64(error.to_string()))?;
     let json = if decoded.starts_with(&GZIP_MAGIC) {
+        // One byte over the limit tells "too large" from "exactly at the limit".
         let mut text = Vec::new();
         flate2::read::GzDecoder::new(decoded.as_slice())
+            .take(limit.saturating_add(1))
             .read_to_end(&mut text)
             .map_err(|error| DecodeError::Gzip(error.to_string()))?;
         text
     } else {
         decoded
     };
+    if json.len() as u64 > limit {
+        return Err(DecodeError::TooLarge { limit });
+    }
     let raw: RawRelease =
         serde_json::from_slice(&json).map_err(|error| DecodeError::Json(error.to_string()))?;
     Ok(ReleaseRecord {

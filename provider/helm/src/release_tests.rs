@@ -230,3 +230,39 @@ fn statuses_round_trip_through_their_text() {
         assert_eq!(ReleaseStatus::parse(text).as_str(), text);
     }
 }
+
+/// A valid record whose manifest is `pad` bytes of spaces: a few KiB once gzipped.
+fn padded_payload(pad: usize) -> Vec<u8> {
+    let mut release = helm4_release_json(3, "deployed");
+    release["manifest"] = json!(" ".repeat(pad));
+    helm_payload(&release)
+}
+
+#[test]
+fn a_record_that_decompresses_past_the_limit_is_refused_without_reading_it_whole() {
+    let payload = padded_payload(2 * 1024 * 1024);
+    assert!(payload.len() < 64 * 1024, "{} bytes", payload.len());
+    assert_eq!(
+        decode_release_payload_within(&payload, 1024 * 1024),
+        Err(DecodeError::TooLarge {
+            limit: 1024 * 1024
+        })
+    );
+    // The same record within a limit that holds it decodes.
+    let record = decode_release_payload_within(&payload, 3 * 1024 * 1024).unwrap();
+    assert_eq!(record.manifest.len(), 2 * 1024 * 1024);
+}
+
+#[test]
+fn the_default_limit_is_64_mib_and_the_error_names_the_secret_and_the_limit() {
+    assert_eq!(MAX_RELEASE_JSON_BYTES, 64 * 1024 * 1024);
+    // 65 MiB of manifest compresses to about 65 KiB: what a hostile 1 MiB Secret does, smaller.
+    let secrets = vec![release_secret(
+        4,
+        "deployed",
+        padded_payload(65 * 1024 * 1024),
+    )];
+    let error = newest_release(&secrets).unwrap_err().to_string();
+    assert!(error.contains("sh.helm.release.v1.runner.v4"), "{error}");
+    assert!(error.contains("64 MiB"), "{error}");
+}
