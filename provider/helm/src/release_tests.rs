@@ -244,9 +244,7 @@ fn a_record_that_decompresses_past_the_limit_is_refused_without_reading_it_whole
     assert!(payload.len() < 64 * 1024, "{} bytes", payload.len());
     assert_eq!(
         decode_release_payload_within(&payload, 1024 * 1024),
-        Err(DecodeError::TooLarge {
-            limit: 1024 * 1024
-        })
+        Err(DecodeError::TooLarge { limit: 1024 * 1024 })
     );
     // The same record within a limit that holds it decodes.
     let record = decode_release_payload_within(&payload, 3 * 1024 * 1024).unwrap();
