@@ -354,6 +354,18 @@ pub struct Writer<'a> {
     pub manager: &'a str,
     pub api_version: &'a str,
     pub time: &'a str,
+    /// `status` or `scale` when the write went through a subresource: a real server keeps such
+    /// writes in their own entry (`subresource: scale`), apart from the same manager's others.
+    pub subresource: Option<&'a str>,
+}
+
+/// Drops from every entry the fields the object no longer has: a real server takes a removed
+/// field away from whoever owned it (an env var deleted by a patch is owned by no one).
+pub fn prune_absent(entries: &mut Vec<ManagerEntry>, object: &Value) {
+    for e in entries.iter_mut() {
+        e.fields.retain(|p| value_at(object, p).is_some());
+    }
+    entries.retain(|e| !e.fields.is_empty());
 }
 
 /// Records an update (non-apply write): the writer takes the fields it changed from everyone.
@@ -365,7 +377,9 @@ pub fn record_update(entries: &mut Vec<ManagerEntry>, writer: &Writer<'_>, chang
         e.fields.retain(|p| !changed.iter().any(|c| overlaps(p, c)));
     }
     let idx = entries.iter().position(|e| {
-        e.manager == writer.manager && e.operation == "Update" && e.subresource.is_none()
+        e.manager == writer.manager
+            && e.operation == "Update"
+            && e.subresource.as_deref() == writer.subresource
     });
     let entry = match idx {
         Some(i) => &mut entries[i],
@@ -375,7 +389,7 @@ pub fn record_update(entries: &mut Vec<ManagerEntry>, writer: &Writer<'_>, chang
                 operation: "Update".into(),
                 api_version: writer.api_version.to_string(),
                 time: String::new(),
-                subresource: None,
+                subresource: writer.subresource.map(str::to_string),
                 fields: FieldSet::new(),
             });
             let last = entries.len() - 1;
@@ -533,6 +547,7 @@ mod tests {
             manager: m,
             api_version: "v1",
             time: "2026-01-01T00:00:00Z",
+            subresource: None,
         }
     }
 

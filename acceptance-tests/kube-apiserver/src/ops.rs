@@ -299,6 +299,7 @@ fn writer<'a>(options: &'a WriteOptions, time: &'a str, api_version: &'a str) ->
         manager: &options.manager,
         api_version,
         time,
+        subresource: options.subresource.as_deref(),
     }
 }
 
@@ -472,6 +473,7 @@ fn write_new_state(
                 &writer(options, &time, &api_version),
                 &changed,
             );
+            fields::prune_absent(&mut entries, &object);
             fields::write_entries(&mut object, &entries);
         }
     }
@@ -877,10 +879,12 @@ pub fn write_scale(
         .ok_or_else(|| ApiError::bad_request("scale.spec.replicas is required"))?;
     let mut next = previous.clone();
     next["spec"]["replicas"] = json!(replicas);
-    let plain = WriteOptions {
-        subresource: None,
+    // As a real server's scale handler: the writer's entry says `subresource: scale` and owns
+    // `spec.replicas`, taken from whoever owned it before.
+    let scale = WriteOptions {
+        subresource: Some("scale".into()),
         ..options.clone()
     };
-    let stored = write_new_state(st, rt, &ns, name, &previous, next, None, &plain)?;
+    let stored = write_new_state(st, rt, &ns, name, &previous, next, None, &scale)?;
     Ok(scale_of(&stored))
 }
