@@ -73,6 +73,13 @@ impl AdminClient {
         self.send("POST", "/faults", Some(&body)).map(|_| ())
     }
 
+    /// The faults still waiting for matching requests (a fault is gone once its `count`
+    /// requests were served, so a test can tell when a request reached it).
+    pub fn faults(&self) -> Result<Vec<Fault>, AdminError> {
+        let v = self.send("GET", "/faults", None)?;
+        Ok(serde_json::from_value(v).unwrap_or_default())
+    }
+
     /// Removes all faults.
     pub fn clear_faults(&self) -> Result<(), AdminError> {
         self.send("DELETE", "/faults", None).map(|_| ())
