@@ -1,6 +1,7 @@
 //! Wire encodings of [`Value`](crate::Value): msgpack (DynamicValue) and JSON (stored state).
 //! Both are directed by the [`Type`](crate::Type) the value is meant to have.
 
+pub mod budget;
 pub mod json;
 pub mod msgpack;
 

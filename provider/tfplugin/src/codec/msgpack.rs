@@ -16,6 +16,9 @@ use crate::value::{Number, Value};
 /// Decodes msgpack bytes as a value of type `ty`.
 pub fn decode(ty: &Type, bytes: &[u8]) -> Result<Value, CodecError> {
     let root = AttributePath::root();
+    // Count the values before building any: the tree must stay within a multiple of the input.
+    super::budget::check(bytes, super::budget::element_budget(bytes.len()))
+        .map_err(|e| CodecError::new(&root, format!("invalid msgpack: {e}")))?;
     let mut reader = bytes;
     let mp = rmpv::decode::read_value(&mut reader)
         .map_err(|e| CodecError::new(&root, format!("invalid msgpack: {e}")))?;
@@ -337,5 +340,31 @@ mod tests {
         rmpv::encode::write_value(&mut bytes, &Mp::Map(vec![(Mp::from("zz"), Mp::Nil)])).unwrap();
         let err = decode(&ty, &bytes).unwrap_err();
         assert_eq!(err.path.to_string(), "zz");
+    }
+
+    /// array32 header + `n` nils.
+    fn nils(n: u32) -> Vec<u8> {
+        let mut bytes = vec![0xdd];
+        bytes.extend_from_slice(&n.to_be_bytes());
+        bytes.resize(5 + n as usize, 0xc0);
+        bytes
+    }
+
+    #[test]
+    fn a_message_of_one_byte_values_beyond_the_budget_is_refused_before_decoding() {
+        let ty = Type::list(Type::String);
+        let fits = u32::try_from(super::super::budget::MIN_ELEMENTS - 1).unwrap();
+        let Value::List(items) = decode(&ty, &nils(fits)).unwrap() else {
+            panic!("not a list")
+        };
+        assert_eq!(items.len(), fits as usize);
+        // 200 000 nils are 200 KB of msgpack, a budget of 65 536 values.
+        let Err(err) = decode(&ty, &nils(200_000)) else {
+            panic!("200 000 nils decoded")
+        };
+        assert!(err.message.contains("more than 65536 values"), "{err}");
+        // A 4 G-element header with no elements behind it allocates nothing.
+        let err = decode(&ty, &[0xdd, 0xff, 0xff, 0xff, 0xff]).unwrap_err();
+        assert!(err.message.contains("ends inside a value"), "{err}");
     }
 }
