@@ -18,9 +18,6 @@ use tfplugin::{
     Attribute, AttributePath, Block, Diagnostic, Diagnostics, NestedBlock, Schema, TfValue, Type,
 };
 
-/// GitLab's address when the `gitlab` block does not name one.
-pub const DEFAULT_GITLAB_URL: &str = "https://gitlab.com";
-
 /// What every resource receives: `ctx.provider::<ProviderConfig>()`.
 #[derive(Clone, Default, PartialEq, Eq)]
 pub struct ProviderConfig {
@@ -56,10 +53,45 @@ impl fmt::Debug for ProviderConfig {
     }
 }
 
-/// How to reach GitLab's REST API.
+/// Where a configured GitLab API URL came from (named in diagnostics).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UrlSource {
+    /// The provider's `gitlab { base_url }`.
+    Attribute,
+    /// The `GITLAB_BASE_URL` environment variable.
+    Environment,
+}
+
+impl fmt::Display for UrlSource {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::Attribute => "the provider's gitlab.base_url",
+            Self::Environment => "GITLAB_BASE_URL",
+        })
+    }
+}
+
+/// A GitLab API URL the user configured, and where.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfiguredUrl {
+    pub url: String,
+    pub source: UrlSource,
+}
+
+/// How to reach GitLab's REST API. Which GitLab the drain talks to is decided per release
+/// (`crate::drain::GitlabAccess::for_release`): `base_url` when configured — on the host of the
+/// release's `gitlab_url` unless `allow_different_host` — else the release's `gitlab_url`, else
+/// `CI_SERVER_URL`. Never a built-in default such as gitlab.com.
 #[derive(Clone, PartialEq, Eq)]
 pub struct GitLabSettings {
-    pub base_url: String,
+    /// `base_url`, else `GITLAB_BASE_URL`; `None` when neither is set.
+    pub base_url: Option<ConfiguredUrl>,
+    /// `allow_different_host`, else `GITLAB_ALLOW_DIFFERENT_HOST`: `base_url` may name another
+    /// host than the release's `gitlab_url` (a GitLab whose API is served on a separate host).
+    pub allow_different_host: bool,
+    /// `CI_SERVER_URL` (inside a GitLab CI job): the GitLab to use when a release has no
+    /// `gitlab_url`.
+    pub ci_server_url: Option<String>,
     /// Personal, group or project access token. Secret: never log or print it.
     pub token: Option<String>,
     /// Extra CA certificates (PEM) for a GitLab behind a private CA, as configured.
@@ -86,6 +118,8 @@ impl fmt::Debug for GitLabSettings {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("GitLabSettings")
             .field("base_url", &self.base_url)
+            .field("allow_different_host", &self.allow_different_host)
+            .field("ci_server_url", &self.ci_server_url)
             .field("token", &self.token.as_ref().map(|_| "(redacted)"))
             .field("ca_certificate", &self.ca_certificate.is_some())
             .field("ca_certificate_file", &self.ca_certificate_file)
@@ -132,6 +166,7 @@ pub struct GitLabModel {
     pub base_url: TfValue<String>,
     pub token: TfValue<String>,
     pub ca_certificate: TfValue<String>,
+    pub allow_different_host: TfValue<bool>,
 }
 
 fn optional_string(description: &str) -> Attribute {
@@ -157,12 +192,18 @@ pub fn schema() -> Schema {
             "gitlab",
             NestedBlock::list(
                 Block::new()
-                    .description("How to reach GitLab's REST API (used to pause runners before upgrades and to check them).")
+                    .description("How to reach GitLab's REST API: the drain pauses a release's runner, waits for its jobs and may delete it (on destroy, and on update with `drain_on_update`). The drain only talks to the GitLab the runner belongs to: the release's `gitlab_url` unless `base_url` is set.")
                     .attribute(
                         "base_url",
                         optional_string(
-                            "GitLab's base URL, e.g. `https://gitlab.example.com`. Defaults to `GITLAB_BASE_URL`, then `https://gitlab.com`.",
+                            "GitLab's API address when it differs from a release's `gitlab_url`, e.g. `https://gitlab.example.com` (a trailing `/api/v4` is accepted). Defaults to `GITLAB_BASE_URL`; when neither is set, each release's drain uses the release's `gitlab_url` (then `CI_SERVER_URL` in a GitLab CI job) — never gitlab.com unless that is the release's GitLab. It must be on the same host as the release's `gitlab_url` (plan and destroy refuse otherwise, before sending anything), unless `allow_different_host` is true.",
                         ),
+                    )
+                    .attribute(
+                        "allow_different_host",
+                        Attribute::bool()
+                            .optional()
+                            .description("Allow `base_url` to name another host than a release's `gitlab_url`, for a GitLab whose API is served on a separate host. The drain then sends the GitLab token and the runner's authentication token to `base_url`'s host: set it only when that host is your GitLab. Defaults to `GITLAB_ALLOW_DIFFERENT_HOST` (`true`/`1`), else false."),
                     )
                     .attribute(
                         "token",
@@ -475,8 +516,28 @@ fn gitlab_settings(
         }
         _ => env(variable).filter(|v| !v.is_empty()),
     };
-    let base_url = field("base_url", block.map(|b| &b.base_url), "GITLAB_BASE_URL");
+    let base_url_source = match block.map(|b| &b.base_url) {
+        Some(TfValue::Known(_)) => UrlSource::Attribute,
+        _ => UrlSource::Environment,
+    };
+    let base_url = field("base_url", block.map(|b| &b.base_url), "GITLAB_BASE_URL")
+        .filter(|url| !url.trim().is_empty())
+        .map(|url| ConfiguredUrl {
+            url,
+            source: base_url_source,
+        });
     let token = field("token", block.map(|b| &b.token), "GITLAB_TOKEN");
+    let allow_different_host = match block.map(|b| &b.allow_different_host) {
+        Some(TfValue::Known(allow)) => *allow,
+        Some(TfValue::Unknown) => {
+            unknown.push("gitlab.allow_different_host".to_owned());
+            false
+        }
+        _ => env("GITLAB_ALLOW_DIFFERENT_HOST")
+            .and_then(|v| parse_bool(&v))
+            .unwrap_or(false),
+    };
+    let ci_server_url = env("CI_SERVER_URL").filter(|url| !url.trim().is_empty());
     let (ca_certificate, ca_certificate_file) = match block.map(|b| &b.ca_certificate) {
         Some(TfValue::Known(pem)) => (Some(pem.clone()), None),
         Some(TfValue::Unknown) => {
@@ -495,7 +556,9 @@ fn gitlab_settings(
         return None;
     }
     Some(GitLabSettings {
-        base_url: base_url.unwrap_or_else(|| DEFAULT_GITLAB_URL.to_owned()),
+        base_url,
+        allow_different_host,
+        ci_server_url,
         token,
         ca_certificate,
         ca_certificate_file,
@@ -578,7 +641,9 @@ mod tests {
         );
         assert_eq!(c.kubernetes.config_context.as_deref(), Some("dev"));
         let g = c.gitlab.unwrap();
-        assert_eq!(g.base_url, DEFAULT_GITLAB_URL);
+        // No built-in GitLab: each release's drain uses the release's gitlab_url.
+        assert_eq!(g.base_url, None);
+        assert!(!g.allow_different_host);
         assert_eq!(g.token.as_deref(), Some("glpat-x"));
         assert!(!format!("{g:?}").contains("glpat"));
     }
@@ -719,6 +784,61 @@ mod tests {
                 "gitlab[0].base_url",
             ]
         );
+    }
+
+    #[test]
+    fn gitlab_url_settings_remember_their_source_and_the_opt_out() {
+        let ci = [
+            ("GITLAB_TOKEN", "glpat-x"),
+            ("GITLAB_BASE_URL", "https://env.example.com"),
+            ("GITLAB_ALLOW_DIFFERENT_HOST", "true"),
+            ("CI_SERVER_URL", "https://ci.example.com"),
+        ];
+        let from_env = resolve(&model(Value::Null, Value::Null), env(&ci))
+            .gitlab
+            .unwrap();
+        assert_eq!(
+            from_env.base_url,
+            Some(ConfiguredUrl {
+                url: "https://env.example.com".into(),
+                source: UrlSource::Environment,
+            })
+        );
+        assert!(from_env.allow_different_host);
+        assert_eq!(
+            from_env.ci_server_url.as_deref(),
+            Some("https://ci.example.com")
+        );
+
+        let configured = model(
+            Value::Null,
+            Value::List(vec![Value::object([
+                ("base_url", Value::from("https://api.example.com")),
+                ("allow_different_host", Value::from(false)),
+            ])]),
+        );
+        let settings = resolve(&configured, env(&ci)).gitlab.unwrap();
+        assert_eq!(
+            settings
+                .base_url
+                .as_ref()
+                .map(|u| (u.url.as_str(), u.source)),
+            Some(("https://api.example.com", UrlSource::Attribute))
+        );
+        assert!(!settings.allow_different_host, "the attribute wins");
+        assert_eq!(
+            settings.base_url.unwrap().source.to_string(),
+            "the provider's gitlab.base_url"
+        );
+
+        let unsure = resolve(
+            &model(Value::Null, Value::Null),
+            env(&[
+                ("GITLAB_TOKEN", "glpat-x"),
+                ("GITLAB_ALLOW_DIFFERENT_HOST", "maybe"),
+            ]),
+        );
+        assert!(!unsure.gitlab.unwrap().allow_different_host);
     }
 
     #[test]

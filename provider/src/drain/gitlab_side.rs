@@ -10,7 +10,34 @@ use gitlab_runner_api::{
 use tfplugin::Diagnostic;
 use tokio::time::Instant;
 
+use super::gitlab_url::{HostMismatch, drain_api_url};
 use crate::config::GitLabSettings;
+
+/// Why the drain's GitLab client was not built.
+#[derive(Debug, thiserror::Error)]
+pub enum GitlabAccessError {
+    /// `base_url` names another host than the release's `gitlab_url`.
+    #[error(transparent)]
+    HostMismatch(#[from] HostMismatch),
+    /// The settings cannot make a client (bad URL, token or CA).
+    #[error(transparent)]
+    Client(#[from] GitlabError),
+}
+
+impl GitlabAccessError {
+    /// The error diagnostic for the drain of `release`.
+    pub fn to_diagnostic(&self, release: &str) -> Diagnostic {
+        match self {
+            Self::HostMismatch(mismatch) => mismatch.to_diagnostic(release),
+            Self::Client(error) => Diagnostic::error(
+                "Invalid GitLab Settings",
+                format!(
+                    "{error}. Fix the provider's gitlab block (or GITLAB_BASE_URL / GITLAB_TOKEN)."
+                ),
+            ),
+        }
+    }
+}
 
 /// A GitLab client with the retry policy the drain uses.
 #[derive(Debug, Clone)]
@@ -30,18 +57,25 @@ pub enum JobVisibility {
 }
 
 impl GitlabAccess {
-    /// A client for the provider's `gitlab` settings; `None` when no access token is configured.
-    pub fn from_settings(settings: Option<&GitLabSettings>) -> Result<Option<Self>, GitlabError> {
+    /// A client for the drain of a release whose runner belongs to `gitlab_url`: the URL comes
+    /// from [`drain_api_url`] (a configured `base_url` on the same host, else `gitlab_url`, else
+    /// `CI_SERVER_URL`). `Ok(None)` when no access token (or no URL) is configured. A
+    /// `base_url` on another host is refused before any request.
+    pub fn for_release(
+        settings: Option<&GitLabSettings>,
+        gitlab_url: Option<&str>,
+    ) -> Result<Option<Self>, GitlabAccessError> {
         let Some(settings) = settings else {
             return Ok(None);
         };
         let Some(token) = settings.token.as_deref().filter(|t| !t.trim().is_empty()) else {
             return Ok(None);
         };
-        let mut config = ClientConfig::new(
-            settings.base_url.clone(),
-            SecretString::from(token.to_owned()),
-        );
+        let Some(api) = drain_api_url(settings, gitlab_url)? else {
+            return Ok(None);
+        };
+        tracing::debug!(url = %api.url, source = %api.source, "drain: GitLab API address");
+        let mut config = ClientConfig::new(api.url, SecretString::from(token.to_owned()));
         config.ca_certificates_pem = settings.ca_pem();
         Ok(Some(Self::new(GitlabClient::new(config)?)))
     }

@@ -25,6 +25,7 @@
 
 mod error;
 mod gitlab_side;
+mod gitlab_url;
 mod identity;
 mod job_pods;
 mod manager;
@@ -38,7 +39,8 @@ mod teardown;
 mod wait;
 
 pub use error::{DrainError, Stage};
-pub use gitlab_side::{GitlabAccess, JobVisibility, no_gitlab_warning};
+pub use gitlab_side::{GitlabAccess, GitlabAccessError, JobVisibility, no_gitlab_warning};
+pub use gitlab_url::{ApiUrlSource, DrainApiUrl, HostMismatch, drain_api_url};
 pub use identity::{RUNNER_TOKEN_KEY, job_pod_selector, token_from_secret};
 pub use job_pods::{
     ID_SHORT_LABEL, JobPod, JobPodSelector, MANAGER_NAME_LABEL, is_running_job_pod,

@@ -90,14 +90,9 @@ async fn teardown_for(
     let kube = crate::kube::client_for(config)
         .await
         .map_err(|error| Diagnostics::from(error.diagnostic()))?;
-    let gitlab = GitlabAccess::from_settings(config.gitlab.as_ref()).map_err(|error| {
-        Diagnostics::from(Diagnostic::error(
-            "Invalid GitLab Settings",
-            format!(
-                "{error}. Fix the provider's gitlab block (or GITLAB_BASE_URL / GITLAB_TOKEN)."
-            ),
-        ))
-    })?;
+    // The runner's own GitLab (or a base_url on its host): checked before anything is sent.
+    let gitlab = GitlabAccess::for_release(config.gitlab.as_ref(), model.gitlab_url.as_deref())
+        .map_err(|error| Diagnostics::from(error.to_diagnostic(&target_for(model).id())))?;
     Ok(Teardown {
         kube,
         gitlab,

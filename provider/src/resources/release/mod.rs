@@ -18,6 +18,7 @@ pub mod desired;
 #[cfg(test)]
 mod desired_tests;
 mod digest;
+mod gitlab_host;
 mod helm_ops;
 mod live;
 pub mod model;
@@ -99,34 +100,25 @@ impl Resource for Release {
 
     async fn modify_plan(
         &self,
-        _ctx: &Context,
+        ctx: &Context,
         request: PlanRequest,
         response: &mut PlanResponse,
     ) -> OpResult {
-        plan::modify_plan(&request, response)
+        plan::modify_plan(&request, response)?;
+        gitlab_host::check_plan(ctx, &response.plan, &mut response.diagnostics);
+        Ok(())
     }
 
-    /// A destroy plan says when the drain will have no GitLab access (job pods alone decide).
+    /// A destroy plan says when the drain will have no GitLab access (job pods alone decide),
+    /// and refuses a GitLab `base_url` on another host than the release's `gitlab_url`.
     async fn plan_destroy(
         &self,
         ctx: &Context,
         request: PlanDestroyRequest,
         response: &mut PlanDestroyResponse,
     ) -> OpResult {
-        let Ok(config) = ctx.provider::<ProviderConfig>() else {
-            return Ok(());
-        };
-        let id: String = request
-            .prior_state
-            .get_attr(&AttributePath::new("id"))
-            .unwrap_or_default();
-        let gitlab_access = matches!(
-            crate::drain::GitlabAccess::from_settings(config.gitlab.as_ref()),
-            Ok(Some(_))
-        );
-        response
-            .diagnostics
-            .extend(crate::drain::plan_warnings(gitlab_access, &id));
+        let diagnostics = gitlab_host::destroy_plan_diagnostics(ctx, &request.prior_state);
+        response.diagnostics.extend(diagnostics);
         Ok(())
     }
 
