@@ -207,6 +207,7 @@ pub fn upgrade_install(
         "--install".to_string(),
         request.release.clone(),
     ];
+    no_credentials_in_url(&request.chart)?;
     match (&request.chart, &request.credentials) {
         (ChartSource::Repository { url, chart }, None) => {
             non_empty("repository URL", url)?;
@@ -423,6 +424,30 @@ fn registry_login(host: &str, credentials: &RepositoryCredentials) -> HelmInvoca
         ],
         stdin_secret: Some(credentials.password.clone()),
     }
+}
+
+/// Refuses a repository URL or OCI reference with credentials in it (`https://user:pass@host`):
+/// argv is readable by every local user (`/proc/<pid>/cmdline`), and helm would also record it.
+fn no_credentials_in_url(chart: &ChartSource) -> Result<(), HelmError> {
+    let url = match chart {
+        ChartSource::Repository { url, .. } => url,
+        ChartSource::Oci { reference } => reference,
+        ChartSource::Local { .. } => return Ok(()),
+    };
+    let authority = url
+        .split_once("://")
+        .map_or(url.as_str(), |(_, rest)| rest)
+        .split(['/', '?', '#'])
+        .next()
+        .unwrap_or_default();
+    if authority.contains('@') {
+        return Err(HelmError::InvalidRequest(
+            "the chart repository URL or OCI reference carries credentials (user:password@host); \
+             give them as repository_username and repository_password instead (they reach helm on stdin, never in its command line)"
+                .into(),
+        ));
+    }
+    Ok(())
 }
 
 /// The registry host of `oci://host[:port]/path/chart`.

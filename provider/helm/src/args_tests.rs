@@ -466,3 +466,31 @@ fn description_and_force_conflicts_are_request_fields() {
         helm4.display()
     );
 }
+
+#[test]
+fn credentials_in_a_repository_url_or_oci_reference_are_refused() {
+    for chart in [
+        ChartSource::Repository {
+            url: "https://user:s3cret@charts.example.com/stable".into(),
+            chart: "gitlab-runner".into(),
+        },
+        ChartSource::Oci {
+            reference: "oci://robot:s3cret@registry.example.com/charts/gitlab-runner".into(),
+        },
+    ] {
+        let request = UpgradeInstall::new("runner", "ci", chart);
+        let error = upgrade_install(Helm4, &request, files(&[])).unwrap_err();
+        let message = error.to_string();
+        assert!(message.contains("carries credentials"), "{message}");
+        assert!(!message.contains("s3cret"), "{message}");
+    }
+    // An `@` after the host (a path or a digest) is not a credential.
+    let request = UpgradeInstall::new(
+        "runner",
+        "ci",
+        ChartSource::Oci {
+            reference: "oci://registry.example.com/charts/gitlab-runner@sha256:abc".into(),
+        },
+    );
+    assert!(upgrade_install(Helm4, &request, files(&[])).is_ok());
+}

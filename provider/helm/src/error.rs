@@ -47,6 +47,9 @@ pub enum HelmError {
     #[error("could not run {path} version: {reason}")]
     VersionCommand { path: PathBuf, reason: String },
 
+    #[error("{path} version did not finish within {seconds}s and was stopped")]
+    VersionTimedOut { path: PathBuf, seconds: f64 },
+
     #[error("could not understand the version {output:?} printed by {path}")]
     UnparsableVersion { path: PathBuf, output: String },
 

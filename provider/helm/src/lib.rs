@@ -18,6 +18,7 @@ pub mod drift;
 mod error;
 mod kinds;
 pub mod manifest;
+pub mod parent_death;
 pub mod recovery;
 mod redact;
 pub mod release;
@@ -45,6 +46,6 @@ pub use release::{
     read_latest_release, read_release_history,
 };
 pub use run::{HelmOutput, HelmRunner, RunOptions};
-pub use sandbox::HelmSandbox;
+pub use sandbox::{HelmSandbox, SANDBOX_PREFIX, StaleSandboxes, remove_stale_sandboxes};
 pub use tokio_util::sync::CancellationToken;
-pub use version::{HelmBinary, HelmGeneration, generation_of, parse_version};
+pub use version::{HelmBinary, HelmGeneration, VERSION_TIMEOUT, generation_of, parse_version};

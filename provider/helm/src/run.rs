@@ -1,6 +1,10 @@
-//! Running helm: private environment, stdin for secrets, a timeout and a cancellation token that
-//! stop the child (SIGTERM, then SIGKILL after a grace period), and redacted, classified errors.
+//! Running helm: private environment, stdin for secrets, one deadline for all helm processes of
+//! an operation, a cancellation token that stops the child (after an optional grace in which helm
+//! may finish on its own: SIGTERM, then SIGKILL after a grace period), its own process group (a
+//! terminal Ctrl-C does not reach it), optionally tied to the provider's life (see
+//! [`crate::parent_death`]), and redacted, classified errors.
 
+use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::Duration;
 
@@ -20,23 +24,33 @@ const TERMINATION_GRACE: Duration = Duration::from_secs(10);
 /// At most this much of helm's stderr is kept in an error (its tail).
 const MAX_STDERR: usize = 8 * 1024;
 
-/// Per-run limits and secrets.
+/// Limits and secrets of one operation (all its helm processes share them).
 #[derive(Debug, Clone)]
 pub struct RunOptions {
-    /// The whole process is stopped after this long (give helm's own `--timeout` some margin).
+    /// The operation's limit (give helm's own `--timeout` some margin); reported in errors.
     pub timeout: Duration,
-    /// Cancelling it stops the process.
+    /// When every helm process of the operation must have finished: `timeout` after
+    /// [`RunOptions::new`]. `repo add` / `registry login` and the upgrade that follows share it.
+    pub deadline: tokio::time::Instant,
+    /// Cancelling it stops the process (after `cancel_grace`).
     pub cancel: CancellationToken,
+    /// How long a running helm may go on after cancellation before it gets SIGTERM: helm has no
+    /// safe stopping point mid-upgrade, so a short install or upgrade is better left to finish.
+    /// Zero by default.
+    pub cancel_grace: Duration,
     /// Strings to mask in everything that leaves the crate (stdin secrets are added
     /// automatically).
     pub secrets: Vec<String>,
 }
 
 impl RunOptions {
+    /// Options whose deadline is `timeout` from now.
     pub fn new(timeout: Duration) -> Self {
         Self {
             timeout,
+            deadline: tokio::time::Instant::now() + timeout,
             cancel: CancellationToken::new(),
+            cancel_grace: Duration::ZERO,
             secrets: Vec::new(),
         }
     }
@@ -53,11 +67,28 @@ pub struct HelmOutput {
 #[derive(Debug, Clone)]
 pub struct HelmRunner {
     binary: HelmBinary,
+    /// The trampoline binary that arms the parent-death signal (see [`crate::parent_death`]).
+    launcher: Option<PathBuf>,
 }
 
 impl HelmRunner {
     pub fn new(binary: HelmBinary) -> Self {
-        Self { binary }
+        Self {
+            binary,
+            launcher: crate::parent_death::registered_launcher().map(Path::to_path_buf),
+        }
+    }
+
+    /// Starts helm through `launcher` (a binary whose `main` calls
+    /// [`crate::parent_death::exec_if_requested`], normally `std::env::current_exe()`), so that
+    /// helm is killed when this process dies. Ignored where the platform has no parent-death
+    /// signal.
+    #[must_use]
+    pub fn with_parent_death_launcher(mut self, launcher: PathBuf) -> Self {
+        if crate::parent_death::SUPPORTED {
+            self.launcher = Some(launcher);
+        }
+        self
     }
 
     pub fn binary(&self) -> &HelmBinary {
@@ -160,11 +191,19 @@ impl HelmRunner {
         }
         let stdout = read_all(child.stdout.take());
         let stderr = read_all(child.stderr.take());
-        let outcome = tokio::select! {
+        let mut outcome = tokio::select! {
             status = child.wait() => Outcome::Exited(status),
-            () = tokio::time::sleep(options.timeout) => Outcome::TimedOut,
+            () = tokio::time::sleep_until(options.deadline) => Outcome::TimedOut,
             () = options.cancel.cancelled() => Outcome::Cancelled,
         };
+        if matches!(outcome, Outcome::Cancelled) && !options.cancel_grace.is_zero() {
+            // Let helm finish what it is doing, within the grace and the deadline.
+            let grace_end =
+                (tokio::time::Instant::now() + options.cancel_grace).min(options.deadline);
+            if let Ok(status) = tokio::time::timeout_at(grace_end, child.wait()).await {
+                outcome = Outcome::Exited(status);
+            }
+        }
         let status = match outcome {
             Outcome::Exited(status) => status,
             Outcome::TimedOut => {
@@ -200,8 +239,26 @@ impl HelmRunner {
     }
 
     fn spawn(&self, sandbox: &HelmSandbox, invocation: &HelmInvocation) -> std::io::Result<Child> {
-        let mut command = Command::new(&self.binary.path);
-        command.args(&invocation.args);
+        let mut command = match &self.launcher {
+            Some(launcher) => {
+                let mut command = Command::new(launcher);
+                command.args(crate::parent_death::trampoline_args(
+                    &self.binary.path,
+                    &invocation.args,
+                ));
+                command
+            }
+            None => {
+                let mut command = Command::new(&self.binary.path);
+                command.args(&invocation.args);
+                command
+            }
+        };
+        // Its own process group: a terminal's Ctrl-C (SIGINT to the foreground group that
+        // Terraform and the provider are in) does not reach helm; only StopProvider and the
+        // deadline stop it.
+        #[cfg(unix)]
+        command.process_group(0);
         for (name, _) in std::env::vars_os() {
             let Some(name) = name.to_str() else { continue };
             if name.starts_with("HELM_") || name.starts_with("XDG_") || name == "KUBECONFIG" {
@@ -245,20 +302,20 @@ where
     })
 }
 
-/// SIGTERM (helm then marks the release failed instead of leaving it pending), then SIGKILL.
+/// SIGTERM to helm's process group (helm then marks the release failed instead of leaving it
+/// pending; credential plugins it started stop too), then SIGKILL to the group.
 async fn stop(child: &mut Child) {
     #[cfg(unix)]
     if let Some(pid) = child.id().and_then(|id| i32::try_from(id).ok()) {
-        let _ = nix::sys::signal::kill(
-            nix::unistd::Pid::from_raw(pid),
-            nix::sys::signal::Signal::SIGTERM,
-        );
+        let group = nix::unistd::Pid::from_raw(pid);
+        let _ = nix::sys::signal::killpg(group, nix::sys::signal::Signal::SIGTERM);
         if tokio::time::timeout(TERMINATION_GRACE, child.wait())
             .await
             .is_ok()
         {
             return;
         }
+        let _ = nix::sys::signal::killpg(group, nix::sys::signal::Signal::SIGKILL);
     }
     let _ = child.kill().await;
 }

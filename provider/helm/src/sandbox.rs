@@ -1,5 +1,11 @@
 //! A private directory per helm operation: HOME, XDG and helm directories, the kubeconfig and
 //! the values files, all inside one 0700 temp dir that is removed when the sandbox is dropped.
+//!
+//! The directory's name says whose it is: `gitlabrunner-helm-<pid>-<start>-<random>`, with the
+//! owning process's id and start time (clock ticks since boot on Linux, so a reused pid does
+//! not pass for the owner). A provider killed with SIGKILL cannot remove its sandbox (which holds
+//! a kubeconfig with a token or client key); [`remove_stale_sandboxes`] at the next start removes
+//! the sandboxes of processes that are gone.
 
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
@@ -24,7 +30,8 @@ impl HelmSandbox {
     /// Creates the private directory and writes `connection` as its kubeconfig.
     pub fn new(connection: &ResolvedConnection) -> Result<Self, HelmError> {
         let mut builder = tempfile::Builder::new();
-        builder.prefix("gitlabrunner-helm-");
+        let prefix = owner_prefix(std::process::id(), own_start_time());
+        builder.prefix(&prefix);
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt as _;
@@ -99,6 +106,124 @@ impl HelmSandbox {
     }
 }
 
+/// Start of every sandbox directory's name.
+pub const SANDBOX_PREFIX: &str = "gitlabrunner-helm-";
+
+fn owner_prefix(pid: u32, start: u64) -> String {
+    format!("{SANDBOX_PREFIX}{pid}-{start}-")
+}
+
+/// The owner a sandbox directory's name records: `(pid, start time)`.
+fn parse_owner(name: &str) -> Option<(u32, u64)> {
+    let mut parts = name.strip_prefix(SANDBOX_PREFIX)?.splitn(3, '-');
+    let pid = parts.next()?.parse().ok()?;
+    let start = parts.next()?.parse().ok()?;
+    parts.next().filter(|rest| !rest.is_empty())?;
+    Some((pid, start))
+}
+
+/// This process's start time (0 where it cannot be read).
+fn own_start_time() -> u64 {
+    static START: std::sync::OnceLock<u64> = std::sync::OnceLock::new();
+    *START.get_or_init(|| process_start_time(std::process::id()).unwrap_or(0))
+}
+
+/// A process's start time in clock ticks since boot (`/proc/<pid>/stat` field 22).
+#[cfg(target_os = "linux")]
+fn process_start_time(pid: u32) -> Option<u64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // The command name (field 2) is in parentheses and may hold spaces: count after it.
+    let after_name = &stat[stat.rfind(')')? + 1..];
+    after_name.split_whitespace().nth(19)?.parse().ok()
+}
+
+#[cfg(not(target_os = "linux"))]
+fn process_start_time(_pid: u32) -> Option<u64> {
+    None
+}
+
+/// Whether the process that made a sandbox is certainly gone (a live process, or one whose state
+/// cannot be told, keeps its sandbox).
+fn owner_is_gone(pid: u32, start: u64) -> bool {
+    #[cfg(target_os = "linux")]
+    {
+        match process_start_time(pid) {
+            // No such process, or the pid now belongs to a process started at another time.
+            None => !Path::new(&format!("/proc/{pid}")).exists(),
+            Some(now) => start != 0 && now != start,
+        }
+    }
+    #[cfg(all(unix, not(target_os = "linux")))]
+    {
+        let _ = start;
+        let Ok(raw) = i32::try_from(pid) else {
+            return false;
+        };
+        matches!(
+            nix::sys::signal::kill(nix::unistd::Pid::from_raw(raw), None),
+            Err(nix::errno::Errno::ESRCH)
+        )
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = start;
+        false
+    }
+}
+
+/// What [`remove_stale_sandboxes`] did.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct StaleSandboxes {
+    /// Sandboxes removed (their owner is gone).
+    pub removed: Vec<PathBuf>,
+    /// Sandboxes of dead owners that could not be removed, with the reason.
+    pub failed: Vec<(PathBuf, String)>,
+}
+
+/// Removes the sandboxes in `dir` (normally `std::env::temp_dir()`) whose owning process is gone:
+/// only directories (not symlinks) named like ours, owned by this user. One directory listing
+/// when there is nothing to remove.
+pub fn remove_stale_sandboxes(dir: &Path) -> StaleSandboxes {
+    let mut report = StaleSandboxes::default();
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return report;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let Some((pid, start)) = name.to_str().and_then(parse_owner) else {
+            continue;
+        };
+        let path = entry.path();
+        if !is_own_directory(&path) || !owner_is_gone(pid, start) {
+            continue;
+        }
+        match std::fs::remove_dir_all(&path) {
+            Ok(()) => report.removed.push(path),
+            Err(error) => report.failed.push((path, error.to_string())),
+        }
+    }
+    report
+}
+
+/// A real directory (not a symlink) owned by this user.
+fn is_own_directory(path: &Path) -> bool {
+    let Ok(metadata) = std::fs::symlink_metadata(path) else {
+        return false;
+    };
+    if !metadata.file_type().is_dir() {
+        return false;
+    }
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt as _;
+        metadata.uid() == nix::unistd::geteuid().as_raw()
+    }
+    #[cfg(not(unix))]
+    {
+        true
+    }
+}
+
 #[cfg(unix)]
 fn create_private(path: &Path) -> std::io::Result<std::fs::File> {
     use std::os::unix::fs::OpenOptionsExt as _;
@@ -154,6 +279,69 @@ mod tests {
         drop(sandbox);
         assert!(!root.exists());
         assert!(!values.exists());
+    }
+
+    #[test]
+    fn the_name_records_this_process_and_its_start_time() {
+        let sandbox = HelmSandbox::new(&connection()).unwrap();
+        let name = sandbox.path().file_name().unwrap().to_str().unwrap();
+        let (pid, start) = parse_owner(name).unwrap();
+        assert_eq!(pid, std::process::id());
+        if cfg!(target_os = "linux") {
+            assert_ne!(start, 0);
+        }
+        assert_eq!(start, own_start_time());
+    }
+
+    #[test]
+    fn owner_names_parse_strictly() {
+        assert_eq!(parse_owner("gitlabrunner-helm-12-345-abc"), Some((12, 345)));
+        assert_eq!(parse_owner("gitlabrunner-helm-12-345-"), None);
+        assert_eq!(parse_owner("gitlabrunner-helm-abc123"), None);
+        assert_eq!(parse_owner("other-12-345-abc"), None);
+    }
+
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn only_sandboxes_of_gone_processes_are_removed() {
+        let tmp = tempfile::tempdir().unwrap();
+        // A process that has exited (and been reaped): its pid is free.
+        let mut child = std::process::Command::new("true").spawn().unwrap();
+        let dead = child.id();
+        child.wait().unwrap();
+        let me = std::process::id();
+        let my_start = own_start_time();
+        let make = |name: String| {
+            let path = tmp.path().join(name);
+            std::fs::create_dir(&path).unwrap();
+            std::fs::write(path.join("kubeconfig"), "token").unwrap();
+            path
+        };
+        let of_dead = make(format!("{SANDBOX_PREFIX}{dead}-1-x1"));
+        let reused_pid = make(format!("{SANDBOX_PREFIX}{me}-{}-x2", my_start + 1));
+        let mine = make(format!("{SANDBOX_PREFIX}{me}-{my_start}-x3"));
+        let parent = std::os::unix::process::parent_id();
+        let parent_start = process_start_time(parent).unwrap();
+        let of_parent = make(format!("{SANDBOX_PREFIX}{parent}-{parent_start}-x4"));
+        let of_parent_reused = make(format!("{SANDBOX_PREFIX}{parent}-{}-x5", parent_start + 7));
+        let unrelated = make(format!("gitlabrunner-other-{dead}-1-x6"));
+        let target = make("target".into());
+        let link = tmp.path().join(format!("{SANDBOX_PREFIX}{dead}-1-x7"));
+        std::os::unix::fs::symlink(&target, &link).unwrap();
+
+        let report = remove_stale_sandboxes(tmp.path());
+        assert!(!of_dead.exists());
+        assert!(!of_parent_reused.exists(), "a reused pid is not the owner");
+        assert!(
+            !reused_pid.exists(),
+            "an earlier process with this pid is gone"
+        );
+        assert!(mine.exists(), "this process is alive");
+        assert!(of_parent.exists(), "a live owner keeps its sandbox");
+        assert!(unrelated.exists() && target.join("kubeconfig").exists());
+        assert!(link.exists(), "symlinks are never followed nor removed");
+        assert_eq!(report.removed.len(), 3, "{report:?}");
+        assert!(report.failed.is_empty(), "{report:?}");
     }
 
     #[test]
