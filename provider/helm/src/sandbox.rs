@@ -131,10 +131,19 @@ fn own_start_time() -> u64 {
 /// A process's start time in clock ticks since boot (`/proc/<pid>/stat` field 22).
 #[cfg(target_os = "linux")]
 fn process_start_time(pid: u32) -> Option<u64> {
+    process_stat(pid).map(|(_, start)| start)
+}
+
+/// A process's state letter (field 3) and start time (field 22) from `/proc/<pid>/stat`.
+#[cfg(target_os = "linux")]
+fn process_stat(pid: u32) -> Option<(String, u64)> {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
     // The command name (field 2) is in parentheses and may hold spaces: count after it.
     let after_name = &stat[stat.rfind(')')? + 1..];
-    after_name.split_whitespace().nth(19)?.parse().ok()
+    let mut fields = after_name.split_whitespace();
+    let state = fields.next()?.to_owned();
+    let start = fields.nth(18)?.parse().ok()?;
+    Some((state, start))
 }
 
 #[cfg(not(target_os = "linux"))]
@@ -147,10 +156,12 @@ fn process_start_time(_pid: u32) -> Option<u64> {
 fn owner_is_gone(pid: u32, start: u64) -> bool {
     #[cfg(target_os = "linux")]
     {
-        match process_start_time(pid) {
+        match process_stat(pid) {
             // No such process, or the pid now belongs to a process started at another time.
             None => !Path::new(&format!("/proc/{pid}")).exists(),
-            Some(now) => start != 0 && now != start,
+            // A zombie runs no more (its parent has not reaped it yet).
+            Some((state, _)) if state == "Z" || state == "X" => true,
+            Some((_, now)) => start != 0 && now != start,
         }
     }
     #[cfg(all(unix, not(target_os = "linux")))]
@@ -329,7 +340,18 @@ mod tests {
         let link = tmp.path().join(format!("{SANDBOX_PREFIX}{dead}-1-x7"));
         std::os::unix::fs::symlink(&target, &link).unwrap();
 
+        // A process that has exited but is not reaped yet (a zombie).
+        let mut zombie = std::process::Command::new("true").spawn().unwrap();
+        let zombie_pid = zombie.id();
+        let zombie_start = process_start_time(zombie_pid).unwrap();
+        while process_stat(zombie_pid).is_some_and(|(state, _)| state != "Z") {
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
+        let of_zombie = make(format!("{SANDBOX_PREFIX}{zombie_pid}-{zombie_start}-x8"));
+
         let report = remove_stale_sandboxes(tmp.path());
+        zombie.wait().unwrap();
+        assert!(!of_zombie.exists(), "a zombie runs no more");
         assert!(!of_dead.exists());
         assert!(!of_parent_reused.exists(), "a reused pid is not the owner");
         assert!(
@@ -340,7 +362,7 @@ mod tests {
         assert!(of_parent.exists(), "a live owner keeps its sandbox");
         assert!(unrelated.exists() && target.join("kubeconfig").exists());
         assert!(link.exists(), "symlinks are never followed nor removed");
-        assert_eq!(report.removed.len(), 3, "{report:?}");
+        assert_eq!(report.removed.len(), 4, "{report:?}");
         assert!(report.failed.is_empty(), "{report:?}");
     }
 
