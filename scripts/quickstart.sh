@@ -74,6 +74,9 @@ export TF_CLI_CONFIG_FILE="$work/dev.tfrc" CHECKPOINT_DISABLE=1 TF_IN_AUTOMATION
 export KUBECONFIG="$work/kubeconfig" GITLAB_TOKEN="$admin_token"
 export TF_VAR_kubeconfig="$work/kubeconfig" TF_VAR_helm_path="$root/tools/bin/helm"
 export TF_VAR_gitlab_api_url="$gitlab_url" TF_VAR_gitlab_ca_file="$work/gitlab-ca.pem"
+# The test GitLab API listens on 127.0.0.1, the runner's gitlab_url is gitlab.example.com: allow
+# the drain's API host to differ (with a real GitLab, leave gitlab_api_url = gitlab_url instead).
+export GITLAB_ALLOW_DIFFERENT_HOST=true
 export TF_VAR_runner_token="$runner_token"
 export TF_VAR_chart="$root/acceptance-tests/charts/gitlab-runner"
 cd "$work/tf"

@@ -101,6 +101,9 @@ impl ExampleTree {
         workdir.set_env("TF_LOG", "info");
         workdir.set_env("TF_VAR_runner_token", RUNNER_TOKEN);
         workdir.set_env("GITLAB_TOKEN", ADMIN_TOKEN);
+        // The drain's API (`gitlab_api_url`, the test server on 127.0.0.1) is on another host
+        // than the runners' `gitlab_url` (GITLAB_URL, never contacted): say that this is meant.
+        workdir.set_env("GITLAB_ALLOW_DIFFERENT_HOST", "true");
         copy_tree(&examples_root(), workdir.path());
         ExampleTree { workdir }
     }
