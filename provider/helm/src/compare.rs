@@ -17,19 +17,81 @@
 //!   `annotations` are compared;
 //! - Secrets: `data` is compared as decoded bytes; `stringData.k` is compared with the decoded
 //!   live `data.k`.
+//!
+//! [`live_extras`] lists the other direction: what the live object has and the manifest does not
+//! set (a map key, a named list element). Whether such an extra is drift depends on who added it
+//! (`metadata.managedFields`), which [`crate::drift`] decides.
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use serde_json::Value;
+
+/// One step of a field path, as the comparison walked it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Step {
+    /// A map key.
+    Key(String),
+    /// The element of a named list whose `name` is this.
+    Name(String),
+    /// A list element by position.
+    Index(usize),
+}
+
+/// A path both as text (`spec.containers[name=web].image`) and as steps.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct FieldPath {
+    pub text: String,
+    pub steps: Vec<Step>,
+}
+
+impl FieldPath {
+    fn key(&self, key: &str) -> FieldPath {
+        let shown = path_key(key);
+        self.with(
+            if self.text.is_empty() {
+                shown
+            } else {
+                format!("{}.{shown}", self.text)
+            },
+            Step::Key(key.to_string()),
+        )
+    }
+
+    fn name(&self, name: &str) -> FieldPath {
+        self.with(
+            format!("{}[name={name}]", self.text),
+            Step::Name(name.to_string()),
+        )
+    }
+
+    fn index(&self, index: usize) -> FieldPath {
+        self.with(format!("{}[{index}]", self.text), Step::Index(index))
+    }
+
+    fn with(&self, text: String, step: Step) -> FieldPath {
+        let mut steps = self.steps.clone();
+        steps.push(step);
+        FieldPath { text, steps }
+    }
+}
 
 /// One difference found, before it is attached to an object.
 #[derive(Debug, Clone, PartialEq)]
 pub struct FieldDifference {
     /// Dotted path, list elements as `[3]` or `[name=web]`.
     pub path: String,
+    /// The same path as steps (to look up who owns the live field).
+    pub steps: Vec<Step>,
     pub missing: bool,
     pub expected: Value,
     pub actual: Option<Value>,
+}
+
+/// A live field or list element the manifest does not set.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LiveExtra {
+    pub path: String,
+    pub steps: Vec<Step>,
 }
 
 /// Compares a manifest object with the live object.
@@ -38,6 +100,7 @@ pub fn compare_object(kind: &str, desired: &Value, live: &Value) -> Vec<FieldDif
     let (Some(desired), Some(live_map)) = (desired.as_object(), live.as_object()) else {
         return differences;
     };
+    let root = FieldPath::default();
     for (key, value) in desired {
         match key.as_str() {
             "apiVersion" | "kind" | "status" => {}
@@ -54,22 +117,122 @@ pub fn compare_object(kind: &str, desired: &Value, live: &Value) -> Vec<FieldDif
                     &mut differences,
                 );
             }
-            _ => compare_value(value, live_map.get(key), key, &mut differences),
+            _ => compare_value(value, live_map.get(key), &root.key(key), &mut differences),
         }
     }
     differences
 }
 
 fn compare_metadata(desired: &Value, live: Option<&Value>, out: &mut Vec<FieldDifference>) {
+    let metadata = FieldPath::default().key("metadata");
     for field in ["labels", "annotations"] {
         if let Some(value) = desired.get(field) {
             compare_value(
                 value,
                 live.and_then(|m| m.get(field)),
-                &format!("metadata.{field}"),
+                &metadata.key(field),
                 out,
             );
         }
+    }
+}
+
+/// What the live object has that the manifest does not set: map keys, and elements of named
+/// lists (reported whole). A map the manifest lacks is reported key by key, so that each key
+/// can be attributed to whoever added it. Skipped: `apiVersion`, `kind`, `status`, metadata
+/// other than labels and annotations; positional lists (a longer live list is already a change).
+/// Secret `data` keys count as set when the manifest sets them in `data` or `stringData`.
+pub fn live_extras(kind: &str, desired: &Value, live: &Value) -> Vec<LiveExtra> {
+    let mut out = Vec::new();
+    let Some(live_map) = live.as_object() else {
+        return out;
+    };
+    let root = FieldPath::default();
+    for (key, live_value) in live_map {
+        let path = root.key(key);
+        match key.as_str() {
+            "apiVersion" | "kind" | "status" | "stringData" => {}
+            "metadata" => {
+                for field in ["labels", "annotations"] {
+                    if let Some(value) = live_value.get(field) {
+                        extras_in(
+                            desired.get("metadata").and_then(|m| m.get(field)),
+                            value,
+                            &path.key(field),
+                            &mut out,
+                        );
+                    }
+                }
+            }
+            "data" if kind == "Secret" => {
+                let mut set = serde_json::Map::new();
+                for source in ["data", "stringData"] {
+                    if let Some(map) = desired.get(source).and_then(Value::as_object) {
+                        set.extend(map.iter().map(|(k, v)| (k.clone(), v.clone())));
+                    }
+                }
+                let keys_only: serde_json::Map<String, Value> =
+                    set.into_iter().map(|(k, _)| (k, Value::Null)).collect();
+                if let Some(live_data) = live_value.as_object() {
+                    for k in live_data.keys().filter(|k| !keys_only.contains_key(*k)) {
+                        out.push(extra(&path.key(k)));
+                    }
+                }
+            }
+            _ => extras_in(desired.get(key), live_value, &path, &mut out),
+        }
+    }
+    out
+}
+
+fn extra(path: &FieldPath) -> LiveExtra {
+    LiveExtra {
+        path: path.text.clone(),
+        steps: path.steps.clone(),
+    }
+}
+
+fn extras_in(desired: Option<&Value>, live: &Value, path: &FieldPath, out: &mut Vec<LiveExtra>) {
+    let desired = desired.filter(|d| !d.is_null());
+    match (desired, live) {
+        (_, Value::Object(live)) => {
+            if desired.is_some_and(|d| !d.is_object()) {
+                return;
+            }
+            for (key, value) in live {
+                extras_in(desired.and_then(|d| d.get(key)), value, &path.key(key), out);
+            }
+        }
+        (_, Value::Array(live)) => {
+            let Some(live_named) = named_elements(live) else {
+                if desired.is_none() && !live.is_empty() {
+                    out.push(extra(path));
+                } else if let Some(Value::Array(desired)) = desired {
+                    for (index, (d, l)) in desired.iter().zip(live).enumerate() {
+                        extras_in(Some(d), l, &path.index(index), out);
+                    }
+                }
+                return;
+            };
+            let desired_named = match desired {
+                None => Vec::new(),
+                Some(Value::Array(d)) => match named_elements(d) {
+                    Some(named) => named,
+                    None if d.is_empty() => Vec::new(),
+                    None => return,
+                },
+                Some(_) => return,
+            };
+            for (name, element) in live_named {
+                let element_path = path.name(name);
+                match desired_named.iter().find(|(n, _)| *n == name) {
+                    Some((_, d)) => extras_in(Some(d), element, &element_path, out),
+                    None => out.push(extra(&element_path)),
+                }
+            }
+        }
+        (None, _) => out.push(extra(path)),
+        (Some(_), _) => {}
     }
 }
 
@@ -85,6 +248,7 @@ fn compare_secret_data(
     };
     for (key, value) in desired {
         let path = format!("{prefix}.{}", path_key(key));
+        let steps = vec![Step::Key("data".to_string()), Step::Key(key.clone())];
         let expected: Option<Vec<u8>> = match value {
             Value::Null => continue,
             Value::String(text) if plain => Some(text.as_bytes().to_vec()),
@@ -98,6 +262,7 @@ fn compare_secret_data(
             (Some(expected), None) if expected.is_empty() => {}
             (_, None) => out.push(FieldDifference {
                 path,
+                steps,
                 missing: true,
                 expected: value.clone(),
                 actual: None,
@@ -106,6 +271,7 @@ fn compare_secret_data(
                 if STANDARD.decode(actual.trim()).ok().as_deref() != Some(expected.as_slice()) {
                     out.push(FieldDifference {
                         path,
+                        steps,
                         missing: false,
                         expected: value.clone(),
                         actual: Some(Value::String(actual.to_string())),
@@ -116,6 +282,7 @@ fn compare_secret_data(
                 if value.as_str() != Some(actual) {
                     out.push(FieldDifference {
                         path,
+                        steps,
                         missing: false,
                         expected: value.clone(),
                         actual: Some(Value::String(actual.to_string())),
@@ -126,20 +293,30 @@ fn compare_secret_data(
     }
 }
 
+fn difference(
+    path: &FieldPath,
+    missing: bool,
+    expected: &Value,
+    actual: Option<&Value>,
+) -> FieldDifference {
+    FieldDifference {
+        path: path.text.clone(),
+        steps: path.steps.clone(),
+        missing,
+        expected: expected.clone(),
+        actual: actual.cloned(),
+    }
+}
+
 fn compare_value(
     desired: &Value,
     live: Option<&Value>,
-    path: &str,
+    path: &FieldPath,
     out: &mut Vec<FieldDifference>,
 ) {
     let Some(live) = live.filter(|live| !live.is_null()) else {
         if !is_zero(desired) {
-            out.push(FieldDifference {
-                path: path.to_string(),
-                missing: true,
-                expected: desired.clone(),
-                actual: None,
-            });
+            out.push(difference(path, true, desired, None));
         }
         return;
     };
@@ -147,55 +324,45 @@ fn compare_value(
         (Value::Null, _) => {}
         (Value::Object(desired), Value::Object(live)) => {
             for (key, value) in desired {
-                compare_value(
-                    value,
-                    live.get(key),
-                    &format!("{path}.{}", path_key(key)),
-                    out,
-                );
+                compare_value(value, live.get(key), &path.key(key), out);
             }
         }
         (Value::Array(desired), Value::Array(live)) => compare_list(desired, live, path, out),
         (desired, live) if scalars_equal(desired, live) => {}
-        (desired, live) => out.push(FieldDifference {
-            path: path.to_string(),
-            missing: false,
-            expected: desired.clone(),
-            actual: Some(live.clone()),
-        }),
+        (desired, live) => out.push(difference(path, false, desired, Some(live))),
     }
 }
 
-fn compare_list(desired: &[Value], live: &[Value], path: &str, out: &mut Vec<FieldDifference>) {
+fn compare_list(
+    desired: &[Value],
+    live: &[Value],
+    path: &FieldPath,
+    out: &mut Vec<FieldDifference>,
+) {
     if let Some(desired_named) = named_elements(desired)
         && let Some(live_named) = named_elements(live)
     {
         for (name, element) in desired_named {
-            let element_path = format!("{path}[name={name}]");
+            let element_path = path.name(name);
             match live_named.iter().find(|(live_name, _)| *live_name == name) {
                 Some((_, live_element)) => {
                     compare_value(element, Some(live_element), &element_path, out)
                 }
-                None => out.push(FieldDifference {
-                    path: element_path,
-                    missing: true,
-                    expected: element.clone(),
-                    actual: None,
-                }),
+                None => out.push(difference(&element_path, true, element, None)),
             }
         }
         return;
     }
     for (index, element) in desired.iter().enumerate() {
-        compare_value(element, live.get(index), &format!("{path}[{index}]"), out);
+        compare_value(element, live.get(index), &path.index(index), out);
     }
     if live.len() > desired.len() {
-        out.push(FieldDifference {
-            path: path.to_string(),
-            missing: false,
-            expected: Value::Array(desired.to_vec()),
-            actual: Some(Value::Array(live.to_vec())),
-        });
+        out.push(difference(
+            path,
+            false,
+            &Value::Array(desired.to_vec()),
+            Some(&Value::Array(live.to_vec())),
+        ));
     }
 }
 

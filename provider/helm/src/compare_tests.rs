@@ -205,3 +205,50 @@ fn quantities_parse() {
     assert_eq!(parse_quantity("10s"), None);
     assert_eq!(parse_quantity("v1"), None);
 }
+
+fn extras(kind: &str, desired: Value, live: Value) -> Vec<String> {
+    let mut found: Vec<String> = crate::compare::live_extras(kind, &desired, &live)
+        .into_iter()
+        .map(|e| e.path)
+        .collect();
+    found.sort();
+    found
+}
+
+#[test]
+fn live_extras_are_map_keys_and_whole_named_elements() {
+    let desired = json!({
+        "kind": "Deployment", "metadata": {"name": "r", "labels": {"app": "r"}},
+        "spec": {"replicas": 1, "template": {"spec": {"containers": [
+            {"name": "runner", "image": "r", "env": [{"name": "A", "value": "1"}]}]}}}
+    });
+    let live = json!({
+        "kind": "Deployment",
+        "metadata": {"name": "r", "uid": "u", "labels": {"app": "r", "team": "ops"},
+                     "annotations": {"note": "x"}, "managedFields": []},
+        "spec": {"replicas": 1, "template": {"spec": {
+            "containers": [
+                {"name": "runner", "image": "r", "env": [{"name": "A", "value": "1"}, {"name": "X", "value": "1"}]},
+                {"name": "sidecar", "image": "s", "ports": [{"containerPort": 80}]}],
+            "nodeSelector": {"disk": "ssd"}}}},
+        "status": {"replicas": 1}
+    });
+    assert_eq!(
+        extras("Deployment", desired, live),
+        [
+            "metadata.annotations.note",
+            "metadata.labels.team",
+            "spec.template.spec.containers[name=runner].env[name=X]",
+            "spec.template.spec.containers[name=sidecar]",
+            "spec.template.spec.nodeSelector.disk",
+        ]
+    );
+}
+
+#[test]
+fn secret_data_keys_set_through_string_data_are_not_extras() {
+    let desired =
+        json!({"kind": "Secret", "stringData": {"runner-token": "t"}, "data": {"ca.crt": "Y2E="}});
+    let live = json!({"kind": "Secret", "data": {"runner-token": "dA==", "ca.crt": "Y2E=", "stolen": "eA=="}});
+    assert_eq!(extras("Secret", desired, live), ["data.stolen"]);
+}

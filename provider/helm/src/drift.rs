@@ -1,14 +1,26 @@
-//! Manifest drift: GET each object of the release manifest (one request each) and compare only
-//! the fields the manifest sets (see [`crate::compare`] for the rules).
+//! Manifest drift: GET each object of the release manifest (one request each) and compare the
+//! fields the manifest sets (see [`crate::compare`] for the rules), plus what was added to it.
+//!
+//! An addition — a live field or named list element the manifest does not set — is drift when a
+//! field manager that counts under the [`DriftPolicy`] touches it (see [`ownership`]): not
+//! `helm`, not the caller's own managers, not Kubernetes' own components or status writers, not
+//! a manager the user chose to ignore. Server defaults (owned by no one) and what a webhook
+//! added during helm's request (owned by `helm`) are therefore not drift; an env var added with
+//! `kubectl set env` (owned by `kubectl-set`) is. The managers come with the GETs already made.
+
+pub mod ownership;
+pub mod repair;
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use futures::{StreamExt as _, TryStreamExt as _};
 use kube::api::{Api, DynamicObject};
 
-use crate::compare::compare_object;
+use crate::compare::{Step, compare_object, live_extras};
 use crate::manifest::{ManifestError, ManifestObject, parse_manifest};
 use crate::release::{ReleaseHistory, ReleaseReadError, read_release_history};
+pub use ownership::DriftPolicy;
+use ownership::Ownership;
 
 /// How many object GETs run at once.
 const CONCURRENT_GETS: usize = 8;
@@ -22,6 +34,9 @@ pub enum DriftChange {
     Changed,
     /// The whole object is gone.
     ObjectDeleted,
+    /// The live object has a field or list element the manifest does not set, added by a field
+    /// manager that counts (named in [`Drift::managers`]).
+    Added,
 }
 
 /// Expected and live value of a drifted field. Never present for Secrets.
@@ -41,9 +56,14 @@ pub struct Drift {
     /// Dotted path (`spec.template.spec.containers[name=runner].image`); empty for
     /// [`DriftChange::ObjectDeleted`].
     pub field_path: String,
+    /// The same path as steps.
+    pub steps: Vec<Step>,
     pub change: DriftChange,
     /// `None` for Secrets and deleted objects.
     pub values: Option<DriftValues>,
+    /// The field managers (counted under the policy) that own the live field: who added it, or
+    /// who changed it. Empty when no such manager is recorded.
+    pub managers: Vec<String>,
 }
 
 /// The outcome of a drift check.
@@ -80,22 +100,44 @@ pub enum DriftError {
     Release(#[from] ReleaseReadError),
 }
 
-/// Compares one manifest object with its live state (`None` = not found). Pure.
+/// Compares one manifest object with its live state (`None` = not found) under the default
+/// policy (only `helm` is the release's own manager). Pure.
 pub fn object_drift(object: &ManifestObject, live: Option<&serde_json::Value>) -> Vec<Drift> {
-    let drift = |field_path: String, change: DriftChange, values: Option<DriftValues>| Drift {
+    object_drift_with(object, live, &DriftPolicy::default())
+}
+
+/// Compares one manifest object with its live state (`None` = not found): changed and missing
+/// fields, and additions by managers that count under `policy`. Pure.
+pub fn object_drift_with(
+    object: &ManifestObject,
+    live: Option<&serde_json::Value>,
+    policy: &DriftPolicy,
+) -> Vec<Drift> {
+    let drift = |(field_path, steps): (String, Vec<Step>),
+                 change: DriftChange,
+                 values: Option<DriftValues>,
+                 managers: Vec<String>| Drift {
         api_version: object.api_version.clone(),
         kind: object.kind.clone(),
         namespace: object.namespace.clone(),
         name: object.name.clone(),
         field_path,
+        steps,
         change,
         values,
+        managers,
     };
     let Some(live) = live else {
-        return vec![drift(String::new(), DriftChange::ObjectDeleted, None)];
+        return vec![drift(
+            (String::new(), Vec::new()),
+            DriftChange::ObjectDeleted,
+            None,
+            Vec::new(),
+        )];
     };
     let secret = object.kind == "Secret" && object.api_version == "v1";
-    compare_object(&object.kind, &object.body, live)
+    let owners = Ownership::of(live);
+    let mut drifts: Vec<Drift> = compare_object(&object.kind, &object.body, live)
         .into_iter()
         .map(|difference| {
             let change = if difference.missing {
@@ -103,20 +145,69 @@ pub fn object_drift(object: &ManifestObject, live: Option<&serde_json::Value>) -
             } else {
                 DriftChange::Changed
             };
+            let managers = if difference.missing {
+                Vec::new()
+            } else {
+                owners.counted_managers(live, &difference.steps, policy)
+            };
             let values = (!secret).then_some(DriftValues {
                 expected: difference.expected,
                 actual: difference.actual,
             });
-            drift(difference.path, change, values)
+            drift(
+                (difference.path, difference.steps),
+                change,
+                values,
+                managers,
+            )
         })
-        .collect()
+        .collect();
+    for extra in live_extras(&object.kind, &object.body, live) {
+        let managers = owners.counted_managers(live, &extra.steps, policy);
+        if managers.is_empty() {
+            continue;
+        }
+        let values = (!secret).then(|| DriftValues {
+            expected: serde_json::Value::Null,
+            actual: value_at(live, &extra.steps).cloned(),
+        });
+        drifts.push(drift(
+            (extra.path, extra.steps),
+            DriftChange::Added,
+            values,
+            managers,
+        ));
+    }
+    drifts
 }
 
-/// Parses `manifest` and checks every object against the cluster, one GET per object.
+/// The live value at `steps`.
+fn value_at<'a>(live: &'a serde_json::Value, steps: &[Step]) -> Option<&'a serde_json::Value> {
+    steps.iter().try_fold(live, |value, step| match step {
+        Step::Key(key) => value.get(key),
+        Step::Index(index) => value.get(index),
+        Step::Name(name) => value.as_array()?.iter().find(|item| {
+            item.get("name").and_then(serde_json::Value::as_str) == Some(name.as_str())
+        }),
+    })
+}
+
+/// Parses `manifest` and checks every object against the cluster, one GET per object, under the
+/// default policy.
 pub async fn check_manifest_drift(
     client: &kube::Client,
     release_namespace: &str,
     manifest: &str,
+) -> Result<DriftReport, DriftError> {
+    check_manifest_drift_with(client, release_namespace, manifest, &DriftPolicy::default()).await
+}
+
+/// Parses `manifest` and checks every object against the cluster, one GET per object.
+pub async fn check_manifest_drift_with(
+    client: &kube::Client,
+    release_namespace: &str,
+    manifest: &str,
+    policy: &DriftPolicy,
 ) -> Result<DriftReport, DriftError> {
     let objects = parse_manifest(manifest, release_namespace)?;
     let requests = AtomicUsize::new(0);
@@ -124,7 +215,7 @@ pub async fn check_manifest_drift(
     // would make this future not provably `Send` (a higher-ranked lifetime).
     let checks: Vec<_> = objects
         .iter()
-        .map(|object| drift_of(client, object, &requests))
+        .map(|object| drift_of(client, object, &requests, policy))
         .collect();
     let results: Vec<Vec<Drift>> = futures::stream::iter(checks)
         .buffered(CONCURRENT_GETS)
@@ -150,10 +241,19 @@ async fn drift_of(
     client: &kube::Client,
     object: &ManifestObject,
     requests: &AtomicUsize,
+    policy: &DriftPolicy,
 ) -> Result<Vec<Drift>, DriftError> {
     requests.fetch_add(1, Ordering::Relaxed);
     let live = get_live(client, object).await?;
-    Ok(object_drift(object, live.as_ref()))
+    Ok(object_drift_with(object, live.as_ref(), policy))
+}
+
+/// The live copy of a manifest object (`None` when it does not exist), managedFields included.
+pub async fn get_live_object(
+    client: &kube::Client,
+    object: &ManifestObject,
+) -> Result<Option<serde_json::Value>, DriftError> {
+    get_live(client, object).await
 }
 
 async fn get_live(
@@ -196,16 +296,27 @@ pub struct ReleaseInspection {
 }
 
 /// Reads the release (one list) and checks its manifest against the cluster (one GET per
-/// object). `Ok(None)` when the release does not exist.
+/// object) under the default policy. `Ok(None)` when the release does not exist.
 pub async fn inspect_release(
     client: &kube::Client,
     namespace: &str,
     release: &str,
 ) -> Result<Option<ReleaseInspection>, DriftError> {
+    inspect_release_with(client, namespace, release, &DriftPolicy::default()).await
+}
+
+/// As [`inspect_release`], counting additions under `policy`.
+pub async fn inspect_release_with(
+    client: &kube::Client,
+    namespace: &str,
+    release: &str,
+    policy: &DriftPolicy,
+) -> Result<Option<ReleaseInspection>, DriftError> {
     let Some(history) = read_release_history(client, namespace, release).await? else {
         return Ok(None);
     };
-    let drift = check_manifest_drift(client, namespace, &history.latest.manifest).await?;
+    let drift =
+        check_manifest_drift_with(client, namespace, &history.latest.manifest, policy).await?;
     let api_requests = 1 + drift.api_requests;
     Ok(Some(ReleaseInspection {
         history,
@@ -288,5 +399,72 @@ mod send_checks {
     fn inspection_futures_are_send(client: &kube::Client) {
         assert_send(&super::inspect_release(client, "ns", "release"));
         assert_send(&super::check_manifest_drift(client, "ns", ""));
+        assert_send(&super::inspect_release_with(
+            client,
+            "ns",
+            "release",
+            &super::DriftPolicy::default(),
+        ));
+    }
+}
+
+#[cfg(test)]
+mod addition_tests {
+    use serde_json::json;
+
+    use super::*;
+
+    fn object(body: serde_json::Value) -> ManifestObject {
+        parse_manifest(&body.to_string(), "ci").unwrap().remove(0)
+    }
+
+    #[test]
+    fn additions_count_by_who_made_them_and_secret_values_stay_out() {
+        let binding = object(
+            json!({"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "RoleBinding",
+            "metadata": {"name": "rb"}, "roleRef": {"kind": "Role", "name": "r"},
+            "subjects": [{"kind": "ServiceAccount", "name": "runner"}]}),
+        );
+        let live = json!({"metadata": {"name": "rb", "managedFields": [
+                {"manager": "helm", "operation": "Apply", "fieldsV1": {"f:roleRef": {"f:kind": {}, "f:name": {}}}},
+                {"manager": "kubectl-patch", "operation": "Update", "fieldsV1": {"f:subjects": {}}}]},
+            "roleRef": {"kind": "Role", "name": "r"},
+            "subjects": [{"kind": "ServiceAccount", "name": "runner"}, {"kind": "ServiceAccount", "name": "default"}]});
+        let drifts = object_drift_with(&binding, Some(&live), &DriftPolicy::default());
+        assert_eq!(drifts.len(), 1, "{drifts:?}");
+        assert_eq!(drifts[0].change, DriftChange::Added);
+        assert_eq!(drifts[0].field_path, "subjects[name=default]");
+        assert_eq!(drifts[0].managers, ["kubectl-patch"]);
+
+        // The same element added under helm's manager (a webhook during helm's request), or by
+        // nobody (a default), is not drift.
+        let mut by_helm = live.clone();
+        by_helm["metadata"]["managedFields"][1]["manager"] = json!("helm");
+        assert!(object_drift_with(&binding, Some(&by_helm), &DriftPolicy::default()).is_empty());
+        let mut by_nobody = live.clone();
+        by_nobody["metadata"]["managedFields"] = json!([]);
+        assert!(object_drift_with(&binding, Some(&by_nobody), &DriftPolicy::default()).is_empty());
+        // A manager the user ignores.
+        let policy = DriftPolicy {
+            own_managers: vec![],
+            ignored_managers: vec!["kubectl-patch".into()],
+        };
+        assert!(object_drift_with(&binding, Some(&live), &policy).is_empty());
+
+        let secret = object(
+            json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "s"},
+            "stringData": {"runner-token": "glrt-x"}}),
+        );
+        let live = json!({"metadata": {"name": "s", "managedFields": [
+                {"manager": "kubectl-edit", "operation": "Update", "fieldsV1": {"f:data": {"f:extra": {}}}}]},
+            "data": {"runner-token": "Z2xydC14", "extra": "c2VjcmV0LXZhbHVl"}});
+        let drifts = object_drift_with(&secret, Some(&live), &DriftPolicy::default());
+        assert_eq!(drifts.len(), 1, "{drifts:?}");
+        assert_eq!(
+            (drifts[0].field_path.as_str(), drifts[0].change),
+            ("data.extra", DriftChange::Added)
+        );
+        assert_eq!(drifts[0].values, None);
+        assert!(!format!("{drifts:?}").contains("c2VjcmV0LXZhbHVl"));
     }
 }

@@ -72,7 +72,7 @@ async fn start() -> Setup {
     }
 }
 
-const VALUES: &str = "gitlabUrl: https://gitlab.example.com\nconcurrent: 4\nrunnerToken: glrt-test-token\nrbac:\n  create: true\n";
+const VALUES: &str = "gitlabUrl: https://gitlab.example.com\nconcurrent: 4\nreplicas: 1\nrunnerToken: glrt-test-token\nrbac:\n  create: true\n";
 
 fn request() -> UpgradeInstall {
     UpgradeInstall::new("runner", NAMESPACE, fixture_chart())

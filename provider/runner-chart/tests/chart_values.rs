@@ -112,6 +112,7 @@ fn the_seed_values_render_to_the_chart_interface() {
         "checkInterval": 3,
         "logLevel": "info",
         "terminationGracePeriodSeconds": 3600,
+        "replicas": 1,
         "image": { "registry": "registry.gitlab.com", "image": "gitlab-org/gitlab-runner", "tag": "ubi-fips-v18.9.0" },
         "useTini": true,
         "imagePullSecrets": [{ "name": "regcred" }],
@@ -162,8 +163,10 @@ fn minimal_values_leave_chart_defaults_alone() {
     };
     assert_eq!(
         values.to_values(),
+        // Except `replicas`, pinned to 1 so that a `kubectl scale` is a changed value (issue 12).
         Ok(json!({
             "gitlabUrl": "https://gitlab.example.com",
+            "replicas": 1,
             "runners": { "config": "[[runners]]\n", "secret": "tok" },
         }))
     );

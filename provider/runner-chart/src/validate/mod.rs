@@ -4,6 +4,7 @@
 //! column; they never contain the value of a secret-bearing key (nor, in fact, any value).
 
 mod duration;
+mod lines;
 mod suggest;
 pub(crate) mod template;
 
@@ -14,15 +15,33 @@ use toml_edit::{Item, TableLike, Value};
 use crate::catalogue::{self, Secrecy, SectionSpec, ValueKind};
 use crate::credentials::{is_credential_key, looks_like_credential, secret_key_advice};
 use crate::finding::{ConfigPath, Finding, Position, Rule};
+use lines::LineIndex;
 use suggest::{Suggestion, section_header, suggest};
 use template::{MaskedSource, TemplatePlacement};
+
+/// The largest runner configuration: the chart writes it into a ConfigMap, and Kubernetes refuses
+/// ConfigMaps over 1 MiB.
+pub const MAX_RUNNER_CONFIG_BYTES: usize = 1024 * 1024;
 
 /// Checks `source` (the text for the chart's `runners.config`) and returns every finding, errors first
 /// in document order, then warnings. An empty list means the configuration is clean.
 pub fn validate_runner_config(source: &str) -> Vec<Finding> {
+    if source.len() > MAX_RUNNER_CONFIG_BYTES {
+        return vec![Finding::error(
+            Rule::Syntax,
+            ConfigPath::root(),
+            "Runner Configuration Too Large",
+            format!(
+                "The runner configuration is {} bytes; the chart stores it in a ConfigMap, which \
+                 Kubernetes limits to 1 MiB ({MAX_RUNNER_CONFIG_BYTES} bytes), so it was not checked \
+                 further.",
+                source.len()
+            ),
+        )];
+    }
     let masked = template::mask(source);
     let mut checker = Checker {
-        source,
+        lines: LineIndex::new(source),
         masked: &masked,
         findings: Vec::new(),
     };
@@ -55,7 +74,7 @@ pub fn validate_runner_config(source: &str) -> Vec<Finding> {
 }
 
 struct Checker<'s> {
-    source: &'s str,
+    lines: LineIndex<'s>,
     masked: &'s MaskedSource,
     findings: Vec<Finding>,
 }
@@ -110,7 +129,7 @@ fn tables_of(item: &Item) -> Option<Vec<SpannedTable<'_>>> {
 
 impl Checker<'_> {
     fn position(&self, span: Option<Range<usize>>) -> Option<Position> {
-        span.map(|span| Position::of_offset(self.source, span.start))
+        span.map(|span| self.lines.position(span.start))
     }
 
     fn report_syntax_error(&mut self, error: &toml_edit::TomlError) {
@@ -534,5 +553,48 @@ impl Checker<'_> {
             self.findings
                 .push(finding.at(self.position(privileged_key.span())));
         }
+    }
+}
+
+#[cfg(test)]
+mod limit_tests {
+    use super::*;
+    use crate::finding::Severity;
+
+    #[test]
+    fn a_configuration_over_1_mib_is_one_finding_and_is_not_parsed() {
+        let mut source = String::from("[[runners]]\nname = \"r\"\nexecutor = \"kubernetes\"\n");
+        source.push_str(&format!("# {}\n", "x".repeat(MAX_RUNNER_CONFIG_BYTES)));
+        let findings = validate_runner_config(&source);
+        assert_eq!(findings.len(), 1, "{findings:?}");
+        assert_eq!(findings[0].summary, "Runner Configuration Too Large");
+        assert_eq!(findings[0].severity, Severity::Error);
+        assert!(
+            findings[0].detail.contains("1048576 bytes"),
+            "{}",
+            findings[0].detail
+        );
+    }
+
+    #[test]
+    fn twenty_thousand_keys_get_their_own_line_and_column() {
+        // Each entry of a string map holds an integer: one finding per key, each with a position.
+        let mut source = String::from(
+            "[[runners]]\nname = \"r\"\nexecutor = \"kubernetes\"\n[runners.kubernetes.node_selector]\n",
+        );
+        for i in 0..20_000 {
+            source.push_str(&format!("\"é{i}\" = {i}\n"));
+        }
+        let findings = validate_runner_config(&source);
+        let positions: Vec<Position> = findings.iter().filter_map(|f| f.position).collect();
+        assert_eq!(positions.len(), 20_000, "{:?}", findings.first());
+        assert_eq!(positions[0], Position { line: 5, column: 8 });
+        assert_eq!(
+            positions[19_999],
+            Position {
+                line: 20_004,
+                column: 12
+            }
+        );
     }
 }

@@ -38,10 +38,15 @@ pub(crate) struct MaskedSource {
 
 impl MaskedSource {
     /// The template region overlapping this byte range, if any.
+    /// Regions are in source order and disjoint: a binary search finds the first that ends
+    /// after `range` starts (a linear scan per key made many templated keys quadratic).
     pub(crate) fn region_overlapping(&self, range: &Range<usize>) -> Option<&TemplateRegion> {
+        let first = self
+            .regions
+            .partition_point(|region| region.range.end <= range.start);
         self.regions
-            .iter()
-            .find(|region| region.range.start < range.end && range.start < region.range.end)
+            .get(first)
+            .filter(|region| region.range.start < range.end && range.start < region.range.end)
     }
 }
 

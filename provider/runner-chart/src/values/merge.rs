@@ -21,6 +21,9 @@ pub enum MergeError {
     /// The YAML document is a list or a scalar, where Helm needs a mapping.
     #[error("the values must be a YAML mapping (key: value), not {found}")]
     NotAMapping { found: &'static str },
+    /// The text is too large or nests flow collections too deeply to parse at all.
+    #[error("the values are not parsed: {0}")]
+    Limit(#[from] yaml_guard::LimitError),
     /// Keys set both by a typed attribute and by the YAML.
     #[error("{} set by typed attributes and again in values: {}; remove them from values or from the typed attributes", plural(paths.len()), paths.join(", "))]
     Conflicts { paths: Vec<String> },
@@ -49,8 +52,17 @@ fn kind_of(value: &Value) -> &'static str {
     }
 }
 
+/// How large and deep one `values` document may be: helm stores the values in its release Secret
+/// (1 MiB, gzip-compressed), so 8 MiB of YAML is already far past what can be installed.
+pub const USER_VALUES_LIMITS: yaml_guard::Limits = yaml_guard::Limits {
+    max_bytes: 8 * 1024 * 1024,
+    max_flow_depth: yaml_guard::Limits::DEFAULT.max_flow_depth,
+};
+
 /// Parses the user's YAML into a mapping (empty text or a document of comments gives an empty mapping).
 pub fn parse_user_values(user_yaml: &str) -> Result<Map<String, Value>, MergeError> {
+    // Before the parser, whose work grows with flow nesting times length.
+    yaml_guard::check(user_yaml, &USER_VALUES_LIMITS)?;
     let parsed: Value = serde_yaml_ng::from_str(user_yaml).map_err(|error| {
         let location = error.location();
         MergeError::InvalidYaml {
@@ -231,6 +243,30 @@ mod tests {
         assert_eq!(
             merge_user_values(&typed(), "- a\n- b\n"),
             Err(MergeError::NotAMapping { found: "a list" })
+        );
+    }
+
+    #[test]
+    fn deep_flow_nesting_and_huge_documents_are_refused_before_parsing() {
+        let deep = format!("a: {}{}\n", "[".repeat(100_000), "]".repeat(100_000));
+        let error = parse_user_values(&deep).unwrap_err();
+        assert_eq!(
+            error,
+            MergeError::Limit(yaml_guard::LimitError::TooDeep { max: 256, line: 1 })
+        );
+        assert!(
+            error.to_string().contains("more than 256 levels"),
+            "{error}"
+        );
+        let huge = format!("a: \"{}\"\n", "x".repeat(8 * 1024 * 1024));
+        assert!(matches!(
+            parse_user_values(&huge),
+            Err(MergeError::Limit(yaml_guard::LimitError::TooLarge { .. }))
+        ));
+        // Ordinary nesting is untouched.
+        assert_eq!(
+            parse_user_values("a: [[1], {b: [2]}]\n").unwrap()["a"],
+            json!([[1], {"b": [2]}])
         );
     }
 }

@@ -347,7 +347,9 @@ impl ChartValues {
             "terminationGracePeriodSeconds",
             self.termination_grace_period_seconds.map(|v| json!(v)),
         );
-        put(&mut values, "replicas", self.replicas.map(|v| json!(v)));
+        // Pinned (1 unless set): the chart renders `replicas` only when the value is set, and a
+        // Deployment without it would let a hand-made `kubectl scale` pass as no drift.
+        put(&mut values, "replicas", Some(json!(self.replicas.unwrap_or(1))));
         put(&mut values, "image", self.image_values());
         put(
             &mut values,

@@ -222,7 +222,11 @@ async fn deploy(
     match (outcome, after) {
         (Ok(_), Some(after)) => {
             write_state(state, &after.latest, &wanted, true)?;
-            Ok(())
+            // helm keeps what other field managers added: take it away (issue 12).
+            let ignored = model.drift_ignore_field_managers.as_deref();
+            live::remove_additions(&client, repairing, namespace, &after.latest.manifest, ignored)
+                .await
+                .map_err(Into::into)
         }
         (Ok(_), None) => Err(Diagnostic::error(
             "Helm Release Missing After Install",
@@ -328,7 +332,8 @@ pub async fn read(
 ) -> OpResult {
     let model: ReleaseModel = request.state.get()?;
     let client = kube_client(config).await?;
-    let Some(inspection) = live::inspect(&client, &model.namespace, &model.name)
+    let policy = live::drift_policy(model.drift_ignore_field_managers.as_deref());
+    let Some(inspection) = live::inspect(&client, &model.namespace, &model.name, &policy)
         .await
         .map_err(Diagnostics::from)?
     else {

@@ -4,11 +4,15 @@
 
 use std::time::Duration;
 
+use helm_driver::drift::repair::remove_additions as remove_foreign_additions;
+use helm_driver::drift::{DriftPolicy, inspect_release_with};
 use helm_driver::{
-    Drift, DriftChange, DriftError, ReleaseHistory, ReleaseInspection, inspect_release,
-    parse_manifest, read_release_history,
+    Drift, DriftChange, DriftError, ReleaseHistory, ReleaseInspection, parse_manifest,
+    read_release_history,
 };
 use tfplugin::Diagnostic;
+
+use crate::kube::FIELD_MANAGER;
 
 /// Attempts per read (the kube client retries 429/503/504 itself as well).
 const ATTEMPTS: u32 = 3;
@@ -50,15 +54,26 @@ pub async fn history(
     }
 }
 
+/// What counts as drift for a release: additions by anyone but helm, this provider
+/// ([`FIELD_MANAGER`]), Kubernetes' own components and the managers the user lists in
+/// `drift_ignore_field_managers`.
+pub fn drift_policy(ignored: Option<&[String]>) -> DriftPolicy {
+    DriftPolicy {
+        own_managers: vec![FIELD_MANAGER.to_owned()],
+        ignored_managers: ignored.map(<[String]>::to_vec).unwrap_or_default(),
+    }
+}
+
 /// The release plus its manifest drift, `None` when it does not exist.
 pub async fn inspect(
     client: &kube::Client,
     namespace: &str,
     name: &str,
+    policy: &DriftPolicy,
 ) -> Result<Option<ReleaseInspection>, Diagnostic> {
     let mut attempt = 0;
     loop {
-        match inspect_release(client, namespace, name).await {
+        match inspect_release_with(client, namespace, name, policy).await {
             Ok(found) => return Ok(found),
             Err(error) if attempt + 1 < ATTEMPTS && !matches!(error, DriftError::Manifest(_)) => {
                 tracing::debug!(%error, attempt, "retrying the release inspection");
@@ -70,7 +85,9 @@ pub async fn inspect(
     }
 }
 
-/// `Kind namespace/name: field (changed|missing|object deleted)`, deduplicated, in order.
+/// `Kind namespace/name: field changed|missing|added by <manager>` (a change also says by whom
+/// when a foreign field manager owns the field) or `…: object deleted`, deduplicated, in order.
+/// Paths and managers only: never a value (Secrets' values stay out of state and plan).
 pub fn drift_lines(drifts: &[Drift]) -> Vec<String> {
     let mut lines: Vec<String> = drifts
         .iter()
@@ -79,15 +96,52 @@ pub fn drift_lines(drifts: &[Drift]) -> Vec<String> {
                 Some(namespace) => format!("{} {namespace}/{}", drift.kind, drift.name),
                 None => format!("{} {}", drift.kind, drift.name),
             };
+            let by = if drift.managers.is_empty() {
+                String::new()
+            } else {
+                format!(" by {}", drift.managers.join(", "))
+            };
             match drift.change {
                 DriftChange::ObjectDeleted => format!("{object}: object deleted"),
                 DriftChange::Missing => format!("{object}: {} missing", drift.field_path),
-                DriftChange::Changed => format!("{object}: {} changed", drift.field_path),
+                DriftChange::Changed => format!("{object}: {} changed{by}", drift.field_path),
+                DriftChange::Added => format!("{object}: {} added{by}", drift.field_path),
             }
         })
         .collect();
     lines.dedup();
     lines
+}
+
+/// After an upgrade that repairs drift: removes what other field managers added to the release's
+/// objects, which `helm upgrade` keeps (see `helm_driver::drift::repair`). Nothing happens when
+/// the upgrade was not a repair.
+pub async fn remove_additions(
+    client: &kube::Client,
+    repairing: bool,
+    namespace: &str,
+    manifest: &str,
+    ignored: Option<&[String]>,
+) -> Result<(), Diagnostic> {
+    if !repairing {
+        return Ok(());
+    }
+    let policy = drift_policy(ignored);
+    match remove_foreign_additions(client, namespace, manifest, &policy, FIELD_MANAGER).await {
+        Ok(removed) => {
+            for object in removed {
+                tracing::info!(kind = object.kind, name = object.name, fields = ?object.field_paths, "removed fields added outside Terraform");
+            }
+            Ok(())
+        }
+        Err(error) => Err(Diagnostic::error(
+            "Cannot Remove Fields Added Outside Terraform",
+            format!(
+                "The release was upgraded, but removing what other field managers added to its objects failed: {error}. \
+                 The next plan shows what is left, and apply tries again."
+            ),
+        )),
+    }
 }
 
 /// `Kind/namespace/name` of every object in a manifest (empty when it cannot be parsed).

@@ -93,6 +93,7 @@ pub struct ReleaseModel {
     pub on_drain_timeout: Option<String>,
     pub delete_runner_on_destroy: Option<bool>,
     pub drain_on_update: Option<bool>,
+    pub drift_ignore_field_managers: Option<Vec<String>>,
     pub revision: TfValue<i64>,
     pub status: TfValue<String>,
     pub app_version: TfValue<String>,

@@ -286,6 +286,10 @@ pub fn schema() -> Schema {
             "drain_on_update",
             Attribute::bool().optional().default(false).description("Pause and drain the runner before an upgrade, then resume it."),
         )
+        .attribute(
+            "drift_ignore_field_managers",
+            opt_strings("Field managers (the names in `metadata.managedFields`, e.g. `istio-operator`) whose additions to the release's objects are not drift; apply keeps them. Additions by any other manager except helm, this provider and Kubernetes' own components are drift, and apply removes them."),
+        )
         .attribute("revision", Attribute::int64().computed().description("Helm revision of the release."))
         .attribute("status", computed_string("Helm status of the newest revision (`deployed`, `failed`, `pending-upgrade`…)."))
         .attribute("app_version", computed_string("The chart's appVersion (the runner version)."))
@@ -298,7 +302,7 @@ pub fn schema() -> Schema {
             "drifted_objects",
             Attribute::list(Type::String)
                 .computed()
-                .description("Objects of the release edited or deleted outside Terraform (`Kind namespace/name: field (changed|missing|object deleted)`); the next apply repairs them."),
+                .description("Objects of the release edited, added to or deleted outside Terraform (`Kind namespace/name: field changed|missing|added by <field manager>`, `…: object deleted`); the next apply repairs them and removes what was added."),
         )
         .attribute(
             "manifest_objects",
