@@ -22,6 +22,8 @@ pub enum ManifestError {
     Yaml { index: usize, reason: String },
     #[error("manifest document {index} has no {missing}")]
     Incomplete { index: usize, missing: &'static str },
+    #[error("the manifest is not parsed: {0}")]
+    Limit(#[from] yaml_guard::LimitError),
 }
 
 /// Parses every non-empty document of `manifest`. Documents that are empty or only comments are
@@ -30,6 +32,8 @@ pub fn parse_manifest(
     manifest: &str,
     release_namespace: &str,
 ) -> Result<Vec<ManifestObject>, ManifestError> {
+    // Before the parser, whose work grows with flow nesting times length.
+    yaml_guard::check(manifest, &yaml_guard::Limits::DEFAULT)?;
     let mut objects = Vec::new();
     for (index, document) in serde_yaml_ng::Deserializer::from_str(manifest).enumerate() {
         let value =
@@ -192,5 +196,21 @@ spec:
         let objects = parse_manifest(list, "ci").unwrap();
         assert_eq!(objects.len(), 1);
         assert_eq!(objects[0].name, "a");
+    }
+
+    #[test]
+    fn deeply_nested_flow_collections_are_refused_before_parsing() {
+        let deep = format!(
+            "apiVersion: v1\nkind: ConfigMap\nmetadata: {{name: a}}\ndata: {}{}\n",
+            "[".repeat(16_000),
+            "]".repeat(16_000)
+        );
+        assert_eq!(
+            parse_manifest(&deep, "ci"),
+            Err(ManifestError::Limit(yaml_guard::LimitError::TooDeep {
+                max: 256,
+                line: 4
+            }))
+        );
     }
 }
