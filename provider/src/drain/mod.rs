@@ -18,7 +18,10 @@
 //! deletion unless `on_drain_timeout = "force"`. Cancellation (`StopProvider`) stops between
 //! requests with the release installed and the runner paused; every step is idempotent, so the
 //! next destroy resumes. [`Teardown::drain_for_update`] / [`Teardown::resume_after_update`]
-//! wrap an upgrade when `drain_on_update` is set.
+//! wrap an upgrade when `drain_on_update` is set; the resume gets its own short grace period
+//! when the upgrade was cancelled or ran out of time, and a runner it still could not resume is
+//! remembered in the release's private state and resumed by the next apply
+//! ([`release::around_upgrade`], [`release::resume_left_paused`]).
 //!
 //! [`release`] maps `gitlabrunner_release` attributes onto the teardown and wraps the
 //! resource's destroy ([`release::destroy`]) and update ([`release::around_upgrade`]).
@@ -48,4 +51,4 @@ pub use job_pods::{
 pub use running::RunningWork;
 pub use settings::{DEFAULT_DRAIN_TIMEOUT, DrainSettings, InvalidOnDrainTimeout, OnDrainTimeout};
 pub use target::{DrainTarget, ObjectRef, ReleaseLayout, chart_fullname};
-pub use teardown::{DrainReport, Drained, Teardown, plan_warnings};
+pub use teardown::{DrainReport, Drained, Teardown, UpdateDrainFailure, plan_warnings};

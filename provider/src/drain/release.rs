@@ -138,36 +138,142 @@ where
 }
 
 /// Update with `drain_on_update = true`: pause and drain the runner of `prior`, run `upgrade`,
-/// then resume the runner (also when the upgrade failed). Without it, just `upgrade`.
-pub async fn around_upgrade<Fut>(
+/// then resume the runner (also when the upgrade failed, was cancelled or ran out of time: the
+/// resume then gets its own short grace period). Without it, just `upgrade`.
+///
+/// `left_paused` comes in as the runner an earlier, interrupted upgrade paused and could not
+/// resume (from private state); it is resumed here — after this upgrade when it drains, else
+/// first. It goes out as the runner still left paused (to remember for the next apply).
+#[allow(clippy::too_many_arguments)]
+pub async fn around_upgrade<T, E, Fut>(
     ctx: &Context,
     config: &ProviderConfig,
     prior: &ReleaseModel,
     planned: &ReleaseModel,
     timeout: Duration,
     diagnostics: &mut Diagnostics,
+    left_paused: &mut Option<u64>,
     upgrade: Fut,
-) -> OpResult
+) -> Result<T, E>
 where
-    Fut: Future<Output = OpResult>,
+    Fut: Future<Output = Result<T, E>>,
+    E: From<Diagnostics>,
 {
     if planned.drain_on_update != Some(true) {
+        // A failed resume is reported (and remembered); it does not stop the upgrade.
+        let _ = resume_left_paused(ctx, config, prior, timeout, diagnostics, left_paused).await;
         return upgrade.await;
     }
     let mut teardown = teardown_for(ctx, config, prior, timeout).await?;
     teardown.settings.drain_timeout = settings_for(planned)
         .map_err(Diagnostics::from)?
         .drain_timeout;
-    let drained = teardown
-        .drain_for_update()
-        .await
-        .map_err(|error| Diagnostics::from(error.to_diagnostic()))?;
+    let mut drained = match teardown.drain_for_update_tracked().await {
+        Ok(drained) => drained,
+        Err(failure) => {
+            // The drain resumed what it paused, or says what it could not resume.
+            *left_paused = failure.left_paused.or(*left_paused);
+            return Err(Diagnostics::from(failure.error.to_diagnostic()).into());
+        }
+    };
+    if drained.was_paused == Some(true) && drained.report.runner_id == *left_paused {
+        // Paused, but by us (an earlier interrupted upgrade): resume it afterwards.
+        drained.was_paused = Some(false);
+    } else if let Some(other) = left_paused.filter(|id| drained.report.runner_id != Some(*id)) {
+        // Another runner (the token changed since): resume it on its own.
+        *left_paused = Some(other);
+        resume_with(&teardown, diagnostics, left_paused).await;
+    }
+    let ours = drained.paused_by_us();
     let outcome = upgrade.await;
     match teardown.resume_after_update(drained).await {
-        Ok(report) => report_into(report, diagnostics),
-        Err(error) => diagnostics.push(error.to_diagnostic()),
+        Ok(report) => {
+            if left_paused.is_some() && *left_paused == ours {
+                *left_paused = None;
+            }
+            report_into(report, diagnostics);
+        }
+        Err(error) => {
+            diagnostics.push(error.to_diagnostic());
+            diagnostics.push(left_paused_warning(ours, &prior.namespace, &prior.name));
+            *left_paused = ours.or(*left_paused);
+        }
     }
     outcome
+}
+
+/// Resumes the runner an earlier, interrupted `drain_on_update` upgrade left paused (when
+/// `left_paused` names one); `left_paused` becomes `None` once resumed (or when it can no longer
+/// be resumed here: no GitLab access), else stays for the next apply.
+pub async fn resume_left_paused(
+    ctx: &Context,
+    config: &ProviderConfig,
+    model: &ReleaseModel,
+    timeout: Duration,
+    diagnostics: &mut Diagnostics,
+    left_paused: &mut Option<u64>,
+) -> OpResult {
+    if left_paused.is_none() {
+        return Ok(());
+    }
+    let teardown = teardown_for(ctx, config, model, timeout).await?;
+    resume_with(&teardown, diagnostics, left_paused).await;
+    if left_paused.is_some() {
+        // The error is in `diagnostics` already.
+        return Err(Diagnostics::new());
+    }
+    Ok(())
+}
+
+async fn resume_with(
+    teardown: &Teardown,
+    diagnostics: &mut Diagnostics,
+    left_paused: &mut Option<u64>,
+) {
+    let Some(runner_id) = *left_paused else {
+        return;
+    };
+    if teardown.gitlab.is_none() {
+        diagnostics.push(Diagnostic::warning(
+            "Runner Left Paused",
+            format!(
+                "GitLab runner {runner_id} of release {} was paused by an interrupted drain_on_update upgrade, and no GitLab access is configured now to resume it. Resume it in GitLab (or configure the provider's gitlab block before the next apply).",
+                teardown.target.id()
+            ),
+        ));
+        *left_paused = None;
+        return;
+    }
+    match teardown.resume_runner(runner_id).await {
+        Ok(()) => {
+            tracing::info!(
+                runner_id,
+                "drain: resumed the runner an interrupted upgrade left paused"
+            );
+            *left_paused = None;
+        }
+        Err(error) => {
+            diagnostics.push(error.to_diagnostic());
+            diagnostics.push(left_paused_warning(
+                Some(runner_id),
+                &teardown.target.namespace,
+                &teardown.target.release,
+            ));
+        }
+    }
+}
+
+fn left_paused_warning(runner: Option<u64>, namespace: &str, name: &str) -> Diagnostic {
+    let which = runner.map_or_else(
+        || "The runner".to_owned(),
+        |id| format!("GitLab runner {id}"),
+    );
+    Diagnostic::warning(
+        "Runner Left Paused",
+        format!(
+            "{which} of release {namespace}/{name} stays paused: drain_on_update paused it and resuming it failed. This is recorded in state (runner_left_paused); the next apply resumes it."
+        ),
+    )
 }
 
 #[cfg(test)]

@@ -77,6 +77,23 @@ pub struct Drained {
     pub report: DrainReport,
 }
 
+impl Drained {
+    /// The runner this drain paused (it was running before), if any.
+    pub fn paused_by_us(&self) -> Option<u64> {
+        self.report
+            .runner_id
+            .filter(|_| self.was_paused == Some(false))
+    }
+}
+
+/// A failed drain before an upgrade.
+#[derive(Debug)]
+pub struct UpdateDrainFailure {
+    pub error: DrainError,
+    /// The runner the drain paused and could not resume again.
+    pub left_paused: Option<u64>,
+}
+
 /// Warnings a plan can show for a release's destroy (no GitLab access configured).
 pub fn plan_warnings(gitlab_access_configured: bool, release: &str) -> Vec<Diagnostic> {
     if gitlab_access_configured {
@@ -139,24 +156,65 @@ impl Teardown {
     /// Before an upgrade (`drain_on_update`): pause and wait for running jobs. If the wait
     /// fails, the runner is resumed again (best effort) and the error returned.
     pub async fn drain_for_update(&self) -> Result<Drained, DrainError> {
-        let (drained, failure) = match self.pause_and_drain_parts().await {
+        self.drain_for_update_tracked()
+            .await
+            .map_err(|failure| failure.error)
+    }
+
+    /// [`Teardown::drain_for_update`], also saying which runner stays paused when the drain
+    /// failed and resuming it failed too (so the caller can resume it later).
+    pub async fn drain_for_update_tracked(&self) -> Result<Drained, UpdateDrainFailure> {
+        let (drained, error) = match self.pause_and_drain_parts().await {
             Ok(drained) => return Ok(drained),
             Err(parts) => parts,
         };
+        let mut left_paused = None;
         if let Some(drained) = drained {
             let cancel = CancellationToken::new();
             let deadline = Instant::now() + RESUME_GRACE;
-            if let Err(error) = self.resume(&drained, deadline, &cancel).await {
-                tracing::warn!(error = %error, "drain: could not resume the runner after a failed drain");
+            if let Err(resume_error) = self.resume(&drained, deadline, &cancel).await {
+                tracing::warn!(error = %resume_error, "drain: could not resume the runner after a failed drain");
+                left_paused = drained.paused_by_us();
             }
         }
-        Err(failure)
+        Err(UpdateDrainFailure { error, left_paused })
     }
 
-    /// After an upgrade: resume the runner if the drain paused it.
+    /// After an upgrade: resume the runner if the drain paused it. The resume gets its own
+    /// short grace period ([`RESUME_GRACE`], not cancelled by `StopProvider`) when the upgrade
+    /// was cancelled or used up the operation's time, so an interrupted upgrade does not leave
+    /// the runner paused.
     pub async fn resume_after_update(&self, drained: Drained) -> Result<DrainReport, DrainError> {
-        self.resume(&drained, self.deadline, &self.cancel).await?;
+        let interrupted = self.cancel.is_cancelled() || self.deadline <= Instant::now();
+        if !interrupted {
+            match self.resume(&drained, self.deadline, &self.cancel).await {
+                Err(DrainError::Cancelled { .. }) => {
+                    tracing::info!(
+                        "drain: cancelled while resuming the runner; resuming within the grace period"
+                    );
+                }
+                other => return other.map(|()| drained.report),
+            }
+        }
+        let grace = CancellationToken::new();
+        self.resume(&drained, Instant::now() + RESUME_GRACE, &grace)
+            .await?;
         Ok(drained.report)
+    }
+
+    /// Resumes runner `runner_id`, which an earlier, interrupted `drain_on_update` paused, within
+    /// the operation's deadline (or [`RESUME_GRACE`] when that is shorter).
+    pub async fn resume_runner(&self, runner_id: u64) -> Result<(), DrainError> {
+        let drained = Drained {
+            was_paused: Some(false),
+            layout: None,
+            report: DrainReport {
+                runner_id: Some(runner_id),
+                ..DrainReport::default()
+            },
+        };
+        let deadline = self.deadline.max(Instant::now() + RESUME_GRACE);
+        self.resume(&drained, deadline, &self.cancel).await
     }
 
     async fn resume(

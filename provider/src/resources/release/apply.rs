@@ -6,15 +6,24 @@
 //! "cannot re-use a name". A release stuck in `pending-*` is explained, and rolled back first
 //! when `recover_pending = true`.
 //!
+//! Losing track is avoided on both sides: the read-back after helm retries within the
+//! operation's time limit (and a short grace after cancellation), and a create whose read-back
+//! still fails is recorded with its `id` and status `unknown` (tainted, so the next plan repairs
+//! it). A release someone else installed under the same name meanwhile ("cannot re-use a name")
+//! is never recorded as ours.
+//!
 //! Read spawns no helm process (see [`super::live`]).
 
 use std::time::Duration;
 
-use helm_driver::{ReleaseHistory, ReleaseRecord, Rollback, Uninstall, UpgradeInstall};
+use helm_driver::{
+    HelmFailure, ReleaseHistory, ReleaseRecord, Rollback, Uninstall, UpgradeInstall,
+};
 use tfplugin::timeouts::Operation;
 use tfplugin::{
-    AttributePath, Context, CreateRequest, CreateResponse, Diagnostic, Diagnostics, Document,
-    OpResult, ReadRequest, ReadResponse, UpdateRequest, UpdateResponse, Value,
+    AttributePath, CancellationToken, Context, CreateRequest, CreateResponse, Diagnostic,
+    Diagnostics, Document, OpResult, PrivateState, ReadRequest, ReadResponse, UpdateRequest,
+    UpdateResponse, Value,
 };
 
 use super::desired::{Desired, desired};
@@ -24,6 +33,18 @@ use super::schema::DEFAULT_HELM_TIMEOUT_SECONDS;
 use super::source::{chart_transport, credentials};
 use super::{DEFAULT_CREATE, DEFAULT_UPDATE, digest, kube_client, limit, live, record};
 use crate::ProviderConfig;
+use crate::kube::Budget;
+
+/// Private-state entry: the id of the GitLab runner a `drain_on_update` paused and could not
+/// resume (the operation was cancelled, ran out of time, or GitLab did not answer).
+pub const LEFT_PAUSED: &str = "drain_left_paused_runner";
+
+/// The status recorded for a release helm installed but the provider could not read back.
+const STATUS_UNKNOWN: &str = "unknown";
+
+/// How long the read-back after helm may take once the operation was cancelled or its time
+/// limit is (nearly) spent: helm may have recorded a revision that must not be lost.
+const READ_BACK_GRACE: Duration = Duration::from_secs(15);
 
 fn attr(name: &str) -> AttributePath {
     AttributePath::new(name)
@@ -35,6 +56,34 @@ fn errors_only(diagnostics: Diagnostics) -> Diagnostics {
     out
 }
 
+/// A failed deploy: its diagnostics, and whether state was written for a release that exists
+/// (a failed revision, or one installed but not read back), which must then be kept.
+struct DeployFailure {
+    diagnostics: Diagnostics,
+    recorded: bool,
+}
+
+impl From<Diagnostics> for DeployFailure {
+    fn from(diagnostics: Diagnostics) -> Self {
+        DeployFailure {
+            diagnostics,
+            recorded: false,
+        }
+    }
+}
+
+impl From<Diagnostic> for DeployFailure {
+    fn from(diagnostic: Diagnostic) -> Self {
+        Diagnostics::from(diagnostic).into()
+    }
+}
+
+impl From<DeployFailure> for Diagnostics {
+    fn from(failure: DeployFailure) -> Self {
+        failure.diagnostics
+    }
+}
+
 pub async fn create(
     ctx: &Context,
     config: &ProviderConfig,
@@ -43,27 +92,31 @@ pub async fn create(
 ) -> OpResult {
     let model: ReleaseModel = request.plan.get()?;
     let timeout = limit(&model, Operation::Create, DEFAULT_CREATE)?;
+    let budget = Budget::new(timeout, ctx);
     response.state = request.plan.clone();
+    response
+        .state
+        .set_attr(&attr("runner_left_paused"), &false)?;
     let outcome = deploy(
         ctx,
         config,
         &model,
         &request.config,
         None,
-        timeout,
+        &budget,
         &mut response.state,
     )
     .await;
-    if outcome.is_err()
-        && response
-            .state
-            .attr(&attr("revision"))
-            .is_none_or(Value::is_unknown)
-    {
-        // Nothing was recorded by helm: no state, nothing to taint.
-        response.state.remove();
+    match outcome {
+        Ok(()) => Ok(()),
+        Err(failure) => {
+            if !failure.recorded {
+                // Nothing of ours exists: no state, nothing to taint.
+                response.state.remove();
+            }
+            Err(failure.diagnostics)
+        }
     }
-    outcome
 }
 
 pub async fn update(
@@ -72,42 +125,94 @@ pub async fn update(
     request: UpdateRequest,
     response: &mut UpdateResponse,
 ) -> OpResult {
-    if !request
+    let left_paused: Option<u64> = request.private.get(LEFT_PAUSED)?;
+    let runs_helm = request
         .plan
         .attr(&attr("revision"))
-        .is_some_and(Value::is_unknown)
-    {
+        .is_some_and(Value::is_unknown);
+    if !runs_helm && left_paused.is_none() {
         // Only settings that do not reach helm changed (timeouts, drain settings, …).
         return Ok(());
     }
     let model: ReleaseModel = request.plan.get()?;
     let timeout = limit(&model, Operation::Update, DEFAULT_UPDATE)?;
+    let budget = Budget::new(timeout, ctx);
     let prior = request.prior_state.value().clone();
     let prior_model: ReleaseModel = request.prior_state.get()?;
-    let upgrade = deploy(
-        ctx,
-        config,
-        &model,
-        &request.config,
-        Some(&prior),
-        timeout,
-        &mut response.state,
-    );
-    let outcome = crate::drain::release::around_upgrade(
-        ctx,
-        config,
-        &prior_model,
-        &model,
-        timeout,
-        &mut response.diagnostics,
-        upgrade,
-    )
-    .await;
-    if outcome.is_err() && response.state.value().first_unknown().is_some() {
-        // Helm recorded nothing new: keep the prior state.
-        response.state = request.prior_state.clone();
-    }
+    let mut still_paused = left_paused;
+    let outcome = if runs_helm {
+        let upgrade = deploy(
+            ctx,
+            config,
+            &model,
+            &request.config,
+            Some(&prior),
+            &budget,
+            &mut response.state,
+        );
+        crate::drain::release::around_upgrade(
+            ctx,
+            config,
+            &prior_model,
+            &model,
+            timeout,
+            &mut response.diagnostics,
+            &mut still_paused,
+            upgrade,
+        )
+        .await
+    } else {
+        // Only the runner an earlier, interrupted upgrade left paused needs resuming.
+        crate::drain::release::resume_left_paused(
+            ctx,
+            config,
+            &prior_model,
+            timeout,
+            &mut response.diagnostics,
+            &mut still_paused,
+        )
+        .await
+        .map_err(DeployFailure::from)
+    };
+    let outcome = match outcome {
+        Ok(()) => Ok(()),
+        Err(failure) => {
+            if !failure.recorded {
+                // Helm recorded nothing new: keep the prior state.
+                response.state = request.prior_state.clone();
+            }
+            Err(failure.diagnostics)
+        }
+    };
+    remember_left_paused(&mut response.state, &mut response.private, still_paused)?;
     outcome
+}
+
+/// Records (or clears) the runner a `drain_on_update` left paused: its id in private state (so
+/// the next apply resumes it) and `runner_left_paused` (so the plan shows that an apply is due).
+fn remember_left_paused(
+    state: &mut Document,
+    private: &mut PrivateState,
+    runner: Option<u64>,
+) -> Result<(), Diagnostics> {
+    match runner {
+        Some(id) => private.set(LEFT_PAUSED, &id)?,
+        None => private.remove(LEFT_PAUSED),
+    }
+    if !state.is_null() {
+        state.set_attr(&attr("runner_left_paused"), &runner.is_some())?;
+    }
+    Ok(())
+}
+
+/// The budget for reading the release back after helm: the operation's own, or a short fresh
+/// one when it was cancelled or is (nearly) spent — helm may have recorded a revision.
+fn read_back_budget(budget: &Budget) -> Budget {
+    if budget.is_cancelled() || budget.remaining() < READ_BACK_GRACE {
+        Budget::with_token(READ_BACK_GRACE, CancellationToken::new())
+    } else {
+        budget.clone()
+    }
 }
 
 fn pending_diagnostic(namespace: &str, name: &str, history: &ReleaseHistory) -> Diagnostic {
@@ -136,9 +241,9 @@ async fn deploy(
     model: &ReleaseModel,
     configuration: &Document,
     prior: Option<&Value>,
-    timeout: Duration,
+    budget: &Budget,
     state: &mut Document,
-) -> OpResult {
+) -> Result<(), DeployFailure> {
     let creating = prior.is_none();
     // Write-only attributes are null in the plan: only the configuration carries them.
     let configured: ReleaseModel = configuration.get()?;
@@ -148,7 +253,7 @@ async fn deploy(
     };
     let mut problems = Diagnostics::new();
     let Some(wanted) = desired(model, &mut problems) else {
-        return Err(errors_only(problems));
+        return Err(errors_only(problems).into());
     };
     let (namespace, name) = (model.namespace.as_str(), model.name.as_str());
     let client = kube_client(config).await?;
@@ -157,11 +262,9 @@ async fn deploy(
         u64::try_from(model.timeout.unwrap_or(DEFAULT_HELM_TIMEOUT_SECONDS)).unwrap_or(300),
     );
     let credentials = credentials(model);
-    let options = run_options(timeout, ctx.cancellation(), credentials.as_ref());
+    let options = run_options(budget.remaining(), ctx.cancellation(), credentials.as_ref());
 
-    let history = live::history(&client, namespace, name)
-        .await
-        .map_err(Diagnostics::from)?;
+    let history = live::history_within(&client, namespace, name, budget).await?;
     if let Some(history) = &history {
         if history.latest.status.is_pending() {
             if model.recover_pending != Some(true) {
@@ -216,11 +319,21 @@ async fn deploy(
     );
     let outcome = helm.upgrade_install(&request, &values_json, &options).await;
 
-    let after = live::history(&client, namespace, name)
-        .await
-        .map_err(Diagnostics::from)?;
+    if let Err(error) = &outcome
+        && creating
+        && error.failure() == Some(HelmFailure::NameInUse)
+    {
+        // Someone installed the release between our check and helm's: it is not ours.
+        return Err(name_taken_diagnostic(
+            namespace,
+            name,
+            &helm_diagnostic(operation, name, error),
+        )
+        .into());
+    }
+    let after = live::history_within(&client, namespace, name, &read_back_budget(budget)).await;
     match (outcome, after) {
-        (Ok(_), Some(after)) => {
+        (Ok(_), Ok(Some(after))) => {
             write_state(state, &after.latest, &wanted, true)?;
             // helm keeps what other field managers added: take it away (issue 12).
             let ignored = model.drift_ignore_field_managers.as_deref();
@@ -228,31 +341,72 @@ async fn deploy(
                 .await
                 .map_err(Into::into)
         }
-        (Ok(_), None) => Err(Diagnostic::error(
+        (Ok(_), Ok(None)) => Err(Diagnostic::error(
             "Helm Release Missing After Install",
             format!("helm reported success, but no release record for {namespace}/{name} was found afterwards. Check that nothing else removes helm's release Secrets."),
         )
         .into()),
-        (Err(error), after) => {
+        (outcome, Err(read_error)) => {
+            // Helm ran (and may have recorded a revision) but the release cannot be read back.
+            let mut diagnostics = Diagnostics::new();
+            if let Err(error) = &outcome {
+                diagnostics.push(helm_diagnostic(operation, name, error));
+            }
+            diagnostics.push(read_error);
+            if !creating {
+                // The prior state keeps the release tracked; the next refresh reads it.
+                return Err(diagnostics.into());
+            }
+            write_unread(state, namespace, name)?;
+            diagnostics.push(Diagnostic::warning(
+                "Release Recorded With Unknown Status",
+                format!(
+                    "helm {} release {namespace}/{name}, but reading it back failed, so it is kept in state with status \"{STATUS_UNKNOWN}\" (Terraform marks it tainted). The next plan reads it again and replaces it, instead of failing with \"already exists\".",
+                    if outcome.is_ok() { "installed" } else { "ran for" }
+                ),
+            ));
+            Err(DeployFailure {
+                diagnostics,
+                recorded: true,
+            })
+        }
+        (Err(error), Ok(after)) => {
             let mut diagnostics = Diagnostics::from(helm_diagnostic(operation, name, &error));
             let recorded_new = after.as_ref().is_some_and(|after| {
                 history
                     .as_ref()
                     .is_none_or(|before| after.latest.version != before.latest.version)
             });
-            if let Some(after) = after.filter(|_| recorded_new) {
-                write_state(state, &after.latest, &wanted, false)?;
-                diagnostics.push(Diagnostic::warning(
-                    "Failed Release Recorded In State",
-                    format!(
-                        "Helm recorded revision {} of {namespace}/{name} with status {}. It is kept in state so the next apply repairs it (an install is replaced, an upgrade retried) instead of failing with \"cannot re-use a name\".",
-                        after.latest.version, after.latest.status
-                    ),
-                ));
-            }
-            Err(diagnostics)
+            let Some(after) = after.filter(|_| recorded_new) else {
+                return Err(diagnostics.into());
+            };
+            write_state(state, &after.latest, &wanted, false)?;
+            diagnostics.push(Diagnostic::warning(
+                "Failed Release Recorded In State",
+                format!(
+                    "Helm recorded revision {} of {namespace}/{name} with status {}. It is kept in state so the next apply repairs it (an install is replaced, an upgrade retried) instead of failing with \"cannot re-use a name\".",
+                    after.latest.version, after.latest.status
+                ),
+            ));
+            Err(DeployFailure {
+                diagnostics,
+                recorded: true,
+            })
         }
     }
+}
+
+/// The error for a create that lost the name to someone else's install.
+fn name_taken_diagnostic(namespace: &str, name: &str, helm: &Diagnostic) -> Diagnostic {
+    Diagnostic::error(
+        "Helm Release Already Exists",
+        format!(
+            "Release {namespace}/{name} was installed by someone else while this apply was creating it ({}). \
+             It is left as it is and nothing was recorded in Terraform state. To manage it here, import it with \
+             `terraform import <address> {namespace}/{name}` (or an import block); otherwise choose another name.",
+            helm.detail.trim_end_matches('.')
+        ),
+    )
 }
 
 async fn recover_pending(
@@ -325,6 +479,15 @@ fn write_state(
     Ok(())
 }
 
+/// State for a release helm installed that could not be read back: its `id` and status
+/// `unknown` (the results stay unknown, i.e. null once the operation fails).
+fn write_unread(state: &mut Document, namespace: &str, name: &str) -> Result<(), Diagnostics> {
+    state.set_attr(&attr("id"), &format!("{namespace}/{name}"))?;
+    state.set_attr(&attr("status"), STATUS_UNKNOWN)?;
+    state.set_attr(&attr("drifted_objects"), &Vec::<String>::new())?;
+    Ok(())
+}
+
 pub async fn read(
     config: &ProviderConfig,
     request: ReadRequest,
@@ -393,6 +556,19 @@ pub async fn read(
             .and_then(serde_json::Value::as_str)
     {
         state.set_attr(&attr("runner_config"), toml)?;
+    }
+    let left_paused: Option<u64> = request.private.get(LEFT_PAUSED)?;
+    if let Some(runner_id) = left_paused {
+        response.diagnostics.push(Diagnostic::warning(
+            "Runner Left Paused By An Interrupted Upgrade",
+            format!(
+                "GitLab runner {runner_id} of release {}/{} was paused by drain_on_update and the upgrade was interrupted before it could resume it. The next apply resumes it.",
+                model.namespace, model.name
+            ),
+        ));
+    }
+    if left_paused.is_some() || model.runner_left_paused.known() == Some(&true) {
+        state.set_attr(&attr("runner_left_paused"), &left_paused.is_some())?;
     }
     if record.status.is_pending() {
         response.diagnostics.push(Diagnostic::warning(

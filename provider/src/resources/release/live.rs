@@ -1,18 +1,26 @@
 //! The release as it is in the cluster, read natively (no helm process): the newest release
 //! Secret and one GET per manifest object. Transient failures are retried a few times, then
-//! reported — never read as "the release is gone".
+//! reported — never read as "the release is gone". Apply's reads ([`history_within`]) retry
+//! within the operation's [`Budget`] instead: a release helm has just installed must not be lost
+//! to a short API outage.
 
 use std::time::Duration;
 
 use helm_driver::drift::repair::remove_additions as remove_foreign_additions;
 use helm_driver::drift::{DriftPolicy, inspect_release_with};
+use helm_driver::release::{newest_release, release_selector};
 use helm_driver::{
     Drift, DriftChange, DriftError, ReleaseHistory, ReleaseInspection, parse_manifest,
     read_release_history,
 };
+use k8s_openapi::api::core::v1::Secret;
+use kube::Api;
+use kube::api::ListParams;
 use tfplugin::Diagnostic;
 
 use crate::kube::FIELD_MANAGER;
+
+use crate::kube::{Action, Budget, Verb};
 
 /// Attempts per read (the kube client retries 429/503/504 itself as well).
 const ATTEMPTS: u32 = 3;
@@ -52,6 +60,33 @@ pub async fn history(
             Err(error) => return Err(read_error(namespace, name, &error)),
         }
     }
+}
+
+/// The release's revisions (newest decoded), `None` when it does not exist. Transient API
+/// errors are retried until `budget` runs out or Terraform cancels.
+pub async fn history_within(
+    client: &kube::Client,
+    namespace: &str,
+    name: &str,
+    budget: &Budget,
+) -> Result<Option<ReleaseHistory>, Diagnostic> {
+    let api: Api<Secret> = Api::namespaced(client.clone(), namespace);
+    let params = ListParams::default().labels(&release_selector(name));
+    let revisions = format!("sh.helm.release.v1.{name}.*");
+    let action = Action::new(Verb::List, "secrets", "", namespace, revisions);
+    let list = budget
+        .retry(&action, || api.list(&params))
+        .await
+        .map_err(|error| {
+            Diagnostic::error(
+                "Cannot Read Helm Release",
+                format!(
+                    "Reading release {namespace}/{name} from the cluster failed: {error}. \
+                     Check the API server and the provider's credentials (they need list on secrets in {namespace:?})."
+                ),
+            )
+        })?;
+    newest_release(&list.items).map_err(|error| read_error(namespace, name, &error))
 }
 
 /// What counts as drift for a release: additions by anyone but helm, this provider

@@ -101,6 +101,7 @@ pub struct ReleaseModel {
     pub values_digest: TfValue<String>,
     pub drifted_objects: TfValue<Vec<String>>,
     pub manifest_objects: TfValue<Vec<String>>,
+    pub runner_left_paused: TfValue<bool>,
     pub timeouts: Option<Timeouts>,
 }
 

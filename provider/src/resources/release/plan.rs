@@ -5,7 +5,8 @@
 //! `runner_name`), plans `drifted_objects = []` and `status = "deployed"` (so drift or a failed
 //! revision shows as an update that repairs it), and decides whether the update runs helm: only
 //! then are `revision`, `app_version`, `manifest_objects` (and an unpinned `chart_version`)
-//! unknown.
+//! unknown. `runner_left_paused` (a runner an interrupted `drain_on_update` left paused) is
+//! planned `false`, so such a release shows as an update that resumes the runner.
 
 use gitlab_runner_chart::validate_runner_config;
 use tfplugin::{
@@ -120,9 +121,22 @@ pub fn modify_plan(request: &PlanRequest, response: &mut PlanResponse) -> OpResu
     }
 
     if creating {
+        plan.set_value(&attr("runner_left_paused"), Value::Bool(false))?;
         return Ok(());
     }
     let prior = request.prior_state.value();
+    // A runner an interrupted upgrade left paused shows as a change: the apply resumes it.
+    // (Null in state written before the attribute existed stays null: no change.)
+    let left_paused = prior
+        .attr("runner_left_paused")
+        .cloned()
+        .unwrap_or_default();
+    let planned_left_paused = if left_paused.as_bool() == Some(true) {
+        Value::Bool(false)
+    } else {
+        left_paused
+    };
+    plan.set_value(&attr("runner_left_paused"), planned_left_paused)?;
     let chart_version_unpinned = config.attr("chart_version").is_none_or(Value::is_null);
     if chart_version_unpinned && let Some(recorded) = prior.attr("chart_version") {
         plan.set_value(&attr("chart_version"), recorded.clone())?;

@@ -308,6 +308,10 @@ pub fn schema() -> Schema {
             "manifest_objects",
             Attribute::list(Type::String).computed().description("Objects of the release, as `Kind/namespace/name`."),
         )
+        .attribute(
+            "runner_left_paused",
+            Attribute::bool().computed().description("True while the GitLab runner stays paused because a `drain_on_update` upgrade was interrupted (cancelled, out of time, GitLab unreachable) before it could resume it; the next apply resumes it."),
+        )
         .block(
             timeouts::BLOCK_NAME,
             timeouts::block(&[Operation::Create, Operation::Read, Operation::Update, Operation::Delete]),
