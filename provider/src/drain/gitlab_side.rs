@@ -199,3 +199,61 @@ pub fn no_gitlab_warning(release: &str) -> Diagnostic {
 pub const POLL_MIN: Duration = Duration::from_millis(250);
 /// Longest wait between GitLab job listings (bounds the drain latency at about a second).
 pub const POLL_MAX: Duration = Duration::from_secs(1);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::{ConfiguredUrl, UrlSource};
+
+    fn settings(token: Option<&str>, base_url: Option<&str>) -> GitLabSettings {
+        GitLabSettings {
+            base_url: base_url.map(|url| ConfiguredUrl {
+                url: url.to_owned(),
+                source: UrlSource::Attribute,
+            }),
+            allow_different_host: false,
+            ci_server_url: None,
+            token: token.map(str::to_owned),
+            ca_certificate: None,
+            ca_certificate_file: None,
+        }
+    }
+
+    #[test]
+    fn the_client_talks_to_the_release_gitlab_unless_base_url_is_on_its_host() {
+        let gitlab_url = Some("https://gitlab.internal");
+        let default = GitlabAccess::for_release(Some(&settings(Some("glpat-x"), None)), gitlab_url)
+            .unwrap()
+            .unwrap();
+        assert_eq!(default.client.api_base(), "https://gitlab.internal/api/v4");
+        let same_host = settings(Some("glpat-x"), Some("https://gitlab.internal:8443"));
+        let access = GitlabAccess::for_release(Some(&same_host), gitlab_url)
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            access.client.api_base(),
+            "https://gitlab.internal:8443/api/v4"
+        );
+
+        let elsewhere = settings(Some("glpat-x"), Some("https://gitlab.com"));
+        let refused = GitlabAccess::for_release(Some(&elsewhere), gitlab_url).unwrap_err();
+        assert!(
+            matches!(refused, GitlabAccessError::HostMismatch(_)),
+            "{refused:?}"
+        );
+        assert_eq!(
+            refused.to_diagnostic("ci/runner").summary,
+            "GitLab API Host Differs From gitlab_url"
+        );
+        // Without a token nothing is sent anywhere, so there is nothing to refuse.
+        let no_token = settings(None, Some("https://gitlab.com"));
+        assert!(matches!(
+            GitlabAccess::for_release(Some(&no_token), gitlab_url),
+            Ok(None)
+        ));
+        assert!(matches!(
+            GitlabAccess::for_release(Some(&settings(Some("glpat-x"), None)), None),
+            Ok(None)
+        ));
+    }
+}
