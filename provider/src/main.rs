@@ -1,6 +1,12 @@
 //! The provider binary: Terraform and OpenTofu start it as a plugin.
 
 fn main() -> std::process::ExitCode {
+    // Started by ourselves as the trampoline that ties helm's life to ours: becomes helm.
+    helm_driver::parent_death::exec_if_requested();
+    helm_driver::parent_death::register_this_binary_as_launcher();
+    // Sandboxes (kubeconfig, values, registry login) of providers killed mid-helm: the owner is
+    // gone, nobody else removes them. One directory listing when there are none.
+    let _ = helm_driver::remove_stale_sandboxes(&std::env::temp_dir());
     tfplugin::serve(
         gitlabrunner::GitLabRunnerProvider::new(),
         tfplugin::ServeOptions {

@@ -137,14 +137,21 @@ impl TerraformWorkdir {
         self
     }
 
-    /// Runs the CLI with `args` (plus `-no-color` where the command takes it).
-    pub fn run(&self, args: &[&str]) -> TerraformRun {
+    /// The CLI command for `args` in this working directory with its environment, not started
+    /// (for tests that signal or kill it while it runs; stdio is left to the caller).
+    pub fn command(&self, args: &[&str]) -> Command {
         let mut cmd = Command::new(&self.cli);
         cmd.args(args)
             .current_dir(self.dir.path())
             .env_remove("TF_CLI_CONFIG_FILE")
-            .envs(&self.env)
-            .stdin(Stdio::null())
+            .envs(&self.env);
+        cmd
+    }
+
+    /// Runs the CLI with `args` (plus `-no-color` where the command takes it).
+    pub fn run(&self, args: &[&str]) -> TerraformRun {
+        let mut cmd = self.command(args);
+        cmd.stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
         let mut child = cmd

@@ -293,7 +293,8 @@ async fn deploy(
     request.timeout = Some(helm_timeout);
     request.credentials = credentials.clone();
     request.transport = chart_transport(model);
-    request.description = record::encode(configuration.value_type(), configuration.value());
+    let settings = record::encode(configuration.value_type(), configuration.value());
+    request.description = settings.as_ref().map(record::Settings::description);
 
     let repairing = prior
         .and_then(|p| p.attr("drifted_objects"))
@@ -332,6 +333,11 @@ async fn deploy(
         .into());
     }
     let after = live::history_within(&client, namespace, name, &read_back_budget(budget)).await;
+    if let (Some(settings), Ok(Some(after))) = (&settings, &after) {
+        settings
+            .store(&client, namespace, name, &after.latest)
+            .await;
+    }
     match (outcome, after) {
         (Ok(_), Ok(Some(after))) => {
             write_state(state, &after.latest, &wanted, true)?;
@@ -511,10 +517,14 @@ pub async fn read(
     let record = &inspection.history.latest;
     let state = &mut response.state;
     if model.gitlab_url.is_none()
-        && let Some(recorded) = record
-            .description
-            .as_deref()
-            .and_then(|d| record::decode(state.value_type(), d))
+        && let Some(recorded) = record::load(
+            &client,
+            &model.namespace,
+            &model.name,
+            state.value_type(),
+            record.description.as_deref(),
+        )
+        .await
     {
         // Just imported: restore the settings this provider recorded when it installed it.
         let mut value = state.value().clone();

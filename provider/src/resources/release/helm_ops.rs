@@ -2,28 +2,36 @@
 //! private values file and kubeconfig, `rollback` / `uninstall` for recovery and destroy, and
 //! helm errors turned into diagnostics.
 
+use std::path::PathBuf;
 use std::time::Duration;
 
 use helm_driver::{
     CancellationToken, HelmBinary, HelmError, HelmFailure, HelmOutput, HelmRunner,
-    RepositoryCredentials, Rollback, RunOptions, Uninstall, UpgradeInstall,
+    RepositoryCredentials, Rollback, RunOptions, Uninstall, UpgradeInstall, VERSION_TIMEOUT,
 };
 use kube_connection::ResolvedConnection;
 use tfplugin::Diagnostic;
 
 use crate::ProviderConfig;
 
-/// A detected helm and the connection it talks to.
+/// How long a helm install, upgrade, rollback or uninstall may go on after Terraform's
+/// StopProvider (a terminal Ctrl-C) before it is sent SIGTERM: helm has no safe stopping point,
+/// and a release stopped mid-way is `failed` (a create is then tainted). A second Ctrl-C makes
+/// Terraform kill the provider, and helm dies with it (`helm_driver::parent_death`).
+pub const CANCEL_GRACE: Duration = Duration::from_secs(30);
+
+/// The helm to run (detected on first use, within the operation's deadline) and the connection
+/// it talks to.
 pub struct Helm {
-    pub runner: HelmRunner,
+    helm_path: Option<PathBuf>,
+    runner: tokio::sync::OnceCell<HelmRunner>,
     pub connection: ResolvedConnection,
 }
 
 impl Helm {
-    /// Detects helm (`helm_path` or `helm` on PATH) and resolves the provider's connection.
+    /// Resolves the provider's connection; helm (`helm_path` or `helm` on PATH) is detected by
+    /// the first helm command, without blocking a runtime thread.
     pub fn from_config(config: &ProviderConfig) -> Result<Helm, Diagnostic> {
-        let binary = HelmBinary::detect(config.helm_path.as_deref().map(std::path::Path::new))
-            .map_err(|error| Diagnostic::error("Helm Not Usable", format!("{error}.")))?;
         let env = |name: &str| std::env::var(name).ok();
         let connection = config.kubernetes.resolve(&env).map_err(|error| {
             Diagnostic::error(
@@ -34,9 +42,26 @@ impl Helm {
             )
         })?;
         Ok(Helm {
-            runner: HelmRunner::new(binary),
+            helm_path: config.helm_path.as_deref().map(PathBuf::from),
+            runner: tokio::sync::OnceCell::new(),
             connection,
         })
+    }
+
+    /// The detected helm: `helm version` runs at most [`VERSION_TIMEOUT`], and never past the
+    /// operation's deadline.
+    pub async fn runner(&self, options: &RunOptions) -> Result<&HelmRunner, HelmError> {
+        self.runner
+            .get_or_try_init(|| async {
+                let left = options
+                    .deadline
+                    .saturating_duration_since(tokio::time::Instant::now());
+                let binary =
+                    HelmBinary::detect_async(self.helm_path.as_deref(), left.min(VERSION_TIMEOUT))
+                        .await?;
+                Ok(HelmRunner::new(binary))
+            })
+            .await
     }
 
     /// `helm upgrade --install` with `values_json` in a private 0600 file (removed when this
@@ -47,7 +72,8 @@ impl Helm {
         values_json: &str,
         options: &RunOptions,
     ) -> Result<HelmOutput, HelmError> {
-        self.runner
+        self.runner(options)
+            .await?
             .upgrade_install(&self.connection, request, values_json, options)
             .await
     }
@@ -57,7 +83,8 @@ impl Helm {
         request: &Rollback,
         options: &RunOptions,
     ) -> Result<HelmOutput, HelmError> {
-        self.runner
+        self.runner(options)
+            .await?
             .rollback(&self.connection, request, options)
             .await
     }
@@ -67,14 +94,16 @@ impl Helm {
         request: &Uninstall,
         options: &RunOptions,
     ) -> Result<HelmOutput, HelmError> {
-        self.runner
+        self.runner(options)
+            .await?
             .uninstall(&self.connection, request, options)
             .await
     }
 }
 
-/// Options for one helm process: its time limit, Terraform's cancellation and the secrets to
-/// mask in anything helm prints.
+/// Options for the helm processes of one operation: one deadline (`limit` from now) for all of
+/// them, Terraform's cancellation (with [`CANCEL_GRACE`]) and the secrets to mask in anything
+/// helm prints.
 pub fn run_options(
     limit: Duration,
     cancel: &CancellationToken,
@@ -82,6 +111,7 @@ pub fn run_options(
 ) -> RunOptions {
     let mut options = RunOptions::new(limit);
     options.cancel = cancel.clone();
+    options.cancel_grace = CANCEL_GRACE;
     if let Some(credentials) = credentials {
         options.secrets.push(credentials.password.clone());
     }
@@ -99,6 +129,16 @@ fn title_case(word: &str) -> String {
 
 /// The diagnostic for a failed helm command: what failed, helm's (redacted) words, and what to do.
 pub fn helm_diagnostic(operation: &str, release: &str, error: &HelmError) -> Diagnostic {
+    if matches!(
+        error,
+        HelmError::NotFound { .. }
+            | HelmError::VersionCommand { .. }
+            | HelmError::VersionTimedOut { .. }
+            | HelmError::UnparsableVersion { .. }
+            | HelmError::UnsupportedVersion { .. }
+    ) {
+        return Diagnostic::error("Helm Not Usable", format!("{error}."));
+    }
     let advice = match error.failure() {
         Some(HelmFailure::OperationInProgress) => {
             " Another helm operation is recorded as in progress (a pending-* revision, e.g. helm was killed). Set recover_pending = true to roll it back, or finish it by hand."

@@ -1,12 +1,43 @@
-//! The settings record: the resource's non-secret input attributes, written as the helm
-//! revision's `--description` so that `terraform import` can restore the configuration that
-//! installed the release (and the plan after an import is empty when the configuration matches).
+//! The settings record: the resource's non-secret input attributes, kept so that `terraform
+//! import` can restore the configuration that installed the release (and the plan after an
+//! import is empty when the configuration matches).
+//!
+//! The record does **not** travel in helm's argv (readable by every local user in
+//! `/proc/<pid>/cmdline`, and limited to 128 KiB per argument). Only a short identifier does:
+//! the revision's `--description` is `terraform-provider-gitlabrunner settings: sha256:<hex>`,
+//! the digest of the record. The record itself is a Secret of ours next to helm's
+//! (`gitlabrunner.settings.v1.<release>`, gzip'd JSON), written after helm recorded the revision
+//! and owned by that revision's Secret, so it goes when helm deletes the revision (uninstall,
+//! history pruning). Import restores it only when its digest matches the newest revision's
+//! description. Releases installed by older versions of the provider carry the JSON in the
+//! description itself; that form is still read. See README.md ("Settings record").
 
+use std::io::{Read as _, Write as _};
+
+use flate2::Compression;
+use flate2::read::GzDecoder;
+use flate2::write::GzEncoder;
+use helm_driver::ReleaseRecord;
+use k8s_openapi::ByteString;
+use k8s_openapi::api::core::v1::Secret;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, OwnerReference};
+use kube::Api;
+use kube::api::{Patch, PatchParams};
+use sha2::{Digest as _, Sha256};
 use tfplugin::codec::json;
 use tfplugin::{AttributePath, Type, Value};
 
-/// Start of a description that carries a settings record.
+/// Start of a description that carries a settings record (or its digest).
 pub const PREFIX: &str = "terraform-provider-gitlabrunner settings: ";
+const DIGEST_PREFIX: &str = "sha256:";
+/// The record Secret's `type`.
+pub const SECRET_TYPE: &str = "gitlabrunner.io/settings.v1";
+/// The record Secret's data key (gzip'd JSON).
+const DATA_KEY: &str = "settings.json.gz";
+/// Field manager of the record Secret.
+const FIELD_MANAGER: &str = "terraform-provider-gitlabrunner";
+/// A record larger than this once decompressed is not restored.
+const MAX_RECORD_BYTES: u64 = 16 * 1024 * 1024;
 
 /// Attributes never recorded: computed results and secrets.
 const NOT_RECORDED: &[&str] = &[
@@ -22,13 +53,129 @@ const NOT_RECORDED: &[&str] = &[
     "manifest_objects",
 ];
 
-/// The description for a revision applied from `config` (a wholly known configuration).
-pub fn encode(ty: &Type, config: &Value) -> Option<String> {
+/// The record of one apply: its JSON and the digest that names it in helm's description.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Settings {
+    json: String,
+    digest: String,
+}
+
+impl Settings {
+    /// The `--description` of the revision: the prefix and the record's digest (no content).
+    pub fn description(&self) -> String {
+        format!("{PREFIX}{DIGEST_PREFIX}{}", self.digest)
+    }
+
+    /// Writes the record Secret when helm's newest revision `latest` was made with this
+    /// record's description (not when helm recorded nothing, or rolled back). Failures are
+    /// logged: import then restores schema defaults only, as for a release made elsewhere.
+    pub async fn store(
+        &self,
+        client: &kube::Client,
+        namespace: &str,
+        release: &str,
+        latest: &ReleaseRecord,
+    ) {
+        if latest.description.as_deref() != Some(self.description().as_str()) {
+            return;
+        }
+        if let Err(error) = self.write(client, namespace, release, latest.version).await {
+            tracing::warn!(
+                release,
+                namespace,
+                %error,
+                "could not write the settings record; an import of this release will restore schema defaults only"
+            );
+        }
+    }
+
+    async fn write(
+        &self,
+        client: &kube::Client,
+        namespace: &str,
+        release: &str,
+        revision: u64,
+    ) -> Result<(), RecordError> {
+        let api: Api<Secret> = Api::namespaced(client.clone(), namespace);
+        let owner_name = format!("sh.helm.release.v1.{release}.v{revision}");
+        let owner = api.get(&owner_name).await?;
+        let owner_uid = owner.metadata.uid.ok_or(RecordError::NoOwnerUid)?;
+        let mut gzip = GzEncoder::new(Vec::new(), Compression::default());
+        gzip.write_all(self.json.as_bytes())?;
+        let compressed = gzip.finish()?;
+        let secret = Secret {
+            metadata: ObjectMeta {
+                name: Some(secret_name(release)),
+                namespace: Some(namespace.to_owned()),
+                labels: Some(
+                    [
+                        (
+                            "app.kubernetes.io/managed-by".to_owned(),
+                            FIELD_MANAGER.to_owned(),
+                        ),
+                        ("gitlabrunner.io/release".to_owned(), release.to_owned()),
+                    ]
+                    .into(),
+                ),
+                annotations: Some(
+                    [(
+                        "gitlabrunner.io/settings-digest".to_owned(),
+                        self.digest.clone(),
+                    )]
+                    .into(),
+                ),
+                owner_references: Some(vec![OwnerReference {
+                    api_version: "v1".into(),
+                    kind: "Secret".into(),
+                    name: owner_name,
+                    uid: owner_uid,
+                    ..OwnerReference::default()
+                }]),
+                ..ObjectMeta::default()
+            },
+            type_: Some(SECRET_TYPE.into()),
+            data: Some([(DATA_KEY.to_owned(), ByteString(compressed))].into()),
+            ..Secret::default()
+        };
+        api.patch(
+            &secret_name(release),
+            &PatchParams::apply(FIELD_MANAGER).force(),
+            &Patch::Apply(&secret),
+        )
+        .await?;
+        Ok(())
+    }
+}
+
+/// Why a record could not be written or read.
+#[derive(Debug, thiserror::Error)]
+pub enum RecordError {
+    #[error("Kubernetes API: {0}")]
+    Api(#[from] kube::Error),
+    #[error("helm's revision Secret has no uid")]
+    NoOwnerUid,
+    #[error("compression: {0}")]
+    Io(#[from] std::io::Error),
+    #[error("the record is larger than {MAX_RECORD_BYTES} bytes once decompressed")]
+    TooLarge,
+    #[error("the record Secret holds no {DATA_KEY}")]
+    NoData,
+    #[error("the record does not match the digest in helm's description")]
+    DigestMismatch,
+}
+
+/// The name of a release's record Secret.
+pub fn secret_name(release: &str) -> String {
+    format!("gitlabrunner.settings.v1.{release}")
+}
+
+/// The record for a revision applied from `config` (a wholly known configuration).
+pub fn encode(ty: &Type, config: &Value) -> Option<Settings> {
     let mut value = config.clone();
     if values_hold_credentials(&value)
         && let Some(slot) = value.at_mut(&AttributePath::new("values"))
     {
-        // argv is visible to other users of the machine: never put a credential there.
+        // Import writes the record into state: never a credential there.
         *slot = Value::Null;
     }
     for name in NOT_RECORDED {
@@ -36,8 +183,9 @@ pub fn encode(ty: &Type, config: &Value) -> Option<String> {
             *slot = Value::Null;
         }
     }
-    let encoded = json::encode(ty, &value).ok()?;
-    Some(format!("{PREFIX}{encoded}"))
+    let json = json::encode(ty, &value).ok()?.to_string();
+    let digest = hex::encode(Sha256::digest(json.as_bytes()));
+    Some(Settings { json, digest })
 }
 
 /// Whether any `values` document holds something shaped or named like a credential.
@@ -57,9 +205,63 @@ fn values_hold_credentials(config: &Value) -> bool {
         })
 }
 
-/// The recorded attributes of a description, when it carries a record of this schema.
-pub fn decode(ty: &Type, description: &str) -> Option<Value> {
-    let text = description.strip_prefix(PREFIX)?;
+/// The recorded attributes for a revision with `description`: from the record Secret when the
+/// description names a digest, from the description itself for releases installed by older
+/// versions of the provider. `None` (logged) when there is no record or it cannot be used.
+pub async fn load(
+    client: &kube::Client,
+    namespace: &str,
+    release: &str,
+    ty: &Type,
+    description: Option<&str>,
+) -> Option<Value> {
+    let text = description?.strip_prefix(PREFIX)?;
+    let Some(digest) = text.strip_prefix(DIGEST_PREFIX) else {
+        return decode_json(ty, text);
+    };
+    match read_secret(client, namespace, release, digest).await {
+        Ok(json) => decode_json(ty, &json),
+        Err(error) => {
+            tracing::warn!(release, namespace, %error, "the settings record cannot be restored");
+            None
+        }
+    }
+}
+
+async fn read_secret(
+    client: &kube::Client,
+    namespace: &str,
+    release: &str,
+    digest: &str,
+) -> Result<String, RecordError> {
+    let api: Api<Secret> = Api::namespaced(client.clone(), namespace);
+    let secret = api.get(&secret_name(release)).await?;
+    let compressed = secret
+        .data
+        .as_ref()
+        .and_then(|data| data.get(DATA_KEY))
+        .ok_or(RecordError::NoData)?;
+    let json = decompress(&compressed.0)?;
+    if hex::encode(Sha256::digest(json.as_bytes())) != digest {
+        return Err(RecordError::DigestMismatch);
+    }
+    Ok(json)
+}
+
+/// gunzip, refusing more than [`MAX_RECORD_BYTES`].
+fn decompress(bytes: &[u8]) -> Result<String, RecordError> {
+    let mut json = String::new();
+    let read = GzDecoder::new(bytes)
+        .take(MAX_RECORD_BYTES + 1)
+        .read_to_string(&mut json)?;
+    if read as u64 > MAX_RECORD_BYTES {
+        return Err(RecordError::TooLarge);
+    }
+    Ok(json)
+}
+
+/// The recorded attributes of a record's JSON, when it is a record of this schema.
+fn decode_json(ty: &Type, text: &str) -> Option<Value> {
     let parsed: serde_json::Value = serde_json::from_str(text).ok()?;
     json::decode(ty, &parsed, json::UnknownAttributes::Drop)
         .ok()
@@ -85,6 +287,17 @@ pub fn restore_into(state: &mut Value, recorded: &Value) {
 mod tests {
     use super::*;
 
+    /// The attributes a description carries, without a cluster: the inline (older) form, or
+    /// the JSON a digest names.
+    fn decode(ty: &Type, description: &str, settings: &Settings) -> Option<Value> {
+        let text = description.strip_prefix(PREFIX)?;
+        match text.strip_prefix(DIGEST_PREFIX) {
+            Some(digest) if digest == settings.digest => decode_json(ty, &settings.json),
+            Some(_) => None,
+            None => decode_json(ty, text),
+        }
+    }
+
     #[test]
     fn records_round_trip_without_secrets_or_results() {
         let ty = Type::object([
@@ -99,9 +312,10 @@ mod tests {
             ("revision", Value::from(3_i64)),
             ("concurrent", Value::from(4_i64)),
         ]);
-        let description = encode(&ty, &config).unwrap();
-        assert!(!description.contains("hunter2"));
-        let recorded = decode(&ty, &description).unwrap();
+        let settings = encode(&ty, &config).unwrap();
+        let description = settings.description();
+        assert!(!settings.json.contains("hunter2"));
+        let recorded = decode(&ty, &description, &settings).unwrap();
         let mut state = Value::object([
             ("name", Value::from("runner")),
             ("repository_password", Value::Null),
@@ -112,7 +326,61 @@ mod tests {
         assert_eq!(state.attr("concurrent"), Some(&Value::from(4_i64)));
         assert_eq!(state.attr("revision"), Some(&Value::from(5_i64)));
         assert_eq!(state.attr("repository_password"), Some(&Value::Null));
-        assert!(decode(&ty, "Upgrade complete").is_none());
+        assert!(decode(&ty, "Upgrade complete", &settings).is_none());
+    }
+
+    #[test]
+    fn the_description_is_a_short_digest_without_content() {
+        let ty = Type::object([("runner_config_toml", Type::String)]);
+        let big = format!(
+            "[[runners]]\n  pre_build_script = \"{}\"\n",
+            "x".repeat(300 * 1024)
+        );
+        let settings = encode(
+            &ty,
+            &Value::object([("runner_config_toml", Value::from(big))]),
+        )
+        .unwrap();
+        let description = settings.description();
+        assert_eq!(description.len(), PREFIX.len() + DIGEST_PREFIX.len() + 64);
+        assert!(!description.contains("runners"), "{description}");
+        let other = encode(
+            &ty,
+            &Value::object([("runner_config_toml", Value::from("a"))]),
+        )
+        .unwrap();
+        assert_ne!(other.description(), description);
+    }
+
+    #[test]
+    fn descriptions_of_older_versions_still_decode() {
+        let ty = Type::object([("name", Type::String), ("concurrent", Type::Number)]);
+        let settings = encode(&ty, &Value::object([("name", Value::from("x"))])).unwrap();
+        let legacy = format!("{PREFIX}{{\"name\":\"runner\",\"concurrent\":4}}");
+        let recorded = decode(&ty, &legacy, &settings).unwrap();
+        assert_eq!(recorded.attr("concurrent"), Some(&Value::from(4_i64)));
+        assert!(
+            decode(
+                &ty,
+                &format!("{PREFIX}sha256:{}", "0".repeat(64)),
+                &settings
+            )
+            .is_none()
+        );
+    }
+
+    #[test]
+    fn decompression_is_capped() {
+        let mut gzip = GzEncoder::new(Vec::new(), Compression::default());
+        let chunk = vec![b' '; 1024 * 1024];
+        for _ in 0..=MAX_RECORD_BYTES / (1024 * 1024) {
+            gzip.write_all(&chunk).unwrap();
+        }
+        let bomb = gzip.finish().unwrap();
+        assert!(matches!(decompress(&bomb), Err(RecordError::TooLarge)));
+        let mut gzip = GzEncoder::new(Vec::new(), Compression::default());
+        gzip.write_all(b"{}").unwrap();
+        assert_eq!(decompress(&gzip.finish().unwrap()).unwrap(), "{}");
     }
 
     #[test]
@@ -122,7 +390,7 @@ mod tests {
             if attribute.sensitive || attribute.write_only {
                 assert!(
                     NOT_RECORDED.contains(&name.as_str()),
-                    "sensitive attribute {name} would be written to the helm description"
+                    "sensitive attribute {name} would be written to the settings record"
                 );
             }
         }
@@ -135,12 +403,12 @@ mod tests {
             "values",
             Value::List(vec![Value::from("password: hunter2-secret\n")]),
         )]);
-        let description = encode(&ty, &with).unwrap();
-        assert!(!description.contains("hunter2"), "{description}");
+        let settings = encode(&ty, &with).unwrap();
+        assert!(!settings.json.contains("hunter2"), "{settings:?}");
         let without = Value::object([(
             "values",
             Value::List(vec![Value::from("metrics:\n  enabled: true\n")]),
         )]);
-        assert!(encode(&ty, &without).unwrap().contains("metrics"));
+        assert!(encode(&ty, &without).unwrap().json.contains("metrics"));
     }
 }
