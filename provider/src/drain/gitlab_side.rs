@@ -187,7 +187,8 @@ pub fn no_gitlab_warning(release: &str) -> Diagnostic {
     Diagnostic::warning(
         "Draining Without GitLab Access",
         format!(
-            "No GitLab access token is configured (provider gitlab block or GITLAB_TOKEN), so the \
+            "No GitLab access is configured (an access token in the provider gitlab block or \
+             GITLAB_TOKEN, and a GitLab URL: the release's gitlab_url or base_url), so the \
              runner of release {release} is not paused and its job pods alone decide when it is \
              idle. A job picked up between the last job pod ending and the manager stopping would \
              be cut off; configure GitLab access to pause the runner first."
