@@ -324,6 +324,20 @@ pub fn validate(model: &ProviderModel) -> Diagnostics {
         };
         d.extend(bundle.check(pem));
     }
+    if let Some(gitlab) = model.gitlab.known().and_then(|g| g.first())
+        && gitlab.allow_different_host.known() == Some(&true)
+        && gitlab.base_url.is_null()
+    {
+        d.push(
+            Diagnostic::warning(
+                "GitLab Host Check Disabled Without base_url",
+                "allow_different_host = true only matters for a base_url (here, or GITLAB_BASE_URL) \
+                 on another host than a release's gitlab_url; without one the drain uses each \
+                 release's gitlab_url. Put base_url beside it, or remove allow_different_host.",
+            )
+            .at(AttributePath::new("gitlab").index(0).attr("allow_different_host")),
+        );
+    }
     if let Some(url) = model
         .gitlab
         .known()
@@ -830,6 +844,31 @@ mod tests {
             settings.base_url.unwrap().source.to_string(),
             "the provider's gitlab.base_url"
         );
+
+        let lonely = model(
+            Value::Null,
+            Value::List(vec![Value::object([(
+                "allow_different_host",
+                Value::from(true),
+            )])]),
+        );
+        let warnings = validate(&lonely);
+        assert_eq!(
+            warnings
+                .iter()
+                .map(|w| (
+                    w.severity,
+                    w.summary.as_str(),
+                    w.attribute.as_ref().map(ToString::to_string)
+                ))
+                .collect::<Vec<_>>(),
+            vec![(
+                tfplugin::Severity::Warning,
+                "GitLab Host Check Disabled Without base_url",
+                Some("gitlab[0].allow_different_host".to_owned())
+            )]
+        );
+        assert!(validate(&configured).is_empty());
 
         let unsure = resolve(
             &model(Value::Null, Value::Null),
