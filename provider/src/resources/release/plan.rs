@@ -82,6 +82,20 @@ pub fn needs_helm(prior: &Value, plan: &Value) -> bool {
         .any(|name| differs(name))
 }
 
+/// `runner_left_paused` after the next apply: a runner left paused is resumed (`false`); any
+/// other value (`false`, or null in state written before the attribute existed) stays.
+fn planned_left_paused(prior: &Value) -> Value {
+    let left_paused = prior
+        .attr("runner_left_paused")
+        .cloned()
+        .unwrap_or_default();
+    if left_paused.as_bool() == Some(true) {
+        Value::Bool(false)
+    } else {
+        left_paused
+    }
+}
+
 pub fn modify_plan(request: &PlanRequest, response: &mut PlanResponse) -> OpResult {
     let creating = request.is_create();
     let config = request.config.value();
@@ -127,16 +141,7 @@ pub fn modify_plan(request: &PlanRequest, response: &mut PlanResponse) -> OpResu
     let prior = request.prior_state.value();
     // A runner an interrupted upgrade left paused shows as a change: the apply resumes it.
     // (Null in state written before the attribute existed stays null: no change.)
-    let left_paused = prior
-        .attr("runner_left_paused")
-        .cloned()
-        .unwrap_or_default();
-    let planned_left_paused = if left_paused.as_bool() == Some(true) {
-        Value::Bool(false)
-    } else {
-        left_paused
-    };
-    plan.set_value(&attr("runner_left_paused"), planned_left_paused)?;
+    plan.set_value(&attr("runner_left_paused"), planned_left_paused(prior))?;
     let chart_version_unpinned = config.attr("chart_version").is_none_or(Value::is_null);
     if chart_version_unpinned && let Some(recorded) = prior.attr("chart_version") {
         plan.set_value(&attr("chart_version"), recorded.clone())?;
@@ -162,4 +167,27 @@ pub fn modify_plan(request: &PlanRequest, response: &mut PlanResponse) -> OpResu
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn prior(left_paused: Value) -> Value {
+        Value::Object([("runner_left_paused".to_owned(), left_paused)].into())
+    }
+
+    #[test]
+    fn a_runner_left_paused_is_planned_resumed_and_nothing_else_changes() {
+        assert_eq!(
+            planned_left_paused(&prior(Value::Bool(true))),
+            Value::Bool(false)
+        );
+        assert_eq!(
+            planned_left_paused(&prior(Value::Bool(false))),
+            Value::Bool(false)
+        );
+        // State from before the attribute existed: no planned change.
+        assert_eq!(planned_left_paused(&prior(Value::Null)), Value::Null);
+    }
 }
