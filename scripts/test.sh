@@ -21,3 +21,5 @@ echo "== lint" >&2
 cargo clippy --workspace --all-targets --locked -- -D warnings
 echo "== tests" >&2
 cargo test --workspace --locked --no-fail-fast
+echo "== fuzz (${FUZZ_SECONDS:=3} s per target; a longer, coverage-guided run: scripts/fuzz.sh <target>)" >&2
+FUZZ_SECONDS="$FUZZ_SECONDS" cargo test -p fuzz-targets --test fuzz --locked -- --nocapture

@@ -6,7 +6,7 @@
 //! update). `key_digests` and the certificate facts are refreshed from the live Secret, so edits
 //! made outside Terraform show in the plan.
 
-pub(crate) mod certificate;
+pub mod certificate;
 mod checks;
 mod host;
 mod model;
