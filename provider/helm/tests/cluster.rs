@@ -114,7 +114,7 @@ async fn installed_release_reads_back_natively_without_drift_for_both_helms() {
         assert_eq!(record.chart_name, "gitlab-runner");
         assert_eq!(
             record.config,
-            json!({"gitlabUrl": "https://gitlab.example.com", "concurrent": 4, "runnerToken": "glrt-test-token", "rbac": {"create": true}})
+            json!({"gitlabUrl": "https://gitlab.example.com", "concurrent": 4, "replicas": 1, "runnerToken": "glrt-test-token", "rbac": {"create": true}})
         );
         assert!(record.manifest.contains("kind: Deployment"));
         assert_eq!(
@@ -156,16 +156,48 @@ async fn edits_and_deletions_made_out_of_band_are_drift_but_server_changes_are_n
     install(&setup, &helm4(), VALUES).await;
     let admin = setup.cluster.admin();
 
-    // Not drift: labels and annotations added by someone else.
+    // Labels and annotations someone added by hand are drift, attributed to their field manager
+    // (issue 12); once removed, they are owned by no one and the object is clean again.
+    let deployment_path = format!("/apis/apps/v1/namespaces/{NAMESPACE}/deployments/{FULLNAME}");
     admin
         .edit(
-            &format!("/apis/apps/v1/namespaces/{NAMESPACE}/deployments/{FULLNAME}"),
+            &deployment_path,
             &json!({"metadata": {"labels": {"team": "platform"}, "annotations": {"note": "x"}}}),
         )
         .unwrap();
     let record = read_latest_release(&setup.client, NAMESPACE, "runner")
         .await
         .unwrap()
+        .unwrap();
+    let added: Vec<(String, DriftChange, Vec<String>)> =
+        check_manifest_drift(&setup.client, NAMESPACE, &record.manifest)
+            .await
+            .unwrap()
+            .drifts
+            .into_iter()
+            .map(|d| (d.field_path, d.change, d.managers))
+            .collect();
+    let by_edit = vec!["kubectl-edit".to_string()];
+    assert_eq!(
+        added,
+        vec![
+            (
+                "metadata.labels.team".to_string(),
+                DriftChange::Added,
+                by_edit.clone()
+            ),
+            (
+                "metadata.annotations.note".to_string(),
+                DriftChange::Added,
+                by_edit
+            ),
+        ]
+    );
+    admin
+        .edit(
+            &deployment_path,
+            &json!({"metadata": {"labels": {"team": null}, "annotations": {"note": null}}}),
+        )
         .unwrap();
     assert_eq!(
         check_manifest_drift(&setup.client, NAMESPACE, &record.manifest)
