@@ -105,7 +105,12 @@ impl Resource for Release {
         response: &mut PlanResponse,
     ) -> OpResult {
         plan::modify_plan(&request, response)?;
-        gitlab_host::check_plan(ctx, &response.plan, &mut response.diagnostics);
+        gitlab_host::check_plan(
+            ctx,
+            &request.prior_state,
+            &response.plan,
+            &mut response.diagnostics,
+        );
         Ok(())
     }
 
