@@ -229,8 +229,16 @@ fn a_create_that_cannot_read_the_release_back_records_it_tainted_and_the_next_ap
     dir.destroy().success();
 }
 
-#[test]
-fn a_release_installed_by_someone_else_during_our_create_is_not_taken_over() {
+/// Where the other install overtakes ours.
+#[derive(Clone, Copy)]
+enum Race {
+    /// Between helm's history check and its install's name check ("cannot reuse a name").
+    AtTheNameCheck,
+    /// Between the name check and helm creating the release Secret ("release: already exists").
+    AtTheRecordCreate,
+}
+
+fn a_release_installed_by_someone_else_is_not_taken_over(race: Race) {
     let world = KubeWorld::start();
     let Some(admin) = admin_or_skip(&world, "the install name race") else {
         return;
@@ -239,25 +247,42 @@ fn a_release_installed_by_someone_else_during_our_create_is_not_taken_over() {
     let namespace = world.create_namespace("race");
     let dir = workdir(&world);
     dir.write("main.tf", &release_config(&world, &namespace, ""));
-    // Release-Secret lists: the provider's check, helm's history check, then the install's name
-    // check — held for 8 s, while someone else installs the same name.
-    admin
-        .inject_fault(&latency_fault("GET", release_list_path(&namespace), 2, 1))
-        .unwrap();
-    admin
-        .inject_fault(&latency_fault(
-            "GET",
-            release_list_path(&namespace),
-            1,
-            8_000,
-        ))
-        .unwrap();
+    match race {
+        Race::AtTheNameCheck => {
+            // Release-Secret lists: the provider's check, helm's history check, then the
+            // install's name check — held for 8 s, while someone else installs the same name.
+            admin
+                .inject_fault(&latency_fault("GET", release_list_path(&namespace), 2, 1))
+                .unwrap();
+            admin
+                .inject_fault(&latency_fault(
+                    "GET",
+                    release_list_path(&namespace),
+                    1,
+                    8_000,
+                ))
+                .unwrap();
+        }
+        Race::AtTheRecordCreate => {
+            // helm's create of the release Secret (revision 1, pending-install) is held.
+            admin
+                .inject_fault(&latency_fault(
+                    "POST",
+                    release_list_path(&namespace),
+                    1,
+                    8_000,
+                ))
+                .unwrap();
+        }
+    }
 
     let run = thread::scope(|scope| {
         let apply = scope.spawn(|| dir.apply());
-        wait_until("helm's name check", Duration::from_secs(60), || {
-            admin.faults().unwrap().is_empty()
-        });
+        wait_until(
+            "helm to reach the held request",
+            Duration::from_secs(60),
+            || admin.faults().unwrap().is_empty(),
+        );
         let chart = chart_path();
         let foreign = helm(
             &world,
@@ -301,6 +326,16 @@ fn a_release_installed_by_someone_else_during_our_create_is_not_taken_over() {
     let status = String::from_utf8_lossy(&status.stdout);
     assert!(status.contains("STATUS: deployed"), "{status}");
     assert!(status.contains("REVISION: 1"), "{status}");
+}
+
+#[test]
+fn a_release_installed_by_someone_else_before_our_name_check_is_not_taken_over() {
+    a_release_installed_by_someone_else_is_not_taken_over(Race::AtTheNameCheck);
+}
+
+#[test]
+fn a_release_installed_by_someone_else_before_our_release_record_is_not_taken_over() {
+    a_release_installed_by_someone_else_is_not_taken_over(Race::AtTheRecordCreate);
 }
 
 // --- drain_on_update -------------------------------------------------------------------------

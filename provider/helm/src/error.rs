@@ -6,7 +6,8 @@ use std::path::PathBuf;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum HelmFailure {
-    /// `cannot re-use a name that is still in use` (helm 4: `cannot reuse a name`).
+    /// `cannot re-use a name that is still in use` (helm 4: `cannot reuse a name`), or
+    /// `release: already exists` (another install created the release Secret first).
     NameInUse,
     /// `another operation (install/upgrade/rollback) is in progress`: the newest revision is
     /// `pending-*`.
@@ -96,7 +97,10 @@ pub fn classify_failure(stderr: &str) -> HelmFailure {
     let has = |needle: &str| text.contains(needle);
     if has("another operation (install/upgrade/rollback) is in progress") {
         HelmFailure::OperationInProgress
-    } else if has("cannot re-use a name") || has("cannot reuse a name") {
+    } else if has("cannot re-use a name")
+        || has("cannot reuse a name")
+        || has("release: already exists")
+    {
         HelmFailure::NameInUse
     } else if has("kubernetes cluster unreachable") || has("cluster reachability check failed") {
         HelmFailure::ClusterUnreachable
@@ -143,6 +147,11 @@ mod tests {
             ),
             (
                 "Error: INSTALLATION FAILED: release name check failed: cannot reuse a name that is still in use",
+                HelmFailure::NameInUse,
+            ),
+            (
+                // The release Secret was created by someone else after helm's name check.
+                "Error: INSTALLATION FAILED: release: already exists",
                 HelmFailure::NameInUse,
             ),
             (
