@@ -32,21 +32,12 @@ const BOOKKEEPING_ANNOTATIONS: &[&str] = &[
 ];
 
 /// Which field managers' additions count as drift.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct DriftPolicy {
     /// The release's own managers besides `helm` (the provider's, e.g. `gitlabrunner`).
     pub own_managers: Vec<String>,
     /// Managers whose additions are accepted (the user's own operators).
     pub ignored_managers: Vec<String>,
-}
-
-impl Default for DriftPolicy {
-    fn default() -> Self {
-        DriftPolicy {
-            own_managers: Vec::new(),
-            ignored_managers: Vec::new(),
-        }
-    }
 }
 
 impl DriftPolicy {

@@ -18,9 +18,7 @@ use kube::Api;
 use kube::api::ListParams;
 use tfplugin::Diagnostic;
 
-use crate::kube::FIELD_MANAGER;
-
-use crate::kube::{Action, Budget, Verb};
+use crate::kube::{Action, Budget, FIELD_MANAGER, Verb};
 
 /// Attempts per read (the kube client retries 429/503/504 itself as well).
 const ATTEMPTS: u32 = 3;
