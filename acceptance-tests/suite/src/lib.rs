@@ -5,6 +5,7 @@
 pub mod chart_repository;
 pub mod docs;
 pub mod oci;
+pub mod skip;
 pub mod terraform;
 pub mod tools;
 pub mod world;

@@ -1,20 +1,33 @@
 //! The Kubernetes side of the test world: our API test server, started in-process per test, or a
 //! real cluster when `GITLABRUNNER_TEST_REAL_CLUSTER=1` and `KUBECONFIG` point at one.
 
+use std::collections::BTreeMap;
 use std::env;
+use std::io::Write as _;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::{Command, Output, Stdio};
+use std::sync::Mutex;
 use std::sync::atomic::{AtomicU32, Ordering};
 
 use kube_test_server::{AdminClient, Options, TestCluster};
+use serde_json::{Value, json};
 
+use crate::skip::real_cluster_mode;
 use crate::tools::Tools;
 
+/// Label put on every namespace a test creates, so a maintainer can find leftovers of an
+/// interrupted run: `kubectl get ns -l gitlabrunner-acceptance=true`.
+pub const NAMESPACE_LABEL: &str = "gitlabrunner-acceptance";
+
 /// Where the tests' Kubernetes API is.
+///
+/// Against a real cluster, dropping the world (also while a failing test unwinds) uninstalls
+/// every helm release left in the namespaces it created and deletes those namespaces.
 pub struct KubeWorld {
     cluster: Option<TestCluster>,
     kubeconfig: PathBuf,
     tools: Tools,
+    namespaces: Mutex<Vec<String>>,
 }
 
 impl KubeWorld {
@@ -35,6 +48,7 @@ impl KubeWorld {
                 cluster: None,
                 kubeconfig,
                 tools,
+                namespaces: Mutex::new(Vec::new()),
             };
         }
         let cluster = TestCluster::start(options)
@@ -43,6 +57,7 @@ impl KubeWorld {
             kubeconfig: cluster.kubeconfig_path().to_path_buf(),
             cluster: Some(cluster),
             tools,
+            namespaces: Mutex::new(Vec::new()),
         }
     }
 
@@ -86,6 +101,117 @@ impl KubeWorld {
             .unwrap_or_else(|e| panic!("cannot run kubectl: {e}"))
     }
 
+    /// Runs kubectl with `input` on its stdin (e.g. `apply -f -`).
+    pub fn kubectl_stdin(&self, args: &[&str], input: &str) -> Output {
+        let mut child = Command::new(&self.tools.kubectl)
+            .args(args)
+            .env("KUBECONFIG", &self.kubeconfig)
+            .env("HOME", env::temp_dir())
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot run kubectl: {e}"));
+        if let Some(mut stdin) = child.stdin.take() {
+            stdin
+                .write_all(input.as_bytes())
+                .unwrap_or_else(|e| panic!("cannot write to kubectl: {e}"));
+        }
+        child
+            .wait_with_output()
+            .unwrap_or_else(|e| panic!("kubectl did not finish: {e}"))
+    }
+
+    /// Runs kubectl and panics with its output unless it succeeds.
+    #[track_caller]
+    pub fn kubectl_ok(&self, args: &[&str]) -> Output {
+        let out = self.kubectl(args);
+        assert!(
+            out.status.success(),
+            "kubectl {}: {}",
+            args.join(" "),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        out
+    }
+
+    /// The API server's version `(major, minor)` from `/version` (`"27+"` reads as 27).
+    pub fn server_version(&self) -> (u32, u32) {
+        let out = self.kubectl_ok(&["get", "--raw", "/version"]);
+        let version: Value = serde_json::from_slice(&out.stdout)
+            .unwrap_or_else(|e| panic!("/version is not JSON: {e}"));
+        parse_version(&version)
+            .unwrap_or_else(|| panic!("/version has no numeric major/minor: {version}"))
+    }
+
+    /// A hand edit as `kubectl edit` makes it: a JSON merge patch with field manager
+    /// `kubectl-edit`, through the real API (works on a real cluster and on the test server).
+    #[track_caller]
+    pub fn edit_by_hand(&self, kind: &str, namespace: &str, name: &str, merge_patch: &Value) {
+        let patch = merge_patch.to_string();
+        self.kubectl_ok(&[
+            "patch",
+            kind,
+            name,
+            "-n",
+            namespace,
+            "--type=merge",
+            "--field-manager=kubectl-edit",
+            "-p",
+            &patch,
+        ]);
+    }
+
+    /// Creates a bare pod standing in for a CI job pod (labels and annotations as the runner
+    /// sets them) and puts it in `phase` through the `status` subresource. A scheduling gate
+    /// keeps a real cluster's scheduler and kubelets away from it, so the phase stays what the
+    /// test sets.
+    #[track_caller]
+    pub fn create_job_pod(
+        &self,
+        namespace: &str,
+        name: &str,
+        labels: &BTreeMap<&str, &str>,
+        annotations: &BTreeMap<&str, String>,
+        phase: &str,
+    ) {
+        let pod = json!({
+            "apiVersion": "v1", "kind": "Pod",
+            "metadata": {
+                "name": name, "namespace": namespace,
+                "labels": labels, "annotations": annotations,
+            },
+            "spec": {
+                "schedulingGates": [{"name": "gitlabrunner.test/never-schedule"}],
+                "containers": [{"name": "build", "image": "registry.k8s.io/pause:3.10"}],
+            },
+        });
+        let out = self.kubectl_stdin(&["create", "-f", "-"], &pod.to_string());
+        assert!(
+            out.status.success(),
+            "kubectl create pod {namespace}/{name}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        self.set_pod_phase(namespace, name, phase);
+    }
+
+    /// Sets a pod's phase through the `status` subresource (what a kubelet writes).
+    #[track_caller]
+    pub fn set_pod_phase(&self, namespace: &str, name: &str, phase: &str) {
+        let patch = json!({"status": {"phase": phase}}).to_string();
+        self.kubectl_ok(&[
+            "patch",
+            "pod",
+            name,
+            "-n",
+            namespace,
+            "--subresource=status",
+            "--type=merge",
+            "-p",
+            &patch,
+        ]);
+    }
+
     /// `kubectl get -o json` of one object, or `None` when it does not exist.
     pub fn get_json(&self, kind: &str, namespace: &str, name: &str) -> Option<serde_json::Value> {
         let out = self.kubectl(&["get", kind, name, "-n", namespace, "-o", "json"]);
@@ -117,10 +243,102 @@ impl KubeWorld {
             "kubectl create namespace {name}: {}",
             String::from_utf8_lossy(&out.stderr)
         );
+        self.adopt_namespace(&name);
+        let label = format!("{NAMESPACE_LABEL}=true");
+        self.kubectl_ok(&["label", "namespace", &name, &label]);
         name
+    }
+
+    /// Makes this world remove `namespace` (and the helm releases in it) when it is dropped,
+    /// for namespaces a test creates by other means (e.g. `helm --create-namespace`).
+    pub fn adopt_namespace(&self, namespace: &str) {
+        lock(&self.namespaces).push(namespace.to_owned());
+    }
+
+    /// Uninstalls the helm releases left in this world's namespaces, then deletes them (real
+    /// cluster only: an in-process server goes with the world). Errors are printed, not
+    /// raised: this runs while tests unwind, and the run's final check reports leftovers.
+    fn clean_up(&self) {
+        let namespaces = std::mem::take(&mut *lock(&self.namespaces));
+        for namespace in namespaces.iter().rev() {
+            let helm = &self.tools.helm4;
+            let home = env::temp_dir();
+            let list = Command::new(helm)
+                .args(["list", "-a", "-q", "-n", namespace])
+                .env("KUBECONFIG", &self.kubeconfig)
+                .env("HOME", &home)
+                .output();
+            if let Ok(list) = list {
+                for release in String::from_utf8_lossy(&list.stdout).split_whitespace() {
+                    let out = Command::new(helm)
+                        .args(["uninstall", release, "-n", namespace, "--no-hooks"])
+                        .env("KUBECONFIG", &self.kubeconfig)
+                        .env("HOME", &home)
+                        .output();
+                    if !out.as_ref().is_ok_and(|o| o.status.success()) {
+                        eprintln!(
+                            "cleanup: helm uninstall {release} -n {namespace} failed: {out:?}"
+                        );
+                    }
+                }
+            }
+            let out = self.kubectl(&[
+                "delete",
+                "namespace",
+                namespace,
+                "--ignore-not-found",
+                "--wait=false",
+            ]);
+            if !out.status.success() {
+                eprintln!(
+                    "cleanup: kubectl delete namespace {namespace}: {}",
+                    String::from_utf8_lossy(&out.stderr)
+                );
+            }
+        }
     }
 }
 
+impl Drop for KubeWorld {
+    fn drop(&mut self) {
+        if self.cluster.is_none() {
+            self.clean_up();
+        }
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// `(major, minor)` of a `/version` document; managed clusters write minors like `"27+"`.
+fn parse_version(version: &Value) -> Option<(u32, u32)> {
+    let number = |field: &str| -> Option<u32> {
+        let text = version[field].as_str()?;
+        let digits: String = text.chars().take_while(char::is_ascii_digit).collect();
+        digits.parse().ok()
+    };
+    Some((number("major")?, number("minor")?))
+}
+
 fn real_cluster_requested() -> bool {
-    env::var("GITLABRUNNER_TEST_REAL_CLUSTER").is_ok_and(|v| v == "1")
+    real_cluster_mode()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn versions_read_with_or_without_a_plus() {
+        assert_eq!(
+            parse_version(&json!({"major": "1", "minor": "27+"})),
+            Some((1, 27))
+        );
+        assert_eq!(
+            parse_version(&json!({"major": "1", "minor": "35"})),
+            Some((1, 35))
+        );
+        assert_eq!(parse_version(&json!({"major": "1"})), None);
+    }
 }
