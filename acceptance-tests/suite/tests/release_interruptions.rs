@@ -343,6 +343,15 @@ fn a_release_installed_by_someone_else_before_our_release_record_is_not_taken_ov
 const RUNNER_TOKEN: &str = "glrt-t1_UpDaTeTeStToKeN0123";
 const ADMIN_TOKEN: &str = "glpat-update-admin";
 
+/// How the upgrade is interrupted.
+#[derive(Clone, Copy, Debug)]
+enum Interruption {
+    /// SIGINT to terraform (Ctrl-C): Terraform sends StopProvider.
+    CtrlC,
+    /// `timeouts { update = "8s" }` runs out while helm is held.
+    Deadline,
+}
+
 struct DrainSetup {
     world: KubeWorld,
     runtime: tokio::runtime::Runtime,
@@ -387,12 +396,12 @@ impl DrainSetup {
             namespace,
             dir,
         };
-        setup.write_config(1);
+        setup.write_config(1, "");
         setup.dir.apply().success();
         setup
     }
 
-    fn write_config(&self, concurrent: u32) {
+    fn write_config(&self, concurrent: u32, extra: &str) {
         let provider = provider_block(&self.world, &helm_bin(&self.world, HelmVersion::Four))
             .replace(
                 "provider \"gitlabrunner\" {\n",
@@ -428,6 +437,7 @@ resource "gitlabrunner_release" "runner" {{
     }}
   }}
   timeout = 120
+{extra}
 }}
 "#,
                 namespace = self.namespace,
@@ -464,10 +474,10 @@ resource "gitlabrunner_release" "runner" {{
             .unwrap()
     }
 
-    /// Changes `concurrent` and starts the upgrade with helm held in its Deployment patch, then
-    /// interrupts terraform (SIGINT, as Ctrl-C does) once the runner is paused. Returns the
-    /// apply's exit code and output.
-    fn interrupted_upgrade(&self) -> (i32, String) {
+    /// Changes `concurrent` and starts the upgrade with helm held in its Deployment patch for
+    /// 20 s; `how` interrupts it once the runner is paused. Returns the apply's exit code and
+    /// output.
+    fn interrupted_upgrade(&self, how: Interruption) -> (i32, String) {
         let admin = self.world.admin().unwrap();
         admin
             .inject_fault(&latency_fault(
@@ -477,7 +487,12 @@ resource "gitlabrunner_release" "runner" {{
                 20_000,
             ))
             .unwrap();
-        self.write_config(2);
+        match how {
+            Interruption::CtrlC => self.write_config(2, ""),
+            Interruption::Deadline => {
+                self.write_config(2, "  timeouts {\n    update = \"8s\"\n  }");
+            }
+        }
         let apply = self.spawn_apply();
         wait_until(
             "helm to patch the Deployment",
@@ -485,11 +500,13 @@ resource "gitlabrunner_release" "runner" {{
             || admin.faults().unwrap().is_empty(),
         );
         assert!(self.runner_paused(), "drain_on_update paused the runner");
-        let status = Command::new("kill")
-            .args(["-INT", &apply.id().to_string()])
-            .status()
-            .unwrap();
-        assert!(status.success());
+        if matches!(how, Interruption::CtrlC) {
+            let status = Command::new("kill")
+                .args(["-INT", &apply.id().to_string()])
+                .status()
+                .unwrap();
+            assert!(status.success());
+        }
         let out = apply.wait_with_output().unwrap();
         (
             out.status.code().unwrap_or(-1),
@@ -502,15 +519,14 @@ resource "gitlabrunner_release" "runner" {{
     }
 }
 
-#[test]
-fn an_upgrade_interrupted_by_ctrl_c_resumes_the_runner_it_paused() {
+fn an_interrupted_upgrade_resumes_the_runner_it_paused(how: Interruption) {
     let setup = DrainSetup::start();
     if admin_or_skip(&setup.world, "an interrupted drain_on_update upgrade").is_none() {
         return;
     }
     assert!(!setup.runner_paused());
     let started = Instant::now();
-    let (code, output) = setup.interrupted_upgrade();
+    let (code, output) = setup.interrupted_upgrade(how);
     assert_ne!(code, 0, "{output}");
     assert!(started.elapsed() < Duration::from_secs(60), "{output}");
     assert!(
@@ -525,6 +541,16 @@ fn an_upgrade_interrupted_by_ctrl_c_resumes_the_runner_it_paused() {
     assert_eq!(release_attr(&setup.dir, "status"), "deployed");
     assert_eq!(release_attr(&setup.dir, "runner_left_paused"), false);
     setup.dir.plan().expect_code(0);
+}
+
+#[test]
+fn an_upgrade_interrupted_by_ctrl_c_resumes_the_runner_it_paused() {
+    an_interrupted_upgrade_resumes_the_runner_it_paused(Interruption::CtrlC);
+}
+
+#[test]
+fn an_upgrade_that_runs_out_of_time_resumes_the_runner_it_paused() {
+    an_interrupted_upgrade_resumes_the_runner_it_paused(Interruption::Deadline);
 }
 
 #[test]
@@ -552,7 +578,7 @@ fn a_runner_an_interrupted_upgrade_could_not_resume_is_resumed_by_the_next_apply
             ),
         )
         .unwrap();
-    let (code, output) = setup.interrupted_upgrade();
+    let (code, output) = setup.interrupted_upgrade(Interruption::CtrlC);
     assert_ne!(code, 0, "{output}");
     assert!(setup.runner_paused(), "GitLab refused the resume");
     assert!(unfolded(&output).contains("Runner Left Paused"), "{output}");
