@@ -19,8 +19,8 @@ use crate::ops::{self, DeleteOptions, ListOptions, PatchKind, WriteOptions};
 use crate::resources::{self, AGGREGATED_DISCOVERY_CONTENT_TYPE, ResourceType};
 use crate::selectors::{FieldSelector, LabelSelector};
 use crate::status::ApiError;
-use crate::store::Store;
-use crate::{protobuf, table, watch};
+use crate::store::{State, Store};
+use crate::{protobuf, quota, table, watch};
 
 /// The request log keeps at most this many entries (the oldest tenth is dropped when full).
 const REQUEST_LOG_LIMIT: usize = 100_000;
@@ -412,9 +412,18 @@ async fn dispatch(
         }
         (&Method::POST, None) => {
             let object = decode_body(&content_type, &body)?;
+            let name = object["metadata"]["name"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned();
             Ok(json_response(
                 201,
-                &store.with(|st| ops::create(st, rt, ns, object, &write))?,
+                &store.with(|st| {
+                    quota::admit_create(st, rt, ns, &name)?;
+                    let created = ops::create(st, rt, ns, object, &write)?;
+                    quota_written(st, rt, ns, &created);
+                    Ok::<_, ApiError>(created)
+                })?,
             ))
         }
         (&Method::PUT, Some(name)) => {
@@ -422,7 +431,11 @@ async fn dispatch(
             let result = if is_scale {
                 store.with(|st| ops::write_scale(st, rt, ns, name, &object, &write))?
             } else {
-                store.with(|st| ops::update(st, rt, ns, name, object, &write))?
+                store.with(|st| {
+                    let updated = ops::update(st, rt, ns, name, object, &write)?;
+                    quota_written(st, rt, ns, &updated);
+                    Ok::<_, ApiError>(updated)
+                })?
             };
             Ok(json_response(200, &result))
         }
@@ -448,8 +461,14 @@ async fn dispatch(
                 })?;
                 return Ok(json_response(200, &result));
             }
-            let (object, created) =
-                store.with(|st| ops::patch(st, rt, ns, name, kind, &body, &write))?;
+            let (object, created) = store.with(|st| {
+                if kind == PatchKind::Apply && st.get(rt, ns.unwrap_or(""), name).is_none() {
+                    quota::admit_create(st, rt, ns, name)?;
+                }
+                let (object, created) = ops::patch(st, rt, ns, name, kind, &body, &write)?;
+                quota_written(st, rt, ns, &object);
+                Ok::<_, ApiError>((object, created))
+            })?;
             Ok(json_response(if created { 201 } else { 200 }, &object))
         }
         (&Method::DELETE, name) => {
@@ -480,6 +499,16 @@ async fn dispatch(
             }
         }
         (m, _) => Err(ApiError::method_not_allowed(m.as_str())),
+    }
+}
+
+/// After a write of a `ResourceQuota`, fill in its status as the quota controller would.
+fn quota_written(st: &mut State, rt: &ResourceType, ns: Option<&str>, object: &Value) {
+    if rt.kind != "ResourceQuota" {
+        return;
+    }
+    if let (Some(ns), Some(name)) = (ns, object["metadata"]["name"].as_str()) {
+        quota::refresh_status(st, ns, name);
     }
 }
 

@@ -16,6 +16,7 @@ mod http;
 mod kinds;
 mod ops;
 mod protobuf;
+mod quota;
 mod resources;
 mod selectors;
 mod status;

@@ -153,6 +153,18 @@ pub static RESOURCES: &[ResourceType] = &[
         &[]
     ),
     rt!(
+        "",
+        "resourcequotas",
+        "resourcequota",
+        "ResourceQuota",
+        true,
+        &["quota"],
+        true,
+        false,
+        false,
+        &[]
+    ),
+    rt!(
         "apps",
         "deployments",
         "deployment",
