@@ -43,10 +43,12 @@ static LAUNCHER: std::sync::OnceLock<std::path::PathBuf> = std::sync::OnceLock::
 /// Only a binary whose `main` calls [`exec_if_requested`] first may call this. Returns whether
 /// the platform supports it.
 pub fn register_this_binary_as_launcher() -> bool {
-    if !SUPPORTED {
+    let launcher = Path::new("/proc/self/exe");
+    // Without /proc (a rare sandbox) helm is started directly.
+    if !SUPPORTED || !launcher.exists() {
         return false;
     }
-    let _ = LAUNCHER.set(std::path::PathBuf::from("/proc/self/exe"));
+    let _ = LAUNCHER.set(launcher.to_path_buf());
     true
 }
 
