@@ -4,9 +4,12 @@
 //! older ReplicaSets are scaled to zero. ReplicaSets create pods that become Running/Ready after
 //! the configured delay; surplus pods get a deletionTimestamp and vanish after the grace delay.
 //! Status fields and conditions are what helm 4's watcher and helm 3's legacy waiter read.
+//! Like the real deployment controller, it writes the Deployment's
+//! `deployment.kubernetes.io/revision` annotation as field manager `kube-controller-manager`.
 
 use serde_json::{Map, Value, json};
 
+use crate::fields::{self, Writer};
 use crate::resources::{self, ResourceType};
 use crate::store::{State, Timer, now_timestamp};
 
@@ -191,6 +194,32 @@ fn reconcile_deployment(st: &mut State, namespace: &str, name: &str) {
         reconcile_replicaset(st, namespace, rs);
     }
     update_deployment_status(st, namespace, name, &rs_name, desired);
+}
+
+/// Where the revision annotation sits (`/` escaped in the pointer).
+const REVISION_POINTER: &str = "/metadata/annotations/deployment.kubernetes.io~1revision";
+
+/// Sets the Deployment's revision annotation as the controller does, owned by
+/// `kube-controller-manager` (an `Update` of its own).
+fn set_revision(next: &mut Value, previous: &Value, revision: Value) {
+    if previous.pointer(REVISION_POINTER) == Some(&revision) {
+        return;
+    }
+    next["metadata"]["annotations"]["deployment.kubernetes.io/revision"] = revision;
+    let time = now_timestamp();
+    let writer = Writer {
+        manager: "kube-controller-manager",
+        api_version: "apps/v1",
+        time: &time,
+        subresource: None,
+    };
+    let mut entries = fields::read_entries(previous);
+    fields::record_update(
+        &mut entries,
+        &writer,
+        &fields::changed_paths(previous, next),
+    );
+    fields::write_entries(next, &entries);
 }
 
 fn bump_generation(object: &mut Value) {
@@ -435,6 +464,13 @@ fn update_deployment_status(
     status.insert("conditions".into(), Value::Array(conditions));
     let mut next = deployment.clone();
     next["status"] = Value::Object(status);
+    let revision = st
+        .get(replicasets, namespace, current_rs)
+        .and_then(|rs| rs.pointer(REVISION_POINTER))
+        .cloned();
+    if let Some(revision) = revision {
+        set_revision(&mut next, &deployment, revision);
+    }
     if next != deployment {
         st.put(deployments, namespace, name, next);
     }

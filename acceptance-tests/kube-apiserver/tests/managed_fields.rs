@@ -324,3 +324,28 @@ fn a_removed_field_is_owned_by_no_one() {
         "removed fields are owned by no one: {deployment:?}"
     );
 }
+
+#[test]
+fn the_deployment_controller_owns_the_revision_annotation() {
+    let (env, kubectl) = seeded("mf-rev");
+    let ns = env.namespace.as_str();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    loop {
+        let deployment = entries(&kubectl, ns, "deployment", "web");
+        let owned = deployment.iter().any(|e| {
+            e["manager"] == "kube-controller-manager"
+                && e["operation"] == "Update"
+                && e["fieldsV1"]["f:metadata"]["f:annotations"]
+                    .get("f:deployment.kubernetes.io/revision")
+                    .is_some()
+        });
+        if owned {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "kube-controller-manager owns the revision annotation: {deployment:?}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+}
