@@ -338,6 +338,37 @@ fn a_release_installed_by_someone_else_before_our_release_record_is_not_taken_ov
     a_release_installed_by_someone_else_is_not_taken_over(Race::AtTheRecordCreate);
 }
 
+#[test]
+fn an_update_of_state_written_before_runner_left_paused_existed_applies_cleanly() {
+    let world = KubeWorld::start();
+    let namespace = world.create_namespace("oldstate");
+    let dir = workdir(&world);
+    dir.write("main.tf", &release_config(&world, &namespace, ""));
+    dir.apply().success();
+    // As an older provider wrote it: no runner_left_paused.
+    let mut state = dir.state();
+    let attributes = state["resources"][0]["instances"][0]["attributes"]
+        .as_object_mut()
+        .expect("release attributes");
+    assert!(attributes.remove("runner_left_paused").is_some());
+    dir.write(
+        "terraform.tfstate",
+        &serde_json::to_string_pretty(&state).unwrap(),
+    );
+    dir.plan().expect_code(0);
+
+    // An upgrade keeps it null (the planned value), with no "inconsistent result".
+    dir.write(
+        "main.tf",
+        &release_config(&world, &namespace, "  concurrent = 3"),
+    );
+    let run = dir.apply();
+    run.success();
+    assert!(!run.output().contains("inconsistent"), "{run:?}");
+    dir.plan().expect_code(0);
+    dir.destroy().success();
+}
+
 // --- drain_on_update -------------------------------------------------------------------------
 
 const RUNNER_TOKEN: &str = "glrt-t1_UpDaTeTeStToKeN0123";

@@ -199,7 +199,12 @@ fn remember_left_paused(
         Some(id) => private.set(LEFT_PAUSED, &id)?,
         None => private.remove(LEFT_PAUSED),
     }
-    if !state.is_null() {
+    // Null (state written before the attribute existed, planned null) stays null unless a runner
+    // is left paused now: the result must match the plan.
+    let recorded = state
+        .attr(&attr("runner_left_paused"))
+        .and_then(Value::as_bool);
+    if !state.is_null() && (runner.is_some() || recorded.is_some()) {
         state.set_attr(&attr("runner_left_paused"), &runner.is_some())?;
     }
     Ok(())
