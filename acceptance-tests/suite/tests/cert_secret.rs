@@ -7,8 +7,8 @@ mod secret_support;
 
 use acceptance::{KubeWorld, TerraformWorkdir};
 use secret_support::{
-    assert_fails_with, attr, b64, certificate, ok, secret_data, secret_labels, secret_path,
-    unwrap_lines, workdir,
+    assert_fails_with, attr, b64, certificate, ok, secret_data, secret_labels, unwrap_lines,
+    workdir,
 };
 use serde_json::json;
 
@@ -120,9 +120,6 @@ fn create_plan_update_rename_and_destroy() {
 #[test]
 fn a_source_secret_is_copied_and_followed() {
     let world = KubeWorld::start();
-    let Some(admin) = world.admin() else {
-        return;
-    };
     let ns = world.create_namespace("certsrc");
     let chain = certificate(&["*.example.com"], (2099, 1, 1), false);
     let dir = workdir(&world);
@@ -156,12 +153,12 @@ fn a_source_secret_is_copied_and_followed() {
 
     // The source is renewed outside Terraform: the plan shows it and apply copies it.
     let renewed = certificate(&["*.example.com"], (2098, 1, 1), false);
-    admin
-        .edit(
-            &secret_path(&ns, "gitlab-wildcard-tls-chain"),
-            &json!({"data": {"gitlab.example.com.crt": b64(&renewed)}}),
-        )
-        .expect("edit source");
+    world.edit_by_hand(
+        "secret",
+        &ns,
+        "gitlab-wildcard-tls-chain",
+        &json!({"data": {"gitlab.example.com.crt": b64(&renewed)}}),
+    );
     let plan = dir.plan();
     plan.expect_code(2);
     assert!(plan.stdout.contains("sha256_fingerprint"), "{plan:?}");
@@ -188,9 +185,6 @@ fn a_source_secret_is_copied_and_followed() {
 #[test]
 fn drift_made_outside_terraform_is_planned_and_repaired() {
     let world = KubeWorld::start();
-    let Some(admin) = world.admin() else {
-        return;
-    };
     let ns = world.create_namespace("certdrift");
     let dir = workdir(&world);
     let pem = certificate(&["gitlab.example.com"], (2099, 1, 1), false);
@@ -212,12 +206,7 @@ fn drift_made_outside_terraform_is_planned_and_repaired() {
     dir.plan().expect_code(0);
 
     let other = certificate(&["evil.example.com"], (2099, 1, 1), false);
-    admin
-        .edit(
-            &secret_path(&ns, "certs"),
-            &json!({"data": {FILE: b64(&other)}, "metadata": {"labels": {"extra": "x"}, "annotations": {"note": "hand-made"}}}),
-        )
-        .expect("edit");
+    world.edit_by_hand("secret", &ns, "certs", &json!({"data": {FILE: b64(&other)}, "metadata": {"labels": {"extra": "x"}, "annotations": {"note": "hand-made"}}}));
     let plan = dir.plan();
     plan.expect_code(2);
     assert!(

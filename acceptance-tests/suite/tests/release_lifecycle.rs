@@ -191,13 +191,12 @@ fn lifecycle(version: HelmVersion) {
     dir.plan().expect_code(0);
 
     // Drift 2: a ConfigMap field edited (as kubectl edit does) and the Role deleted.
-    let admin = world.admin().expect("test server admin surface");
-    admin
-        .edit(
-            &format!("/api/v1/namespaces/{namespace}/configmaps/{RELEASE}"),
-            &json!({"data": {"runner-name": "edited-by-hand"}}),
-        )
-        .expect("edit the ConfigMap");
+    world.edit_by_hand(
+        "configmap",
+        &namespace,
+        RELEASE,
+        &json!({"data": {"runner-name": "edited-by-hand"}}),
+    );
     let out = world.kubectl(&["delete", "role", RELEASE, "-n", &namespace]);
     assert!(
         out.status.success(),
@@ -221,15 +220,15 @@ fn lifecycle(version: HelmVersion) {
     dir.plan().expect_code(0);
 
     // Fields a controller or the API server owns are not drift.
-    admin
-        .edit(
-            &format!("/apis/apps/v1/namespaces/{namespace}/deployments/{RELEASE}"),
-            &json!({
-                "metadata": {"annotations": {"deployment.kubernetes.io/revision": "9"}},
-                "spec": {"progressDeadlineSeconds": 600, "revisionHistoryLimit": 10},
-            }),
-        )
-        .expect("edit the Deployment");
+    world.edit_by_hand(
+        "deployment",
+        &namespace,
+        RELEASE,
+        &json!({
+            "metadata": {"annotations": {"deployment.kubernetes.io/revision": "9"}},
+            "spec": {"progressDeadlineSeconds": 600, "revisionHistoryLimit": 10},
+        }),
+    );
     dir.plan().expect_code(0);
 
     // Import after losing the state entry: the plan is empty again.

@@ -10,8 +10,7 @@ use std::collections::BTreeMap;
 use acceptance::KubeWorld;
 use kube_test_server::{AccessRule, Fault, FaultAction, Options, TokenGrant};
 use secret_support::{
-    assert_fails_with, attr, b64, ok, secret_data, secret_labels, secret_path, unwrap_lines,
-    workdir,
+    assert_fails_with, attr, b64, ok, secret_data, secret_labels, unwrap_lines, workdir,
 };
 use serde_json::json;
 
@@ -171,9 +170,7 @@ fn create_plan_update_rename_and_destroy() {
 #[test]
 fn drift_made_outside_terraform_is_planned_and_repaired() {
     let world = KubeWorld::start();
-    let Some(admin) = world.admin() else {
-        return; // needs the test server's admin surface
-    };
+
     let ns = world.create_namespace("tokdrift");
     let dir = workdir(&world);
     dir.write(
@@ -204,12 +201,12 @@ fn drift_made_outside_terraform_is_planned_and_repaired() {
     dir.plan().expect_code(0);
 
     // Data edited → an update that names the key, without values.
-    admin
-        .edit(
-            &secret_path(&ns, "tok"),
-            &json!({"data": {"runner-token": b64("glrt-edited-by-hand"), "extra": b64("x")}}),
-        )
-        .expect("edit data");
+    world.edit_by_hand(
+        "secret",
+        &ns,
+        "tok",
+        &json!({"data": {"runner-token": b64("glrt-edited-by-hand"), "extra": b64("x")}}),
+    );
     let plan = dir.plan();
     plan.expect_code(2);
     assert!(plan.stdout.contains("\"runner-token\""), "{plan:?}");
@@ -232,12 +229,12 @@ fn drift_made_outside_terraform_is_planned_and_repaired() {
     dir.plan().expect_code(0);
 
     // Labels edited (changed, added, ours removed) → update that restores them.
-    admin
-        .edit(
-            &secret_path(&ns, "tok"),
-            &json!({"metadata": {"labels": {"team": "hacked", "foreign": "yes"}}}),
-        )
-        .expect("edit labels");
+    world.edit_by_hand(
+        "secret",
+        &ns,
+        "tok",
+        &json!({"metadata": {"labels": {"team": "hacked", "foreign": "yes"}}}),
+    );
     let plan = dir.plan();
     plan.expect_code(2);
     assert!(
@@ -551,7 +548,7 @@ fn a_forbidden_request_names_the_verb_resource_namespace_and_rule() {
         ..Options::default()
     });
     let Some(server) = world.test_server() else {
-        return; // needs the test server's token grants
+        acceptance::skip!("needs the test server's restricted token grants (real-cluster mode)");
     };
     let ns = world.create_namespace("tok403");
     let dir = workdir(&world);
@@ -589,9 +586,8 @@ fn a_forbidden_request_names_the_verb_resource_namespace_and_rule() {
 #[test]
 fn transient_api_errors_are_retried() {
     let world = KubeWorld::start();
-    let Some(admin) = world.admin() else {
-        return;
-    };
+    let admin =
+        acceptance::admin_or_skip!(world, "injects 500/429 answers and reads the request log");
     let ns = world.create_namespace("tokretry");
     let dir = workdir(&world);
     dir.write(
@@ -652,9 +648,7 @@ fn transient_api_errors_are_retried() {
 #[test]
 fn a_dropped_connection_is_retried_and_a_slow_api_hits_the_timeout() {
     let world = KubeWorld::start();
-    let Some(admin) = world.admin() else {
-        return;
-    };
+    let admin = acceptance::admin_or_skip!(world, "drops a connection and delays answers");
     let ns = world.create_namespace("tokslow");
     let dir = workdir(&world);
     let path = format!("/api/v1/namespaces/{ns}/secrets/tok");
