@@ -191,3 +191,68 @@ pub fn manifest_objects(manifest: &str, namespace: &str) -> Vec<String> {
         })
         .unwrap_or_default()
 }
+
+#[cfg(test)]
+mod tests {
+    use helm_driver::{DriftChange, DriftValues};
+
+    use super::*;
+
+    fn drift(kind: &str, path: &str, change: DriftChange, managers: &[&str]) -> Drift {
+        Drift {
+            api_version: "v1".into(),
+            kind: kind.into(),
+            namespace: Some("ci".into()),
+            name: "gitlab-runner".into(),
+            field_path: path.into(),
+            steps: Vec::new(),
+            change,
+            values: Some(DriftValues {
+                expected: serde_json::Value::Null,
+                actual: Some(serde_json::json!("secret-looking-value")),
+            }),
+            managers: managers.iter().map(|m| (*m).to_string()).collect(),
+        }
+    }
+
+    #[test]
+    fn lines_say_what_was_added_and_by_whom_but_never_a_value() {
+        let lines = drift_lines(&[
+            drift(
+                "Deployment",
+                "spec.template.spec.containers[name=sidecar]",
+                DriftChange::Added,
+                &["kubectl-patch"],
+            ),
+            drift(
+                "Deployment",
+                "spec.replicas",
+                DriftChange::Changed,
+                &["kubectl"],
+            ),
+            drift("ConfigMap", "data.runner-name", DriftChange::Changed, &[]),
+            drift("Role", "", DriftChange::ObjectDeleted, &[]),
+        ]);
+        assert_eq!(
+            lines,
+            [
+                "Deployment ci/gitlab-runner: spec.template.spec.containers[name=sidecar] added by kubectl-patch",
+                "Deployment ci/gitlab-runner: spec.replicas changed by kubectl",
+                "ConfigMap ci/gitlab-runner: data.runner-name changed",
+                "Role ci/gitlab-runner: object deleted",
+            ]
+        );
+        assert!(!lines.concat().contains("secret-looking-value"));
+    }
+
+    #[test]
+    fn the_policy_counts_this_provider_as_the_release_s_own_and_adds_the_ignored() {
+        let ignored = ["istio-operator".to_string()];
+        let policy = drift_policy(Some(&ignored));
+        assert!(!policy.counts(FIELD_MANAGER, None));
+        assert!(!policy.counts("helm", None));
+        assert!(!policy.counts("istio-operator", None));
+        assert!(policy.counts("kubectl-set", None));
+        assert!(!policy.counts("kubectl-patch", Some("status")));
+    }
+}
