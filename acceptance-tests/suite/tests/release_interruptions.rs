@@ -232,6 +232,8 @@ fn a_create_that_cannot_read_the_release_back_records_it_tainted_and_the_next_ap
 /// Where the other install overtakes ours.
 #[derive(Clone, Copy)]
 enum Race {
+    /// Between our check and helm's history check: `helm upgrade --install` upgrades it.
+    BeforeHelmsHistoryCheck,
     /// Between helm's history check and its install's name check ("cannot reuse a name").
     AtTheNameCheck,
     /// Between the name check and helm creating the release Secret ("release: already exists").
@@ -248,6 +250,20 @@ fn a_release_installed_by_someone_else_is_not_taken_over(race: Race) {
     let dir = workdir(&world);
     dir.write("main.tf", &release_config(&world, &namespace, ""));
     match race {
+        Race::BeforeHelmsHistoryCheck => {
+            // Release-Secret lists: the provider's check, then helm's history check — held.
+            admin
+                .inject_fault(&latency_fault("GET", release_list_path(&namespace), 1, 1))
+                .unwrap();
+            admin
+                .inject_fault(&latency_fault(
+                    "GET",
+                    release_list_path(&namespace),
+                    1,
+                    8_000,
+                ))
+                .unwrap();
+        }
         Race::AtTheNameCheck => {
             // Release-Secret lists: the provider's check, helm's history check, then the
             // install's name check — held for 8 s, while someone else installs the same name.
@@ -325,7 +341,17 @@ fn a_release_installed_by_someone_else_is_not_taken_over(race: Race) {
     ok(&status, "helm status");
     let status = String::from_utf8_lossy(&status.stdout);
     assert!(status.contains("STATUS: deployed"), "{status}");
-    assert!(status.contains("REVISION: 1"), "{status}");
+    // Their revision 1; when helm found it before installing, it upgraded it (revision 2).
+    let revision = match race {
+        Race::BeforeHelmsHistoryCheck => "REVISION: 2",
+        Race::AtTheNameCheck | Race::AtTheRecordCreate => "REVISION: 1",
+    };
+    assert!(status.contains(revision), "{status}");
+}
+
+#[test]
+fn a_release_installed_by_someone_else_before_helms_history_check_is_not_taken_over() {
+    a_release_installed_by_someone_else_is_not_taken_over(Race::BeforeHelmsHistoryCheck);
 }
 
 #[test]

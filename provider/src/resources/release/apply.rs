@@ -330,14 +330,23 @@ async fn deploy(
         && error.failure() == Some(HelmFailure::NameInUse)
     {
         // Someone installed the release between our check and helm's: it is not ours.
-        return Err(name_taken_diagnostic(
-            namespace,
-            name,
-            &helm_diagnostic(operation, name, error),
-        )
-        .into());
+        let helm_said = helm_diagnostic(operation, name, error).detail;
+        return Err(name_taken_diagnostic(namespace, name, helm_said.trim_end_matches('.')).into());
     }
     let after = live::history_within(&client, namespace, name, &read_back_budget(budget)).await;
+    if creating
+        && history.is_none()
+        && let Ok(Some(found)) = &after
+        && found.latest.version != 1
+    {
+        // Nothing existed at our check, yet helm found a release (and upgraded it): someone
+        // else installed it in between. Our install would have been revision 1.
+        let cause = format!(
+            "helm found it and upgraded it instead of installing: revision {} is {}",
+            found.latest.version, found.latest.status
+        );
+        return Err(name_taken_diagnostic(namespace, name, &cause).into());
+    }
     if let (Some(settings), Ok(Some(after))) = (&settings, &after) {
         settings
             .store(&client, namespace, name, &after.latest)
@@ -407,15 +416,14 @@ async fn deploy(
     }
 }
 
-/// The error for a create that lost the name to someone else's install.
-fn name_taken_diagnostic(namespace: &str, name: &str, helm: &Diagnostic) -> Diagnostic {
+/// The error for a create that lost the name to someone else's install (`cause`: what helm did).
+fn name_taken_diagnostic(namespace: &str, name: &str, cause: &str) -> Diagnostic {
     Diagnostic::error(
         "Helm Release Already Exists",
         format!(
-            "Release {namespace}/{name} was installed by someone else while this apply was creating it ({}). \
-             It is left as it is and nothing was recorded in Terraform state. To manage it here, import it with \
-             `terraform import <address> {namespace}/{name}` (or an import block); otherwise choose another name.",
-            helm.detail.trim_end_matches('.')
+            "Release {namespace}/{name} was installed by someone else while this apply was creating it ({cause}). \
+             Nothing was recorded in Terraform state, so no later apply replaces or uninstalls it. To manage it here, \
+             import it with `terraform import <address> {namespace}/{name}` (or an import block); otherwise choose another name."
         ),
     )
 }
