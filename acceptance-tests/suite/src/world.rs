@@ -195,6 +195,53 @@ impl KubeWorld {
         self.set_pod_phase(namespace, name, phase);
     }
 
+    /// Creates a `ResourceQuota` named `name` in `namespace` with `hard` limits (e.g.
+    /// `count/deployments.apps` = `0`, which makes creating a Deployment fail with 403
+    /// "exceeded quota") and waits until the quota controller has filled its status, from
+    /// when admission enforces it.
+    #[track_caller]
+    pub fn create_quota(&self, namespace: &str, name: &str, hard: &[(&str, &str)]) {
+        let hard: serde_json::Map<String, Value> = hard
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), json!(v)))
+            .collect();
+        let quota = json!({
+            "apiVersion": "v1", "kind": "ResourceQuota",
+            "metadata": {"name": name, "namespace": namespace},
+            "spec": {"hard": hard},
+        });
+        let out = self.kubectl_stdin(&["apply", "-f", "-"], &quota.to_string());
+        assert!(
+            out.status.success(),
+            "kubectl apply quota {namespace}/{name}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+        loop {
+            let status = self
+                .get_json("resourcequota", namespace, name)
+                .map(|q| q["status"]["hard"].clone());
+            if status.is_some_and(|h| hard.keys().all(|k| h.get(k).is_some())) {
+                return;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the quota controller never filled {namespace}/{name}'s status"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(200));
+        }
+    }
+
+    /// Deletes a quota made by [`KubeWorld::create_quota`]. On a real cluster, admission reads
+    /// quotas from a cache: give it a moment to see the deletion.
+    #[track_caller]
+    pub fn delete_quota(&self, namespace: &str, name: &str) {
+        self.kubectl_ok(&["delete", "resourcequota", name, "-n", namespace]);
+        if self.is_real_cluster() {
+            std::thread::sleep(std::time::Duration::from_secs(2));
+        }
+    }
+
     /// Sets a pod's phase through the `status` subresource (what a kubelet writes).
     #[track_caller]
     pub fn set_pod_phase(&self, namespace: &str, name: &str, phase: &str) {
