@@ -139,7 +139,7 @@ fn make_additions(world: &KubeWorld, ns: &str) {
             "deployment",
             RELEASE,
             "-p",
-            r#"{"spec":{"template":{"spec":{"containers":[{"name":"sidecar","image":"busybox:1.36"}]}}}}"#,
+            r#"{"spec":{"template":{"spec":{"containers":[{"name":"sidecar","image":"registry.k8s.io/pause:3.10"}]}}}}"#,
         ],
     );
     kubectl(
@@ -189,8 +189,8 @@ fn make_additions(world: &KubeWorld, ns: &str) {
             RELEASE,
             "--type=json",
             "-p",
-            r#"[{"op":"add","path":"/spec/template/spec/volumes/-","value":{"name":"host","hostPath":{"path":"/"}}},
-                {"op":"add","path":"/spec/template/spec/containers/0/volumeMounts/-","value":{"name":"host","mountPath":"/host"}}]"#,
+            r#"[{"op":"add","path":"/spec/template/spec/volumes/-","value":{"name":"scratch","emptyDir":{}}},
+                {"op":"add","path":"/spec/template/spec/containers/0/volumeMounts/-","value":{"name":"scratch","mountPath":"/scratch"}}]"#,
         ],
     );
     kubectl(
@@ -221,7 +221,7 @@ fn make_additions(world: &KubeWorld, ns: &str) {
             RELEASE,
             "--field-manager=istio-operator",
             "-p",
-            r#"{"spec":{"template":{"spec":{"containers":[{"name":"istio-proxy","image":"proxy:1"}]}}}}"#,
+            r#"{"spec":{"template":{"spec":{"containers":[{"name":"istio-proxy","image":"registry.k8s.io/pause:3.10"}]}}}}"#,
         ],
     );
 }
@@ -240,8 +240,8 @@ fn expected_lines(ns: &str, scale_manager: Option<&str>) -> Vec<String> {
         format!("ConfigMap {ns}/{RELEASE}: data.extra-script added by kubectl-patch"),
         scaled,
         format!("{deployment}: spec.template.metadata.labels.team added by kubectl-patch"),
-        format!("{deployment}: spec.template.spec.volumes[name=host] added by kubectl-patch"),
-        format!("{deployment}: {container}.volumeMounts[name=host] added by kubectl-patch"),
+        format!("{deployment}: spec.template.spec.volumes[name=scratch] added by kubectl-patch"),
+        format!("{deployment}: {container}.volumeMounts[name=scratch] added by kubectl-patch"),
         format!("Role {ns}/{RELEASE}: rules changed by kubectl-patch"),
         format!("{deployment}: metadata.labels.owner added by kubectl-label"),
         format!("{deployment}: metadata.annotations.note added by kubectl-annotate"),
@@ -262,11 +262,11 @@ fn assert_additions_gone(world: &KubeWorld, ns: &str) {
         "{runner}"
     );
     assert!(
-        !names(&runner["volumeMounts"]).contains(&"host".to_string()),
+        !names(&runner["volumeMounts"]).contains(&"scratch".to_string()),
         "{runner}"
     );
     assert!(
-        !names(&spec["volumes"]).contains(&"host".to_string()),
+        !names(&spec["volumes"]).contains(&"scratch".to_string()),
         "{spec}"
     );
     assert_eq!(deployment["spec"]["replicas"], 1);
