@@ -3,9 +3,9 @@
 //! as well (`GITLABRUNNER_TEST_REAL_CLUSTER=1`).
 //!
 //! Each addition is made with kubectl the way a person would (`set env`, `patch` strategic /
-//! merge / JSON, `scale`, `label`, `annotate`); the plan exits 2 naming object, field path and
+//! merge / JSON, `scale`, `label`, `annotate`, `edit`); the plan exits 2 naming object, field path and
 //! field manager; apply removes every addition; the next plan exits 0. Changes by Kubernetes
-//! itself (status, the rollout revision annotation, defaults), a field written under helm's own
+//! itself (status, the rollout revision annotation, defaults), a `kubectl rollout restart`, a field written under helm's own
 //! manager (as a webhook during helm's request) and additions by a manager listed in
 //! `drift_ignore_field_managers` are not drift and are kept.
 
@@ -125,6 +125,29 @@ fn replicas_manager(world: &KubeWorld, namespace: &str) -> Option<String> {
         .and_then(|e| e["manager"].as_str().map(str::to_string))
 }
 
+/// `kubectl edit <kind>/gitlab-runner` with `KUBE_EDITOR` set to a script running `editor_body`
+/// on the file (`$1`).
+fn kubectl_edit(world: &KubeWorld, namespace: &str, kind: &str, editor_body: &str) {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let editor = dir.path().join("editor.sh");
+    std::fs::write(&editor, format!("#!/bin/sh\n{editor_body}\n")).expect("write editor");
+    let mut permissions = std::fs::metadata(&editor).expect("editor").permissions();
+    std::os::unix::fs::PermissionsExt::set_mode(&mut permissions, 0o755);
+    std::fs::set_permissions(&editor, permissions).expect("chmod editor");
+    let out = std::process::Command::new(&world.tools().kubectl)
+        .args(["edit", kind, RELEASE, "-n", namespace])
+        .env("KUBECONFIG", world.kubeconfig())
+        .env("HOME", dir.path())
+        .env("KUBE_EDITOR", &editor)
+        .output()
+        .expect("kubectl edit runs");
+    assert!(
+        out.status.success(),
+        "kubectl edit {kind}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
 fn make_additions(world: &KubeWorld, ns: &str) {
     kubectl(
         world,
@@ -211,6 +234,13 @@ fn make_additions(world: &KubeWorld, ns: &str) {
         ns,
         &["annotate", "deployment", RELEASE, "note=hand-made"],
     );
+    // `kubectl edit` with a scripted editor: the ServiceAccount's token mounted everywhere.
+    kubectl_edit(
+        world,
+        ns,
+        "serviceaccount",
+        "echo 'automountServiceAccountToken: true' >> \"$1\"",
+    );
     // Not drift: an addition by a manager the configuration ignores.
     kubectl(
         world,
@@ -245,6 +275,9 @@ fn expected_lines(ns: &str, scale_manager: Option<&str>) -> Vec<String> {
         format!("Role {ns}/{RELEASE}: rules changed by kubectl-patch"),
         format!("{deployment}: metadata.labels.owner added by kubectl-label"),
         format!("{deployment}: metadata.annotations.note added by kubectl-annotate"),
+        format!(
+            "ServiceAccount {ns}/{RELEASE}: automountServiceAccountToken added by kubectl-edit"
+        ),
     ]
 }
 
@@ -281,6 +314,11 @@ fn assert_additions_gone(world: &KubeWorld, ns: &str) {
     assert_eq!(names(&binding["subjects"]), ["gitlab-runner"], "{binding}");
     let role = live(world, "role", ns);
     assert_eq!(role["rules"].as_array().map(Vec::len), Some(1), "{role}");
+    let account = live(world, "serviceaccount", ns);
+    assert!(
+        account.get("automountServiceAccountToken").is_none(),
+        "{account}"
+    );
     let config_map = live(world, "configmap", ns);
     assert!(
         config_map["data"].get("extra-script").is_none(),
@@ -288,8 +326,10 @@ fn assert_additions_gone(world: &KubeWorld, ns: &str) {
     );
 }
 
-/// Changes Kubernetes makes itself, a webhook-style field under helm's manager, and defaults.
+/// Changes Kubernetes makes itself, a restart stamp, a webhook-style field under helm's manager,
+/// and defaults.
 fn make_non_drift_changes(world: &KubeWorld, ns: &str) {
+    kubectl(world, ns, &["rollout", "restart", "deployment", RELEASE]);
     kubectl(
         world,
         ns,
