@@ -30,17 +30,6 @@ use release_support::{
 
 const RELEASE: &str = "gitlab-runner";
 
-/// The admin surface, or `None` after saying the test is skipped (real cluster).
-fn admin_or_skip(world: &KubeWorld, test: &str) -> Option<AdminClient> {
-    let admin = world.admin();
-    if admin.is_none() {
-        eprintln!(
-            "skipped: {test} needs the Kubernetes API test server's fault injection (real-cluster mode)"
-        );
-    }
-    admin
-}
-
 fn release_config(world: &KubeWorld, namespace: &str, extra: &str) -> String {
     format!(
         r#"{provider}
@@ -120,9 +109,10 @@ fn release_list_path(namespace: &str) -> String {
 #[test]
 fn a_create_whose_read_back_fails_three_times_still_records_the_release() {
     let world = KubeWorld::start();
-    let Some(admin) = admin_or_skip(&world, "read-back retries") else {
-        return;
-    };
+    let admin = acceptance::admin_or_skip!(
+        world,
+        "500s injected right after helm, to fail the read-back"
+    );
     let namespace = world.create_namespace("readback");
     let dir = workdir(&world);
     dir.write("main.tf", &release_config(&world, &namespace, ""));
@@ -155,9 +145,10 @@ fn a_create_whose_read_back_fails_three_times_still_records_the_release() {
 #[test]
 fn a_create_that_cannot_read_the_release_back_records_it_tainted_and_the_next_apply_repairs_it() {
     let world = KubeWorld::start();
-    let Some(admin) = admin_or_skip(&world, "an unreadable release after install") else {
-        return;
-    };
+    let admin = acceptance::admin_or_skip!(
+        world,
+        "500s injected right after helm, to fail the read-back"
+    );
     let namespace = world.create_namespace("unread");
     let dir = workdir(&world);
     dir.write(
@@ -242,9 +233,10 @@ enum Race {
 
 fn a_release_installed_by_someone_else_is_not_taken_over(race: Race) {
     let world = KubeWorld::start();
-    let Some(admin) = admin_or_skip(&world, "the install name race") else {
-        return;
-    };
+    let admin = acceptance::admin_or_skip!(
+        world,
+        "latency injected to let another install overtake ours"
+    );
     let helm4 = helm_bin(&world, HelmVersion::Four);
     let namespace = world.create_namespace("race");
     let dir = workdir(&world);
@@ -369,7 +361,11 @@ fn an_update_of_state_written_before_runner_left_paused_existed_applies_cleanly(
     let world = KubeWorld::start();
     let namespace = world.create_namespace("oldstate");
     let dir = workdir(&world);
-    dir.write("main.tf", &release_config(&world, &namespace, ""));
+    // No token Secret here: without --wait this also runs on a real cluster.
+    dir.write(
+        "main.tf",
+        &release_config(&world, &namespace, "  wait = false"),
+    );
     dir.apply().success();
     // As an older provider wrote it: no runner_left_paused.
     let mut state = dir.state();
@@ -386,7 +382,7 @@ fn an_update_of_state_written_before_runner_left_paused_existed_applies_cleanly(
     // An upgrade keeps it null (the planned value), with no "inconsistent result".
     dir.write(
         "main.tf",
-        &release_config(&world, &namespace, "  concurrent = 3"),
+        &release_config(&world, &namespace, "  wait = false\n  concurrent = 3"),
     );
     let run = dir.apply();
     run.success();
@@ -577,10 +573,10 @@ resource "gitlabrunner_release" "runner" {{
 }
 
 fn an_interrupted_upgrade_resumes_the_runner_it_paused(how: Interruption) {
+    acceptance::skip_in_real_cluster!(
+        "holding helm mid-upgrade needs the test server's fault injection"
+    );
     let setup = DrainSetup::start();
-    if admin_or_skip(&setup.world, "an interrupted drain_on_update upgrade").is_none() {
-        return;
-    }
     assert!(!setup.runner_paused());
     let started = Instant::now();
     let (code, output) = setup.interrupted_upgrade(how);
@@ -612,10 +608,10 @@ fn an_upgrade_that_runs_out_of_time_resumes_the_runner_it_paused() {
 
 #[test]
 fn a_runner_an_interrupted_upgrade_could_not_resume_is_resumed_by_the_next_apply() {
+    acceptance::skip_in_real_cluster!(
+        "holding helm mid-upgrade needs the test server's fault injection"
+    );
     let setup = DrainSetup::start();
-    if admin_or_skip(&setup.world, "an interrupted drain_on_update upgrade").is_none() {
-        return;
-    }
     // GitLab accepts the pause, then fails every later change of the runner (the resume).
     let runner_path = format!("/api/v4/runners/{}", setup.runner_id);
     setup
