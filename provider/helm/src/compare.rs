@@ -165,16 +165,13 @@ pub fn live_extras(kind: &str, desired: &Value, live: &Value) -> Vec<LiveExtra> 
                 }
             }
             "data" if kind == "Secret" => {
-                let mut set = serde_json::Map::new();
-                for source in ["data", "stringData"] {
-                    if let Some(map) = desired.get(source).and_then(Value::as_object) {
-                        set.extend(map.iter().map(|(k, v)| (k.clone(), v.clone())));
-                    }
-                }
-                let keys_only: serde_json::Map<String, Value> =
-                    set.into_iter().map(|(k, _)| (k, Value::Null)).collect();
+                let set_by_manifest = |k: &str| {
+                    ["data", "stringData"]
+                        .iter()
+                        .any(|source| desired.get(source).and_then(|m| m.get(k)).is_some())
+                };
                 if let Some(live_data) = live_value.as_object() {
-                    for k in live_data.keys().filter(|k| !keys_only.contains_key(*k)) {
+                    for k in live_data.keys().filter(|k| !set_by_manifest(k)) {
                         out.push(extra(&path.key(k)));
                     }
                 }
