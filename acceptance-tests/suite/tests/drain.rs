@@ -343,6 +343,9 @@ fn settings(drain_timeout: Duration) -> DrainSettings {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn destroy_pauses_first_waits_for_the_job_and_stops_the_manager_before_rbac_goes() {
+    acceptance::skip_in_real_cluster!(
+        "drives its own in-process kube-test-server (fabricated job pods, request log); the default run covers it"
+    );
     let world = World::start_with(Duration::from_millis(800)).await;
     let job = world
         .start_job("runner-abcdefghi-project-7-concurrent-0-aaaa")
@@ -463,6 +466,9 @@ async fn destroy_pauses_first_waits_for_the_job_and_stops_the_manager_before_rba
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn drain_timeout_fails_listing_the_job_and_leaves_release_rbac_and_paused_runner() {
+    acceptance::skip_in_real_cluster!(
+        "drives its own in-process kube-test-server (fabricated job pods, request log); the default run covers it"
+    );
     let world = World::start().await;
     let job = world
         .start_job("runner-abcdefghi-project-7-concurrent-0-bbbb")
@@ -519,6 +525,9 @@ async fn drain_timeout_fails_listing_the_job_and_leaves_release_rbac_and_paused_
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn force_on_drain_timeout_cuts_the_job_off_with_a_warning() {
+    acceptance::skip_in_real_cluster!(
+        "drives its own in-process kube-test-server (fabricated job pods, request log); the default run covers it"
+    );
     let world = World::start().await;
     world
         .start_job("runner-abcdefghi-project-7-concurrent-0-cccc")
@@ -548,6 +557,9 @@ async fn force_on_drain_timeout_cuts_the_job_off_with_a_warning() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn without_gitlab_access_the_job_pods_alone_hold_the_drain() {
+    acceptance::skip_in_real_cluster!(
+        "drives its own in-process kube-test-server (fabricated job pods, request log); the default run covers it"
+    );
     let world = World::start().await;
     world.create_job_pod(
         "runner-abcdefghi-project-7-concurrent-0-dddd",
@@ -585,6 +597,9 @@ async fn without_gitlab_access_the_job_pods_alone_hold_the_drain() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn jobs_hidden_from_a_non_admin_token_still_hold_the_drain_through_their_pods() {
+    acceptance::skip_in_real_cluster!(
+        "drives its own in-process kube-test-server (fabricated job pods, request log); the default run covers it"
+    );
     let world = World::start().await;
     let mut developer = TokenSpec::user("dev", "glpat-dev-secret", &[Scope::ManageRunner]);
     developer.runners = vec![world.runner_id];
@@ -637,6 +652,9 @@ async fn jobs_hidden_from_a_non_admin_token_still_hold_the_drain_through_their_p
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn gitlab_5xx_429_and_dropped_connections_are_retried_at_every_step() {
+    acceptance::skip_in_real_cluster!(
+        "drives its own in-process kube-test-server (fabricated job pods, request log); the default run covers it"
+    );
     let world = World::start().await;
     let admin = world.gitlab.admin();
     let runner_path = format!("/api/v4/runners/{}", world.runner_id);
@@ -725,6 +743,9 @@ async fn gitlab_5xx_429_and_dropped_connections_are_retried_at_every_step() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_refused_gitlab_token_stops_with_a_clear_message_before_anything_changes() {
+    acceptance::skip_in_real_cluster!(
+        "drives its own in-process kube-test-server (fabricated job pods, request log); the default run covers it"
+    );
     let world = World::start().await;
     let teardown = world.teardown(
         Some(world.gitlab_access("glpat-revoked")),
@@ -762,6 +783,9 @@ async fn a_refused_gitlab_token_stops_with_a_clear_message_before_anything_chang
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_runner_already_deleted_in_gitlab_is_not_an_error() {
+    acceptance::skip_in_real_cluster!(
+        "drives its own in-process kube-test-server (fabricated job pods, request log); the default run covers it"
+    );
     let world = World::start().await;
     world
         .gitlab
@@ -784,6 +808,9 @@ async fn a_runner_already_deleted_in_gitlab_is_not_an_error() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_interrupted_destroy_leaves_release_and_paused_runner_and_the_next_one_resumes() {
+    acceptance::skip_in_real_cluster!(
+        "drives its own in-process kube-test-server (fabricated job pods, request log); the default run covers it"
+    );
     let world = World::start().await;
     let job = world
         .start_job("runner-abcdefghi-project-7-concurrent-0-ffff")
@@ -847,6 +874,9 @@ async fn an_interrupted_destroy_leaves_release_and_paused_runner_and_the_next_on
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn drain_on_update_pauses_waits_and_resumes_after_the_upgrade() {
+    acceptance::skip_in_real_cluster!(
+        "drives its own in-process kube-test-server (fabricated job pods, request log); the default run covers it"
+    );
     let world = World::start().await;
     let job = world
         .start_job("runner-abcdefghi-project-7-concurrent-0-gggg")
@@ -886,6 +916,9 @@ async fn drain_on_update_pauses_waits_and_resumes_after_the_upgrade() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_failed_drain_before_an_upgrade_resumes_the_runner() {
+    acceptance::skip_in_real_cluster!(
+        "drives its own in-process kube-test-server (fabricated job pods, request log); the default run covers it"
+    );
     let world = World::start().await;
     world
         .start_job("runner-abcdefghi-project-7-concurrent-0-hhhh")

@@ -5,6 +5,12 @@
 //! release stays while a job runs, the manager scales to 0 before RBAC goes, then the uninstall.
 //! Also: drain timeout, job pods alone without GitLab access, and an interrupted destroy (SIGINT
 //! → StopProvider) resumed by a second destroy.
+//!
+//! Runs on a real cluster too (`GITLABRUNNER_TEST_REAL_CLUSTER=1`): job pods are created with
+//! kubectl and their phase set through the `status` subresource, and the order of operations
+//! comes from watches instead of the test server's request log.
+
+mod timeline_support;
 
 use std::collections::BTreeMap;
 use std::process::{Command, Stdio};
@@ -15,7 +21,7 @@ use acceptance::tools::workspace_root;
 use acceptance::{KubeWorld, TerraformWorkdir};
 use chrono::{DateTime, Utc};
 use gitlab_test_server::{NewJob, NewRunner, TestServer, TokenSpec};
-use serde_json::json;
+use timeline_support::{Change, Timeline};
 
 const RUNNER_TOKEN: &str = "glrt-t1_DrAiNtEsTtOkEn0123";
 const SHORT_TOKEN: &str = "DrAiNtEsT";
@@ -44,6 +50,9 @@ struct Setup {
     namespace: String,
     jobs: String,
     dir: TerraformWorkdir,
+    /// Changes in the release namespace since the apply (for real clusters, which have no
+    /// request log).
+    timeline: Timeline,
 }
 
 impl Setup {
@@ -151,9 +160,11 @@ resource "gitlabrunner_release" "runner" {{
             ),
         );
         dir.apply().success();
-        let admin = world.admin().expect("in-process test server");
-        admin.clear_requests().unwrap();
+        if let Some(admin) = world.admin() {
+            admin.clear_requests().unwrap();
+        }
         runtime.block_on(gitlab.admin().clear_requests()).unwrap();
+        let timeline = Timeline::start(&runtime, world.kubeconfig(), &namespace);
         Setup {
             world,
             runtime,
@@ -162,6 +173,7 @@ resource "gitlabrunner_release" "runner" {{
             namespace,
             jobs,
             dir,
+            timeline,
         }
     }
 
@@ -178,22 +190,12 @@ resource "gitlabrunner_release" "runner" {{
             ("manager.runner.gitlab.com/id-short", SHORT_TOKEN),
             ("manager.runner.gitlab.com/name", "k8s-runner"),
         ]);
+        let annotations = BTreeMap::from([
+            ("job.runner.gitlab.com/id", job.id.to_string()),
+            ("job.runner.gitlab.com/url", job.web_url.clone()),
+        ]);
         self.world
-            .admin()
-            .unwrap()
-            .create_object(&json!({
-                "apiVersion": "v1", "kind": "Pod",
-                "metadata": {
-                    "name": pod, "namespace": self.jobs, "labels": labels,
-                    "annotations": {
-                        "job.runner.gitlab.com/id": job.id.to_string(),
-                        "job.runner.gitlab.com/url": job.web_url,
-                    },
-                },
-                "spec": {"containers": [{"name": "build", "image": "alpine:3"}]},
-                "status": {"phase": "Running"},
-            }))
-            .unwrap();
+            .create_job_pod(&self.jobs, pod, &labels, &annotations, "Running");
         job.id
     }
 
@@ -202,11 +204,7 @@ resource "gitlabrunner_release" "runner" {{
         self.runtime
             .block_on(self.gitlab.admin().finish_job(job))
             .unwrap();
-        self.world
-            .admin()
-            .unwrap()
-            .set_pod_phase(&self.jobs, pod, "Succeeded")
-            .unwrap();
+        self.world.set_pod_phase(&self.jobs, pod, "Succeeded");
         at
     }
 
@@ -236,10 +234,42 @@ resource "gitlabrunner_release" "runner" {{
         self.world.get_json(kind, &self.namespace, name).is_some()
     }
 
+    /// When the release's Deployment was scaled to 0: from the test server's request log, or
+    /// from the watches on a real cluster.
+    fn scaled_at(&self) -> Option<DateTime<Utc>> {
+        match self.world.admin() {
+            Some(_) => self.kube_time("PATCH", &format!("/deployments/{RELEASE}/scale")),
+            None => self
+                .timeline
+                .when("deployment", RELEASE, &Change::ScaledToZero),
+        }
+    }
+
+    /// When `kind` (singular, lower case) `name` was deleted; `plural` names it in API paths.
+    fn deleted_at(&self, kind: &str, plural: &str, name: &str) -> Option<DateTime<Utc>> {
+        match self.world.admin() {
+            Some(_) => self.kube_time("DELETE", &format!("/{plural}/{name}")),
+            None => self.timeline.when(kind, name, &Change::Deleted),
+        }
+    }
+
+    fn nothing_scaled(&self) -> bool {
+        match self.world.admin() {
+            Some(_) => self.kube_time("PATCH", "/scale").is_none(),
+            None => !self.timeline.any_scaled_to_zero(),
+        }
+    }
+
+    fn nothing_deleted(&self) -> bool {
+        match self.world.admin() {
+            Some(_) => self.kube_time("DELETE", "/").is_none(),
+            None => !self.timeline.any_deleted(),
+        }
+    }
+
     fn kube_time(&self, method: &str, path_contains: &str) -> Option<DateTime<Utc>> {
         self.world
-            .admin()
-            .unwrap()
+            .admin()?
             .requests()
             .unwrap()
             .iter()
@@ -309,7 +339,7 @@ fn terraform_destroy_pauses_waits_for_the_job_and_stops_the_manager_before_rbac_
         "the release stays while the job runs"
     );
     assert!(setup.exists("role", RELEASE));
-    assert!(setup.kube_time("PATCH", "/scale").is_none());
+    assert!(setup.nothing_scaled());
 
     let finished_at = setup.finish_job(job, pod);
     let (code, output) = wait_with_output(destroy);
@@ -317,17 +347,15 @@ fn terraform_destroy_pauses_waits_for_the_job_and_stops_the_manager_before_rbac_
 
     let runner_path = format!("/api/v4/runners/{}", setup.runner_id);
     let paused_at = setup.gitlab_time("PUT", &runner_path).expect("paused");
-    let scaled_at = setup
-        .kube_time("PATCH", &format!("/deployments/{RELEASE}/scale"))
-        .expect("scaled to 0");
+    let scaled_at = setup.scaled_at().expect("scaled to 0");
     let role_gone = setup
-        .kube_time("DELETE", &format!("/roles/{RELEASE}"))
+        .deleted_at("role", "roles", RELEASE)
         .expect("role deleted");
     let binding_gone = setup
-        .kube_time("DELETE", &format!("/rolebindings/{RELEASE}"))
+        .deleted_at("rolebinding", "rolebindings", RELEASE)
         .expect("rolebinding deleted");
     let secret_gone = setup
-        .kube_time("DELETE", "/secrets/runner-token")
+        .deleted_at("secret", "secrets", "runner-token")
         .expect("token secret deleted");
     assert!(paused_at < finished_at);
     assert!(finished_at <= scaled_at, "{finished_at} <= {scaled_at}");
@@ -370,7 +398,7 @@ fn terraform_destroy_drain_timeout_keeps_release_rbac_and_the_paused_runner() {
     assert!(setup.exists("rolebinding", RELEASE));
     assert!(setup.exists("secret", "runner-token"));
     assert!(setup.runner_paused());
-    assert!(setup.kube_time("DELETE", "/").is_none(), "nothing deleted");
+    assert!(setup.nothing_deleted(), "nothing deleted");
 }
 
 #[test]
@@ -441,7 +469,7 @@ fn terraform_destroy_without_gitlab_access_waits_for_job_pods_and_says_so() {
         setup.release_secret_count() > 0,
         "the job pod holds the drain"
     );
-    assert!(setup.kube_time("PATCH", "/scale").is_none());
+    assert!(setup.nothing_scaled());
     setup.finish_job(job, pod);
     let (code, output) = wait_with_output(destroy);
     assert_eq!(code, 0, "{output}");
@@ -477,19 +505,19 @@ fn interrupted_terraform_destroy_keeps_everything_and_a_second_destroy_resumes()
     assert!(setup.exists("role", RELEASE));
     assert!(setup.runner_paused());
 
-    let finisher = {
+    thread::scope(|scope| {
         let gitlab_admin = setup.gitlab.admin();
-        let kube_admin = setup.world.admin().unwrap();
-        let jobs = setup.jobs.clone();
         let handle = setup.runtime.handle().clone();
-        thread::spawn(move || {
+        let world = &setup.world;
+        let jobs = setup.jobs.as_str();
+        let finisher = scope.spawn(move || {
             thread::sleep(Duration::from_secs(3));
             handle.block_on(gitlab_admin.finish_job(job)).unwrap();
-            kube_admin.set_pod_phase(&jobs, pod, "Succeeded").unwrap();
-        })
-    };
-    setup.dir.destroy().success();
-    finisher.join().unwrap();
+            world.set_pod_phase(jobs, pod, "Succeeded");
+        });
+        setup.dir.destroy().success();
+        finisher.join().unwrap();
+    });
     assert_eq!(setup.release_secret_count(), 0);
     assert!(!setup.exists("role", RELEASE));
 }

@@ -63,6 +63,9 @@ fn start(options: Options) -> TestCluster {
 
 #[tokio::test]
 async fn ownership_pruning_and_idempotent_delete() {
+    acceptance::skip_in_real_cluster!(
+        "drives its own in-process kube-test-server (token grants, fault injection); the default run covers it"
+    );
     let cluster = start(Options::default());
     let client = client_for(&config(cluster.kubeconfig_path()))
         .await
@@ -133,6 +136,9 @@ async fn ownership_pruning_and_idempotent_delete() {
 
 #[tokio::test]
 async fn a_missing_namespace_and_a_forbidden_verb_are_told_apart() {
+    acceptance::skip_in_real_cluster!(
+        "drives its own in-process kube-test-server (token grants, fault injection); the default run covers it"
+    );
     let cluster = start(Options {
         extra_tokens: vec![TokenGrant::restricted(
             "reader",
@@ -198,6 +204,9 @@ async fn a_missing_namespace_and_a_forbidden_verb_are_told_apart() {
 
 #[tokio::test]
 async fn server_errors_are_retried_within_the_budget_and_cancellation_stops_at_once() {
+    acceptance::skip_in_real_cluster!(
+        "drives its own in-process kube-test-server (token grants, fault injection); the default run covers it"
+    );
     let cluster = start(Options::default());
     let admin = cluster.admin();
     let secrets = Objects::<Secret>::new(
@@ -274,6 +283,9 @@ async fn server_errors_are_retried_within_the_budget_and_cancellation_stops_at_o
 
 #[test]
 fn a_client_cached_in_a_finished_runtime_is_not_reused() {
+    acceptance::skip_in_real_cluster!(
+        "drives its own in-process kube-test-server (token grants, fault injection); the default run covers it"
+    );
     let cluster = start(Options::default());
     let settings = config(cluster.kubeconfig_path());
     let get_in_new_runtime = |settings: &ProviderConfig| {

@@ -9,6 +9,9 @@ use acceptance::tools::workspace_root;
 
 #[test]
 fn quickstart_applies_plans_clean_and_destroys_with_the_drain() {
+    acceptance::skip_in_real_cluster!(
+        "the quickstart starts its own test servers; the default run covers it"
+    );
     let tools = Tools::locate();
     let root = workspace_root();
     let bin_dir = tools
