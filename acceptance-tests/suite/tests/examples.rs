@@ -115,6 +115,10 @@ const ENVIRONMENTS: &[&str] = &["dev", "staging", "prod"];
 /// snippet (a `~/.kube/config` connection, nothing to apply).
 const APPLIED_ELSEWHERE: &[&str] = &["quickstart", "provider"];
 
+/// A ServiceAccount token Secret as clusters older than 1.24 create them: its name starts with
+/// our token Secret's name.
+const SA_TOKEN_SECRET: &str = "gitlab-runner-token-x7k2p";
+
 #[test]
 fn every_root_example_is_applied_by_a_test() {
     let mut roots = BTreeSet::new();
@@ -202,6 +206,20 @@ impl Bench {
             !self.gitlab.runner_paused(runner_id),
             "{dir}: paused too early"
         );
+        // Older clusters (< 1.24) give every ServiceAccount a token Secret named
+        // `<sa>-token-<random>`; one sits beside ours and is not ours to delete.
+        kubectl_ok(
+            &self.world,
+            &[
+                "create",
+                "secret",
+                "generic",
+                SA_TOKEN_SECRET,
+                "-n",
+                &namespace,
+                "--from-literal=token=not-a-runner-token",
+            ],
+        );
         let before_destroy = self.gitlab.requests().len();
         let destroy = self.tree.destroy(dir);
         destroy.success();
@@ -232,9 +250,18 @@ impl Bench {
             &["get", "secrets", "-n", &namespace, "-o", "name"],
         );
         let left = String::from_utf8_lossy(&secrets.stdout);
+        // By exact name: older clusters keep ServiceAccount token Secrets named
+        // `gitlab-runner-token-xxxxx`, which are not ours.
         assert!(
-            !left.contains("gitlab-runner-token"),
+            !left
+                .lines()
+                .any(|line| line.trim() == "secret/gitlab-runner-token"),
             "{dir}: the token Secret outlived destroy: {left}"
+        );
+        assert!(
+            left.lines()
+                .any(|line| line.trim() == format!("secret/{SA_TOKEN_SECRET}")),
+            "{dir}: destroy removed a Secret that is not the provider's: {left}"
         );
         namespace
     }
