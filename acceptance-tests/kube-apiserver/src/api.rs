@@ -11,7 +11,7 @@ use hyper::{Method, Request, Response};
 use serde_json::{Value, json};
 
 use crate::admin_types::{Fault, FaultAction, RequestRecord};
-use crate::auth::{self, TokenGrant};
+use crate::auth::TokenGrant;
 use crate::http::{
     Body, DropConnection, error_response, json_response, parse_query, read_body, respond,
 };
@@ -20,7 +20,7 @@ use crate::resources::{self, AGGREGATED_DISCOVERY_CONTENT_TYPE, ResourceType};
 use crate::selectors::{FieldSelector, LabelSelector};
 use crate::status::ApiError;
 use crate::store::{State, Store};
-use crate::{protobuf, quota, table, watch};
+use crate::{protobuf, quota, rbac, table, watch};
 
 /// The request log keeps at most this many entries (the oldest tenth is dropped when full).
 const REQUEST_LOG_LIMIT: usize = 100_000;
@@ -283,11 +283,7 @@ async fn dispatch(
                 .headers()
                 .get(hyper::header::AUTHORIZATION)
                 .and_then(|v| v.to_str().ok());
-            Some(
-                auth::authenticate(grants, header)
-                    .ok_or_else(ApiError::unauthorized)?
-                    .clone(),
-            )
+            Some(rbac::authenticate(&ctx.store, grants, header)?)
         }
         None => None,
     };
@@ -298,21 +294,22 @@ async fn dispatch(
     let target = parse_target(&path).ok_or_else(ApiError::path_not_found)?;
     let query = parse_query(req.uri().query());
     let verb = verb_for(req.method(), &target, &query);
-    if let Some(grant) = &grant {
+    if let Some(caller) = &grant {
         let ns = if target.resource.namespaced {
             target.namespace.as_deref()
         } else {
             None
         };
-        if !grant.allows(verb, target.resource.plural, ns) {
-            return Err(ApiError::forbidden(
-                &grant.user,
+        caller.authorize(
+            &ctx.store,
+            &rbac::Request {
                 verb,
-                target.resource,
-                ns,
-                target.name.as_deref(),
-            ));
-        }
+                resource: target.resource,
+                subresource: target.subresource.as_deref(),
+                namespace: ns,
+                name: target.name.as_deref(),
+            },
+        )?;
     }
     let content_type = req
         .headers()
@@ -347,6 +344,16 @@ async fn dispatch(
     };
     let rt = target.resource;
     let ns = target.namespace.as_deref();
+    if target.subresource.as_deref() == Some("token")
+        && rt.kind == "ServiceAccount"
+        && method == Method::POST
+        && let (Some(ns), Some(name)) = (ns, target.name.as_deref())
+    {
+        return Ok(json_response(
+            201,
+            &rbac::token_request(&ctx.store, ns, name)?,
+        ));
+    }
     if let Some(sub) = target.subresource.as_deref()
         && !matches!(sub, "status" | "scale")
     {

@@ -17,6 +17,7 @@ mod kinds;
 mod ops;
 mod protobuf;
 mod quota;
+mod rbac;
 mod resources;
 mod selectors;
 mod status;
