@@ -12,4 +12,4 @@ pub mod world;
 
 pub use terraform::{PROVIDER_SOURCE, TerraformRun, TerraformWorkdir};
 pub use tools::Tools;
-pub use world::KubeWorld;
+pub use world::{KubeWorld, ServiceAccountAccess};

@@ -242,6 +242,56 @@ impl KubeWorld {
         }
     }
 
+    /// A ServiceAccount `name` in `namespace` allowed exactly `rules` (RBAC PolicyRules) there
+    /// through a Role and RoleBinding, and a kubeconfig in `dir` that authenticates as it with a
+    /// token from `kubectl create token` — how a real cluster's restricted identity is made.
+    #[track_caller]
+    pub fn service_account_access(
+        &self,
+        namespace: &str,
+        name: &str,
+        rules: &Value,
+        dir: &Path,
+    ) -> ServiceAccountAccess {
+        self.kubectl_ok(&["create", "serviceaccount", name, "-n", namespace]);
+        let role = json!({
+            "apiVersion": "rbac.authorization.k8s.io/v1", "kind": "Role",
+            "metadata": {"name": name, "namespace": namespace},
+            "rules": rules,
+        });
+        let binding = json!({
+            "apiVersion": "rbac.authorization.k8s.io/v1", "kind": "RoleBinding",
+            "metadata": {"name": name, "namespace": namespace},
+            "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": name},
+            "subjects": [{"kind": "ServiceAccount", "name": name, "namespace": namespace}],
+        });
+        for object in [role, binding] {
+            let out = self.kubectl_stdin(&["create", "-f", "-"], &object.to_string());
+            assert!(
+                out.status.success(),
+                "kubectl create {}: {}",
+                object["kind"],
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+        let out = self.kubectl_ok(&["create", "token", name, "-n", namespace]);
+        let token = String::from_utf8_lossy(&out.stdout).trim().to_owned();
+        assert!(!token.is_empty(), "kubectl create token printed no token");
+        let out = self.kubectl_ok(&["config", "view", "--raw", "--minify", "-o", "json"]);
+        let mut config: Value = serde_json::from_slice(&out.stdout)
+            .unwrap_or_else(|e| panic!("kubectl config view printed no JSON: {e}"));
+        let user = format!("{namespace}-{name}");
+        config["users"] = json!([{"name": user, "user": {"token": token}}]);
+        config["contexts"][0]["context"]["user"] = json!(user);
+        let kubeconfig = dir.join(format!("{name}.kubeconfig"));
+        write_private(&kubeconfig, &config.to_string());
+        if self.is_real_cluster() {
+            // The RBAC authorizer reads bindings from a cache: let it see the new ones.
+            std::thread::sleep(std::time::Duration::from_secs(2));
+        }
+        ServiceAccountAccess { kubeconfig, token }
+    }
+
     /// Sets a pod's phase through the `status` subresource (what a kubelet writes).
     #[track_caller]
     pub fn set_pod_phase(&self, namespace: &str, name: &str, phase: &str) {
@@ -352,6 +402,39 @@ impl Drop for KubeWorld {
             self.clean_up();
         }
     }
+}
+
+/// A restricted identity made by [`KubeWorld::service_account_access`].
+pub struct ServiceAccountAccess {
+    /// A kubeconfig (mode 0600) for the same cluster, authenticating as the ServiceAccount.
+    pub kubeconfig: PathBuf,
+    /// Its bearer token, so a test can check it never shows up in output.
+    pub token: String,
+}
+
+impl std::fmt::Debug for ServiceAccountAccess {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ServiceAccountAccess")
+            .field("kubeconfig", &self.kubeconfig)
+            .field("token", &"<redacted>")
+            .finish()
+    }
+}
+
+/// Writes a file only its owner can read (it holds a credential).
+fn write_private(path: &Path, contents: &str) {
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt as _;
+        options.mode(0o600);
+    }
+    let mut file = options
+        .open(path)
+        .unwrap_or_else(|e| panic!("cannot write {}: {e}", path.display()));
+    file.write_all(contents.as_bytes())
+        .unwrap_or_else(|e| panic!("cannot write {}: {e}", path.display()));
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {

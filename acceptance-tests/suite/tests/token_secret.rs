@@ -8,7 +8,7 @@ mod secret_support;
 use std::collections::BTreeMap;
 
 use acceptance::KubeWorld;
-use kube_test_server::{AccessRule, Fault, FaultAction, Options, TokenGrant};
+use kube_test_server::{Fault, FaultAction};
 use secret_support::{
     assert_fails_with, attr, b64, ok, secret_data, secret_labels, unwrap_lines, workdir,
 };
@@ -534,28 +534,18 @@ fn a_missing_namespace_is_explained() {
 
 #[test]
 fn a_forbidden_request_names_the_verb_resource_namespace_and_rule() {
-    let restricted = "restricted-ci-token";
-    let world = KubeWorld::start_with(Options {
-        extra_tokens: vec![TokenGrant::restricted(
-            "ci",
-            restricted,
-            vec![AccessRule {
-                namespaces: vec![],
-                resources: vec!["secrets".into()],
-                verbs: vec!["get".into(), "list".into()],
-            }],
-        )],
-        ..Options::default()
-    });
-    let Some(server) = world.test_server() else {
-        acceptance::skip!("needs the test server's restricted token grants (real-cluster mode)");
-    };
+    let world = KubeWorld::start();
     let ns = world.create_namespace("tok403");
     let dir = workdir(&world);
-    let kubeconfig = dir.path().join("restricted.kubeconfig");
-    server
-        .write_kubeconfig(&kubeconfig, Some(restricted))
-        .expect("kubeconfig");
+    // A ServiceAccount that may only read Secrets, as on any cluster: Role, RoleBinding and a
+    // token from `kubectl create token`.
+    let access = world.service_account_access(
+        &ns,
+        "secret-reader",
+        &json!([{"apiGroups": [""], "resources": ["secrets"], "verbs": ["get", "list"]}]),
+        dir.path(),
+    );
+    let kubeconfig = &access.kubeconfig;
     dir.write(
         "provider.tf",
         &format!(
@@ -578,8 +568,13 @@ fn a_forbidden_request_names_the_verb_resource_namespace_and_rule() {
         ],
     );
     assert!(
-        !run.output().contains(restricted),
+        !run.output().contains(&access.token),
         "the credential is never shown"
+    );
+    assert!(
+        run.output()
+            .contains(&format!("system:serviceaccount:{ns}:secret-reader")),
+        "the denied identity is named: {run:?}"
     );
 }
 
