@@ -29,8 +29,10 @@ pub enum Caller {
 
 /// Issued ServiceAccount tokens: token → (the issuing store's address, namespace, name). Tokens
 /// are random, so servers in one process never accept each other's (the address is checked too).
-fn issued() -> &'static Mutex<HashMap<String, (usize, String, String)>> {
-    static ISSUED: OnceLock<Mutex<HashMap<String, (usize, String, String)>>> = OnceLock::new();
+type IssuedTokens = Mutex<HashMap<String, (usize, String, String)>>;
+
+fn issued() -> &'static IssuedTokens {
+    static ISSUED: OnceLock<IssuedTokens> = OnceLock::new();
     ISSUED.get_or_init(|| Mutex::new(HashMap::new()))
 }
 
