@@ -494,7 +494,11 @@ async fn dispatch(
             match name {
                 Some(name) => Ok(json_response(
                     200,
-                    &store.with(|st| ops::delete(st, rt, ns, name, &options))?,
+                    &store.with(|st| {
+                        let deleted = ops::delete(st, rt, ns, name, &options)?;
+                        quota_written(st, rt, ns, &Value::Null);
+                        Ok::<_, ApiError>(deleted)
+                    })?,
                 )),
                 None => {
                     let list = list_options(&query)?;
@@ -509,14 +513,20 @@ async fn dispatch(
     }
 }
 
-/// After a write of a `ResourceQuota`, fill in its status as the quota controller would.
+/// After a write or delete of a `ResourceQuota`: fill in its status as the quota controller
+/// would, and let the controllers retry what it refused.
 fn quota_written(st: &mut State, rt: &ResourceType, ns: Option<&str>, object: &Value) {
     if rt.kind != "ResourceQuota" {
         return;
     }
-    if let (Some(ns), Some(name)) = (ns, object["metadata"]["name"].as_str()) {
+    let Some(ns) = ns else {
+        return;
+    };
+    if let Some(name) = object["metadata"]["name"].as_str() {
         quota::refresh_status(st, ns, name);
     }
+    // Pods a quota held back are made once it allows them.
+    crate::controller::reconcile_namespace(st, ns);
 }
 
 #[cfg(test)]

@@ -253,6 +253,11 @@ fn reconcile_replicaset(st: &mut State, namespace: &str, name: &str) {
         .cloned()
         .collect();
     while active.len() < desired {
+        // A used-up pod quota refuses the controller's creates too; a real ReplicaSet controller
+        // gets the 403 and tries again later (here: at the namespace's next write).
+        if crate::quota::admit_create(st, pods, Some(namespace), name).is_err() {
+            break;
+        }
         let pod = new_pod(&rs, namespace);
         let pod_name = name_of(&pod);
         let pod_uid = uid_of(&pod);

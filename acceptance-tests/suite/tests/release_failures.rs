@@ -102,26 +102,16 @@ fn failed_install_with_helm_3_is_recorded_then_recovered() {
 #[test]
 fn pending_release_is_explained_then_recovered_on_request() {
     let world = KubeWorld::start();
-    // Holds helm's Deployment PATCH with injected latency so helm can be killed mid-upgrade.
-    // (On a real cluster a pod quota plus an interrupted `helm upgrade --wait` does it; the test
-    // server's Deployment controller does not honour pod quotas, so one variant cannot serve
-    // both.)
-    let admin = acceptance::admin_or_skip!(world, "holds a helm upgrade with injected latency");
     let helm = helm_bin(&world, HelmVersion::Four);
     let namespace = world.create_namespace("pending");
     let dir = workdir(&world);
     dir.write("main.tf", &minimal_config(&world, &helm, &namespace, ""));
     dir.apply().success();
 
-    // A hand-run upgrade killed while it applies leaves revision 2 in pending-upgrade.
-    admin
-        .inject_fault(&Fault {
-            method: Some("PATCH".into()),
-            path: format!("/apis/apps/v1/namespaces/{namespace}/deployments/*"),
-            count: 1,
-            action: FaultAction::Latency { ms: 15_000 },
-        })
-        .expect("inject latency");
+    // A hand-run `helm upgrade --wait` killed while it waits leaves revision 2 in
+    // pending-upgrade. A quota that allows no new pod keeps the rollout (a changed pod template)
+    // from finishing, on any cluster.
+    world.create_quota(&namespace, "no-new-pods", &[("pods", "0")]);
     let home = tempfile::tempdir().expect("temp HOME");
     let chart = chart_path();
     let mut child = Command::new(&helm)
@@ -134,6 +124,11 @@ fn pending_release_is_explained_then_recovered_on_request() {
             "--reuse-values",
             "--set",
             "concurrent=5",
+            "--set",
+            "podAnnotations.rollout=held-by-quota",
+            "--wait",
+            "--timeout",
+            "10m",
         ])
         .env("KUBECONFIG", world.kubeconfig())
         .env("HOME", home.path())
@@ -160,9 +155,15 @@ fn pending_release_is_explained_then_recovered_on_request() {
         }
     }
     assert!(pending, "helm never recorded pending-upgrade");
+    // The quota holds the rollout, so helm is still waiting (not done) when it is killed.
+    std::thread::sleep(Duration::from_secs(3));
+    assert!(
+        child.try_wait().expect("helm status").is_none(),
+        "helm finished although the quota held the rollout"
+    );
     child.kill().expect("kill helm");
     let _ = child.wait();
-    admin.clear_faults().expect("clear faults");
+    world.delete_quota(&namespace, "no-new-pods");
 
     // Refresh notices it; apply explains it and points at recover_pending.
     let plan = dir.plan();
