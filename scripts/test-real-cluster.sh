@@ -6,6 +6,7 @@
 #   KUBECONFIG=~/.kube/config scripts/test-real-cluster.sh                 # everything
 #   KUBECONFIG=~/.kube/config scripts/test-real-cluster.sh --test drain_terraform
 #   scripts/test-real-cluster.sh --self-test [--test token_secret ...]
+#   scripts/test-real-cluster.sh --self-test -p kube-test-server --tests
 #
 # Extra arguments go to `cargo test` (before `--`); a `-- ARGS` part goes to the test binaries.
 # --self-test starts one kube-test-server *process* and points the mode at its kubeconfig: the
@@ -28,9 +29,13 @@ while [[ $# -gt 0 ]]; do
   esac
   shift
 done
-# A --test/--lib selection names targets of the acceptance crate.
+# `-p CRATE` picks the crates; otherwise a --test/--lib selection names targets of the acceptance
+# crate.
 for a in "${cargo_args[@]+"${cargo_args[@]}"}"; do
-  case "$a" in --test|--lib|--tests) packages=(-p acceptance) ;; esac
+  case "$a" in
+    -p|--package) packages=(); break ;;
+    --test|--lib|--tests) packages=(-p acceptance) ;;
+  esac
 done
 
 export HELM4_BIN="${HELM4_BIN:-$root/tools/bin/helm}" HELM3_BIN="${HELM3_BIN:-$root/tools/bin/helm3}"
@@ -66,7 +71,7 @@ kubectl version -o json >/dev/null || { echo "test-real-cluster.sh: the cluster 
 kubectl get namespaces -o name | sort >"$work/before"
 
 set +e
-cargo test "${packages[@]}" "${cargo_args[@]+"${cargo_args[@]}"}" -- --nocapture "${test_args[@]+"${test_args[@]}"}" 2>&1 | tee "$work/log"
+cargo test "${packages[@]+"${packages[@]}"}" "${cargo_args[@]+"${cargo_args[@]}"}" -- --nocapture "${test_args[@]+"${test_args[@]}"}" 2>&1 | tee "$work/log"
 status=${PIPESTATUS[0]}
 set -e
 
