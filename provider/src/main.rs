@@ -3,6 +3,8 @@
 fn main() -> std::process::ExitCode {
     // Started by ourselves as the trampoline that ties helm's life to ours: becomes helm.
     helm_driver::parent_death::exec_if_requested();
+    // helm dies with the provider: Linux through that trampoline, Windows through a kill-on-close
+    // job this process joins; macOS has neither (see helm_driver::parent_death).
     helm_driver::parent_death::register_this_binary_as_launcher();
     // Sandboxes (kubeconfig, values, registry login) of providers killed mid-helm: the owner is
     // gone, nobody else removes them. One directory listing when there are none.

@@ -19,8 +19,19 @@
 //! tied to the thread that spawned the child: helm is spawned from tokio runtime worker threads,
 //! which live as long as the runtime (never from `spawn_blocking` threads, which exit when idle).
 //!
-//! Other systems have no such signal: there helm is started directly (macOS: not covered;
-//! Windows: a job object with kill-on-close, issue 19).
+//! Windows has no such signal but job objects: [`register_this_binary_as_launcher`] puts the
+//! provider itself into a new job with `JOB_OBJECT_LIMIT_KILL_ON_JOB_CLOSE` (through the
+//! `win32job` crate), and every process it starts afterwards (helm, and what helm starts) is in
+//! that job. The provider holds the only handle to the job until it ends, however it ends; the
+//! system then closes the handle and kills every process left in the job. No trampoline there.
+//! If the job cannot be made (e.g. the provider already sits in a job that forbids nesting,
+//! Windows before 8), helm is started directly and a warning is logged.
+//!
+//! macOS has neither (no `PR_SET_PDEATHSIG`, and a kqueue `NOTE_EXIT` watcher would have to stay
+//! a process between the provider and helm, changing how helm is waited for and signalled): helm
+//! is started directly, in its own process group. If the provider is killed with SIGKILL, helm
+//! runs on until it finishes or its own `--timeout` ends; a provider stopped normally
+//! (StopProvider, the deadline) still stops helm itself.
 
 use std::ffi::OsString;
 use std::path::Path;
@@ -33,23 +44,67 @@ pub const EXIT_PARENT_GONE: i32 = 125;
 /// Exit code when the signal could not be armed or helm could not be executed.
 pub const EXIT_CANNOT_EXEC: i32 = 127;
 
-/// Whether this platform can tie helm's life to the provider's.
-pub const SUPPORTED: bool = cfg!(target_os = "linux");
+/// Whether this platform can tie helm's life to the provider's (Linux: trampoline; Windows:
+/// job object).
+pub const SUPPORTED: bool = cfg!(any(target_os = "linux", windows));
+
+/// Whether helm is started through the trampoline here (Linux only).
+pub const USES_TRAMPOLINE: bool = cfg!(target_os = "linux");
 
 static LAUNCHER: std::sync::OnceLock<std::path::PathBuf> = std::sync::OnceLock::new();
 
 /// Makes every [`crate::HelmRunner`] created afterwards start helm through this very binary
 /// (`/proc/self/exe`, which stays valid even if the file is replaced while the process runs).
 /// Only a binary whose `main` calls [`exec_if_requested`] first may call this. Returns whether
-/// the platform supports it.
+/// helm will die with this process.
+///
+/// On Windows it puts this process into a kill-on-close job instead (see the module docs): every
+/// process started afterwards dies with this one.
 pub fn register_this_binary_as_launcher() -> bool {
-    let launcher = Path::new("/proc/self/exe");
-    // Without /proc (a rare sandbox) helm is started directly.
-    if !SUPPORTED || !launcher.exists() {
-        return false;
+    #[cfg(windows)]
+    {
+        windows_job::tie_children_to_this_process()
     }
-    let _ = LAUNCHER.set(launcher.to_path_buf());
-    true
+    #[cfg(not(windows))]
+    {
+        let launcher = Path::new("/proc/self/exe");
+        // Without /proc (a rare sandbox) helm is started directly.
+        if !USES_TRAMPOLINE || !launcher.exists() {
+            return false;
+        }
+        let _ = LAUNCHER.set(launcher.to_path_buf());
+        true
+    }
+}
+
+#[cfg(windows)]
+mod windows_job {
+    use std::sync::OnceLock;
+
+    use win32job::{ExtendedLimitInfo, Job};
+
+    /// Never dropped: dropping it would close the last handle and kill this very process. The
+    /// system closes it when the process ends, which kills what is left in the job.
+    static JOB: OnceLock<Option<Job>> = OnceLock::new();
+
+    pub(super) fn tie_children_to_this_process() -> bool {
+        JOB.get_or_init(|| match kill_on_close_job() {
+            Ok(job) => Some(job),
+            Err(error) => {
+                tracing::warn!(%error, "helm will not be stopped if the provider is killed");
+                None
+            }
+        })
+        .is_some()
+    }
+
+    fn kill_on_close_job() -> Result<Job, win32job::JobError> {
+        let mut info = ExtendedLimitInfo::new();
+        info.limit_kill_on_job_close();
+        let job = Job::create_with_limit_info(&info)?;
+        job.assign_current_process()?;
+        Ok(job)
+    }
 }
 
 /// The registered launcher, if any.

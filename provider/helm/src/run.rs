@@ -20,6 +20,7 @@ use crate::sandbox::HelmSandbox;
 use crate::version::HelmBinary;
 
 /// How long helm gets to stop after SIGTERM before it is killed.
+#[cfg(unix)]
 const TERMINATION_GRACE: Duration = Duration::from_secs(10);
 /// At most this much of helm's stderr is kept in an error (its tail).
 const MAX_STDERR: usize = 8 * 1024;
@@ -85,7 +86,7 @@ impl HelmRunner {
     /// signal.
     #[must_use]
     pub fn with_parent_death_launcher(mut self, launcher: PathBuf) -> Self {
-        if crate::parent_death::SUPPORTED {
+        if crate::parent_death::USES_TRAMPOLINE {
             self.launcher = Some(launcher);
         }
         self
@@ -259,6 +260,9 @@ impl HelmRunner {
         // deadline stop it.
         #[cfg(unix)]
         command.process_group(0);
+        // Windows: a new process group, for which the console's Ctrl-C is disabled.
+        #[cfg(windows)]
+        command.creation_flags(CREATE_NEW_PROCESS_GROUP);
         for (name, _) in std::env::vars_os() {
             let Some(name) = name.to_str() else { continue };
             if name.starts_with("HELM_") || name.starts_with("XDG_") || name == "KUBECONFIG" {
@@ -302,8 +306,17 @@ where
     })
 }
 
+/// `CREATE_NEW_PROCESS_GROUP` from the Windows process creation flags.
+#[cfg(windows)]
+const CREATE_NEW_PROCESS_GROUP: u32 = 0x0000_0200;
+
 /// SIGTERM to helm's process group (helm then marks the release failed instead of leaving it
 /// pending; credential plugins it started stop too), then SIGKILL to the group.
+///
+/// Windows has no SIGTERM that reaches a console process without `GenerateConsoleCtrlEvent`
+/// (an FFI call, and this workspace forbids `unsafe`): helm is terminated at once
+/// (`TerminateProcess`). Processes helm started end with the provider (see
+/// [`crate::parent_death`]).
 async fn stop(child: &mut Child) {
     #[cfg(unix)]
     if let Some(pid) = child.id().and_then(|id| i32::try_from(id).ok()) {

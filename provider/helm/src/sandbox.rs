@@ -6,6 +6,13 @@
 //! not pass for the owner). A provider killed with SIGKILL cannot remove its sandbox (which holds
 //! a kubeconfig with a token or client key); [`remove_stale_sandboxes`] at the next start removes
 //! the sandboxes of processes that are gone.
+//!
+//! On Windows the modes do not apply: the directory is made in `%TEMP%`, which is per user
+//! (`%LOCALAPPDATA%\Temp`) and whose ACL grants access only to that user, SYSTEM and the
+//! Administrators; what is created inside inherits that ACL. (A `TMP`/`TEMP` pointed at a shared
+//! directory would widen that: keep it per user.) The owner's start time comes from the system's
+//! process list there (seconds since the epoch), so a reused pid does not pass for the owner
+//! either.
 
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
@@ -146,7 +153,22 @@ fn process_stat(pid: u32) -> Option<(String, u64)> {
     Some((state, start))
 }
 
-#[cfg(not(target_os = "linux"))]
+/// A process's start time in seconds since the epoch (0 when the system does not tell it).
+#[cfg(windows)]
+fn process_start_time(pid: u32) -> Option<u64> {
+    use sysinfo::{Pid, ProcessRefreshKind, ProcessesToUpdate, System};
+    let pid = Pid::from_u32(pid);
+    let mut system = System::new();
+    // Start time comes with every refresh, even when everything else is ruled out.
+    system.refresh_processes_specifics(
+        ProcessesToUpdate::Some(&[pid]),
+        true,
+        ProcessRefreshKind::nothing(),
+    );
+    system.process(pid).map(sysinfo::Process::start_time)
+}
+
+#[cfg(not(any(target_os = "linux", windows)))]
 fn process_start_time(_pid: u32) -> Option<u64> {
     None
 }
@@ -175,7 +197,15 @@ fn owner_is_gone(pid: u32, start: u64) -> bool {
             Err(nix::errno::Errno::ESRCH)
         )
     }
-    #[cfg(not(unix))]
+    #[cfg(windows)]
+    {
+        match process_start_time(pid) {
+            None => true,
+            // Another process now has this pid (0: the start time could not be read).
+            Some(now) => start != 0 && now != 0 && now != start,
+        }
+    }
+    #[cfg(not(any(unix, windows)))]
     {
         let _ = start;
         false

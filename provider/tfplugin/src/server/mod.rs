@@ -257,6 +257,7 @@ fn accept_loop(
 
 /// Terraform handles Ctrl-C itself and sends StopProvider; the signal also reaches this process
 /// (same process group) and must not kill it.
+#[cfg(unix)]
 fn ignore_interrupts() {
     match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt()) {
         Ok(mut interrupts) => {
@@ -269,5 +270,25 @@ fn ignore_interrupts() {
             });
         }
         Err(e) => tracing::warn!(error = %e, "cannot install the SIGINT handler"),
+    }
+}
+
+/// Windows: Ctrl-C in the console reaches every process attached to it (Terraform and its
+/// plugins), and the default handler ends the process. While a listener is registered, tokio's
+/// console handler reports the event as handled, so the provider stays up and Terraform stops it
+/// with StopProvider, as on Unix. Ctrl-Break is left to its default (like SIGQUIT on Unix).
+#[cfg(windows)]
+fn ignore_interrupts() {
+    match tokio::signal::windows::ctrl_c() {
+        Ok(mut interrupts) => {
+            tokio::spawn(async move {
+                while interrupts.recv().await.is_some() {
+                    tracing::debug!(
+                        "Ctrl-C ignored: Terraform stops the provider with StopProvider"
+                    );
+                }
+            });
+        }
+        Err(e) => tracing::warn!(error = %e, "cannot install the Ctrl-C handler"),
     }
 }
