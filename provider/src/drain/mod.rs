@@ -20,11 +20,11 @@
 //! next destroy resumes. [`Teardown::drain_for_update`] / [`Teardown::resume_after_update`]
 //! wrap an upgrade when `drain_on_update` is set; the resume gets its own short grace period
 //! when the upgrade was cancelled or ran out of time, and a runner it still could not resume is
-//! remembered in the release's private state and resumed by the next apply
-//! ([`release::around_upgrade`], [`release::resume_left_paused`]).
+//! remembered in the release's private state and resumed by the next apply (the release's
+//! `resources/release/drain.rs`).
 //!
-//! [`release`] maps `gitlabrunner_release` attributes onto the teardown and wraps the
-//! resource's destroy ([`release::destroy`]) and update ([`release::around_upgrade`]).
+//! This module knows nothing of the release resource: `resources/release/drain.rs` maps its
+//! attributes onto [`DrainTarget`] / [`DrainSettings`] and wraps its destroy and update.
 
 mod error;
 mod gitlab_side;
@@ -33,7 +33,6 @@ mod identity;
 mod job_pods;
 mod manager;
 mod pod_watch;
-pub mod release;
 mod removal;
 mod running;
 mod settings;

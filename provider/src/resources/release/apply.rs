@@ -150,7 +150,7 @@ pub async fn update(
             &budget,
             &mut response.state,
         );
-        crate::drain::release::around_upgrade(
+        super::drain::around_upgrade(
             ctx,
             config,
             &prior_model,
@@ -163,7 +163,7 @@ pub async fn update(
         .await
     } else {
         // Only the runner an earlier, interrupted upgrade left paused needs resuming.
-        crate::drain::release::resume_left_paused(
+        super::drain::resume_left_paused(
             ctx,
             config,
             &prior_model,

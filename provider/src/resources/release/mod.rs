@@ -11,6 +11,8 @@
 //! - [`apply`]: `helm upgrade --install`, failed and pending releases.
 //! - [`live`]: the native read (no helm process) and drift lines.
 //! - [`teardown`]: destroy — `uninstall` after a slot for the drain.
+//! - [`drain`]: the release's side of `crate::drain` (target, settings, destroy and
+//!   `drain_on_update` around an upgrade, diagnostics of the drain's results).
 //! - [`record`]: the settings record that makes `terraform import` exact.
 
 mod apply;
@@ -18,6 +20,7 @@ pub mod desired;
 #[cfg(test)]
 mod desired_tests;
 mod digest;
+mod drain;
 mod gitlab_host;
 mod helm_ops;
 mod live;

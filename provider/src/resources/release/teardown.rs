@@ -20,7 +20,7 @@ pub async fn destroy(
     timeout: Duration,
     diagnostics: &mut Diagnostics,
 ) -> OpResult {
-    crate::drain::release::destroy(ctx, config, model, timeout, diagnostics, || {
+    super::drain::destroy(ctx, config, model, timeout, diagnostics, || {
         uninstall(ctx, config, model, timeout)
     })
     .await

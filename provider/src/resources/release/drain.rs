@@ -1,5 +1,6 @@
-//! The bridge between `gitlabrunner_release` and the teardown: its attributes become a
-//! [`DrainTarget`] and [`DrainSettings`], and its destroy / update run through the drain.
+//! The release's side of the drain (`crate::drain`): its attributes become a [`DrainTarget`]
+//! and [`DrainSettings`], its destroy / update run through the teardown, and the drain's typed
+//! errors and warnings become diagnostics here — at the resource's edge.
 
 use std::future::Future;
 use std::time::Duration;
@@ -8,12 +9,12 @@ use tfplugin::duration::parse_go_duration;
 use tfplugin::{AttributePath, Context, Diagnostic, Diagnostics, OpResult};
 use tokio::time::Instant;
 
-use super::gitlab_side::GitlabAccess;
-use super::settings::{DEFAULT_DRAIN_TIMEOUT, DrainSettings, OnDrainTimeout};
-use super::target::DrainTarget;
-use super::teardown::{DrainReport, Teardown};
+use super::model::ReleaseModel;
 use crate::ProviderConfig;
-use crate::resources::release::model::ReleaseModel;
+use crate::drain::{
+    DEFAULT_DRAIN_TIMEOUT, DrainReport, DrainSettings, DrainTarget, GitlabAccess,
+    InvalidOnDrainTimeout, OnDrainTimeout, Teardown,
+};
 
 /// The `[runners.kubernetes] namespace` of a rendered runner `config.toml`, when it is a plain
 /// value (not a template).
@@ -64,12 +65,10 @@ pub fn settings_for(model: &ReleaseModel) -> Result<DrainSettings, Diagnostic> {
         None => DEFAULT_DRAIN_TIMEOUT,
     };
     let on_drain_timeout = match model.on_drain_timeout.as_deref() {
-        Some(text) => text
-            .parse()
-            .map_err(|error: super::settings::InvalidOnDrainTimeout| {
-                Diagnostic::error("Invalid On Drain Timeout", error.to_string())
-                    .at(AttributePath::new("on_drain_timeout"))
-            })?,
+        Some(text) => text.parse().map_err(|error: InvalidOnDrainTimeout| {
+            Diagnostic::error("Invalid On Drain Timeout", error.to_string())
+                .at(AttributePath::new("on_drain_timeout"))
+        })?,
         None => OnDrainTimeout::Fail,
     };
     Ok(DrainSettings {
