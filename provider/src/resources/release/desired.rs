@@ -33,7 +33,6 @@ pub struct Desired {
     /// `runners.name`.
     pub runner_name: String,
     pub chart: ChartSource,
-    pub chart_version: Option<String>,
 }
 
 /// The default `runner_name`: stable, so job-pod labels stay stable.
@@ -86,7 +85,6 @@ pub fn desired(model: &ReleaseModel, diagnostics: &mut Diagnostics) -> Option<De
         runner_config,
         runner_name,
         chart: chart_source(model),
-        chart_version: model.chart_version.known().cloned(),
     })
 }
 

@@ -25,7 +25,7 @@ use kube::Api;
 use kube::api::{Patch, PatchParams};
 use sha2::{Digest as _, Sha256};
 use tfplugin::codec::json;
-use tfplugin::{AttributePath, Type, Value};
+use tfplugin::{Attribute, AttributePath, Block, Type, Value};
 
 /// Start of a description that carries a settings record (or its digest).
 pub const PREFIX: &str = "terraform-provider-gitlabrunner settings: ";
@@ -39,19 +39,44 @@ const FIELD_MANAGER: &str = "terraform-provider-gitlabrunner";
 /// A record larger than this once decompressed is not restored.
 const MAX_RECORD_BYTES: u64 = 16 * 1024 * 1024;
 
-/// Attributes never recorded: computed results and secrets.
-const NOT_RECORDED: &[&str] = &[
-    "id",
-    "repository_password",
-    "repository_password_wo",
-    "revision",
-    "status",
-    "app_version",
-    "runner_config",
-    "values_digest",
-    "drifted_objects",
-    "manifest_objects",
-];
+/// Whether an attribute is part of the record: an input (required or optional) that is neither
+/// sensitive nor write-only. Computed results and secrets are never recorded — decided by the
+/// schema's flags, so a new sensitive attribute is left out without being listed anywhere.
+fn is_recorded(attribute: &Attribute) -> bool {
+    (attribute.required || attribute.optional) && !attribute.sensitive && !attribute.write_only
+}
+
+/// Sets every attribute of `value` (an object of `block`) that is not recorded to null, in
+/// nested blocks too.
+fn strip_unrecorded(block: &Block, value: &mut Value) {
+    let Value::Object(entries) = value else {
+        return;
+    };
+    for (name, slot) in entries.iter_mut() {
+        if let Some(attribute) = block.attributes.get(name) {
+            if !is_recorded(attribute) {
+                *slot = Value::Null;
+            }
+        } else if let Some(nested) = block.blocks.get(name) {
+            match slot {
+                Value::List(items) | Value::Set(items) | Value::Tuple(items) => {
+                    for item in items {
+                        strip_unrecorded(&nested.block, item);
+                    }
+                }
+                Value::Map(items) => {
+                    for item in items.values_mut() {
+                        strip_unrecorded(&nested.block, item);
+                    }
+                }
+                other => strip_unrecorded(&nested.block, other),
+            }
+        } else {
+            // Not in the schema: nothing is recorded that the schema does not describe.
+            *slot = Value::Null;
+        }
+    }
+}
 
 /// The record of one apply: its JSON and the digest that names it in helm's description.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -169,8 +194,13 @@ pub fn secret_name(release: &str) -> String {
     format!("gitlabrunner.settings.v1.{release}")
 }
 
-/// The record for a revision applied from `config` (a wholly known configuration).
+/// The record for a revision applied from `config` (a wholly known configuration of the
+/// release's schema).
 pub fn encode(ty: &Type, config: &Value) -> Option<Settings> {
+    encode_for(&super::schema::schema().block, ty, config)
+}
+
+fn encode_for(block: &Block, ty: &Type, config: &Value) -> Option<Settings> {
     let mut value = config.clone();
     if values_hold_credentials(&value)
         && let Some(slot) = value.at_mut(&AttributePath::new("values"))
@@ -178,11 +208,7 @@ pub fn encode(ty: &Type, config: &Value) -> Option<Settings> {
         // Import writes the record into state: never a credential there.
         *slot = Value::Null;
     }
-    for name in NOT_RECORDED {
-        if let Some(slot) = value.at_mut(&AttributePath::new(*name)) {
-            *slot = Value::Null;
-        }
-    }
+    strip_unrecorded(block, &mut value);
     let json = json::encode(ty, &value).ok()?.to_string();
     let digest = hex::encode(Sha256::digest(json.as_bytes()));
     Some(Settings { json, digest })
@@ -270,11 +296,19 @@ fn decode_json(ty: &Type, text: &str) -> Option<Value> {
 
 /// Sets every top-level attribute `recorded` holds (non-null) in `state`.
 pub fn restore_into(state: &mut Value, recorded: &Value) {
+    restore_for(&super::schema::schema().block, state, recorded);
+}
+
+fn restore_for(block: &Block, state: &mut Value, recorded: &Value) {
+    let mut recorded = recorded.clone();
+    // A record written by another version holds only what it recorded; what this version does
+    // not record (results, secrets) is never restored from it either.
+    strip_unrecorded(block, &mut recorded);
     let Some(entries) = recorded.as_entries() else {
         return;
     };
     for (name, value) in entries {
-        if value.is_null() || NOT_RECORDED.contains(&name.as_str()) {
+        if value.is_null() {
             continue;
         }
         if let Some(slot) = state.at_mut(&AttributePath::new(name.clone())) {
@@ -383,16 +417,111 @@ mod tests {
         assert_eq!(decompress(&gzip.finish().unwrap()).unwrap(), "{}");
     }
 
-    #[test]
-    fn no_sensitive_attribute_of_the_release_is_recorded() {
-        let schema = crate::resources::release::schema::schema();
-        for (name, attribute) in &schema.block.attributes {
+    /// A value of `block` where every attribute holds a marker naming its path, and every
+    /// nested block one element.
+    fn filled(block: &Block, path: &str) -> Value {
+        let attributes = block
+            .attributes
+            .keys()
+            .map(|name| (name.clone(), Value::from(format!("MARK:{path}{name}"))));
+        let blocks = block.blocks.iter().map(|(name, nested)| {
+            let inner = filled(&nested.block, &format!("{path}{name}[0]."));
+            (name.clone(), Value::List(vec![inner]))
+        });
+        Value::Object(attributes.chain(blocks).collect())
+    }
+
+    /// Checks `value` against `block`: secrets and results null, every other input kept.
+    /// Returns how many sensitive or write-only attributes it saw.
+    fn check_stripped(block: &Block, value: &Value, path: &str) -> usize {
+        let mut secrets = 0;
+        for (name, attribute) in &block.attributes {
+            let slot = value.attr(name).unwrap_or(&Value::Null);
             if attribute.sensitive || attribute.write_only {
-                assert!(
-                    NOT_RECORDED.contains(&name.as_str()),
-                    "sensitive attribute {name} would be written to the settings record"
-                );
+                secrets += 1;
+                assert!(slot.is_null(), "secret {path}{name} would be recorded");
+            } else if attribute.required || attribute.optional {
+                assert!(!slot.is_null(), "input {path}{name} would not be recorded");
+            } else {
+                assert!(slot.is_null(), "result {path}{name} would be recorded");
             }
+        }
+        for (name, nested) in &block.blocks {
+            let inner = value
+                .attr(name)
+                .and_then(Value::as_elements)
+                .and_then(<[Value]>::first)
+                .unwrap_or_else(|| panic!("block {path}{name} would not be recorded"));
+            secrets += check_stripped(&nested.block, inner, &format!("{path}{name}[0]."));
+        }
+        secrets
+    }
+
+    #[test]
+    fn no_sensitive_or_write_only_attribute_of_the_schema_is_recorded() {
+        // Derived from the schema itself: a new sensitive attribute (at any depth) is covered
+        // without being listed anywhere.
+        let block = crate::resources::release::schema::schema().block;
+        let mut value = filled(&block, "");
+        strip_unrecorded(&block, &mut value);
+        let secrets = check_stripped(&block, &value, "");
+        assert!(
+            secrets >= 2,
+            "the schema's secrets were not seen ({secrets})"
+        );
+    }
+
+    #[test]
+    fn a_sensitive_attribute_added_to_a_schema_is_left_out_of_the_record() {
+        let block = Block::new()
+            .attribute("name", Attribute::string().required())
+            .attribute("api_key", Attribute::string().optional().sensitive())
+            .block(
+                "nested",
+                tfplugin::NestedBlock::list(
+                    Block::new()
+                        .attribute("key", Attribute::string().optional().write_only())
+                        .attribute("plain", Attribute::string().optional()),
+                ),
+            );
+        let ty = block.value_type();
+        let config = Value::object([
+            ("name", Value::from("runner")),
+            ("api_key", Value::from("hunter2-top")),
+            (
+                "nested",
+                Value::List(vec![Value::object([
+                    ("key", Value::from("hunter2-nested")),
+                    ("plain", Value::from("kept")),
+                ])]),
+            ),
+        ]);
+        let settings = encode_for(&block, &ty, &config).unwrap();
+        assert!(!settings.json.contains("hunter2"), "{}", settings.json);
+        assert!(settings.json.contains("kept"), "{}", settings.json);
+    }
+
+    #[test]
+    fn the_release_schema_secrets_never_reach_the_record_json() {
+        let schema = crate::resources::release::schema::schema();
+        let ty = schema.value_type();
+        let mut config = Value::null_object(&ty);
+        let mut secrets = Vec::new();
+        for (name, attribute) in &schema.block.attributes {
+            if (attribute.sensitive || attribute.write_only)
+                && attribute.value_type() == Type::String
+            {
+                let marker = format!("hunter2-{name}");
+                if let Some(slot) = config.at_mut(&AttributePath::new(name.clone())) {
+                    *slot = Value::from(marker.clone());
+                }
+                secrets.push(marker);
+            }
+        }
+        assert!(!secrets.is_empty());
+        let settings = encode(&ty, &config).unwrap();
+        for marker in secrets {
+            assert!(!settings.json.contains(&marker), "{marker} recorded");
         }
     }
 
