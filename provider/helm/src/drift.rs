@@ -7,9 +7,13 @@
 //! a manager the user chose to ignore. Server defaults (owned by no one) and what a webhook
 //! added during helm's request (owned by `helm`) are therefore not drift; an env var added with
 //! `kubectl set env` (owned by `kubectl-set`) is. The managers come with the GETs already made.
+//!
+//! Many releases read in one refresh share their reads instead ([`inspect_release_shared`] with a
+//! [`ReadCache`]): one LIST per kind and namespace, whose items carry managedFields as well.
 
 pub mod ownership;
 pub mod repair;
+pub mod shared_reads;
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 
@@ -21,6 +25,7 @@ use crate::manifest::{ManifestError, ManifestObject, parse_manifest};
 use crate::release::{ReleaseHistory, ReleaseReadError, read_release_history};
 pub use ownership::DriftPolicy;
 use ownership::Ownership;
+pub use shared_reads::ReadCache;
 
 /// How many object GETs run at once.
 const CONCURRENT_GETS: usize = 8;
@@ -70,9 +75,10 @@ pub struct Drift {
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct DriftReport {
     pub drifts: Vec<Drift>,
-    /// Objects checked (one GET each).
+    /// Objects checked.
     pub objects_checked: usize,
-    /// API requests made (GETs).
+    /// API requests made: one GET per object, or (with a [`ReadCache`]) the LISTs and GETs this
+    /// check made itself.
     pub api_requests: usize,
     /// Kinds whose resource name had to be guessed (not in the built-in table).
     pub guessed_kinds: Vec<String>,
@@ -89,12 +95,13 @@ impl DriftReport {
 pub enum DriftError {
     #[error("the release manifest could not be parsed: {0}")]
     Manifest(#[from] ManifestError),
-    #[error("could not read {kind} {name:?}{}: {reason}", namespace.as_ref().map(|ns| format!(" in namespace {ns:?}")).unwrap_or_default())]
+    #[error("could not read {kind} {name:?}{}: {cause}", namespace.as_ref().map(|ns| format!(" in namespace {ns:?}")).unwrap_or_default())]
     Api {
         kind: String,
         namespace: Option<String>,
         name: String,
-        reason: String,
+        /// The client's error, kept whole so the caller can classify it (retry or not).
+        cause: Box<kube::Error>,
     },
     #[error(transparent)]
     Release(#[from] ReleaseReadError),
@@ -209,13 +216,25 @@ pub async fn check_manifest_drift_with(
     manifest: &str,
     policy: &DriftPolicy,
 ) -> Result<DriftReport, DriftError> {
+    check_manifest(client, None, release_namespace, manifest, policy).await
+}
+
+/// The manifest check, reading live objects through `reads` when given (shared LISTs), else one
+/// GET per object.
+async fn check_manifest(
+    client: &kube::Client,
+    reads: Option<&ReadCache>,
+    release_namespace: &str,
+    manifest: &str,
+    policy: &DriftPolicy,
+) -> Result<DriftReport, DriftError> {
     let objects = parse_manifest(manifest, release_namespace)?;
     let requests = AtomicUsize::new(0);
     // The GET futures are made before they are streamed: a closure inside the stream's type
     // would make this future not provably `Send` (a higher-ranked lifetime).
     let checks: Vec<_> = objects
         .iter()
-        .map(|object| drift_of(client, object, &requests, policy))
+        .map(|object| drift_of(client, reads, object, &requests, policy))
         .collect();
     let results: Vec<Vec<Drift>> = futures::stream::iter(checks)
         .buffered(CONCURRENT_GETS)
@@ -236,15 +255,21 @@ pub async fn check_manifest_drift_with(
     })
 }
 
-/// The drift of one manifest object against its live copy (one GET).
+/// The drift of one manifest object against its live copy (one GET, or the shared listing).
 async fn drift_of(
     client: &kube::Client,
+    reads: Option<&ReadCache>,
     object: &ManifestObject,
     requests: &AtomicUsize,
     policy: &DriftPolicy,
 ) -> Result<Vec<Drift>, DriftError> {
-    requests.fetch_add(1, Ordering::Relaxed);
-    let live = get_live(client, object).await?;
+    let live = match reads {
+        Some(reads) => reads.live_object(client, object, requests).await?,
+        None => {
+            requests.fetch_add(1, Ordering::Relaxed);
+            get_live(client, object).await?
+        }
+    };
     Ok(object_drift_with(object, live.as_ref(), policy))
 }
 
@@ -272,18 +297,19 @@ async fn get_live(
             kind: object.kind.clone(),
             namespace: object.namespace.clone(),
             name: object.name.clone(),
-            reason: error.to_string(),
+            cause: Box::new(error),
         })?;
-    fetched
-        .map(|live| {
-            serde_json::to_value(live).map_err(|error| DriftError::Api {
-                kind: object.kind.clone(),
-                namespace: object.namespace.clone(),
-                name: object.name.clone(),
-                reason: error.to_string(),
-            })
-        })
-        .transpose()
+    fetched.map(|live| to_json(object, &live)).transpose()
+}
+
+/// A live object as JSON (managedFields included).
+fn to_json(object: &ManifestObject, live: &DynamicObject) -> Result<serde_json::Value, DriftError> {
+    serde_json::to_value(live).map_err(|error| DriftError::Api {
+        kind: object.kind.clone(),
+        namespace: object.namespace.clone(),
+        name: object.name.clone(),
+        cause: Box::new(kube::Error::SerdeError(error)),
+    })
 }
 
 /// A release read natively plus its manifest drift.
@@ -291,7 +317,8 @@ async fn get_live(
 pub struct ReleaseInspection {
     pub history: ReleaseHistory,
     pub drift: DriftReport,
-    /// Every API request made: one release list plus one GET per manifest object.
+    /// Every API request made: one release list plus one GET per manifest object, or (with a
+    /// [`ReadCache`]) only the requests this inspection made itself.
     pub api_requests: usize,
 }
 
@@ -318,6 +345,40 @@ pub async fn inspect_release_with(
     let drift =
         check_manifest_drift_with(client, namespace, &history.latest.manifest, policy).await?;
     let api_requests = 1 + drift.api_requests;
+    Ok(Some(ReleaseInspection {
+        history,
+        drift,
+        api_requests,
+    }))
+}
+
+/// As [`inspect_release_with`], but the release Secrets and the live objects come from the
+/// listings `reads` shares between the releases of one refresh (see [`shared_reads`]):
+/// `api_requests` counts only the requests this call made (a listing another release already
+/// made costs nothing).
+pub async fn inspect_release_shared(
+    client: &kube::Client,
+    reads: &ReadCache,
+    namespace: &str,
+    release: &str,
+    policy: &DriftPolicy,
+) -> Result<Option<ReleaseInspection>, DriftError> {
+    let listed = AtomicUsize::new(0);
+    let Some(history) = reads
+        .release_history(client, namespace, release, &listed)
+        .await?
+    else {
+        return Ok(None);
+    };
+    let drift = check_manifest(
+        client,
+        Some(reads),
+        namespace,
+        &history.latest.manifest,
+        policy,
+    )
+    .await?;
+    let api_requests = listed.load(Ordering::Relaxed) + drift.api_requests;
     Ok(Some(ReleaseInspection {
         history,
         drift,
@@ -401,6 +462,14 @@ mod send_checks {
         assert_send(&super::check_manifest_drift(client, "ns", ""));
         assert_send(&super::inspect_release_with(
             client,
+            "ns",
+            "release",
+            &super::DriftPolicy::default(),
+        ));
+        let reads = super::ReadCache::new();
+        assert_send(&super::inspect_release_shared(
+            client,
+            &reads,
             "ns",
             "release",
             &super::DriftPolicy::default(),

@@ -33,8 +33,8 @@ pub use args::{
     Uninstall, UpgradeFiles, UpgradeInstall,
 };
 pub use drift::{
-    Drift, DriftChange, DriftError, DriftReport, DriftValues, ReleaseInspection,
-    check_manifest_drift, inspect_release,
+    Drift, DriftChange, DriftError, DriftReport, DriftValues, ReadCache, ReleaseInspection,
+    check_manifest_drift, inspect_release, inspect_release_shared,
 };
 pub use error::{HelmError, HelmFailure, classify_failure};
 pub use kinds::{ResolvedKind, resolve_kind};

@@ -130,12 +130,13 @@ impl ReleaseHistory {
 #[non_exhaustive]
 pub enum ReleaseReadError {
     #[error(
-        "could not list helm release Secrets for {release:?} in namespace {namespace:?}: {reason}"
+        "could not list helm release Secrets for {release:?} in namespace {namespace:?}: {cause}"
     )]
     Api {
         namespace: String,
         release: String,
-        reason: String,
+        /// The client's error, kept whole so the caller can classify it (retry or not).
+        cause: Box<kube::Error>,
     },
 
     #[error("helm release Secret {secret} could not be decoded: {reason}")]
@@ -353,7 +354,7 @@ pub async fn read_release_history(
         .map_err(|error| ReleaseReadError::Api {
             namespace: namespace.to_string(),
             release: release.to_string(),
-            reason: error.to_string(),
+            cause: Box::new(error),
         })?;
     newest_release(&list.items)
 }

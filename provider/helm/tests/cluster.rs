@@ -4,13 +4,16 @@
 //! install with [`HelmRunner`], read the release natively, detect drift made out of band, count
 //! requests, and check failures are errors (never "no release").
 
+use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use helm_driver::drift::DriftPolicy;
 use helm_driver::{
-    ChartSource, DriftChange, HelmBinary, HelmFailure, HelmRunner, Recovery, ReleaseStatus,
-    RunOptions, Uninstall, UpgradeInstall, check_manifest_drift, inspect_release,
-    mark_pending_release_failed, read_latest_release, read_release_history,
+    ChartSource, DriftChange, HelmBinary, HelmFailure, HelmRunner, ReadCache, Recovery,
+    ReleaseStatus, RunOptions, Uninstall, UpgradeInstall, check_manifest_drift, inspect_release,
+    inspect_release_shared, mark_pending_release_failed, parse_manifest, read_latest_release,
+    read_release_history,
 };
 use k8s_openapi::api::rbac::v1::Role;
 use kube::api::{Api, DeleteParams};
@@ -147,6 +150,53 @@ async fn installed_release_reads_back_natively_without_drift_for_both_helms() {
         let served = setup.cluster.admin().requests().unwrap();
         assert_eq!(served.len(), inspection.api_requests, "{served:#?}");
         assert!(served.iter().all(|r| r.method == "GET"));
+
+        // Shared reads (a refresh of many releases): one release-Secret LIST for the namespace
+        // plus one LIST per namespaced kind of the manifest (GET for cluster-scoped objects);
+        // a second read through the same cache makes no request at all.
+        let objects = parse_manifest(&record.manifest, NAMESPACE).unwrap();
+        let kinds: BTreeSet<(String, String)> = objects
+            .iter()
+            .filter(|o| o.namespace.is_some())
+            .map(|o| (o.api_version.clone(), o.kind.clone()))
+            .collect();
+        let cluster_scoped = objects.iter().filter(|o| o.namespace.is_none()).count();
+        let reads = ReadCache::new();
+        setup.cluster.admin().clear_requests().unwrap();
+        let shared = inspect_release_shared(
+            &setup.client,
+            &reads,
+            NAMESPACE,
+            "runner",
+            &DriftPolicy::default(),
+        )
+        .await
+        .unwrap()
+        .unwrap();
+        assert_eq!(
+            shared.drift.drifts,
+            vec![],
+            "helm {}",
+            runner.binary().version
+        );
+        assert_eq!(shared.history, inspection.history);
+        assert_eq!(shared.api_requests, 1 + kinds.len() + cluster_scoped);
+        let served = setup.cluster.admin().requests().unwrap();
+        assert_eq!(served.len(), shared.api_requests, "{served:#?}");
+        assert!(served.iter().all(|r| r.method == "GET" && r.status == 200));
+        setup.cluster.admin().clear_requests().unwrap();
+        let again = inspect_release_shared(
+            &setup.client,
+            &reads,
+            NAMESPACE,
+            "runner",
+            &DriftPolicy::default(),
+        )
+        .await
+        .unwrap()
+        .unwrap();
+        assert_eq!((again.api_requests, again.drift.drifts), (0, vec![]));
+        assert_eq!(setup.cluster.admin().requests().unwrap(), vec![]);
     }
 }
 

@@ -1,0 +1,269 @@
+//! Reads shared by the releases one process inspects: one LIST per (namespace, kind) and one LIST
+//! of helm's release Secrets per namespace, instead of one list and one GET per manifest object
+//! for every release. N releases in a namespace then cost O(kinds) requests, not O(N × objects).
+//!
+//! A [`ReadCache`] is meant for the reads of one refresh (Terraform's plan phase, one provider
+//! process): a listing, once made, is served to every later reader until [`ReadCache::invalidate`]
+//! — which anything that writes to the cluster must call. Concurrent first readers of the same
+//! key share one in-flight LIST (a [`OnceCell`] per key); a failed LIST is not kept, so the next
+//! reader (or a retry) lists again.
+//!
+//! When a kind may not be listed (403, 405), its objects are read one by one with GET, as
+//! without the cache: credentials that allow `get` only keep working. Cluster-scoped objects are
+//! always read with GET (listing them would read the whole cluster).
+//!
+//! Listings are kept in memory only (they include other objects of the namespace, Secrets'
+//! data too); nothing from them is logged or returned except the objects asked for.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+
+use k8s_openapi::api::core::v1::Secret;
+use kube::api::{Api, DynamicObject, ListParams};
+use tokio::sync::OnceCell;
+
+use super::{DriftError, get_live, to_json};
+use crate::manifest::ManifestObject;
+use crate::release::{ReleaseHistory, ReleaseReadError, newest_release};
+
+/// What one shared LIST is about.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+enum Key {
+    /// Every helm release Secret (`owner=helm`) of a namespace.
+    ReleaseSecrets { namespace: String },
+    /// Every object of one kind in a namespace.
+    Objects {
+        namespace: String,
+        group: String,
+        version: String,
+        plural: String,
+    },
+}
+
+/// The answer of one shared LIST.
+enum Listing {
+    Secrets(Vec<Secret>),
+    /// Live objects (JSON, managedFields included) by name.
+    Objects(HashMap<String, serde_json::Value>),
+    /// The kind may not be listed: read its objects with GET.
+    NotListable,
+}
+
+type Cell = Arc<OnceCell<Arc<Listing>>>;
+
+/// Listings shared by the reads of one refresh. Cheap to share behind an `Arc`.
+#[derive(Default)]
+pub struct ReadCache {
+    entries: Mutex<HashMap<Key, Cell>>,
+    requests: AtomicUsize,
+}
+
+impl std::fmt::Debug for ReadCache {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ReadCache")
+            .field("requests", &self.requests())
+            .finish_non_exhaustive()
+    }
+}
+
+impl ReadCache {
+    pub fn new() -> ReadCache {
+        ReadCache::default()
+    }
+
+    /// Forgets every listing: the next read lists again. Call it before and after any write.
+    pub fn invalidate(&self) {
+        self.entries
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clear();
+    }
+
+    /// API requests this cache made since it was built.
+    pub fn requests(&self) -> usize {
+        self.requests.load(Ordering::Relaxed)
+    }
+
+    fn cell(&self, key: Key) -> Cell {
+        self.entries
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .entry(key)
+            .or_default()
+            .clone()
+    }
+
+    /// The release's revisions (newest decoded) from the namespace's shared release-Secret
+    /// list; `Ok(None)` when the release has no Secret. `requests` counts the LIST if this call
+    /// made it.
+    pub async fn release_history(
+        &self,
+        client: &kube::Client,
+        namespace: &str,
+        release: &str,
+        requests: &AtomicUsize,
+    ) -> Result<Option<ReleaseHistory>, ReleaseReadError> {
+        let cell = self.cell(Key::ReleaseSecrets {
+            namespace: namespace.to_owned(),
+        });
+        let listing = cell
+            .get_or_try_init(|| async {
+                self.count(requests);
+                let api: Api<Secret> = Api::namespaced(client.clone(), namespace);
+                let list = api
+                    .list(&ListParams::default().labels("owner=helm"))
+                    .await?;
+                Ok::<_, kube::Error>(Arc::new(Listing::Secrets(list.items)))
+            })
+            .await
+            .map_err(|error| ReleaseReadError::Api {
+                namespace: namespace.to_owned(),
+                release: release.to_owned(),
+                cause: Box::new(error),
+            })?;
+        let Listing::Secrets(secrets) = listing.as_ref() else {
+            return Ok(None);
+        };
+        let mine: Vec<Secret> = secrets
+            .iter()
+            .filter(|secret| is_record_of(secret, release))
+            .cloned()
+            .collect();
+        newest_release(&mine)
+    }
+
+    /// The live copy of a manifest object (`None` when it does not exist), managedFields
+    /// included: from the shared LIST of its kind, or one GET when the kind is cluster-scoped or
+    /// may not be listed. `requests` counts the requests this call made.
+    pub async fn live_object(
+        &self,
+        client: &kube::Client,
+        object: &ManifestObject,
+        requests: &AtomicUsize,
+    ) -> Result<Option<serde_json::Value>, DriftError> {
+        let Some(namespace) = object.namespace.as_deref() else {
+            self.count(requests);
+            return get_live(client, object).await;
+        };
+        let resource = &object.resolved.resource;
+        let cell = self.cell(Key::Objects {
+            namespace: namespace.to_owned(),
+            group: resource.group.clone(),
+            version: resource.version.clone(),
+            plural: resource.plural.clone(),
+        });
+        let listing = cell
+            .get_or_try_init(|| async {
+                self.count(requests);
+                let api: Api<DynamicObject> =
+                    Api::namespaced_with(client.clone(), namespace, resource);
+                match api.list(&ListParams::default()).await {
+                    Ok(list) => {
+                        let mut by_name = HashMap::with_capacity(list.items.len());
+                        for item in &list.items {
+                            let name = item.metadata.name.clone().unwrap_or_default();
+                            by_name.insert(name, to_json(object, item)?);
+                        }
+                        Ok(Arc::new(Listing::Objects(by_name)))
+                    }
+                    // 403 Forbidden, 404 Not Found (kind not served), 405 Method Not Allowed.
+                    Err(kube::Error::Api(status)) if (403..=405).contains(&status.code) => {
+                        tracing::debug!(
+                            kind = object.kind,
+                            namespace,
+                            code = status.code,
+                            "cannot list the kind; reading its objects one by one"
+                        );
+                        Ok(Arc::new(Listing::NotListable))
+                    }
+                    Err(error) => Err(DriftError::Api {
+                        kind: object.kind.clone(),
+                        namespace: object.namespace.clone(),
+                        name: object.name.clone(),
+                        cause: Box::new(error),
+                    }),
+                }
+            })
+            .await?;
+        match listing.as_ref() {
+            Listing::Objects(by_name) => Ok(by_name.get(&object.name).cloned()),
+            Listing::Secrets(_) | Listing::NotListable => {
+                self.count(requests);
+                get_live(client, object).await
+            }
+        }
+    }
+
+    fn count(&self, requests: &AtomicUsize) {
+        requests.fetch_add(1, Ordering::Relaxed);
+        self.requests.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+/// Whether `secret` is one of `release`'s records (what `owner=helm,name=<release>` selects).
+fn is_record_of(secret: &Secret, release: &str) -> bool {
+    secret.metadata.labels.as_ref().is_some_and(|labels| {
+        labels.get("owner").map(String::as_str) == Some("helm")
+            && labels.get("name").map(String::as_str) == Some(release)
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use super::*;
+
+    fn secret(labels: &[(&str, &str)]) -> Secret {
+        let mut secret = Secret::default();
+        secret.metadata.labels = Some(
+            labels
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+                .collect::<BTreeMap<_, _>>(),
+        );
+        secret
+    }
+
+    #[test]
+    fn a_release_s_records_are_told_apart_from_other_releases_and_other_owners() {
+        assert!(is_record_of(
+            &secret(&[("owner", "helm"), ("name", "runner")]),
+            "runner"
+        ));
+        assert!(!is_record_of(
+            &secret(&[("owner", "helm"), ("name", "runner-2")]),
+            "runner"
+        ));
+        assert!(!is_record_of(
+            &secret(&[("owner", "someone"), ("name", "runner")]),
+            "runner"
+        ));
+        assert!(!is_record_of(&Secret::default(), "runner"));
+    }
+
+    #[test]
+    fn invalidating_forgets_every_listing() {
+        let cache = ReadCache::new();
+        let cell = cache.cell(Key::ReleaseSecrets {
+            namespace: "ci".into(),
+        });
+        assert!(cell.set(Arc::new(Listing::NotListable)).is_ok());
+        assert!(
+            cache
+                .cell(Key::ReleaseSecrets {
+                    namespace: "ci".into()
+                })
+                .initialized()
+        );
+        cache.invalidate();
+        assert!(
+            !cache
+                .cell(Key::ReleaseSecrets {
+                    namespace: "ci".into()
+                })
+                .initialized()
+        );
+    }
+}
