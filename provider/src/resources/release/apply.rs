@@ -31,16 +31,14 @@ use super::helm_ops::{Helm, helm_diagnostic, run_options};
 use super::model::ReleaseModel;
 use super::schema::DEFAULT_HELM_TIMEOUT_SECONDS;
 use super::source::{chart_transport, credentials};
-use super::{DEFAULT_CREATE, DEFAULT_UPDATE, digest, kube_client, limit, live, record};
+use super::state::{Results, STATUS_UNKNOWN};
+use super::{DEFAULT_CREATE, DEFAULT_UPDATE, kube_client, limit, live, record};
 use crate::ProviderConfig;
 use crate::kube::Budget;
 
 /// Private-state entry: the id of the GitLab runner a `drain_on_update` paused and could not
 /// resume (the operation was cancelled, ran out of time, or GitLab did not answer).
 pub const LEFT_PAUSED: &str = "drain_left_paused_runner";
-
-/// The status recorded for a release helm installed but the provider could not read back.
-const STATUS_UNKNOWN: &str = "unknown";
 
 /// How long the read-back after helm may take once the operation was cancelled or its time
 /// limit is (nearly) spent: helm may have recorded a revision that must not be lost.
@@ -94,9 +92,11 @@ pub async fn create(
     let timeout = limit(&model, Operation::Create, DEFAULT_CREATE)?;
     let budget = Budget::new(timeout, ctx);
     response.state = request.plan.clone();
-    response
-        .state
-        .set_attr(&attr("runner_left_paused"), &false)?;
+    Results {
+        runner_left_paused: Some(false),
+        ..Results::default()
+    }
+    .write(&mut response.state)?;
     let outcome = deploy(
         ctx,
         config,
@@ -205,7 +205,11 @@ fn remember_left_paused(
         .attr(&attr("runner_left_paused"))
         .and_then(Value::as_bool);
     if !state.is_null() && (runner.is_some() || recorded.is_some()) {
-        state.set_attr(&attr("runner_left_paused"), &runner.is_some())?;
+        Results {
+            runner_left_paused: Some(runner.is_some()),
+            ..Results::default()
+        }
+        .write(state)?;
     }
     Ok(())
 }
@@ -377,7 +381,7 @@ async fn deploy(
                 // The prior state keeps the release tracked; the next refresh reads it.
                 return Err(diagnostics.into());
             }
-            write_unread(state, namespace, name)?;
+            Results::unread(namespace, name).write(state)?;
             diagnostics.push(Diagnostic::warning(
                 "Release Recorded With Unknown Status",
                 format!(
@@ -466,45 +470,22 @@ async fn recover_pending(
     result.map(|_| ()).map_err(Diagnostics::from)
 }
 
-/// Writes what helm recorded into the state's computed attributes.
+/// Writes what helm recorded, and what the configuration wants, into the state's results.
 fn write_state(
     state: &mut Document,
     record: &ReleaseRecord,
     wanted: &Desired,
     succeeded: bool,
 ) -> Result<(), Diagnostics> {
-    let namespace = record.namespace.clone();
-    state.set_attr(&attr("id"), &format!("{namespace}/{}", record.name))?;
-    state.set_attr(
-        &attr("revision"),
-        &i64::try_from(record.version).unwrap_or(i64::MAX),
-    )?;
-    state.set_attr(&attr("status"), record.status.as_str())?;
-    state.set_attr(&attr("chart_version"), &record.chart_version)?;
-    state.set_attr(&attr("app_version"), &record.app_version)?;
-    state.set_attr(&attr("runner_name"), &wanted.runner_name)?;
-    state.set_attr(&attr("runner_config"), &wanted.runner_config)?;
-    let digest = if succeeded {
-        wanted.values_digest.clone()
-    } else {
-        digest::values_digest(&record.config)
-    };
-    state.set_attr(&attr("values_digest"), &digest)?;
-    state.set_attr(&attr("drifted_objects"), &Vec::<String>::new())?;
-    state.set_attr(
-        &attr("manifest_objects"),
-        &live::manifest_objects(&record.manifest, &namespace),
-    )?;
-    Ok(())
-}
-
-/// State for a release helm installed that could not be read back: its `id` and status
-/// `unknown` (the results stay unknown, i.e. null once the operation fails).
-fn write_unread(state: &mut Document, namespace: &str, name: &str) -> Result<(), Diagnostics> {
-    state.set_attr(&attr("id"), &format!("{namespace}/{name}"))?;
-    state.set_attr(&attr("status"), STATUS_UNKNOWN)?;
-    state.set_attr(&attr("drifted_objects"), &Vec::<String>::new())?;
-    Ok(())
+    let mut results = Results::of_record(record);
+    results.id = Some(format!("{}/{}", record.namespace, record.name));
+    results.runner_name = Some(wanted.runner_name.clone());
+    results.runner_config = Some(wanted.runner_config.clone());
+    if succeeded {
+        results.values_digest = Some(wanted.values_digest.clone());
+    }
+    results.drifted_objects = Some(Vec::new());
+    results.write(state)
 }
 
 pub async fn read(
@@ -544,32 +525,15 @@ pub async fn read(
         record::restore_into(&mut value, &recorded);
         state.set_value(&AttributePath::root(), value)?;
     }
-    state.set_attr(
-        &attr("revision"),
-        &i64::try_from(record.version).unwrap_or(i64::MAX),
-    )?;
-    state.set_attr(&attr("status"), record.status.as_str())?;
-    state.set_attr(&attr("chart_version"), &record.chart_version)?;
-    state.set_attr(&attr("app_version"), &record.app_version)?;
-    state.set_attr(
-        &attr("values_digest"),
-        &digest::values_digest(&record.config),
-    )?;
-    state.set_attr(
-        &attr("drifted_objects"),
-        &live::drift_lines(&inspection.drift.drifts),
-    )?;
-    state.set_attr(
-        &attr("manifest_objects"),
-        &live::manifest_objects(&record.manifest, &model.namespace),
-    )?;
+    let mut results = Results::of_record(record);
+    results.drifted_objects = Some(live::drift_lines(&inspection.drift.drifts));
     let runners = record.config.get("runners");
     if state.attr(&attr("runner_name")).is_none_or(Value::is_null)
         && let Some(runner_name) = runners
             .and_then(|r| r.get("name"))
             .and_then(serde_json::Value::as_str)
     {
-        state.set_attr(&attr("runner_name"), runner_name)?;
+        results.runner_name = Some(runner_name.to_owned());
     }
     if state
         .attr(&attr("runner_config"))
@@ -578,7 +542,7 @@ pub async fn read(
             .and_then(|r| r.get("config"))
             .and_then(serde_json::Value::as_str)
     {
-        state.set_attr(&attr("runner_config"), toml)?;
+        results.runner_config = Some(toml.to_owned());
     }
     let left_paused: Option<u64> = request.private.get(LEFT_PAUSED)?;
     if let Some(runner_id) = left_paused {
@@ -591,8 +555,9 @@ pub async fn read(
         ));
     }
     if left_paused.is_some() || model.runner_left_paused.known() == Some(&true) {
-        state.set_attr(&attr("runner_left_paused"), &left_paused.is_some())?;
+        results.runner_left_paused = Some(left_paused.is_some());
     }
+    results.write(state)?;
     if record.status.is_pending() {
         response.diagnostics.push(Diagnostic::warning(
             "Helm Release Operation In Progress",

@@ -13,6 +13,7 @@
 //! - [`teardown`]: destroy — `uninstall` after a slot for the drain.
 //! - [`drain`]: the release's side of `crate::drain` (target, settings, destroy and
 //!   `drain_on_update` around an upgrade, diagnostics of the drain's results).
+//! - [`state`]: the computed results as one typed value, written in one place.
 //! - [`record`]: the settings record that makes `terraform import` exact.
 
 mod apply;
@@ -31,6 +32,7 @@ mod record;
 pub mod runner;
 pub mod schema;
 pub mod source;
+mod state;
 mod teardown;
 
 use std::time::Duration;

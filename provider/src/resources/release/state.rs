@@ -1,0 +1,144 @@
+//! The release's computed results as one typed value, written into state in one place
+//! ([`Results::write`]): field name = attribute name, so a typo is a compile error here and a
+//! "not in the schema" error in the unit test, not a silent string in `apply.rs`.
+
+use helm_driver::ReleaseRecord;
+use serde::Serialize;
+use tfplugin::{AttributePath, Diagnostic, Diagnostics, Document};
+
+use super::digest;
+use super::live;
+
+/// The status recorded for a release helm installed but the provider could not read back.
+pub const STATUS_UNKNOWN: &str = "unknown";
+
+/// Computed attributes to write; `None` leaves the attribute as it is (the plan's value, or
+/// the prior state's).
+#[derive(Debug, Default, Clone, PartialEq, Serialize)]
+pub struct Results {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub revision: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub status: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub chart_version: Option<String>,
+    /// `Some(None)` writes null (a chart without an appVersion).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub app_version: Option<Option<String>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub runner_name: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub runner_config: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub values_digest: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub drifted_objects: Option<Vec<String>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub manifest_objects: Option<Vec<String>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub runner_left_paused: Option<bool>,
+}
+
+impl Results {
+    /// What helm's newest revision `record` says: revision, status, chart and app version, the
+    /// digest of its values and its manifest's objects.
+    pub fn of_record(record: &ReleaseRecord) -> Results {
+        Results {
+            revision: Some(i64::try_from(record.version).unwrap_or(i64::MAX)),
+            status: Some(record.status.as_str().to_owned()),
+            chart_version: Some(record.chart_version.clone()),
+            app_version: Some(record.app_version.clone()),
+            values_digest: Some(digest::values_digest(&record.config)),
+            manifest_objects: Some(live::manifest_objects(&record.manifest, &record.namespace)),
+            ..Results::default()
+        }
+    }
+
+    /// A release helm installed that could not be read back: its `id` and status `unknown`
+    /// (the other results stay unknown, i.e. null once the operation fails).
+    pub fn unread(namespace: &str, name: &str) -> Results {
+        Results {
+            id: Some(format!("{namespace}/{name}")),
+            status: Some(STATUS_UNKNOWN.to_owned()),
+            drifted_objects: Some(Vec::new()),
+            ..Results::default()
+        }
+    }
+
+    /// Writes the set fields into `state`.
+    pub fn write(&self, state: &mut Document) -> Result<(), Diagnostics> {
+        let serde_json::Value::Object(fields) = serde_json::to_value(self).map_err(|error| {
+            Diagnostics::from(Diagnostic::error(
+                "Provider Bug: Results Not Serializable",
+                format!("{error}."),
+            ))
+        })?
+        else {
+            return Ok(());
+        };
+        for (name, value) in fields {
+            state.set_attr(&AttributePath::new(name), &value)?;
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use tfplugin::Value;
+
+    use super::*;
+
+    fn empty_state() -> Document {
+        let ty = super::super::schema::schema().value_type();
+        Document::null(Arc::new(ty))
+    }
+
+    #[test]
+    fn every_result_is_an_attribute_of_the_schema() {
+        let all = Results {
+            id: Some("ns/x".into()),
+            revision: Some(2),
+            status: Some("deployed".into()),
+            chart_version: Some("0.1.0".into()),
+            app_version: Some(None),
+            runner_name: Some("ns-x".into()),
+            runner_config: Some("[[runners]]\n".into()),
+            values_digest: Some("sha256:00".into()),
+            drifted_objects: Some(vec![]),
+            manifest_objects: Some(vec!["v1/Secret/x".into()]),
+            runner_left_paused: Some(false),
+        };
+        let mut state = empty_state();
+        all.write(&mut state).unwrap();
+        assert_eq!(
+            state.attr(&AttributePath::new("revision")),
+            Some(&Value::from(2_i64))
+        );
+        assert_eq!(
+            state.attr(&AttributePath::new("app_version")),
+            Some(&Value::Null)
+        );
+    }
+
+    #[test]
+    fn unset_results_leave_the_state_alone() {
+        let mut state = empty_state();
+        Results {
+            runner_name: Some("kept".into()),
+            ..Results::default()
+        }
+        .write(&mut state)
+        .unwrap();
+        Results::unread("ns", "x").write(&mut state).unwrap();
+        let at = |name: &str| state.attr(&AttributePath::new(name)).cloned();
+        assert_eq!(at("runner_name"), Some(Value::from("kept")));
+        assert_eq!(at("status"), Some(Value::from(STATUS_UNKNOWN)));
+        assert_eq!(at("id"), Some(Value::from("ns/x")));
+        assert_eq!(at("revision"), Some(Value::Null));
+    }
+}
