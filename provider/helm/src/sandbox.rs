@@ -17,7 +17,7 @@
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
 
-use kube_connection::ResolvedConnection;
+use kube_connection::{ResolvedConnection, create_private};
 use tempfile::TempDir;
 
 use crate::error::HelmError;
@@ -263,24 +263,6 @@ fn is_own_directory(path: &Path) -> bool {
     {
         true
     }
-}
-
-#[cfg(unix)]
-fn create_private(path: &Path) -> std::io::Result<std::fs::File> {
-    use std::os::unix::fs::OpenOptionsExt as _;
-    std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .open(path)
-}
-
-#[cfg(not(unix))]
-fn create_private(path: &Path) -> std::io::Result<std::fs::File> {
-    std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .open(path)
 }
 
 #[cfg(test)]

@@ -61,8 +61,12 @@ fn with_plugin_home(
     kubeconfig
 }
 
+/// Creates `path` for writing, readable and writable by the owner only (mode 0600 on Unix;
+/// elsewhere the private directory it is created in is the protection). Fails when `path`
+/// exists, so a planted file or link is never written through. The one copy of this helper:
+/// helm-driver writes its values and CA files with it too.
 #[cfg(unix)]
-fn create_private(path: &Path) -> std::io::Result<std::fs::File> {
+pub fn create_private(path: &Path) -> std::io::Result<std::fs::File> {
     use std::os::unix::fs::OpenOptionsExt as _;
     std::fs::OpenOptions::new()
         .write(true)
@@ -71,8 +75,9 @@ fn create_private(path: &Path) -> std::io::Result<std::fs::File> {
         .open(path)
 }
 
+/// Creates `path` for writing; fails when it exists (see the Unix variant).
 #[cfg(not(unix))]
-fn create_private(path: &Path) -> std::io::Result<std::fs::File> {
+pub fn create_private(path: &Path) -> std::io::Result<std::fs::File> {
     std::fs::OpenOptions::new()
         .write(true)
         .create_new(true)

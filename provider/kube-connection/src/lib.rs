@@ -27,6 +27,7 @@ use std::collections::BTreeMap;
 use std::fmt;
 
 pub use error::ConnectionError;
+pub use helm_kubeconfig::create_private;
 pub use resolve::{ConnectionSource, RETRIES, ResolvedConnection};
 
 /// The provider's `kubernetes { … }` block as the user wrote it. `None` / empty means "not set";
