@@ -243,7 +243,6 @@ fn pending_diagnostic(namespace: &str, name: &str, history: &ReleaseHistory) -> 
     .at(attr("recover_pending"))
 }
 
-#[allow(clippy::too_many_lines)]
 async fn deploy(
     ctx: &Context,
     config: &ProviderConfig,
@@ -496,7 +495,8 @@ pub async fn read(
     let model: ReleaseModel = request.state.get()?;
     let client = kube_client(config).await?;
     let policy = live::drift_policy(model.drift_ignore_field_managers.as_deref());
-    let Some(inspection) = live::inspect(&client, &model.namespace, &model.name, &policy)
+    let reads = crate::kube::reads_for(config);
+    let Some(inspection) = live::inspect(&reads, &client, &model.namespace, &model.name, &policy)
         .await
         .map_err(Diagnostics::from)?
     else {

@@ -2,20 +2,16 @@
 //! config.toml and the chart source — with every problem as a diagnostic at its attribute.
 //! Pure: used at validate, plan and apply time alike.
 
-use gitlab_runner_chart::values::{
-    Capabilities, ContainerSecurityContext, PodSecurityContext, PolicyRule, ResourceRequirements,
-    SeccompProfile, Toleration,
-};
 use gitlab_runner_chart::{
-    ChartValues, ConfigPath, EnvVar, Finding, ImageRef, LogFormat, LogLevel, PathSegment, Rbac,
-    RunnersValues, ServiceAccount, Severity, TOKEN_DIGEST_ANNOTATION, render, scan_for_credentials,
-    validate_runner_config,
+    ConfigPath, Finding, PathSegment, Severity, TOKEN_DIGEST_ANNOTATION, render,
+    scan_for_credentials, validate_runner_config,
 };
 use helm_driver::ChartSource;
 use serde_json::{Map, Value as Json};
 use tfplugin::{AttributePath, Block, Diagnostic, Diagnostics};
 
 use super::digest::values_digest;
+use super::mapping::chart_values;
 use super::model::ReleaseModel;
 use super::runner::runner_input;
 use super::schema::runner_block;
@@ -51,13 +47,13 @@ pub fn desired(model: &ReleaseModel, diagnostics: &mut Diagnostics) -> Option<De
         .unwrap_or_else(|| default_runner_name(&model.namespace, &model.name));
     check_chart_source(model, diagnostics);
     let runner_config = runner_config(model, diagnostics);
+    check_reserved_annotation(model, diagnostics);
     let chart_values = chart_values(
         model,
         runner_config.clone().unwrap_or_default(),
         runner_name.clone(),
-        diagnostics,
     );
-    let typed = chart_values.and_then(|values| match values.to_values() {
+    let typed = match chart_values.to_values() {
         Ok(tree) => Some(tree),
         Err(findings) => {
             for finding in findings {
@@ -65,7 +61,7 @@ pub fn desired(model: &ReleaseModel, diagnostics: &mut Diagnostics) -> Option<De
             }
             None
         }
-    });
+    };
     let merged = typed.and_then(|typed| {
         merge_values(
             typed,
@@ -256,248 +252,22 @@ fn chart_finding(finding: &Finding) -> Diagnostic {
     if path.is_root() { d } else { d.at(path) }
 }
 
-fn u32_attr(value: Option<i64>, name: &str, diagnostics: &mut Diagnostics) -> Option<u32> {
-    let value = value?;
-    match u32::try_from(value) {
-        Ok(v) => Some(v),
-        Err(_) => {
-            diagnostics.push(
-                Diagnostic::error(
-                    "Invalid Attribute Value",
-                    format!("{name} must be between 0 and {}, got {value}.", u32::MAX),
-                )
-                .at(AttributePath::new(name)),
-            );
-            None
-        }
+/// `token_digest` becomes the pod annotation [`TOKEN_DIGEST_ANNOTATION`]: setting that
+/// annotation in `pod_annotations` as well is an error (two attributes: not one validator's job).
+fn check_reserved_annotation(model: &ReleaseModel, diagnostics: &mut Diagnostics) {
+    let reserved = model
+        .pod_annotations
+        .as_ref()
+        .is_some_and(|annotations| annotations.contains_key(TOKEN_DIGEST_ANNOTATION));
+    if model.token_digest.is_some() && reserved {
+        diagnostics.push(
+            Diagnostic::error(
+                "Reserved Pod Annotation",
+                format!("The pod annotation {TOKEN_DIGEST_ANNOTATION} is set from token_digest; remove it from pod_annotations."),
+            )
+            .at(AttributePath::new("pod_annotations")),
+        );
     }
-}
-
-/// `sha256:` followed by 64 lowercase hex digits.
-pub fn is_digest(text: &str) -> bool {
-    text.strip_prefix("sha256:").is_some_and(|hex| {
-        hex.len() == 64
-            && hex
-                .bytes()
-                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
-    })
-}
-
-fn chart_values(
-    model: &ReleaseModel,
-    runner_config: String,
-    runner_name: String,
-    diagnostics: &mut Diagnostics,
-) -> Option<ChartValues> {
-    let errors_before = diagnostics.iter().filter(|d| d.is_error()).count();
-    let parse_enum =
-        |value: &Option<String>, name: &str, diagnostics: &mut Diagnostics, ok: bool| {
-            if value.is_some() && !ok {
-                diagnostics.push(
-                    Diagnostic::error(
-                        "Invalid Attribute Value",
-                        format!("{name} has an unsupported value."),
-                    )
-                    .at(AttributePath::new(name)),
-                );
-            }
-        };
-    let log_level = model.log_level.as_deref().and_then(LogLevel::parse);
-    parse_enum(
-        &model.log_level,
-        "log_level",
-        diagnostics,
-        log_level.is_some(),
-    );
-    let log_format = model.log_format.as_deref().and_then(LogFormat::parse);
-    parse_enum(
-        &model.log_format,
-        "log_format",
-        diagnostics,
-        log_format.is_some(),
-    );
-    let termination_grace_period_seconds =
-        match model.termination_grace_period_seconds.map(u64::try_from) {
-            None => None,
-            Some(Ok(v)) => Some(v),
-            Some(Err(_)) => {
-                diagnostics.push(
-                    Diagnostic::error(
-                        "Invalid Attribute Value",
-                        "termination_grace_period_seconds must not be negative.",
-                    )
-                    .at(AttributePath::new("termination_grace_period_seconds")),
-                );
-                None
-            }
-        };
-    let affinity = match &model.affinity {
-        None => None,
-        Some(text) => match serde_json::from_str::<Json>(text) {
-            Ok(Json::Object(object)) => Some(Json::Object(object)),
-            Ok(_) | Err(_) => {
-                diagnostics.push(
-                    Diagnostic::error(
-                        "Invalid Affinity",
-                        "affinity must be a JSON object (a Kubernetes Affinity), e.g. jsonencode({ nodeAffinity = { … } }).",
-                    )
-                    .at(AttributePath::new("affinity")),
-                );
-                None
-            }
-        },
-    };
-    let mut pod_annotations = model.pod_annotations.clone().unwrap_or_default();
-    if let Some(digest) = &model.token_digest {
-        if !is_digest(digest) {
-            diagnostics.push(
-                Diagnostic::error(
-                    "Invalid Token Digest",
-                    "token_digest must be a digest such as gitlabrunner_token_secret.<name>.token_digest (\"sha256:\" and 64 hex digits) — never the token itself.",
-                )
-                .at(AttributePath::new("token_digest")),
-            );
-        } else if pod_annotations.contains_key(TOKEN_DIGEST_ANNOTATION) {
-            diagnostics.push(
-                Diagnostic::error(
-                    "Reserved Pod Annotation",
-                    format!("The pod annotation {TOKEN_DIGEST_ANNOTATION} is set from token_digest; remove it from pod_annotations."),
-                )
-                .at(AttributePath::new("pod_annotations")),
-            );
-        } else {
-            pod_annotations.insert(TOKEN_DIGEST_ANNOTATION.to_owned(), digest.clone());
-        }
-    }
-    let rbac = model.rbac.first().map(|r| Rbac {
-        create: r.create.unwrap_or(false),
-        cluster_wide_access: r.cluster_wide.unwrap_or(false),
-        rules: r
-            .rule
-            .iter()
-            .map(|rule| PolicyRule {
-                api_groups: rule.api_groups.clone().unwrap_or_default(),
-                resources: rule.resources.clone().unwrap_or_default(),
-                verbs: rule.verbs.clone().unwrap_or_default(),
-                resource_names: rule.resource_names.clone().unwrap_or_default(),
-            })
-            .collect(),
-        allow_chart_default_rules: r.allow_chart_default_rules.unwrap_or(false),
-    });
-    let seccomp = |t: &Option<String>| {
-        t.as_ref().map(|profile_type| SeccompProfile {
-            profile_type: profile_type.clone(),
-            localhost_profile: None,
-        })
-    };
-    let values = ChartValues {
-        gitlab_url: model.gitlab_url.clone().unwrap_or_default(),
-        concurrent: u32_attr(model.concurrent, "concurrent", diagnostics),
-        check_interval: u32_attr(model.check_interval, "check_interval", diagnostics),
-        log_level,
-        log_format,
-        shutdown_timeout: u32_attr(model.shutdown_timeout, "shutdown_timeout", diagnostics),
-        termination_grace_period_seconds,
-        replicas: u32_attr(model.replicas, "replicas", diagnostics),
-        image: model
-            .image
-            .first()
-            .map(|i| ImageRef {
-                registry: i.registry.clone(),
-                image: i.image.clone(),
-                tag: i.tag.clone(),
-            })
-            .unwrap_or_default(),
-        image_pull_policy: model.image_pull_policy.clone(),
-        use_tini: model.use_tini,
-        image_pull_secrets: model.image_pull_secrets.clone().unwrap_or_default(),
-        rbac: rbac.unwrap_or_default(),
-        service_account: model
-            .service_account
-            .first()
-            .map(|s| ServiceAccount {
-                create: s.create,
-                name: s.name.clone(),
-                annotations: s.annotations.clone().unwrap_or_default(),
-            })
-            .unwrap_or_default(),
-        security_context: model
-            .security_context
-            .first()
-            .map(|c| ContainerSecurityContext {
-                run_as_non_root: c.run_as_non_root,
-                run_as_user: c.run_as_user,
-                run_as_group: c.run_as_group,
-                allow_privilege_escalation: c.allow_privilege_escalation,
-                read_only_root_filesystem: c.read_only_root_filesystem,
-                privileged: c.privileged,
-                capabilities: (c.capabilities_add.is_some() || c.capabilities_drop.is_some()).then(
-                    || Capabilities {
-                        add: c.capabilities_add.clone().unwrap_or_default(),
-                        drop: c.capabilities_drop.clone().unwrap_or_default(),
-                    },
-                ),
-                seccomp_profile: seccomp(&c.seccomp_profile_type),
-            }),
-        pod_security_context: model
-            .pod_security_context
-            .first()
-            .map(|c| PodSecurityContext {
-                run_as_non_root: c.run_as_non_root,
-                run_as_user: c.run_as_user,
-                run_as_group: c.run_as_group,
-                fs_group: c.fs_group,
-                fs_group_change_policy: c.fs_group_change_policy.clone(),
-                supplemental_groups: c.supplemental_groups.clone().unwrap_or_default(),
-                seccomp_profile: seccomp(&c.seccomp_profile_type),
-            }),
-        resources: model
-            .resources
-            .first()
-            .map(|r| ResourceRequirements {
-                requests: r.requests.clone().unwrap_or_default(),
-                limits: r.limits.clone().unwrap_or_default(),
-            })
-            .unwrap_or_default(),
-        node_selector: model.node_selector.clone().unwrap_or_default(),
-        tolerations: model
-            .toleration
-            .iter()
-            .map(|t| Toleration {
-                key: t.key.clone(),
-                operator: t.operator.clone(),
-                value: t.value.clone(),
-                effect: t.effect.clone(),
-                toleration_seconds: t.toleration_seconds,
-            })
-            .collect(),
-        affinity,
-        pod_annotations,
-        pod_labels: model.pod_labels.clone().unwrap_or_default(),
-        env_vars: model
-            .env
-            .clone()
-            .unwrap_or_default()
-            .into_iter()
-            .map(|(name, value)| EnvVar { name, value })
-            .collect(),
-        certs_secret_name: model.cert_secret_name.clone(),
-        runners: RunnersValues {
-            config: runner_config,
-            name: Some(runner_name),
-            secret: model.token_secret_name.clone().unwrap_or_default(),
-            cache_secret_name: model
-                .runner
-                .first()
-                .and_then(|r| r.cache.first())
-                .and_then(|c| c.secret_name.clone()),
-            job_namespace: None,
-        },
-        unregister_runners: None,
-        token_digest: None,
-    };
-    let errors_after = diagnostics.iter().filter(|d| d.is_error()).count();
-    (errors_after == errors_before).then_some(values)
 }
 
 /// Merges the `values` documents over the typed values: a key a typed attribute sets is an

@@ -1,5 +1,6 @@
 //! Table-style checks of what a configuration turns into, and when an update runs helm.
 
+use gitlab_runner_chart::TOKEN_DIGEST_ANNOTATION;
 use tfplugin::{Diagnostics, Severity, Value};
 
 use super::desired::desired;
@@ -116,13 +117,17 @@ fn each_problem_lands_on_its_attribute() {
             Severity::Warning,
             "values[0]",
         ),
+        // A raw token in token_digest is refused by the schema's validator
+        // (validators.rs, the_schema_refuses_what_the_mapping_cannot_use_at_its_attribute).
         (
-            "raw digest",
+            "token digest annotation set twice",
             Box::new(|m| {
-                m.token_digest = Some("glrt-notadigest".into());
+                m.token_digest = Some(DIGEST.into());
+                m.pod_annotations =
+                    Some([(TOKEN_DIGEST_ANNOTATION.to_owned(), DIGEST.to_owned())].into());
             }),
             Severity::Error,
-            "token_digest",
+            "pod_annotations",
         ),
     ];
     for (name, change, severity, path) in cases {

@@ -5,6 +5,8 @@
 //! - [`schema`], [`model`]: the HCL.
 //! - [`desired`]: configuration → chart values, runner TOML and digest, with diagnostics at
 //!   attribute paths (used by validate, plan and apply).
+//! - [`mapping`]: the model → chart values mapping (pure).
+//! - [`validators`]: named validators of attributes (`token_digest`, `affinity`).
 //! - [`source`]: where the chart comes from and how helm reaches it (TLS, plain HTTP,
 //!   credentials), checked at plan time.
 //! - [`plan`]: planned digests, drift repair and unknown results.
@@ -25,6 +27,7 @@ mod drain;
 mod gitlab_host;
 mod helm_ops;
 mod live;
+mod mapping;
 pub mod model;
 pub mod names;
 mod plan;
@@ -33,6 +36,7 @@ pub mod runner;
 pub mod schema;
 pub mod source;
 mod state;
+mod validators;
 mod teardown;
 
 use std::time::Duration;
@@ -46,6 +50,7 @@ use tfplugin::{
 };
 
 use crate::ProviderConfig;
+use crate::kube::invalidate_reads;
 use model::ReleaseModel;
 
 pub use digest::values_digest;
@@ -139,7 +144,10 @@ impl Resource for Release {
         response: &mut CreateResponse,
     ) -> OpResult {
         let config = provider_config(ctx)?;
-        apply::create(ctx, &config, request, response).await
+        invalidate_reads();
+        let result = apply::create(ctx, &config, request, response).await;
+        invalidate_reads();
+        result
     }
 
     async fn read(
@@ -159,7 +167,10 @@ impl Resource for Release {
         response: &mut UpdateResponse,
     ) -> OpResult {
         let config = provider_config(ctx)?;
-        apply::update(ctx, &config, request, response).await
+        invalidate_reads();
+        let result = apply::update(ctx, &config, request, response).await;
+        invalidate_reads();
+        result
     }
 
     async fn delete(
@@ -171,7 +182,11 @@ impl Resource for Release {
         let config = provider_config(ctx)?;
         let model: ReleaseModel = request.prior_state.get()?;
         let timeout = limit(&model, Operation::Delete, DEFAULT_DELETE)?;
-        teardown::destroy(ctx, &config, &model, timeout, &mut response.diagnostics).await
+        invalidate_reads();
+        let result =
+            teardown::destroy(ctx, &config, &model, timeout, &mut response.diagnostics).await;
+        invalidate_reads();
+        result
     }
 
     async fn import(

@@ -6,6 +6,7 @@ use tfplugin::validators::{duration, int_between, one_of};
 use tfplugin::{Attribute, Block, NestedBlock, Schema, Type};
 
 use super::names::{dns_label, release_name};
+use super::validators;
 
 /// Chart repository used when `chart` is a chart name and `repository` is unset.
 pub const DEFAULT_REPOSITORY: &str = "https://charts.gitlab.io";
@@ -145,7 +146,8 @@ pub fn schema() -> Schema {
         )
         .attribute(
             "token_digest",
-            opt_string("Digest of the token Secret (`gitlabrunner_token_secret.x.token_digest`), rendered as a pod annotation so that token rotation rolls the manager."),
+            opt_string("Digest of the token Secret (`gitlabrunner_token_secret.x.token_digest`), rendered as a pod annotation so that token rotation rolls the manager.")
+                .validator(validators::token_digest()),
         )
         .attribute(
             "cert_secret_name",
@@ -228,7 +230,11 @@ pub fn schema() -> Schema {
                     .attribute("toleration_seconds", opt_int("Seconds a NoExecute taint is tolerated.", 0, i64::MAX)),
             ),
         )
-        .attribute("affinity", opt_string("Affinity of the manager pod as JSON (`jsonencode({...})`)."))
+        .attribute(
+            "affinity",
+            opt_string("Affinity of the manager pod as JSON (`jsonencode({...})`).")
+                .validator(validators::affinity()),
+        )
         .attribute("pod_annotations", opt_map("Annotations of the manager pod."))
         .attribute("pod_labels", opt_map("Labels of the manager pod."))
         .attribute("env", opt_map("Environment variables of the manager container."))
