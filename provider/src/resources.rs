@@ -11,12 +11,13 @@ mod digest;
 mod placement;
 pub mod release;
 mod secret_object;
+mod secret_resource;
 pub mod token_secret;
 
 pub fn all() -> Vec<Arc<dyn Resource>> {
     vec![
-        Arc::new(token_secret::TokenSecret),
-        Arc::new(cert_secret::CertSecret),
+        Arc::new(token_secret::TokenSecret::default()),
+        Arc::new(cert_secret::CertSecret::default()),
         Arc::new(release::Release),
     ]
 }

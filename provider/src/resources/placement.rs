@@ -10,7 +10,7 @@ use tfplugin::timeouts::{self, Operation, Timeouts};
 use tfplugin::validators::from_fn;
 use tfplugin::{
     Attribute, AttributePath, Context, Diagnostics, Document, ImportRequest, ImportResponse,
-    NestedBlock, OpResult, PrivateState, Type,
+    NestedBlock, OpResult, PrivateState, Schema, Type,
 };
 
 use crate::ProviderConfig;
@@ -103,6 +103,20 @@ pub fn timeouts_block() -> NestedBlock {
         Operation::Update,
         Operation::Delete,
     ])
+}
+
+/// A Secret resource's schema with the attributes every Secret resource has: `id`,
+/// `namespace`, `name`, `labels`, `annotations`, `uid` and the `timeouts` block.
+pub fn secret_schema(description: &str) -> Schema {
+    Schema::new()
+        .description(description)
+        .attribute("id", id_attribute())
+        .attribute("namespace", namespace_attribute())
+        .attribute("name", name_attribute())
+        .attribute("labels", labels_attribute())
+        .attribute("annotations", annotations_attribute())
+        .attribute("uid", uid_attribute())
+        .block(timeouts::BLOCK_NAME, timeouts_block())
 }
 
 /// Private-state flag set by `import`: the next `read` adopts the Secret as it finds it.

@@ -128,6 +128,7 @@ fn exactly_one(
 mod tests {
     use super::*;
     use crate::resources::cert_secret::certificate::tests::certificate;
+    use crate::resources::secret_resource::test_support;
     use std::collections::BTreeMap;
 
     fn config(pairs: &[(&str, Value)]) -> Value {
@@ -138,25 +139,13 @@ mod tests {
             SOURCE_SECRET,
             EXTRA_FILES,
         ];
-        let mut all: Vec<(&str, Value)> = names.iter().map(|n| (*n, Value::Null)).collect();
-        for (k, v) in pairs {
-            all.retain(|(n, _)| n != k);
-            all.push((k, v.clone()));
-        }
-        Value::object(all)
+        test_support::config(&names, pairs)
     }
 
     fn paths(d: &Diagnostics) -> Vec<(String, String)> {
-        d.iter()
-            .map(|d| {
-                (
-                    d.summary.clone(),
-                    d.attribute
-                        .as_ref()
-                        .map(ToString::to_string)
-                        .unwrap_or_default(),
-                )
-            })
+        test_support::summaries(d)
+            .into_iter()
+            .map(|(summary, path, _)| (summary, path))
             .collect()
     }
 

@@ -17,19 +17,18 @@ use std::collections::BTreeMap;
 use k8s_openapi::api::core::v1::Secret;
 use tfplugin::timeouts::Operation;
 use tfplugin::{
-    AttributePath, Context, CreateRequest, CreateResponse, DeleteRequest, DeleteResponse,
-    Diagnostic, Diagnostics, Document, ImportRequest, ImportResponse, OpResult, PlanRequest,
-    PlanResponse, ReadRequest, ReadResponse, Resource, Schema, UpdateRequest, UpdateResponse,
-    ValidateRequest, ValidateResponse, Value, async_trait,
+    AttributePath, Context, Diagnostic, Diagnostics, Document, OpResult, PlanRequest, PlanResponse,
+    Schema, Value,
 };
 
 use super::digest::key_digests;
-use super::placement::{self, budget};
+use super::placement::budget;
 use super::secret_object::{DesiredSecret, live_data};
+use super::secret_resource::{SecretKind, SecretResource};
 use crate::ProviderConfig;
-use crate::kube::{Budget, ObjectId, Objects, client_for};
+use crate::kube::{Budget, Objects, client_for};
 use certificate::{CertificateInfo, parse_chain};
-use checks::{check_config, host_of, warn_days};
+use checks::{host_of, warn_days};
 pub use host::file_name;
 use model::{Inputs, SourceSecret, State};
 
@@ -47,8 +46,11 @@ const SOURCE_SECRET: &str = "source_secret";
 const EXTRA_FILES: &str = "extra_files";
 
 /// The resource.
+pub type CertSecret = SecretResource<Kind>;
+
+/// What this Secret resource writes and plans.
 #[derive(Debug, Default)]
-pub struct CertSecret;
+pub struct Kind;
 
 /// The certificate file, the extra files and the parsed chain the configuration wants.
 struct Wanted {
@@ -136,43 +138,15 @@ fn warn(diagnostics: &mut Diagnostics, wanted: &Wanted, warn_days: i64, at: &Att
     }
 }
 
-#[async_trait]
-impl Resource for CertSecret {
-    fn type_name(&self) -> &'static str {
-        TYPE_NAME
-    }
+impl SecretKind for Kind {
+    const TYPE_NAME: &'static str = TYPE_NAME;
+    type State = State;
 
-    fn schema(&self) -> Schema {
-        schema::schema()
-    }
+    const SCHEMA: fn() -> Schema = schema::schema;
+    const CHECK_CONFIG: fn(&Value) -> Diagnostics = checks::check_config;
 
-    async fn validate(
-        &self,
-        request: ValidateRequest,
-        response: &mut ValidateResponse,
-    ) -> OpResult {
-        response
-            .diagnostics
-            .extend(check_config(request.config.value()));
-        Ok(())
-    }
-
-    async fn modify_plan(
-        &self,
-        ctx: &Context,
-        request: PlanRequest,
-        response: &mut PlanResponse,
-    ) -> OpResult {
+    async fn plan(ctx: &Context, request: PlanRequest, response: &mut PlanResponse) -> OpResult {
         let config = request.config.value();
-        if let (Some(ns), Some(name)) = (
-            config.attr("namespace").and_then(Value::as_str),
-            config.attr("name").and_then(Value::as_str),
-        ) {
-            response.plan.set_attr(
-                &AttributePath::new("id"),
-                &ObjectId::new(ns, name).to_string(),
-            )?;
-        }
         let host = host_of(config)?;
         let file = host
             .as_deref()
@@ -245,127 +219,48 @@ impl Resource for CertSecret {
         Ok(())
     }
 
-    async fn create(
-        &self,
+    async fn desired(
         ctx: &Context,
-        request: CreateRequest,
-        response: &mut CreateResponse,
-    ) -> OpResult {
-        let budget = budget(&request.plan, Operation::Create, ctx)?;
-        let state = apply(ctx, &request.plan, &budget, true).await?;
-        response.state.set(&state)?;
-        Ok(())
-    }
-
-    async fn read(
-        &self,
-        ctx: &Context,
-        request: ReadRequest,
-        response: &mut ReadResponse,
-    ) -> OpResult {
-        let mut state: State = request.state.get()?;
-        let Some(live) = placement::read_secret(ctx, &request.state).await? else {
-            response.state.remove();
-            return Ok(());
-        };
-        if placement::take_import_flag(&request.private, &mut response.private)? {
-            state.adopt_inputs(&live);
-        }
-        state.id = ObjectId::new(&state.namespace, &state.name).to_string();
-        state.refresh(&live);
-        response.state.set(&state)?;
-        Ok(())
-    }
-
-    async fn update(
-        &self,
-        ctx: &Context,
-        request: UpdateRequest,
-        response: &mut UpdateResponse,
-    ) -> OpResult {
-        let budget = budget(&request.plan, Operation::Update, ctx)?;
-        let state = apply(ctx, &request.plan, &budget, false).await?;
-        response.state.set(&state)?;
-        Ok(())
-    }
-
-    async fn delete(
-        &self,
-        ctx: &Context,
-        request: DeleteRequest,
-        _response: &mut DeleteResponse,
-    ) -> OpResult {
-        placement::delete_secret(ctx, &request.prior_state).await
-    }
-
-    async fn import(
-        &self,
-        _ctx: &Context,
-        request: ImportRequest,
-        response: &mut ImportResponse,
-    ) -> OpResult {
-        placement::import_secret(&request, response)
-    }
-}
-
-/// Writes the Secret the plan describes and returns the state to store.
-async fn apply(
-    ctx: &Context,
-    plan: &Document,
-    budget: &Budget,
-    creating: bool,
-) -> Result<State, Diagnostics> {
-    let inputs: Inputs = plan.get()?;
-    let host = host_of(plan.value())?.ok_or_else(|| {
-        Diagnostic::error(
-            "GitLab Host Not Known",
-            "Neither gitlab_url nor gitlab_hostname is known at apply time.",
-        )
-    })?;
-    let at = certificate_path(&inputs.source_secret);
-    let pem = match (&inputs.certificate_pem, &inputs.source_secret) {
-        (Some(pem), _) => pem.as_bytes().to_vec(),
-        (None, Some(source)) => read_source(ctx, source, budget).await?.ok_or_else(|| {
+        _config: &Document,
+        plan: &Document,
+        budget: &Budget,
+    ) -> Result<(DesiredSecret, State), Diagnostics> {
+        let inputs: Inputs = plan.get()?;
+        let host = host_of(plan.value())?.ok_or_else(|| {
             Diagnostic::error(
-                "Source Secret Not Found",
-                format!(
-                    "Secret {}/{} (source_secret) does not exist. Create it first, or make this resource depend on whatever creates it.",
-                    source.namespace, source.name
-                ),
+                "GitLab Host Not Known",
+                "Neither gitlab_url nor gitlab_hostname is known at apply time.",
             )
-            .at(AttributePath::new(SOURCE_SECRET))
-        })?,
-        (None, None) => {
-            return Err(Diagnostic::error("Missing Certificate", "Set certificate_pem or source_secret.").into());
-        }
-    };
-    let wanted = wanted(
-        host,
-        pem,
-        &inputs.extra_files.clone().unwrap_or_default(),
-        &at,
-    )?;
-    let desired = DesiredSecret {
-        namespace: inputs.namespace.clone(),
-        name: inputs.name.clone(),
-        labels: inputs.labels.clone().unwrap_or_default(),
-        annotations: inputs.annotations.clone().unwrap_or_default(),
-        data: wanted.data,
-    };
-    let provider = ctx.provider::<ProviderConfig>()?;
-    let objects = Objects::<Secret>::new(client_for(&provider).await?, &desired.namespace);
-    let object = desired.to_object();
-    let live = if creating {
-        objects
-            .create(&desired.name, &object, TYPE_NAME, budget)
-            .await?
-    } else {
-        objects.apply(&desired.name, &object, budget).await?
-    };
-    let live = objects
-        .prune(&desired.name, live.clone(), &desired.pruning(&live), budget)
-        .await?;
-    let mut state = State::from_inputs(inputs, wanted.file_name);
-    state.refresh(&live);
-    Ok(state)
+        })?;
+        let at = certificate_path(&inputs.source_secret);
+        let pem = match (&inputs.certificate_pem, &inputs.source_secret) {
+            (Some(pem), _) => pem.as_bytes().to_vec(),
+            (None, Some(source)) => read_source(ctx, source, budget).await?.ok_or_else(|| {
+                Diagnostic::error(
+                    "Source Secret Not Found",
+                    format!(
+                        "Secret {}/{} (source_secret) does not exist. Create it first, or make this resource depend on whatever creates it.",
+                        source.namespace, source.name
+                    ),
+                )
+                .at(AttributePath::new(SOURCE_SECRET))
+            })?,
+            (None, None) => {
+                return Err(Diagnostic::error("Missing Certificate", "Set certificate_pem or source_secret.").into());
+            }
+        };
+        let wanted = wanted(
+            host,
+            pem,
+            &inputs.extra_files.clone().unwrap_or_default(),
+            &at,
+        )?;
+        let desired = DesiredSecret::new(
+            (&inputs.namespace, &inputs.name),
+            inputs.labels.as_ref(),
+            inputs.annotations.as_ref(),
+            wanted.data,
+        );
+        Ok((desired, State::from_inputs(inputs, wanted.file_name)))
+    }
 }

@@ -3,7 +3,6 @@
 
 use std::collections::BTreeMap;
 
-use k8s_openapi::api::core::v1::Secret;
 use serde::de::IgnoredAny;
 use serde::{Deserialize, Serialize};
 use tfplugin::TfValue;
@@ -13,7 +12,7 @@ use super::DEFAULT_EXPIRY_WARNING_DAYS;
 use super::certificate::{CertificateInfo, parse_chain, rfc3339};
 use crate::kube::ObjectId;
 use crate::resources::digest::key_digests;
-use crate::resources::secret_object::{LiveMetadata, live_data};
+use crate::resources::secret_resource::SecretState;
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SourceSecret {
@@ -98,14 +97,17 @@ impl State {
         }
     }
 
-    /// Refreshes what can change outside Terraform from the live Secret.
-    pub(super) fn refresh(&mut self, live: &Secret) {
-        let meta = LiveMetadata::of(live, self.labels.as_ref(), self.annotations.as_ref());
-        let data = live_data(live);
-        self.uid = meta.uid;
-        self.labels = meta.labels;
-        self.annotations = meta.annotations;
-        self.key_digests = Some(key_digests(&data));
+    pub(super) fn set_certificate_facts(&mut self, leaf: Option<&CertificateInfo>) {
+        self.sha256_fingerprint = leaf.map(|c| c.sha256_fingerprint.clone());
+        self.not_after = leaf.map(|c| rfc3339(c.not_after));
+        self.subject = leaf.map(|c| c.subject.clone());
+        self.dns_names = leaf.map(|c| c.dns_names.clone());
+    }
+}
+
+impl SecretState for State {
+    fn refresh(&mut self, data: &BTreeMap<String, Vec<u8>>) {
+        self.key_digests = Some(key_digests(data));
         let leaf = self
             .file_name
             .as_ref()
@@ -115,16 +117,8 @@ impl State {
         self.set_certificate_facts(leaf.as_ref());
     }
 
-    pub(super) fn set_certificate_facts(&mut self, leaf: Option<&CertificateInfo>) {
-        self.sha256_fingerprint = leaf.map(|c| c.sha256_fingerprint.clone());
-        self.not_after = leaf.map(|c| rfc3339(c.not_after));
-        self.subject = leaf.map(|c| c.subject.clone());
-        self.dns_names = leaf.map(|c| c.dns_names.clone());
-    }
-
-    /// After an import: the inputs the live Secret implies (host from the first `*.crt` key).
-    pub(super) fn adopt_inputs(&mut self, live: &Secret) {
-        let data = live_data(live);
+    /// The inputs the live Secret implies (host from the first `*.crt` key).
+    fn adopt(&mut self, data: &BTreeMap<String, Vec<u8>>) {
         let Some(file) = data.keys().find(|k| k.ends_with(".crt")).cloned() else {
             return;
         };

@@ -32,13 +32,7 @@ pub fn schema() -> Schema {
                 .required()
                 .description("Key of the source Secret holding the PEM certificate (chain), e.g. `tls.crt` or `gitlab.example.com.crt`."),
         );
-    Schema::new()
-        .description("The Kubernetes Secret with the certificate GitLab Runner trusts for GitLab, named in the gitlab-runner chart's `certsSecretName`. Derives the file name the runner looks for (`<gitlab host>.crt`), checks the certificate at plan time, and warns before it expires.")
-        .attribute("id", placement::id_attribute())
-        .attribute("namespace", placement::namespace_attribute())
-        .attribute("name", placement::name_attribute())
-        .attribute("labels", placement::labels_attribute())
-        .attribute("annotations", placement::annotations_attribute())
+    placement::secret_schema("The Kubernetes Secret with the certificate GitLab Runner trusts for GitLab, named in the gitlab-runner chart's `certsSecretName`. Derives the file name the runner looks for (`<gitlab host>.crt`), checks the certificate at plan time, and warns before it expires.")
         .attribute(
             GITLAB_URL,
             Attribute::string()
@@ -82,7 +76,6 @@ pub fn schema() -> Schema {
                 .validator(validators::int_between(0, MAX_EXPIRY_WARNING_DAYS))
                 .description("Plans warn when a certificate expires within this many days (default 30)."),
         )
-        .attribute("uid", placement::uid_attribute())
         .attribute(
             "sha256_fingerprint",
             Attribute::string().computed().description("SHA-256 fingerprint of the first certificate in the file (colon-separated hex, as openssl prints it)."),
@@ -108,7 +101,6 @@ pub fn schema() -> Schema {
             Attribute::map(Type::String).computed().description("`sha256:…` of each key of the live Secret; a plan shows which file changed."),
         )
         .block(SOURCE_SECRET, NestedBlock::single(source))
-        .block(tfplugin::timeouts::BLOCK_NAME, placement::timeouts_block())
 }
 
 #[cfg(test)]

@@ -171,37 +171,16 @@ fn check_value(attribute: &str, value: &str, diagnostics: &mut Diagnostics) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::resources::secret_resource::test_support::{self, summaries};
 
     fn config(pairs: &[(&str, Value)]) -> Value {
-        let mut all: Vec<(&str, Value)> = [
+        let names = [
             RUNNER_TOKEN,
             RUNNER_TOKEN_WO,
             RUNNER_TOKEN_WO_VERSION,
             REGISTRATION_TOKEN,
-        ]
-        .iter()
-        .map(|n| (*n, Value::Null))
-        .collect();
-        for (k, v) in pairs {
-            all.retain(|(n, _)| n != k);
-            all.push((k, v.clone()));
-        }
-        Value::object(all)
-    }
-
-    fn summaries(d: &Diagnostics) -> Vec<(String, String, bool)> {
-        d.iter()
-            .map(|d| {
-                (
-                    d.summary.clone(),
-                    d.attribute
-                        .as_ref()
-                        .map(ToString::to_string)
-                        .unwrap_or_default(),
-                    d.is_error(),
-                )
-            })
-            .collect()
+        ];
+        test_support::config(&names, pairs)
     }
 
     #[test]
