@@ -3,6 +3,7 @@
 
 use std::time::Duration;
 
+use super::warning::DrainWarning;
 use gitlab_runner_api::{
     CancellationToken, ClientConfig, Deletion, ExposeSecret, GitlabClient, GitlabError,
     RetryPolicy, SecretString, retry,
@@ -170,8 +171,8 @@ impl GitlabAccess {
 }
 
 /// The warning for a token that may not see every job.
-pub fn partial_visibility_warning(runner_id: u64) -> Diagnostic {
-    Diagnostic::warning(
+pub fn partial_visibility_warning(runner_id: u64) -> DrainWarning {
+    DrainWarning::new(
         "GitLab Token May Not See Every Job",
         format!(
             "The GitLab token is not an administrator's (or cannot tell), so GitLab lists only the \
@@ -183,8 +184,8 @@ pub fn partial_visibility_warning(runner_id: u64) -> Diagnostic {
 }
 
 /// The warning for a drain without GitLab access.
-pub fn no_gitlab_warning(release: &str) -> Diagnostic {
-    Diagnostic::warning(
+pub fn no_gitlab_warning(release: &str) -> DrainWarning {
+    DrainWarning::new(
         "Draining Without GitLab Access",
         format!(
             "No GitLab access is configured (an access token in the provider gitlab block or \

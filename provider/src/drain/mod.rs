@@ -39,6 +39,7 @@ mod settings;
 mod target;
 mod teardown;
 mod wait;
+mod warning;
 
 pub use error::{DrainError, Stage};
 pub use gitlab_side::{GitlabAccess, GitlabAccessError, JobVisibility, no_gitlab_warning};
@@ -51,3 +52,4 @@ pub use running::RunningWork;
 pub use settings::{DEFAULT_DRAIN_TIMEOUT, DrainSettings, InvalidOnDrainTimeout, OnDrainTimeout};
 pub use target::{DrainTarget, ObjectRef, ReleaseLayout, chart_fullname};
 pub use teardown::{DrainReport, Drained, Teardown, UpdateDrainFailure, plan_warnings};
+pub use warning::DrainWarning;

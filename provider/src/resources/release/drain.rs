@@ -12,7 +12,7 @@ use tokio::time::Instant;
 use super::model::ReleaseModel;
 use crate::ProviderConfig;
 use crate::drain::{
-    DEFAULT_DRAIN_TIMEOUT, DrainReport, DrainSettings, DrainTarget, GitlabAccess,
+    DEFAULT_DRAIN_TIMEOUT, DrainReport, DrainSettings, DrainTarget, DrainWarning, GitlabAccess,
     InvalidOnDrainTimeout, OnDrainTimeout, Teardown,
 };
 
@@ -102,8 +102,13 @@ async fn teardown_for(
     })
 }
 
+/// The drain's warning as Terraform shows it.
+pub fn warning_diagnostic(warning: DrainWarning) -> Diagnostic {
+    Diagnostic::warning(warning.summary, warning.detail)
+}
+
 fn report_into(report: DrainReport, diagnostics: &mut Diagnostics) {
-    diagnostics.extend(report.warnings);
+    diagnostics.extend(report.warnings.into_iter().map(warning_diagnostic));
 }
 
 /// Destroy: drain, then `uninstall` (the resource's plain `helm uninstall` step), then confirm
@@ -278,6 +283,21 @@ fn left_paused_warning(runner: Option<u64>, namespace: &str, name: &str) -> Diag
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_drains_warnings_become_warnings_at_the_edge_with_their_text() {
+        let report = DrainReport {
+            warnings: crate::drain::plan_warnings(false, "ci/runner"),
+            ..DrainReport::default()
+        };
+        let mut diagnostics = Diagnostics::new();
+        report_into(report, &mut diagnostics);
+        let shown: Vec<_> = diagnostics.iter().collect();
+        assert_eq!(shown.len(), 1, "{shown:?}");
+        assert_eq!(shown[0].severity, tfplugin::Severity::Warning);
+        assert_eq!(shown[0].summary, "Draining Without GitLab Access");
+        assert!(shown[0].detail.contains("ci/runner"), "{}", shown[0].detail);
+    }
 
     #[test]
     fn job_namespace_is_read_from_a_plain_config_and_not_from_templates() {

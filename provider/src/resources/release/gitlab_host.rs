@@ -81,12 +81,18 @@ pub fn destroy_plan_diagnostics(ctx: &Context, prior_state: &Document) -> Diagno
     let id = release_id(prior_state);
     let gitlab_url = string_attr(prior_state, "gitlab_url");
     match GitlabAccess::for_release(config.gitlab.as_ref(), gitlab_url) {
-        Ok(access) => plan_warnings(access.is_some(), &id).into_iter().collect(),
+        Ok(access) => plan_warnings(access.is_some(), &id)
+            .into_iter()
+            .map(super::drain::warning_diagnostic)
+            .collect(),
         Err(error @ GitlabAccessError::HostMismatch(_)) => {
             Diagnostics::from(error.to_diagnostic(&id))
         }
         // Settings that cannot make a client fail the destroy itself, with their own message.
-        Err(GitlabAccessError::Client(_)) => plan_warnings(false, &id).into_iter().collect(),
+        Err(GitlabAccessError::Client(_)) => plan_warnings(false, &id)
+            .into_iter()
+            .map(super::drain::warning_diagnostic)
+            .collect(),
     }
 }
 
