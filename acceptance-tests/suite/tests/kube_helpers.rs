@@ -281,6 +281,90 @@ async fn server_errors_are_retried_within_the_budget_and_cancellation_stops_at_o
     assert!(started.elapsed() < Duration::from_secs(3));
 }
 
+/// One retry policy (issue 13): a 503 is asked again a bounded number of times within the
+/// budget — each attempt is one request, nothing underneath retries again — and a 403 is asked
+/// once and reported in words, without a dump of the client's error.
+#[tokio::test]
+async fn a_503_is_retried_once_per_attempt_within_the_budget_and_a_403_is_asked_once() {
+    acceptance::skip_in_real_cluster!(
+        "drives its own in-process kube-test-server (fault injection, request log); the default run covers it"
+    );
+    let cluster = start(Options::default());
+    let admin = cluster.admin();
+    let secrets = Objects::<Secret>::new(
+        client_for(&config(cluster.kubeconfig_path()))
+            .await
+            .expect("client"),
+        "work",
+    );
+    let get_fault = |name: &str, code, message: &str| Fault {
+        method: Some("GET".into()),
+        path: format!("/api/v1/namespaces/work/secrets/{name}"),
+        count: 1000,
+        action: FaultAction::Status {
+            code,
+            message: Some(message.into()),
+        },
+    };
+    let served = |name: &str| {
+        let path = format!("/api/v1/namespaces/work/secrets/{name}");
+        admin
+            .requests()
+            .expect("request log")
+            .iter()
+            .filter(|r| r.path == path)
+            .count()
+    };
+
+    admin
+        .inject_fault(&get_fault("busy", 503, "the server is busy"))
+        .expect("fault");
+    let started = Instant::now();
+    let err = secrets
+        .get("busy", &budget(2))
+        .await
+        .expect_err("budget spent");
+    let KubeError::Timeout { attempts, .. } = err else {
+        panic!("expected a timeout, got {err:?}");
+    };
+    assert!(
+        started.elapsed() < Duration::from_secs(3),
+        "{:?}",
+        started.elapsed()
+    );
+    assert!((2..=6).contains(&attempts), "{attempts} attempts in 2 s");
+    assert_eq!(served("busy"), attempts as usize, "one request per attempt");
+
+    admin
+        .inject_fault(&get_fault(
+            "locked",
+            403,
+            "secrets \"locked\" is forbidden: User \"ci\" cannot get resource \"secrets\"",
+        ))
+        .expect("fault");
+    let err = secrets
+        .get("locked", &budget(30))
+        .await
+        .expect_err("forbidden");
+    assert!(
+        matches!(
+            err,
+            KubeError::Api {
+                code: 403,
+                attempts: 1,
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+    assert_eq!(served("locked"), 1, "a 403 is not retried");
+    let d = err.diagnostic();
+    assert_eq!(d.summary, "Kubernetes Permission Denied");
+    for dump in ["ErrorResponse", "Status {", "attempts", "Api("] {
+        assert!(!d.detail.contains(dump), "{dump:?} in {}", d.detail);
+    }
+}
+
 #[test]
 fn a_client_cached_in_a_finished_runtime_is_not_reused() {
     acceptance::skip_in_real_cluster!(

@@ -236,6 +236,12 @@ fn transient_read_errors_are_errors_and_a_release_gone_is_planned_again() {
     plan.expect_code(1);
     assert!(plan.stderr.contains("Cannot Read Helm Release"), "{plan:?}");
     assert!(!plan.output().contains(&access.token), "{plan:?}");
+    // One diagnostic in words: the permission to grant, not a retry count or the client's
+    // error dumped with Debug (a 403 is asked once).
+    assert!(plan.stderr.contains("Permission Denied"), "{plan:?}");
+    for dump in ["ErrorResponse", "Status {", "failed after 3 attempts"] {
+        assert!(!plan.stderr.contains(dump), "{dump:?} in {plan:?}");
+    }
     assert_eq!(
         before,
         dir.state_raw(),

@@ -98,6 +98,8 @@ pub enum DriftError {
     #[error("could not read {kind} {name:?}{}: {cause}", namespace.as_ref().map(|ns| format!(" in namespace {ns:?}")).unwrap_or_default())]
     Api {
         kind: String,
+        /// The kind's API group, version and resource plural, for messages naming the RBAC rule.
+        api: Box<kube::discovery::ApiResource>,
         namespace: Option<String>,
         name: String,
         /// The client's error, kept whole so the caller can classify it (retry or not).
@@ -295,6 +297,7 @@ async fn get_live(
         .await
         .map_err(|error| DriftError::Api {
             kind: object.kind.clone(),
+            api: Box::new(object.resolved.resource.clone()),
             namespace: object.namespace.clone(),
             name: object.name.clone(),
             cause: Box::new(error),
@@ -306,6 +309,7 @@ async fn get_live(
 fn to_json(object: &ManifestObject, live: &DynamicObject) -> Result<serde_json::Value, DriftError> {
     serde_json::to_value(live).map_err(|error| DriftError::Api {
         kind: object.kind.clone(),
+        api: Box::new(object.resolved.resource.clone()),
         namespace: object.namespace.clone(),
         name: object.name.clone(),
         cause: Box::new(kube::Error::SerdeError(error)),

@@ -28,7 +28,7 @@ use std::fmt;
 
 pub use error::ConnectionError;
 pub use helm_kubeconfig::create_private;
-pub use resolve::{ConnectionSource, RETRIES, ResolvedConnection};
+pub use resolve::{ConnectionSource, ResolvedConnection};
 
 /// The provider's `kubernetes { … }` block as the user wrote it. `None` / empty means "not set";
 /// unset fields fall back to the `KUBE_*` environment variables, then to `KUBECONFIG` /

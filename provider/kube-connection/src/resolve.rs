@@ -15,22 +15,16 @@ use std::path::{Path, PathBuf};
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
-use kube::client::retry::RetryPolicy;
 use kube::config::{
     AuthInfo, Cluster, Context, ExecConfig, ExecInteractiveMode, KubeConfigOptions, Kubeconfig,
     NamedAuthInfo, NamedCluster, NamedContext,
 };
 use secrecy::SecretString;
-use std::time::Duration;
 use tower::buffer::BufferLayer;
-use tower::retry::RetryLayer;
 
 use crate::error::ConnectionError;
 use crate::redact;
 use crate::{ExecCredential, KubernetesConnection};
-
-/// How often [`ResolvedConnection::client`] retries a transient API answer.
-pub const RETRIES: u32 = 4;
 
 /// The name given to the single cluster, user and context of the effective kubeconfig.
 pub const EFFECTIVE_NAME: &str = "gitlabrunner";
@@ -118,27 +112,18 @@ impl ResolvedConnection {
 
     /// A [`kube::Client`] for this connection. Needs a tokio runtime.
     ///
-    /// Transient answers (429, 503, 504) are retried at most [`RETRIES`] times with a short
-    /// exponential backoff (100 ms doubling, capped at 2 s, honouring `Retry-After`), instead of
-    /// kube's default of 15 retries that can stall a refresh for minutes; after that the
-    /// error is returned.
+    /// The client does not retry (kube's default retry is off): each call is one request, and
+    /// the caller's one retry policy decides what to try again within the operation's time
+    /// limit (the provider's `kube::Budget`), so retries never stack.
     pub async fn client(&self) -> Result<kube::Client, ConnectionError> {
         let mut config = self.kube_config().await?;
         config.default_retry = false;
-        let client_error = |reason: String| ConnectionError::Client { reason };
-        let policy = RetryPolicy::new(
-            Duration::from_millis(100),
-            Duration::from_secs(2),
-            RETRIES,
-            true,
-        )
-        .map_err(|error| client_error(error.to_string()))?;
-        let builder = kube::client::ClientBuilder::try_from(config)
-            .map_err(|error| client_error(error.to_string()))?;
-        Ok(builder
-            .with_layer(&BufferLayer::new(64))
-            .with_layer(&RetryLayer::new(policy))
-            .build())
+        let builder = kube::client::ClientBuilder::try_from(config).map_err(|error| {
+            ConnectionError::Client {
+                reason: error.to_string(),
+            }
+        })?;
+        Ok(builder.with_layer(&BufferLayer::new(64)).build())
     }
 }
 

@@ -9,12 +9,15 @@
 //!   ([`KubeError::diagnostic`]) with a Title Case summary and a next step. No secret value ever
 //!   reaches a message.
 //! - [`ObjectId`]: `namespace/name` identifiers and the DNS-1123 checks for them.
+//! - [`reads_for`]: the listings one refresh shares (one LIST per kind and namespace), emptied by
+//!   every write ([`invalidate_reads`]).
 
 mod client;
 mod error;
 mod object_id;
 mod objects;
 pub mod ownership;
+mod reads;
 mod request;
 mod retry;
 
@@ -26,7 +29,8 @@ pub use object_id::{
 };
 pub use objects::{Objects, Pruning};
 pub use ownership::{FIELD_MANAGER, MANAGED_BY_LABEL, MANAGED_BY_VALUE};
+pub use reads::{invalidate_reads, reads_for};
 pub use request::{Action, Verb};
-pub use retry::Budget;
+pub use retry::{Budget, classify};
 /// The token [`Budget::with_token`] takes (Terraform's `StopProvider` cancels it).
 pub use tfplugin::CancellationToken;

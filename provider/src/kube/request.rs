@@ -27,6 +27,14 @@ impl Verb {
     }
 }
 
+impl Verb {
+    /// Whether the call changes the cluster (and so must not be served from, and must empty,
+    /// the shared reads of a refresh).
+    pub fn writes(self) -> bool {
+        !matches!(self, Verb::Get | Verb::List)
+    }
+}
+
 impl fmt::Display for Verb {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())

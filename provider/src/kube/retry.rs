@@ -1,8 +1,11 @@
-//! Retrying API calls with backoff inside an operation's time limit.
+//! Retrying API calls with backoff inside an operation's time limit: **the** retry policy of the
+//! provider's Kubernetes calls (the client itself does not retry).
 //!
-//! The kube client already retries 429/503/504 a few times quickly (kube-connection); this
-//! layer covers what remains (500, 502, dropped connections, longer outages) until the
-//! operation's `timeouts` value runs out or Terraform cancels.
+//! Transient answers (429, 500, 502, 503, 504, dropped connections) are retried with jittered
+//! backoff until the operation's `timeouts` value runs out or Terraform cancels; everything else
+//! (401, 403, 404, 409, 422, …) is reported after the first answer. See
+//! [`KubeError::is_transient`]. A call that writes also empties the refresh's shared reads
+//! ([`super::reads`]) before and after it.
 
 use std::future::Future;
 use std::time::{Duration, Instant};
@@ -10,6 +13,7 @@ use std::time::{Duration, Instant};
 use tfplugin::{CancellationToken, Context};
 
 use super::error::KubeError;
+use super::reads::invalidate_reads;
 use super::request::Action;
 
 const FIRST_BACKOFF: Duration = Duration::from_millis(250);
@@ -55,11 +59,40 @@ impl Budget {
     }
 
     /// Runs `call` until it succeeds, fails for good, the budget runs out or it is cancelled.
-    /// `classify` turns the client's error into a [`KubeError`] (see [`classify`]).
-    pub async fn retry<T, F, Fut>(&self, action: &Action, mut call: F) -> Result<T, KubeError>
+    /// The client's errors become [`KubeError`]s with [`classify`].
+    pub async fn retry<T, F, Fut>(&self, action: &Action, call: F) -> Result<T, KubeError>
     where
         F: FnMut() -> Fut,
         Fut: Future<Output = Result<T, kube::Error>>,
+    {
+        let writes = action.verb.writes();
+        if writes {
+            invalidate_reads();
+        }
+        let result = self
+            .retry_classified(action, call, |error, attempts| {
+                classify(action, error, attempts)
+            })
+            .await;
+        if writes {
+            invalidate_reads();
+        }
+        result
+    }
+
+    /// As [`Budget::retry`] for calls whose errors are not the client's own (e.g. a helm-driver
+    /// read): `to_kube` turns an error and the attempt count into a [`KubeError`], whose
+    /// [`KubeError::is_transient`] decides whether to try again.
+    pub async fn retry_classified<T, E, F, Fut, C>(
+        &self,
+        action: &Action,
+        mut call: F,
+        to_kube: C,
+    ) -> Result<T, KubeError>
+    where
+        F: FnMut() -> Fut,
+        Fut: Future<Output = Result<T, E>>,
+        C: Fn(E, u32) -> KubeError,
     {
         let mut attempts: u32 = 0;
         let mut backoff = FIRST_BACKOFF;
@@ -72,7 +105,7 @@ impl Budget {
             };
             let error = match outcome {
                 Ok(Ok(value)) => return Ok(value),
-                Ok(Err(e)) => classify(action, e, attempts),
+                Ok(Err(e)) => to_kube(e, attempts),
                 Err(_elapsed) => KubeError::Transport {
                     action: Box::new(action.clone()),
                     message: "the request did not finish in time".into(),
@@ -237,6 +270,68 @@ mod tests {
                 .with_code(code)
                 .boxed(),
         )
+    }
+
+    /// The one retry rule: which answers a later attempt may not get.
+    #[test]
+    fn answers_are_classified_transient_or_permanent() {
+        let table: [(u16, bool); 14] = [
+            (400, false),
+            (401, false),
+            (403, false),
+            (404, false),
+            (405, false),
+            (409, false),
+            (410, false),
+            (422, false),
+            (429, true),
+            (500, true),
+            (501, false),
+            (502, true),
+            (503, true),
+            (504, true),
+        ];
+        for (code, transient) in table {
+            let error = classify(&action(), status(code), 1);
+            assert_eq!(error.is_transient(), transient, "{code}: {error:?}");
+        }
+        let refused = KubeError::Transport {
+            action: Box::new(action()),
+            message: "connection refused".into(),
+            attempts: 1,
+        };
+        assert!(refused.is_transient());
+        let timeout = KubeError::Timeout {
+            action: Box::new(action()),
+            attempts: 3,
+            elapsed: Duration::from_secs(1),
+            limit: Duration::from_secs(1),
+            last: "503".into(),
+        };
+        assert!(!timeout.is_transient(), "a spent budget is final");
+    }
+
+    #[tokio::test]
+    async fn permanent_errors_of_any_call_are_asked_once() {
+        let budget = Budget::with_token(Duration::from_secs(10), CancellationToken::new());
+        for code in [403, 404, 422] {
+            let calls = AtomicU32::new(0);
+            let result: Result<(), _> = budget
+                .retry_classified(
+                    &action(),
+                    || async {
+                        calls.fetch_add(1, Ordering::SeqCst);
+                        Err(status(code))
+                    },
+                    |error, attempts| classify(&action(), error, attempts),
+                )
+                .await;
+            assert!(
+                matches!(result, Err(KubeError::Api { code: c, attempts: 1, .. }) if c == code),
+                "{result:?}"
+            );
+            assert_eq!(calls.load(Ordering::SeqCst), 1, "{code}");
+        }
     }
 
     #[tokio::test]

@@ -179,6 +179,7 @@ impl ReadCache {
                     }
                     Err(error) => Err(DriftError::Api {
                         kind: object.kind.clone(),
+                        api: Box::new(resource.clone()),
                         namespace: object.namespace.clone(),
                         name: object.name.clone(),
                         cause: Box::new(error),

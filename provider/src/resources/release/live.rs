@@ -1,63 +1,118 @@
-//! The release as it is in the cluster, read natively (no helm process): the newest release
-//! Secret and one GET per manifest object. Transient failures are retried a few times, then
-//! reported — never read as "the release is gone". Apply's reads ([`history_within`]) retry
-//! within the operation's [`Budget`] instead: a release helm has just installed must not be lost
-//! to a short API outage.
+//! The release as it is in the cluster, read natively (no helm process). A refresh
+//! ([`inspect`]) reads through the listings the refresh shares ([`crate::kube::reads_for`]: one
+//! release-Secret LIST per namespace, one LIST per kind), so N releases in a namespace cost
+//! O(kinds) requests. Every read goes through a [`Budget`], the provider's one retry policy:
+//! transient failures are retried within the time limit, permanent ones (401, 403, 404, 422, …)
+//! are reported after the first answer — never read as "the release is gone".
 
 use std::time::Duration;
 
 use helm_driver::drift::repair::remove_additions as remove_foreign_additions;
-use helm_driver::drift::{DriftPolicy, inspect_release_with};
+use helm_driver::drift::{DriftPolicy, ReadCache, inspect_release_shared};
 use helm_driver::release::{newest_release, release_selector};
 use helm_driver::{
-    Drift, DriftChange, DriftError, ReleaseHistory, ReleaseInspection, parse_manifest,
-    read_release_history,
+    Drift, DriftChange, DriftError, ReleaseHistory, ReleaseInspection, ReleaseReadError,
+    parse_manifest, read_release_history,
 };
 use k8s_openapi::api::core::v1::Secret;
 use kube::Api;
 use kube::api::ListParams;
-use tfplugin::Diagnostic;
+use tfplugin::{CancellationToken, Diagnostic};
 
-use crate::kube::{Action, Budget, FIELD_MANAGER, Verb};
+use crate::kube::{Action, Budget, FIELD_MANAGER, KubeError, Verb, classify};
 
-/// Attempts per read (the kube client retries 429/503/504 itself as well).
-const ATTEMPTS: u32 = 3;
+/// How long a read outside an apply (refresh, the check before uninstall) retries transient
+/// failures before it reports them.
+const READ_LIMIT: Duration = Duration::from_secs(10);
 
-fn backoff(attempt: u32) -> Duration {
-    Duration::from_millis(300 * 2_u64.pow(attempt))
+fn read_budget() -> Budget {
+    Budget::with_token(READ_LIMIT, CancellationToken::new())
 }
 
-fn read_error(namespace: &str, name: &str, error: &dyn std::fmt::Display) -> Diagnostic {
+/// The one diagnostic for a release that could not be read: the summary tests and users know,
+/// and the detail of the [`KubeError`]'s own diagnostic (what failed, what to do).
+fn read_error(namespace: &str, name: &str, error: &KubeError) -> Diagnostic {
+    let cause = error.diagnostic();
     Diagnostic::error(
         "Cannot Read Helm Release",
         format!(
-            "Reading release {namespace}/{name} from the cluster failed after {ATTEMPTS} attempts: {error}. \
-             The release is kept in state; check the API server and the provider's credentials (they need list on secrets and get on the release's objects in {namespace:?})."
+            "Reading release {namespace}/{name} from the cluster failed ({}): {} The release is kept in state.",
+            cause.summary, cause.detail
         ),
     )
 }
 
-/// The release's revisions (newest decoded), `None` when it does not exist.
+/// `list secrets "sh.helm.release.v1.<name>.*"`.
+fn revisions_action(namespace: &str, name: &str) -> Action {
+    Action::new(
+        Verb::List,
+        "secrets",
+        "",
+        namespace,
+        format!("sh.helm.release.v1.{name}.*"),
+    )
+}
+
+/// A release-read failure as a [`KubeError`] (the client's error classified; a record that
+/// cannot be decoded is permanent).
+fn release_read_error(
+    namespace: &str,
+    name: &str,
+    error: ReleaseReadError,
+    attempts: u32,
+) -> KubeError {
+    let action = revisions_action(namespace, name);
+    match error {
+        ReleaseReadError::Api { cause, .. } => classify(&action, *cause, attempts),
+        other => KubeError::Other {
+            action: Box::new(action),
+            message: other.to_string(),
+        },
+    }
+}
+
+/// An inspection failure as a [`KubeError`].
+fn drift_error(namespace: &str, name: &str, error: DriftError, attempts: u32) -> KubeError {
+    match error {
+        DriftError::Api {
+            api,
+            namespace: object_namespace,
+            name: object,
+            cause,
+            ..
+        } => {
+            let action = Action::new(
+                Verb::Get,
+                api.plural,
+                api.group,
+                object_namespace.unwrap_or_default(),
+                object,
+            );
+            classify(&action, *cause, attempts)
+        }
+        DriftError::Release(error) => release_read_error(namespace, name, error, attempts),
+        other => KubeError::Other {
+            action: Box::new(revisions_action(namespace, name)),
+            message: other.to_string(),
+        },
+    }
+}
+
+/// The release's revisions (newest decoded), `None` when it does not exist. Read directly (not
+/// through a refresh's shared listings): the caller is about to write.
 pub async fn history(
     client: &kube::Client,
     namespace: &str,
     name: &str,
 ) -> Result<Option<ReleaseHistory>, Diagnostic> {
-    let mut attempt = 0;
-    loop {
-        match read_release_history(client, namespace, name).await {
-            Ok(found) => return Ok(found),
-            Err(error)
-                if attempt + 1 < ATTEMPTS
-                    && matches!(error, helm_driver::ReleaseReadError::Api { .. }) =>
-            {
-                tracing::debug!(%error, attempt, "retrying the release read");
-                tokio::time::sleep(backoff(attempt)).await;
-                attempt += 1;
-            }
-            Err(error) => return Err(read_error(namespace, name, &error)),
-        }
-    }
+    read_budget()
+        .retry_classified(
+            &revisions_action(namespace, name),
+            || read_release_history(client, namespace, name),
+            |error, attempts| release_read_error(namespace, name, error, attempts),
+        )
+        .await
+        .map_err(|error| read_error(namespace, name, &error))
 }
 
 /// The release's revisions (newest decoded), `None` when it does not exist. Transient API
@@ -70,21 +125,17 @@ pub async fn history_within(
 ) -> Result<Option<ReleaseHistory>, Diagnostic> {
     let api: Api<Secret> = Api::namespaced(client.clone(), namespace);
     let params = ListParams::default().labels(&release_selector(name));
-    let revisions = format!("sh.helm.release.v1.{name}.*");
-    let action = Action::new(Verb::List, "secrets", "", namespace, revisions);
     let list = budget
-        .retry(&action, || api.list(&params))
+        .retry(&revisions_action(namespace, name), || api.list(&params))
         .await
-        .map_err(|error| {
-            Diagnostic::error(
-                "Cannot Read Helm Release",
-                format!(
-                    "Reading release {namespace}/{name} from the cluster failed: {error}. \
-                     Check the API server and the provider's credentials (they need list on secrets in {namespace:?})."
-                ),
-            )
-        })?;
-    newest_release(&list.items).map_err(|error| read_error(namespace, name, &error))
+        .map_err(|error| read_error(namespace, name, &error))?;
+    newest_release(&list.items).map_err(|error| {
+        read_error(
+            namespace,
+            name,
+            &release_read_error(namespace, name, error, 1),
+        )
+    })
 }
 
 /// What counts as drift for a release: additions by anyone but helm, this provider
@@ -97,25 +148,23 @@ pub fn drift_policy(ignored: Option<&[String]>) -> DriftPolicy {
     }
 }
 
-/// The release plus its manifest drift, `None` when it does not exist.
+/// The release plus its manifest drift, `None` when it does not exist: the refresh's read,
+/// through the listings `reads` shares with the other releases of this refresh.
 pub async fn inspect(
+    reads: &ReadCache,
     client: &kube::Client,
     namespace: &str,
     name: &str,
     policy: &DriftPolicy,
 ) -> Result<Option<ReleaseInspection>, Diagnostic> {
-    let mut attempt = 0;
-    loop {
-        match inspect_release_with(client, namespace, name, policy).await {
-            Ok(found) => return Ok(found),
-            Err(error) if attempt + 1 < ATTEMPTS && !matches!(error, DriftError::Manifest(_)) => {
-                tracing::debug!(%error, attempt, "retrying the release inspection");
-                tokio::time::sleep(backoff(attempt)).await;
-                attempt += 1;
-            }
-            Err(error) => return Err(read_error(namespace, name, &error)),
-        }
-    }
+    read_budget()
+        .retry_classified(
+            &revisions_action(namespace, name),
+            || inspect_release_shared(client, reads, namespace, name, policy),
+            |error, attempts| drift_error(namespace, name, error, attempts),
+        )
+        .await
+        .map_err(|error| read_error(namespace, name, &error))
 }
 
 /// `Kind namespace/name: field changed|missing|added by <manager>` (a change also says by whom
