@@ -4,10 +4,10 @@
 //! `--tls` the server speaks HTTPS and the CA that signed its certificate follows the URL on
 //! standard output, as PEM (its last line is `-----END CERTIFICATE-----`).
 
-use std::io::Write;
 use std::process::ExitCode;
 
 use gitlab_test_server::{Seed, ServerError, TestServer};
+use test_server_kit::{ArgsError, StartError};
 
 const USAGE: &str = "usage: gitlab-test-server [--listen ADDR] [--seed-file FILE] [--tls]\n\
   --listen ADDR     address to listen on (default 127.0.0.1:0: a free port)\n\
@@ -20,7 +20,7 @@ struct Options {
     tls: bool,
 }
 
-fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Options, String> {
+fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Options, ArgsError> {
     let mut options = Options {
         listen: "127.0.0.1:0".to_owned(),
         seed_file: None,
@@ -33,8 +33,8 @@ fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Options, String>
                 options.seed_file = Some(args.next().ok_or("--seed-file needs a path")?);
             }
             "--tls" => options.tls = true,
-            "-h" | "--help" => return Err(String::new()),
-            other => return Err(format!("unknown argument {other:?}")),
+            "-h" | "--help" => return Err(ArgsError::Help),
+            other => return Err(format!("unknown argument {other:?}").into()),
         }
     }
     Ok(options)
@@ -51,59 +51,52 @@ fn read_seed(path: &str) -> Result<Seed, ServerError> {
     })
 }
 
-/// Why the binary stopped with an error.
+/// Why the server did not start.
 #[derive(Debug, thiserror::Error)]
 enum RunError {
     #[error(transparent)]
     Server(#[from] ServerError),
-    #[error("cannot install the SIGINT/SIGTERM handlers: {0}")]
-    Signals(#[source] std::io::Error),
+    #[error(transparent)]
+    Start(#[from] StartError),
 }
 
-async fn run(options: Options) -> Result<(), RunError> {
+/// The server and the runtime its tasks run on (dropped in this order: the server stops first).
+struct Running {
+    server: TestServer,
+    _runtime: tokio::runtime::Runtime,
+}
+
+fn start(options: Options) -> Result<Running, RunError> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(StartError::Runtime)?;
     let seed = match &options.seed_file {
         Some(path) => read_seed(path)?,
         None => Seed::default(),
     };
-    // Before the ready line: a signal sent right after it must find the handlers installed.
-    let mut signals = test_server_kit::signals::Signals::install().map_err(RunError::Signals)?;
-    let server = if options.tls {
-        TestServer::start_tls_with(&options.listen, seed).await?
-    } else {
-        TestServer::start_with(&options.listen, seed).await?
-    };
-    let mut stdout = std::io::stdout();
-    let _ = writeln!(stdout, "{}", server.url());
-    if let Some(ca_pem) = server.ca_pem() {
-        let _ = writeln!(stdout, "{}", ca_pem.trim_end());
-    }
-    let _ = stdout.flush();
-    signals.received().await;
-    server.shutdown().await;
-    Ok(())
+    let server = runtime.block_on(async {
+        if options.tls {
+            TestServer::start_tls_with(&options.listen, seed).await
+        } else {
+            TestServer::start_with(&options.listen, seed).await
+        }
+    })?;
+    Ok(Running {
+        server,
+        _runtime: runtime,
+    })
 }
 
-#[tokio::main]
-async fn main() -> ExitCode {
-    let options = match parse_args(std::env::args().skip(1)) {
-        Ok(options) => options,
-        Err(problem) => {
-            if !problem.is_empty() {
-                eprintln!("gitlab-test-server: {problem}");
-            }
-            eprintln!("{USAGE}");
-            return if problem.is_empty() {
-                ExitCode::SUCCESS
-            } else {
-                ExitCode::from(2)
-            };
-        }
-    };
-    match run(options).await {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(error) => {
-            eprintln!("gitlab-test-server: {error}");
-            ExitCode::FAILURE
-        }
-    }
+fn main() -> ExitCode {
+    test_server_kit::binary::main(
+        "gitlab-test-server",
+        USAGE,
+        parse_args(std::env::args().skip(1)),
+        start,
+        |running| match running.server.ca_pem() {
+            Some(ca_pem) => format!("{}\n{}", running.server.url(), ca_pem.trim_end()),
+            None => running.server.url().to_string(),
+        },
+    )
 }

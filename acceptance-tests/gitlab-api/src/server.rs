@@ -36,7 +36,7 @@ pub(crate) struct AppState {
 #[derive(Debug, thiserror::Error)]
 pub enum ServerError {
     /// Binding the listen address failed.
-    #[error("cannot listen on {address}: {source}")]
+    #[error("cannot listen on {address}")]
     Bind {
         /// The address asked for.
         address: String,
@@ -44,7 +44,7 @@ pub enum ServerError {
         source: std::io::Error,
     },
     /// The seed is inconsistent (duplicate runner ids or tokens, unknown owner names).
-    #[error("the seed is invalid: {0}")]
+    #[error("the seed is invalid")]
     Seed(#[from] StoreError),
     /// The seed file could not be read or parsed.
     #[error("cannot read the seed file {path}: {reason}")]
@@ -55,10 +55,10 @@ pub enum ServerError {
         reason: String,
     },
     /// The CA and serving certificate for HTTPS could not be made.
-    #[error("cannot set up HTTPS: {0}")]
+    #[error("cannot set up HTTPS")]
     Tls(#[from] TlsError),
     /// The test-surface client could not be made to trust the server's CA.
-    #[error("cannot build the test-surface client: {0}")]
+    #[error("cannot build the test-surface client")]
     AdminClient(#[from] AdminClientError),
 }
 

@@ -71,26 +71,7 @@ impl Default for Options {
     }
 }
 
-/// Errors starting a server.
-#[derive(Debug, thiserror::Error)]
-pub enum StartError {
-    #[error("binding {addr}: {source}")]
-    Bind {
-        addr: SocketAddr,
-        source: std::io::Error,
-    },
-    #[error("creating the runtime: {0}")]
-    Runtime(std::io::Error),
-    #[error("creating TLS material: {0}")]
-    Tls(#[from] tls::TlsError),
-    #[error("writing the kubeconfig {path}: {source}")]
-    Kubeconfig {
-        path: PathBuf,
-        source: std::io::Error,
-    },
-    #[error("creating a temp dir: {0}")]
-    TempDir(std::io::Error),
-}
+pub use test_server_kit::StartError;
 
 /// A running Kubernetes API test server.
 pub struct TestCluster {

@@ -8,20 +8,19 @@
 
 use std::path::PathBuf;
 use std::process::ExitCode;
+
 use std::time::Duration;
+use test_server_kit::ArgsError;
 
 use kube_test_server::{Options, TestCluster};
 
 const USAGE: &str = "usage: kube-test-server --kubeconfig-out PATH [--listen ADDR] [--admin-listen ADDR] [--http] [--ready-delay-ms N] [--pod-grace-ms N] [--namespace NS]...";
 
-fn parse_args() -> Result<Options, String> {
+fn parse_args() -> Result<Options, ArgsError> {
     let mut options = Options::default();
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
-        let mut value = |name: &str| {
-            args.next()
-                .ok_or_else(|| format!("{name} needs a value\n{USAGE}"))
-        };
+        let mut value = |name: &str| args.next().ok_or_else(|| format!("{name} needs a value"));
         match arg.as_str() {
             "--listen" => {
                 options.listen = value("--listen")?
@@ -50,27 +49,22 @@ fn parse_args() -> Result<Options, String> {
                 options.pod_termination_grace = Duration::from_millis(ms);
             }
             "--namespace" => options.namespaces.push(value("--namespace")?),
-            "-h" | "--help" => return Err(USAGE.to_string()),
-            other => return Err(format!("unknown argument {other:?}\n{USAGE}")),
+            "-h" | "--help" => return Err(ArgsError::Help),
+            other => return Err(format!("unknown argument {other:?}").into()),
         }
     }
     if options.kubeconfig_path.is_none() {
-        return Err(format!("--kubeconfig-out is required\n{USAGE}"));
+        return Err("--kubeconfig-out is required".into());
     }
     Ok(options)
 }
 
 fn main() -> ExitCode {
-    let options = match parse_args() {
-        Ok(o) => o,
-        Err(message) => {
-            eprintln!("{message}");
-            return ExitCode::from(2);
-        }
-    };
-    test_server_kit::signals::serve_until_terminated(
+    test_server_kit::binary::main(
         "kube-test-server",
-        || TestCluster::start(options),
+        USAGE,
+        parse_args(),
+        TestCluster::start,
         |cluster| {
             format!(
                 "KUBE_TEST_SERVER_URL={}\nKUBE_TEST_SERVER_ADMIN_URL={}\nKUBECONFIG={}",

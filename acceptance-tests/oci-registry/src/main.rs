@@ -10,6 +10,8 @@
 
 use std::process::ExitCode;
 
+use test_server_kit::ArgsError;
+
 use oci_registry_test_server::{Auth, Options, TestRegistry};
 
 const USAGE: &str = "usage: oci-registry-test-server [--listen ADDR] [--tls] [--absolute-locations] [--basic USER | --bearer USER [--anonymous-pull]]  (password from env OCI_TEST_PASSWORD)";
@@ -22,15 +24,12 @@ fn password() -> Result<String, String> {
         .ok_or_else(|| format!("{PASSWORD_ENV} must hold the password for --basic/--bearer"))
 }
 
-fn parse_args() -> Result<Options, String> {
+fn parse_args() -> Result<Options, ArgsError> {
     let mut options = Options::default();
     let mut anonymous_pull = false;
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
-        let mut value = |name: &str| {
-            args.next()
-                .ok_or_else(|| format!("{name} needs a value\n{USAGE}"))
-        };
+        let mut value = |name: &str| args.next().ok_or_else(|| format!("{name} needs a value"));
         match arg.as_str() {
             "--listen" => {
                 options.listen = value("--listen")?
@@ -53,8 +52,8 @@ fn parse_args() -> Result<Options, String> {
                 }
             }
             "--anonymous-pull" => anonymous_pull = true,
-            "-h" | "--help" => return Err(USAGE.to_string()),
-            other => return Err(format!("unknown argument {other:?}\n{USAGE}")),
+            "-h" | "--help" => return Err(ArgsError::Help),
+            other => return Err(format!("unknown argument {other:?}").into()),
         }
     }
     if anonymous_pull {
@@ -62,23 +61,18 @@ fn parse_args() -> Result<Options, String> {
             Auth::Bearer {
                 anonymous_pull: a, ..
             } => *a = true,
-            _ => return Err(format!("--anonymous-pull needs --bearer\n{USAGE}")),
+            _ => return Err("--anonymous-pull needs --bearer".into()),
         }
     }
     Ok(options)
 }
 
 fn main() -> ExitCode {
-    let options = match parse_args() {
-        Ok(o) => o,
-        Err(message) => {
-            eprintln!("{message}");
-            return ExitCode::from(2);
-        }
-    };
-    test_server_kit::signals::serve_until_terminated(
+    test_server_kit::binary::main(
         "oci-registry-test-server",
-        || TestRegistry::start(options),
+        USAGE,
+        parse_args(),
+        TestRegistry::start,
         |registry| {
             serde_json::json!({
                 "url": registry.base_url(),

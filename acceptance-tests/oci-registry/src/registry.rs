@@ -35,19 +35,7 @@ impl Default for Options {
     }
 }
 
-/// Errors starting a registry.
-#[derive(Debug, thiserror::Error)]
-pub enum StartError {
-    #[error("binding {addr}: {source}")]
-    Bind {
-        addr: SocketAddr,
-        source: std::io::Error,
-    },
-    #[error("creating the runtime: {0}")]
-    Runtime(std::io::Error),
-    #[error("creating TLS material: {0}")]
-    Tls(#[from] tls::TlsError),
-}
+pub use test_server_kit::StartError;
 
 /// A running OCI registry; stopped on drop.
 pub struct TestRegistry {

@@ -8,9 +8,9 @@ use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
 /// Errors creating the TLS material.
 #[derive(Debug, thiserror::Error)]
 pub enum TlsError {
-    #[error("generating certificates: {0}")]
+    #[error("generating certificates")]
     Certificate(#[from] rcgen::Error),
-    #[error("configuring TLS: {0}")]
+    #[error("configuring TLS")]
     Rustls(#[from] rustls::Error),
 }
 

@@ -51,8 +51,10 @@ impl KubeWorld {
                 namespaces: Mutex::new(Vec::new()),
             };
         }
-        let cluster = TestCluster::start(options)
-            .unwrap_or_else(|e| panic!("cannot start the Kubernetes API test server: {e}"));
+        let cluster = TestCluster::start(options).unwrap_or_else(|e| {
+            let cause = test_server_kit::binary::chain(&e);
+            panic!("cannot start the Kubernetes API test server: {cause}")
+        });
         KubeWorld {
             kubeconfig: cluster.kubeconfig_path().to_path_buf(),
             cluster: Some(cluster),
