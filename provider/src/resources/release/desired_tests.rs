@@ -1,11 +1,13 @@
 //! Table-style checks of what a configuration turns into, and when an update runs helm.
 
 use gitlab_runner_chart::TOKEN_DIGEST_ANNOTATION;
-use tfplugin::{Diagnostics, Severity, Value};
+use std::sync::Arc;
+
+use tfplugin::{AttributePath, Diagnostics, Document, Severity, Type, Value};
 
 use super::desired::desired;
 use super::model::{KubernetesModel, RbacModel, ReleaseModel, RunnerModel};
-use super::plan::needs_helm;
+use super::plan::{CHART_INPUTS, RUN_INPUTS, needs_helm};
 
 const DIGEST: &str = "sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
 
@@ -173,4 +175,99 @@ fn an_update_runs_helm_only_when_helm_would_change_something() {
         ),
         &plan
     ));
+}
+
+/// Values of type `ty` to try in place of an attribute's (the first valid one that changes the
+/// chart values tells the attribute reaches them).
+fn candidates(ty: &Type) -> Vec<Value> {
+    let strings = || {
+        [
+            format!("sha256:{}", "a".repeat(64)),
+            "{\"nodeAffinity\":{}}".to_owned(),
+            "debug".to_owned(),
+            "json".to_owned(),
+            "Always".to_owned(),
+            "other-name".to_owned(),
+            "https://gitlab.other.example.com".to_owned(),
+            "metrics:\n  enabled: true\n".to_owned(),
+        ]
+        .map(Value::from)
+    };
+    match ty {
+        Type::String => strings().to_vec(),
+        Type::Bool => vec![Value::Bool(true), Value::Bool(false)],
+        Type::Number => vec![
+            Value::from(2_i64),
+            Value::from(5_i64),
+            Value::from(1000_i64),
+        ],
+        Type::List(element) | Type::Set(element) => candidates(element)
+            .into_iter()
+            .map(|item| Value::List(vec![item]))
+            .collect(),
+        Type::Map(element) => candidates(element)
+            .into_iter()
+            .map(|item| Value::Map([("example.com/a".to_owned(), item)].into()))
+            .collect(),
+        _ => Vec::new(),
+    }
+}
+
+#[test]
+fn every_input_reaches_helm_through_the_values_or_is_classified() {
+    let schema = super::schema::schema();
+    let ty = Arc::new(schema.value_type());
+    let mut config = Value::null_object(&ty);
+    for (name, value) in [
+        ("name", "gitlab-runner"),
+        ("namespace", "ci"),
+        ("gitlab_url", "https://gitlab.example.com"),
+        ("token_secret_name", "runner-token"),
+        (
+            "runner_config_toml",
+            "[[runners]]\n  executor = \"kubernetes\"\n",
+        ),
+    ] {
+        *config.at_mut(&AttributePath::new(name)).unwrap() = Value::from(value);
+    }
+    let digest_of = |value: &Value| {
+        let model: ReleaseModel = Document::new(ty.clone(), value.clone()).get().ok()?;
+        desired(&model, &mut Diagnostics::new()).map(|wanted| wanted.values_digest)
+    };
+    let base = digest_of(&config).expect("the base configuration is valid");
+    let mut value_inputs = 0;
+    for (name, attribute) in &schema.block.attributes {
+        if !(attribute.required || attribute.optional) || name == "runner_config_toml" {
+            continue; // results; the base's runner TOML (a chart value) stays set
+        }
+        let reaches_values = candidates(&attribute.value_type())
+            .into_iter()
+            .any(|candidate| {
+                let mut changed = config.clone();
+                *changed.at_mut(&AttributePath::new(name.clone())).unwrap() = candidate;
+                digest_of(&changed).is_some_and(|digest| digest != base)
+            });
+        let classified =
+            CHART_INPUTS.contains(&name.as_str()) || RUN_INPUTS.contains(&name.as_str());
+        assert!(
+            reaches_values != classified,
+            "{name}: {}",
+            if classified {
+                "listed as not a chart value, but it changes the chart values"
+            } else {
+                "neither a chart value nor in CHART_INPUTS / RUN_INPUTS: a change would not run helm"
+            }
+        );
+        value_inputs += usize::from(reaches_values);
+    }
+    assert!(
+        value_inputs > 10,
+        "only {value_inputs} chart-value inputs seen"
+    );
+    for name in CHART_INPUTS.iter().chain(RUN_INPUTS) {
+        assert!(
+            schema.block.attributes.contains_key(*name),
+            "{name} is not an attribute"
+        );
+    }
 }

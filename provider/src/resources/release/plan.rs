@@ -58,8 +58,41 @@ pub fn validate(config: &Document, diagnostics: &mut Diagnostics) {
     }
 }
 
+/// Inputs that choose the chart helm installs: a change runs helm although no chart value
+/// changes. (Every input that becomes a chart value runs helm through `values_digest`.)
+pub const CHART_INPUTS: &[&str] = &[
+    "chart",
+    "chart_version",
+    "repository",
+    "repository_username",
+];
+
+/// Inputs that change only how helm or the provider runs (credentials, TLS, waiting, the drain,
+/// drift policy): a change alone runs no helm. Every other input must reach the chart values —
+/// `desired_tests.rs` proves it for each input of the schema (the only reader of this list).
+#[cfg(test)]
+pub const RUN_INPUTS: &[&str] = &[
+    "create_namespace",
+    "repository_password",
+    "repository_password_wo",
+    "repository_ca_certificate",
+    "repository_insecure_skip_tls_verify",
+    "repository_plain_http",
+    "timeout",
+    "wait",
+    "atomic",
+    "recover_pending",
+    "runner_id",
+    "drain_timeout",
+    "on_drain_timeout",
+    "delete_runner_on_destroy",
+    "drain_on_update",
+    "drift_ignore_field_managers",
+];
+
 /// Whether applying `plan` over `prior` needs a helm upgrade (rather than only new settings such
-/// as `timeout` or the drain attributes).
+/// as `timeout` or the drain attributes): drift or a failed revision to repair, other chart
+/// values (`values_digest`) or another chart ([`CHART_INPUTS`]).
 pub fn needs_helm(prior: &Value, plan: &Value) -> bool {
     let differs = |name: &str| {
         prior.attr(name) != plan.attr(name) || plan.attr(name).is_some_and(Value::is_unknown)
@@ -71,15 +104,9 @@ pub fn needs_helm(prior: &Value, plan: &Value) -> bool {
     let deployed = prior.attr("status").and_then(Value::as_str) == Some(DEPLOYED);
     drifted
         || !deployed
-        || [
-            "values_digest",
-            "chart_version",
-            "chart",
-            "repository",
-            "repository_username",
-        ]
-        .iter()
-        .any(|name| differs(name))
+        || std::iter::once(&"values_digest")
+            .chain(CHART_INPUTS)
+            .any(|name| differs(name))
 }
 
 /// `runner_left_paused` after the next apply: a runner left paused is resumed (`false`); any
