@@ -22,8 +22,15 @@ pub enum ManifestError {
     Yaml { index: usize, reason: String },
     #[error("manifest document {index} has no {missing}")]
     Incomplete { index: usize, missing: &'static str },
+    /// The limit's message is part of this one, so it is not also the `source()`.
     #[error("the manifest is not parsed: {0}")]
-    Limit(#[from] yaml_guard::LimitError),
+    Limit(yaml_guard::LimitError),
+}
+
+impl From<yaml_guard::LimitError> for ManifestError {
+    fn from(error: yaml_guard::LimitError) -> ManifestError {
+        ManifestError::Limit(error)
+    }
 }
 
 /// Parses every non-empty document of `manifest`. Documents that are empty or only comments are
@@ -112,6 +119,17 @@ fn object_from(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_limit_error_says_its_cause_once() {
+        let error = ManifestError::from(yaml_guard::LimitError::TooDeep { max: 64, line: 3 });
+        assert!(
+            error
+                .to_string()
+                .ends_with("more than 64 levels deep (at line 3)")
+        );
+        assert!(std::error::Error::source(&error).is_none());
+    }
 
     const MANIFEST: &str = "---
 # Source: gitlab-runner/templates/service-account.yaml

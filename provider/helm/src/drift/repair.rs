@@ -31,8 +31,9 @@ pub struct Removed {
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum RepairError {
+    /// The manifest error's message is part of this one, so it is not also the `source()`.
     #[error("the release manifest could not be parsed: {0}")]
-    Manifest(#[from] ManifestError),
+    Manifest(ManifestError),
     #[error(transparent)]
     Read(#[from] DriftError),
     #[error("could not remove {paths} from {kind} {name:?}{}: {reason}", namespace.as_ref().map(|ns| format!(" in namespace {ns:?}")).unwrap_or_default())]
@@ -43,6 +44,12 @@ pub enum RepairError {
         paths: String,
         reason: String,
     },
+}
+
+impl From<ManifestError> for RepairError {
+    fn from(error: ManifestError) -> RepairError {
+        RepairError::Manifest(error)
+    }
 }
 
 /// Removes, from every object of `manifest`, the fields and list elements that managers counted
@@ -186,6 +193,19 @@ mod tests {
     use super::*;
     use crate::drift::object_drift_with;
     use crate::manifest::parse_manifest;
+
+    #[test]
+    fn a_manifest_error_says_its_cause_once() {
+        let error = RepairError::from(ManifestError::Incomplete {
+            index: 2,
+            missing: "kind",
+        });
+        assert_eq!(
+            error.to_string(),
+            "the release manifest could not be parsed: manifest document 2 has no kind"
+        );
+        assert!(std::error::Error::source(&error).is_none());
+    }
 
     #[test]
     fn the_patch_tests_then_removes_from_the_highest_index_down() {

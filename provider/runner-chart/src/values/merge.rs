@@ -22,11 +22,18 @@ pub enum MergeError {
     #[error("the values must be a YAML mapping (key: value), not {found}")]
     NotAMapping { found: &'static str },
     /// The text is too large or nests flow collections too deeply to parse at all.
+    /// The limit's message is part of this one, so it is not also the `source()`.
     #[error("the values are not parsed: {0}")]
-    Limit(#[from] yaml_guard::LimitError),
+    Limit(yaml_guard::LimitError),
     /// Keys set both by a typed attribute and by the YAML.
     #[error("{} set by typed attributes and again in values: {}; remove them from values or from the typed attributes", plural(paths.len()), paths.join(", "))]
     Conflicts { paths: Vec<String> },
+}
+
+impl From<yaml_guard::LimitError> for MergeError {
+    fn from(error: yaml_guard::LimitError) -> MergeError {
+        MergeError::Limit(error)
+    }
 }
 
 fn location_suffix(line: Option<usize>, column: Option<usize>) -> String {
@@ -153,6 +160,17 @@ mod tests {
     use serde_json::json;
 
     use super::*;
+
+    #[test]
+    fn a_limit_error_says_its_cause_once() {
+        let error = MergeError::from(yaml_guard::LimitError::TooDeep { max: 64, line: 3 });
+        assert!(
+            error
+                .to_string()
+                .ends_with("more than 64 levels deep (at line 3)")
+        );
+        assert!(std::error::Error::source(&error).is_none());
+    }
 
     fn typed() -> Value {
         json!({

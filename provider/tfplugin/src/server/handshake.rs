@@ -27,7 +27,7 @@ pub enum HandshakeError {
     NoCommonProtocol { offered: String },
     #[error("invalid {name}: {value:?} is not a port number")]
     BadPort { name: &'static str, value: String },
-    #[error("cannot listen on 127.0.0.1 in ports {min}..={max}: {source}")]
+    #[error("cannot listen on 127.0.0.1 in ports {min}..={max}")]
     Listen {
         min: u16,
         max: u16,
@@ -128,6 +128,20 @@ pub fn reattach_json(provider_address: &str, address: SocketAddr) -> String {
 mod tests {
     use super::*;
     use std::collections::HashMap;
+
+    #[test]
+    fn a_listen_error_does_not_repeat_its_source() {
+        let error = HandshakeError::Listen {
+            min: 1,
+            max: 2,
+            source: std::io::Error::other("in use"),
+        };
+        assert_eq!(
+            error.to_string(),
+            "cannot listen on 127.0.0.1 in ports 1..=2"
+        );
+        assert!(std::error::Error::source(&error).is_some());
+    }
 
     fn env(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
         let map: HashMap<String, String> = pairs

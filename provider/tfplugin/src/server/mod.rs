@@ -70,7 +70,7 @@ enum ServeError {
     Tls(#[from] tls::TlsError),
     #[error("cannot start the async runtime: {0}")]
     Runtime(std::io::Error),
-    #[error("the gRPC server failed: {0}")]
+    #[error("the gRPC server failed")]
     Transport(#[from] tonic::transport::Error),
     #[error("cannot write the handshake line: {0}")]
     Stdout(std::io::Error),
@@ -107,7 +107,12 @@ pub fn serve(provider: impl Provider, options: ServeOptions) -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("{e}");
+            // Messages leave their source out; print each cause once.
+            let causes = std::iter::successors(std::error::Error::source(&e), |c| c.source());
+            eprintln!(
+                "{e}{}",
+                causes.map(|c| format!(": {c}")).collect::<String>()
+            );
             ExitCode::FAILURE
         }
     }

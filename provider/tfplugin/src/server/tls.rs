@@ -25,9 +25,9 @@ use tonic::transport::server::Connected;
 pub enum TlsError {
     #[error("PLUGIN_CLIENT_CERT is not a PEM certificate: {0}")]
     ClientCertificate(String),
-    #[error("cannot generate the server certificate: {0}")]
+    #[error("cannot generate the server certificate")]
     Generate(#[from] rcgen::Error),
-    #[error("cannot build the TLS configuration: {0}")]
+    #[error("cannot build the TLS configuration")]
     Config(#[from] rustls::Error),
 }
 
@@ -211,6 +211,14 @@ impl AsyncWrite for Connection {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_error_does_not_repeat_its_source() {
+        let error = TlsError::Config(rustls::Error::General("boom".into()));
+        let source = std::error::Error::source(&error).map(ToString::to_string);
+        assert_eq!(source.as_deref(), Some("unexpected error: boom"));
+        assert_eq!(error.to_string(), "cannot build the TLS configuration");
+    }
 
     #[test]
     fn server_certificate_names_localhost() {
