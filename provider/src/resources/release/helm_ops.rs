@@ -13,6 +13,7 @@ use kube_connection::ResolvedConnection;
 use tfplugin::Diagnostic;
 
 use crate::ProviderConfig;
+use crate::kube::KubeError;
 
 /// How long a helm install, upgrade, rollback or uninstall may go on after Terraform's
 /// StopProvider (a terminal Ctrl-C) before it is sent SIGTERM: helm has no safe stopping point,
@@ -33,14 +34,10 @@ impl Helm {
     /// the first helm command, without blocking a runtime thread.
     pub fn from_config(config: &ProviderConfig) -> Result<Helm, Diagnostic> {
         let env = |name: &str| std::env::var(name).ok();
-        let connection = config.kubernetes.resolve(&env).map_err(|error| {
-            Diagnostic::error(
-                "Invalid Kubernetes Connection",
-                format!(
-                    "{error}. Check the provider's `kubernetes` block (or KUBE_* / KUBECONFIG)."
-                ),
-            )
-        })?;
+        let connection = config
+            .kubernetes
+            .resolve(&env)
+            .map_err(|source| KubeError::Connection { source }.diagnostic())?;
         Ok(Helm {
             helm_path: config.helm_path.as_deref().map(PathBuf::from),
             runner: tokio::sync::OnceCell::new(),
