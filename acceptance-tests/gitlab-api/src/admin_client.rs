@@ -13,7 +13,7 @@ use crate::model::{
 #[derive(Debug, thiserror::Error)]
 pub enum AdminClientError {
     /// The request did not complete.
-    #[error("test-surface request {method} {path} failed: {source}")]
+    #[error("test-surface request {method} {path} failed")]
     Http {
         /// Method.
         method: Method,
@@ -35,7 +35,7 @@ pub enum AdminClientError {
         body: String,
     },
     /// The CA given to [`AdminClient::with_ca`] is not a usable PEM certificate.
-    #[error("cannot trust the test server's CA: {source}")]
+    #[error("cannot trust the test server's CA")]
     Ca {
         /// Why reqwest refused the certificate or the client.
         source: reqwest::Error,
@@ -304,5 +304,29 @@ impl AdminClient {
         self.send(Method::DELETE, "/requests", None::<&()>)
             .await
             .map(drop)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn an_error_does_not_repeat_its_source() {
+        let refused = reqwest::Client::new()
+            .get("http://127.0.0.1:1/")
+            .send()
+            .await
+            .expect_err("nothing listens on port 1");
+        let error = AdminClientError::Http {
+            method: Method::GET,
+            path: "/test/log".into(),
+            source: refused,
+        };
+        assert_eq!(
+            error.to_string(),
+            "test-surface request GET /test/log failed"
+        );
+        assert!(std::error::Error::source(&error).is_some());
     }
 }

@@ -10,12 +10,12 @@ use crate::admin_types::{Fault, RequestRecord};
 /// Errors talking to the admin surface.
 #[derive(Debug, thiserror::Error)]
 pub enum AdminError {
-    #[error("admin request {what} failed: {source}")]
+    #[error("admin request {what} failed")]
     Http {
         what: String,
         source: Box<ureq::Error>,
     },
-    #[error("admin request {what} returned an unreadable body: {source}")]
+    #[error("admin request {what} returned an unreadable body")]
     Body {
         what: String,
         source: Box<ureq::Error>,
@@ -158,5 +158,20 @@ impl AdminClient {
     /// Clears the request log.
     pub fn clear_requests(&self) -> Result<(), AdminError> {
         self.send("DELETE", "/requests", None).map(|_| ())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_error_does_not_repeat_its_source() {
+        let error = AdminError::Http {
+            what: "GET /admin/log".into(),
+            source: Box::new(ureq::Error::HostNotFound),
+        };
+        assert_eq!(error.to_string(), "admin request GET /admin/log failed");
+        assert!(std::error::Error::source(&error).is_some());
     }
 }
