@@ -19,6 +19,14 @@ echo "== format" >&2
 cargo fmt --all -- --check
 echo "== lint" >&2
 cargo clippy --workspace --all-targets --locked -- -D warnings
+# Windows and macOS: type-check and lint the provider (one target per system: our code branches on
+# the system, not the architecture). zig compiles aws-lc's C; release builds: scripts/cross-build.sh.
+echo "== other platforms (clippy: x86_64-pc-windows-gnu, aarch64-apple-darwin)" >&2
+bash scripts/install-cross-tools.sh x86_64-pc-windows-gnu aarch64-apple-darwin
+for target in x86_64-pc-windows-gnu aarch64-apple-darwin; do
+  PATH="$root/tools/cross/bin:$root/tools/cross/ziglang:$PATH" cargo-zigbuild clippy --locked \
+    --target "$target" -p terraform-provider-gitlabrunner -- -D warnings
+done
 echo "== tests" >&2
 cargo test --workspace --locked --no-fail-fast
 echo "== fuzz (${FUZZ_SECONDS:=3} s per target; a longer, coverage-guided run: scripts/fuzz.sh <target>)" >&2
