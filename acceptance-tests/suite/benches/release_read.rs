@@ -1,19 +1,24 @@
 //! Refresh cost of `gitlabrunner_release` against the Kubernetes API test server, compared with
 //! what users run by hand per release (`helm get values` + `helm get manifest`).
 //!
-//! Prints, for 50 releases installed by `terraform apply`:
-//! (a) ReadResource over gRPC (plaintext go-plugin mode) for all 50, vs the helm loop (target ≥ 20×);
-//! (b) wall time of `terraform plan` over the 50, vs the same helm loop;
-//! (c) API requests per release refresh, from the test server's request log.
+//! For 10, 50 and 200 releases installed by `terraform apply` in one namespace each, prints:
+//! (a) ReadResource over gRPC (plaintext go-plugin mode, 10 in flight as Terraform sends them)
+//!     for all releases: time per release and API requests per release (from the test server's
+//!     request log), vs the helm loop; with `GITLABRUNNER_BASELINE_PROVIDER_BIN` set, the same
+//!     for that provider build (e.g. the one before shared reads), and the ratio;
+//! (b) wall time of `terraform plan` over the releases.
+//! Targets (issue 13): at 50 releases, ≤ 2 requests per release and a time per release ≥ 3×
+//! lower than the baseline's.
 //!
 //! Run: `cargo build --release -p terraform-provider-gitlabrunner && cargo bench -p acceptance
 //! --bench release_read` (the harness uses the provider build beside this executable, i.e. the
-//! release one; set GITLABRUNNER_PROVIDER_BIN to use another).
+//! release one; set GITLABRUNNER_PROVIDER_BIN to use another). `GITLABRUNNER_BENCH_SIZES=10,50`
+//! picks other sizes.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::io::{BufRead as _, BufReader};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -23,10 +28,13 @@ use tfplugin::codec::{json as tfjson, msgpack};
 use tfplugin::proto::tfplugin6 as pb;
 use tfplugin::proto::tfplugin6::provider_client::ProviderClient;
 
-const RELEASES: usize = 50;
-const TARGET_RATIO: f64 = 20.0;
+const SIZES: [usize; 3] = [10, 50, 200];
+/// Requests per release at 50 releases.
+const TARGET_REQUESTS: f64 = 2.0;
+/// Baseline time per release / new time per release, at 50 releases.
+const TARGET_SPEEDUP: f64 = 3.0;
 
-fn config(world: &KubeWorld, helm: &Path, namespace: &str) -> String {
+fn config(world: &KubeWorld, helm: &Path, namespace: &str, releases: usize) -> String {
     format!(
         r#"terraform {{
   required_providers {{
@@ -40,7 +48,7 @@ provider "gitlabrunner" {{
   }}
 }}
 resource "gitlabrunner_release" "runner" {{
-  count             = {RELEASES}
+  count             = {releases}
   name              = "gitlab-runner-${{count.index}}"
   namespace         = "{namespace}"
   chart             = "{chart}"
@@ -115,10 +123,10 @@ impl Drop for Plugin {
     }
 }
 
-fn helm_loop(world: &KubeWorld, helm: &Path, namespace: &str) -> Duration {
+fn helm_loop(world: &KubeWorld, helm: &Path, namespace: &str, releases: usize) -> Duration {
     let home = tempfile::tempdir().unwrap();
     let began = Instant::now();
-    for i in 0..RELEASES {
+    for i in 0..releases {
         for what in ["values", "manifest"] {
             let out = Command::new(helm)
                 .args(["get", what, &format!("gitlab-runner-{i}"), "-n", namespace])
@@ -188,7 +196,6 @@ async fn read_all_over_grpc(
         .as_array()
         .unwrap()
         .clone();
-    assert_eq!(instances.len(), RELEASES);
     let requests: Vec<pb::read_resource::Request> = instances
         .iter()
         .map(|instance| {
@@ -239,104 +246,136 @@ fn ms(d: Duration) -> f64 {
     d.as_secs_f64() * 1000.0
 }
 
-fn main() {
-    let world = KubeWorld::start();
-    let tools = world.tools().clone();
-    let namespace = world.create_namespace("bench");
-    let mut dir = TerraformWorkdir::new(&tools.terraform, &tools.provider);
-    dir.set_env("TF_LOG", "");
-    dir.set_timeout(Duration::from_secs(1800));
-    dir.write("main.tf", &config(&world, &tools.helm4, &namespace));
-    eprintln!("installing {RELEASES} releases with terraform apply…");
-    dir.run(&[
-        "apply",
-        "-auto-approve",
-        "-input=false",
-        "-no-color",
-        "-parallelism=4",
-    ])
-    .success();
+/// Time and provider requests (not helm's) of one refresh of every release.
+struct Refresh {
+    per_release_ms: f64,
+    requests_per_release: f64,
+}
 
+fn refresh(
+    runtime: &tokio::runtime::Runtime,
+    world: &KubeWorld,
+    dir: &TerraformWorkdir,
+    provider: &Path,
+    releases: usize,
+) -> Refresh {
     let admin = world
         .admin()
         .expect("benchmarks run against the API test server");
-    let runtime = tokio::runtime::Runtime::new().unwrap();
-
-    // (a) ReadResource over gRPC vs the helm loop.
-    let _warm = runtime.block_on(read_all_over_grpc(
-        &world,
-        &tools.helm4,
-        &dir,
-        &tools.provider,
-        1,
-    ));
+    let helm = &world.tools().helm4;
     admin.clear_requests().unwrap();
-    let sequential = runtime.block_on(read_all_over_grpc(
-        &world,
-        &tools.helm4,
-        &dir,
-        &tools.provider,
-        1,
-    ));
-    let log = admin.requests().unwrap();
-    let grpc = runtime.block_on(read_all_over_grpc(
-        &world,
-        &tools.helm4,
-        &dir,
-        &tools.provider,
-        10,
-    ));
-    let helm = helm_loop(&world, &tools.helm4, &namespace);
-
-    // (b) terraform plan over the 50 releases.
-    let began = Instant::now();
-    let plan = dir.run(&[
-        "plan",
-        "-detailed-exitcode",
-        "-input=false",
-        "-no-color",
-        "-parallelism=10",
-    ]);
-    let plan_time = began.elapsed();
-    plan.expect_code(0);
-
-    // (c) requests per release refresh (the provider's own requests only).
-    let provider_requests = log
+    let took = runtime.block_on(read_all_over_grpc(world, helm, dir, provider, 10));
+    let requests = admin
+        .requests()
+        .unwrap()
         .iter()
         .filter(|r| !r.user_agent.starts_with("Helm"))
         .count();
+    Refresh {
+        per_release_ms: ms(took) / releases as f64,
+        requests_per_release: requests as f64 / releases as f64,
+    }
+}
 
-    let ratio_a = helm.as_secs_f64() / grpc.as_secs_f64();
-    let ratio_sequential = helm.as_secs_f64() / sequential.as_secs_f64();
-    let ratio_b = helm.as_secs_f64() / plan_time.as_secs_f64();
-    println!("gitlabrunner_release refresh, {RELEASES} releases, Kubernetes API test server");
+fn sizes() -> Vec<usize> {
+    std::env::var("GITLABRUNNER_BENCH_SIZES")
+        .ok()
+        .map(|v| v.split(',').filter_map(|n| n.trim().parse().ok()).collect())
+        .unwrap_or_else(|| SIZES.to_vec())
+}
+
+fn main() {
+    let world = KubeWorld::start();
+    let tools = world.tools().clone();
+    let baseline = std::env::var_os("GITLABRUNNER_BASELINE_PROVIDER_BIN").map(PathBuf::from);
+    let runtime = tokio::runtime::Runtime::new().unwrap();
     println!(
-        "(a) ReadResource over gRPC, 10 in flight as Terraform sends them: {:.1} ms total ({:.1} ms one after the other, {ratio_sequential:.1}x) | helm get values + manifest: {:.1} ms total, {:.1} ms/release | {ratio_a:.1}x faster (target >= {TARGET_RATIO}x: {})",
-        ms(grpc),
-        ms(sequential),
-        ms(helm),
-        ms(helm) / RELEASES as f64,
-        if ratio_a >= TARGET_RATIO {
-            "met"
-        } else {
-            "NOT met"
+        "gitlabrunner_release refresh, Kubernetes API test server, ReadResource over gRPC, 10 in flight"
+    );
+    for releases in sizes() {
+        let namespace = world.create_namespace("bench");
+        let mut dir = TerraformWorkdir::new(&tools.terraform, &tools.provider);
+        dir.set_env("TF_LOG", "");
+        dir.set_timeout(Duration::from_secs(3600));
+        dir.write(
+            "main.tf",
+            &config(&world, &tools.helm4, &namespace, releases),
+        );
+        eprintln!("installing {releases} releases with terraform apply…");
+        dir.run(&[
+            "apply",
+            "-auto-approve",
+            "-input=false",
+            "-no-color",
+            "-parallelism=10",
+        ])
+        .success();
+
+        // (a) ReadResource, after one warm-up run.
+        let _warm = refresh(&runtime, &world, &dir, &tools.provider, releases);
+        let new = refresh(&runtime, &world, &dir, &tools.provider, releases);
+        // A baseline that cannot read this state (another schema) is reported, not fatal.
+        let old = baseline.as_deref().and_then(|provider| {
+            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                refresh(&runtime, &world, &dir, provider, releases)
+            }))
+            .map_err(|_| eprintln!("the baseline provider failed to refresh; see above"))
+            .ok()
+        });
+        let helm = ms(helm_loop(&world, &tools.helm4, &namespace, releases)) / releases as f64;
+
+        // (b) terraform plan over the releases.
+        let began = Instant::now();
+        let plan = dir.run(&[
+            "plan",
+            "-detailed-exitcode",
+            "-input=false",
+            "-no-color",
+            "-parallelism=10",
+        ]);
+        let plan_time = began.elapsed();
+        plan.expect_code(0);
+
+        println!(
+            "{releases:>3} releases | (a) this build: {:.2} ms/release, {:.2} requests/release | helm get values + manifest: {helm:.1} ms/release ({:.0}x)",
+            new.per_release_ms,
+            new.requests_per_release,
+            helm / new.per_release_ms,
+        );
+        if let Some(old) = &old {
+            let speedup = old.per_release_ms / new.per_release_ms;
+            println!(
+                "{releases:>3} releases | (a) baseline:   {:.2} ms/release, {:.2} requests/release | this build is {speedup:.1}x faster per release{}",
+                old.per_release_ms,
+                old.requests_per_release,
+                if releases == 50 {
+                    format!(
+                        " (target >= {TARGET_SPEEDUP}x: {})",
+                        if speedup >= TARGET_SPEEDUP {
+                            "met"
+                        } else {
+                            "NOT met"
+                        }
+                    )
+                } else {
+                    String::new()
+                }
+            );
         }
-    );
-    println!(
-        "(b) terraform plan (refresh of {RELEASES}): {:.1} ms | helm loop: {:.1} ms | {ratio_b:.1}x",
-        ms(plan_time),
-        ms(helm)
-    );
-    println!(
-        "(c) API requests per release refresh: {:.2} ({provider_requests} requests for {RELEASES} releases: 1 release-Secret list + 1 GET per manifest object)",
-        provider_requests as f64 / RELEASES as f64
-    );
-    dir.run(&[
-        "destroy",
-        "-auto-approve",
-        "-input=false",
-        "-no-color",
-        "-parallelism=10",
-    ])
-    .success();
+        if releases == 50 {
+            println!(
+                " 50 releases | requests/release target <= {TARGET_REQUESTS}: {}",
+                if new.requests_per_release <= TARGET_REQUESTS {
+                    "met"
+                } else {
+                    "NOT met"
+                }
+            );
+        }
+        println!(
+            "{releases:>3} releases | (b) terraform plan (refresh of {releases}): {:.1} ms, {:.2} ms/release",
+            ms(plan_time),
+            ms(plan_time) / releases as f64
+        );
+    }
 }

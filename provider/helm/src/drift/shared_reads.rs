@@ -6,7 +6,7 @@
 //! process): a listing, once made, is served to every later reader until [`ReadCache::invalidate`]
 //! — which anything that writes to the cluster must call. Concurrent first readers of the same
 //! key share one in-flight LIST (a [`OnceCell`] per key); a failed LIST is not kept, so the next
-//! reader (or a retry) lists again.
+//! reader (or a retry) lists again. A listing older than [`MAX_AGE`] is made again.
 //!
 //! When a kind may not be listed (403, 405), its objects are read one by one with GET, as
 //! without the cache: credentials that allow `get` only keep working. Cluster-scoped objects are
@@ -18,6 +18,7 @@
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant};
 
 use k8s_openapi::api::core::v1::Secret;
 use kube::api::{Api, DynamicObject, ListParams};
@@ -52,10 +53,15 @@ enum Listing {
 
 type Cell = Arc<OnceCell<Arc<Listing>>>;
 
+/// A listing older than this is made again: a refresh takes seconds, and a provider process
+/// kept running across several Terraform commands (debug/reattach mode) must not serve one
+/// command's listing to the next.
+pub const MAX_AGE: Duration = Duration::from_secs(30);
+
 /// Listings shared by the reads of one refresh. Cheap to share behind an `Arc`.
 #[derive(Default)]
 pub struct ReadCache {
-    entries: Mutex<HashMap<Key, Cell>>,
+    entries: Mutex<HashMap<Key, (Instant, Cell)>>,
     requests: AtomicUsize,
 }
 
@@ -86,12 +92,14 @@ impl ReadCache {
     }
 
     fn cell(&self, key: Key) -> Cell {
-        self.entries
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
+        let mut entries = self.entries.lock().unwrap_or_else(PoisonError::into_inner);
+        let entry = entries
             .entry(key)
-            .or_default()
-            .clone()
+            .or_insert_with(|| (Instant::now(), Cell::default()));
+        if entry.0.elapsed() > MAX_AGE {
+            *entry = (Instant::now(), Cell::default());
+        }
+        entry.1.clone()
     }
 
     /// The release's revisions (newest decoded) from the namespace's shared release-Secret
