@@ -15,6 +15,7 @@ use tfplugin::{
 
 use super::desired::{default_runner_name, desired, raw_toml_finding};
 use super::model::ReleaseModel;
+use super::state::{DECIDED_BY_HELM, Results};
 
 /// The status a successful apply leaves.
 pub const DEPLOYED: &str = "deployed";
@@ -135,17 +136,18 @@ pub fn modify_plan(request: &PlanRequest, response: &mut PlanResponse) -> OpResu
         .attr(&attr("name"))
         .and_then(Value::as_str)
         .map(str::to_owned);
+    let mut planned = Results {
+        drifted_objects: Some(Vec::new()),
+        status: Some(DEPLOYED.to_owned()),
+        ..Results::default()
+    };
     if let (Some(namespace), Some(name)) = (&namespace, &name) {
-        plan.set_value(&attr("id"), Value::from(format!("{namespace}/{name}")))?;
+        planned.id = Some(format!("{namespace}/{name}"));
         if config.attr("runner_name").is_none_or(Value::is_null) {
-            plan.set_value(
-                &attr("runner_name"),
-                Value::from(default_runner_name(namespace, name)),
-            )?;
+            planned.runner_name = Some(default_runner_name(namespace, name));
         }
     }
-    plan.set_value(&attr("drifted_objects"), Value::List(Vec::new()))?;
-    plan.set_value(&attr("status"), Value::from(DEPLOYED))?;
+    planned.write(plan)?;
 
     if config.is_wholly_known()
         && let Ok(mut model) = request.config.get::<ReleaseModel>()
@@ -156,13 +158,21 @@ pub fn modify_plan(request: &PlanRequest, response: &mut PlanResponse) -> OpResu
         // Problems were reported by validate; here only the outcome matters.
         let mut scratch = Diagnostics::new();
         if let Some(wanted) = desired(&model, &mut scratch) {
-            plan.set_value(&attr("values_digest"), Value::from(wanted.values_digest))?;
-            plan.set_value(&attr("runner_config"), Value::from(wanted.runner_config))?;
+            Results {
+                values_digest: Some(wanted.values_digest),
+                runner_config: Some(wanted.runner_config),
+                ..Results::default()
+            }
+            .write(plan)?;
         }
     }
 
     if creating {
-        plan.set_value(&attr("runner_left_paused"), Value::Bool(false))?;
+        Results {
+            runner_left_paused: Some(false),
+            ..Results::default()
+        }
+        .write(plan)?;
         return Ok(());
     }
     let prior = request.prior_state.value();
@@ -173,18 +183,18 @@ pub fn modify_plan(request: &PlanRequest, response: &mut PlanResponse) -> OpResu
     if chart_version_unpinned && let Some(recorded) = prior.attr("chart_version") {
         plan.set_value(&attr("chart_version"), recorded.clone())?;
     }
-    let results = ["revision", "app_version", "manifest_objects"];
     if needs_helm(prior, plan.value()) {
-        for name in results {
+        for name in DECIDED_BY_HELM {
             plan.set_value(&attr(name), Value::Unknown)?;
         }
         if chart_version_unpinned {
             plan.set_value(&attr("chart_version"), Value::Unknown)?;
         }
     } else {
-        for name in results
-            .into_iter()
-            .chain(["chart_version", "values_digest", "runner_config"])
+        for name in
+            DECIDED_BY_HELM
+                .iter()
+                .chain(&["chart_version", "values_digest", "runner_config"])
         {
             if let Some(value) = prior.attr(name)
                 && plan.attr(&attr(name)).is_some_and(Value::is_unknown)

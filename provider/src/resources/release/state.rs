@@ -12,6 +12,9 @@ use super::live;
 /// The status recorded for a release helm installed but the provider could not read back.
 pub const STATUS_UNKNOWN: &str = "unknown";
 
+/// The results only a helm run decides: unknown in a plan that runs helm, kept otherwise.
+pub const DECIDED_BY_HELM: &[&str] = &["revision", "app_version", "manifest_objects"];
+
 /// Computed attributes to write; `None` leaves the attribute as it is (the plan's value, or
 /// the prior state's).
 #[derive(Debug, Default, Clone, PartialEq, Serialize)]
@@ -123,6 +126,15 @@ mod tests {
             state.attr(&AttributePath::new("app_version")),
             Some(&Value::Null)
         );
+    }
+
+    #[test]
+    fn what_helm_decides_are_computed_results_of_the_schema() {
+        let schema = super::super::schema::schema();
+        for name in DECIDED_BY_HELM {
+            let attribute = &schema.block.attributes[*name];
+            assert!(attribute.computed && !attribute.optional, "{name}");
+        }
     }
 
     #[test]
