@@ -20,22 +20,6 @@ pub struct DesiredSecret {
 }
 
 impl DesiredSecret {
-    /// The Secret `namespace/name` with the configured labels and annotations (absent: none).
-    pub fn new(
-        (namespace, name): (&str, &str),
-        labels: Option<&BTreeMap<String, String>>,
-        annotations: Option<&BTreeMap<String, String>>,
-        data: BTreeMap<String, Vec<u8>>,
-    ) -> DesiredSecret {
-        DesiredSecret {
-            namespace: namespace.to_owned(),
-            name: name.to_owned(),
-            labels: labels.cloned().unwrap_or_default(),
-            annotations: annotations.cloned().unwrap_or_default(),
-            data,
-        }
-    }
-
     /// The object to apply: our labels plus the managed-by label. The type is left to the
     /// server (`Opaque` for a new Secret; an imported Secret keeps its own).
     pub fn to_object(&self) -> Secret {

@@ -10,9 +10,9 @@ use std::future::Future;
 use std::marker::PhantomData;
 
 use k8s_openapi::api::core::v1::Secret;
-use serde::Serialize;
 use serde::de::DeserializeOwned;
-use tfplugin::timeouts::Operation;
+use serde::{Deserialize, Serialize};
+use tfplugin::timeouts::{self, Operation, Timeouts};
 use tfplugin::{
     AttributePath, Context, CreateRequest, CreateResponse, DeleteRequest, DeleteResponse,
     Diagnostics, Document, ImportRequest, ImportResponse, OpResult, PlanRequest, PlanResponse,
@@ -24,6 +24,9 @@ use super::placement::{self, budget};
 use super::secret_object::{DesiredSecret, LiveMetadata, live_data};
 use crate::ProviderConfig;
 use crate::kube::{Budget, ObjectId, Objects, client_for};
+
+/// A Secret's data: key → bytes.
+pub type SecretData = BTreeMap<String, Vec<u8>>;
 
 /// What makes one Secret resource different from another.
 pub trait SecretKind: Send + Sync + 'static {
@@ -44,23 +47,61 @@ pub trait SecretKind: Send + Sync + 'static {
         response: &mut PlanResponse,
     ) -> impl Future<Output = OpResult> + Send;
 
-    /// The Secret the configuration and plan describe, and the state to store once it is
-    /// written (refreshed from the live Secret afterwards).
+    /// The data the configuration and plan describe (read the plan with [`known_inputs`]),
+    /// and the state to store once it is written (refreshed from the live Secret afterwards).
     fn desired(
         ctx: &Context,
         config: &Document,
         plan: &Document,
         budget: &Budget,
-    ) -> impl Future<Output = Result<(DesiredSecret, Self::State), Diagnostics>> + Send;
+    ) -> impl Future<Output = Result<(SecretData, Self::State), Diagnostics>> + Send;
 }
 
-/// A Secret resource's stored state. `id`, `uid`, `labels` and `annotations` are refreshed by
-/// the lifecycle; the kind refreshes what it derives from the data.
+/// A Secret resource's own stored attributes. The lifecycle stores the ones every Secret
+/// resource has ([`Placement`] and `id`, `uid`); the kind refreshes what it derives from the data.
 pub trait SecretState: Serialize + DeserializeOwned + Send {
     /// Refreshes what the kind derives from the live Secret's data (digests, facts).
     fn refresh(&mut self, data: &BTreeMap<String, Vec<u8>>);
     /// After an import: the inputs the live Secret's data implies.
     fn adopt(&mut self, data: &BTreeMap<String, Vec<u8>>);
+}
+
+/// The attributes every Secret resource has and the lifecycle reads and stores itself: where
+/// the Secret is, the metadata the configuration gives it, and the time limits.
+#[derive(Serialize, Deserialize)]
+struct Placement {
+    namespace: String,
+    name: String,
+    labels: Option<BTreeMap<String, String>>,
+    annotations: Option<BTreeMap<String, String>>,
+    timeouts: Option<Timeouts>,
+}
+
+impl Placement {
+    const ATTRIBUTES: [&str; 5] = ["namespace", "name", "labels", "annotations", "timeouts"];
+
+    fn of(doc: &Document) -> Result<Placement, Diagnostics> {
+        let attr = |name| AttributePath::new(name);
+        Ok(Placement {
+            namespace: doc.get_attr(&attr("namespace"))?,
+            name: doc.get_attr(&attr("name"))?,
+            labels: doc.get_attr(&attr("labels"))?,
+            annotations: doc.get_attr(&attr("annotations"))?,
+            timeouts: doc.get_attr(&attr(timeouts::BLOCK_NAME))?,
+        })
+    }
+}
+
+/// The plan's attributes as the kind's inputs model: computed attributes still unknown in the
+/// plan (recomputed from the live Secret) and the lifecycle's own attributes are left out.
+pub fn known_inputs<T: DeserializeOwned>(plan: &Document) -> Result<T, Diagnostics> {
+    let mut value = plan.value().clone();
+    if let Value::Object(attributes) = &mut value {
+        attributes.retain(|name, v| {
+            !matches!(v, Value::Unknown) && !Placement::ATTRIBUTES.contains(&name.as_str())
+        });
+    }
+    Document::new(plan.value_type().clone(), value).get()
 }
 
 /// The Terraform resource for a [`SecretKind`].
@@ -118,9 +159,8 @@ impl<K: SecretKind> Resource for SecretResource<K> {
         request: CreateRequest,
         response: &mut CreateResponse,
     ) -> OpResult {
-        let budget = budget(&request.plan, Operation::Create, ctx)?;
-        let (state, live) = write::<K>(ctx, &request.config, &request.plan, &budget, true).await?;
-        store(&mut response.state, state, &live)
+        let written = write::<K>(ctx, &request.config, &request.plan, Operation::Create).await?;
+        written.store(&mut response.state)
     }
 
     async fn read(
@@ -129,6 +169,7 @@ impl<K: SecretKind> Resource for SecretResource<K> {
         request: ReadRequest,
         response: &mut ReadResponse,
     ) -> OpResult {
+        let placement = Placement::of(&request.state)?;
         let mut state: K::State = request.state.get()?;
         let Some(live) = placement::read_secret(ctx, &request.state).await? else {
             response.state.remove();
@@ -137,7 +178,7 @@ impl<K: SecretKind> Resource for SecretResource<K> {
         if placement::take_import_flag(&request.private, &mut response.private)? {
             state.adopt(&live_data(&live));
         }
-        store(&mut response.state, state, &live)
+        store(&mut response.state, &placement, state, &live)
     }
 
     async fn update(
@@ -146,9 +187,8 @@ impl<K: SecretKind> Resource for SecretResource<K> {
         request: UpdateRequest,
         response: &mut UpdateResponse,
     ) -> OpResult {
-        let budget = budget(&request.plan, Operation::Update, ctx)?;
-        let (state, live) = write::<K>(ctx, &request.config, &request.plan, &budget, false).await?;
-        store(&mut response.state, state, &live)
+        let written = write::<K>(ctx, &request.config, &request.plan, Operation::Update).await?;
+        written.store(&mut response.state)
     }
 
     async fn delete(
@@ -170,20 +210,41 @@ impl<K: SecretKind> Resource for SecretResource<K> {
     }
 }
 
-/// Writes the Secret the configuration describes; returns the state to store and the live Secret.
-/// `creating`: refuse to take over a Secret this provider did not create.
+/// A written Secret: the kind's state, where it is and the live object.
+struct Written<S> {
+    state: S,
+    placement: Placement,
+    live: Secret,
+}
+
+impl<S: SecretState> Written<S> {
+    fn store(self, doc: &mut Document) -> OpResult {
+        store(doc, &self.placement, self.state, &self.live)
+    }
+}
+
+/// Creates (refusing to take over a Secret this provider did not create) or updates the Secret
+/// the configuration describes, within the operation's time limit.
 async fn write<K: SecretKind>(
     ctx: &Context,
     config: &Document,
     plan: &Document,
-    budget: &Budget,
-    creating: bool,
-) -> Result<(K::State, Secret), Diagnostics> {
-    let (desired, state) = K::desired(ctx, config, plan, budget).await?;
+    operation: Operation,
+) -> Result<Written<K::State>, Diagnostics> {
+    let budget = &budget(plan, operation, ctx)?;
+    let placement = Placement::of(plan)?;
+    let (data, state) = K::desired(ctx, config, plan, budget).await?;
+    let desired = DesiredSecret {
+        namespace: placement.namespace.clone(),
+        name: placement.name.clone(),
+        labels: placement.labels.clone().unwrap_or_default(),
+        annotations: placement.annotations.clone().unwrap_or_default(),
+        data,
+    };
     let provider = ctx.provider::<ProviderConfig>()?;
     let objects = Objects::<Secret>::new(client_for(&provider).await?, &desired.namespace);
     let object = desired.to_object();
-    let live = if creating {
+    let live = if matches!(operation, Operation::Create) {
         objects
             .create(&desired.name, &object, K::TYPE_NAME, budget)
             .await?
@@ -193,21 +254,35 @@ async fn write<K: SecretKind>(
     let live = objects
         .prune(&desired.name, live.clone(), &desired.pruning(&live), budget)
         .await?;
-    Ok((state, live))
+    Ok(Written {
+        state,
+        placement,
+        live,
+    })
 }
 
-/// Stores `state` refreshed from `live`: the kind's derived attributes, then `id`, `uid`,
-/// `labels` and `annotations` (an absent map stays absent while the live one is empty).
-fn store<S: SecretState>(doc: &mut Document, mut state: S, live: &Secret) -> OpResult {
+/// Stores the kind's `state` refreshed from `live`, and the lifecycle's own attributes: the
+/// placement, `id`, `uid`, and `labels`/`annotations` as they are live (an absent map stays
+/// absent while the live one is empty).
+fn store<S: SecretState>(
+    doc: &mut Document,
+    placement: &Placement,
+    mut state: S,
+    live: &Secret,
+) -> OpResult {
     state.refresh(&live_data(live));
     doc.set(&state)?;
+    let meta = LiveMetadata::of(
+        live,
+        placement.labels.as_ref(),
+        placement.annotations.as_ref(),
+    );
+    let id = ObjectId::new(&placement.namespace, &placement.name).to_string();
     let attr = AttributePath::new;
-    let namespace: String = doc.get_attr(&attr("namespace"))?;
-    let name: String = doc.get_attr(&attr("name"))?;
-    let labels: Option<BTreeMap<String, String>> = doc.get_attr(&attr("labels"))?;
-    let annotations: Option<BTreeMap<String, String>> = doc.get_attr(&attr("annotations"))?;
-    let meta = LiveMetadata::of(live, labels.as_ref(), annotations.as_ref());
-    doc.set_attr(&attr("id"), &ObjectId::new(namespace, name).to_string())?;
+    doc.set_attr(&attr("namespace"), &placement.namespace)?;
+    doc.set_attr(&attr("name"), &placement.name)?;
+    doc.set_attr(&attr(timeouts::BLOCK_NAME), &placement.timeouts)?;
+    doc.set_attr(&attr("id"), &id)?;
     doc.set_attr(&attr("uid"), &meta.uid)?;
     doc.set_attr(&attr("labels"), &meta.labels)?;
     doc.set_attr(&attr("annotations"), &meta.annotations)?;
@@ -243,5 +318,45 @@ pub mod test_support {
                 )
             })
             .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use tfplugin::Type;
+
+    use super::*;
+
+    #[derive(Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct Inputs {
+        token: Option<String>,
+    }
+
+    #[test]
+    fn the_inputs_leave_out_unknown_and_lifecycle_attributes() {
+        let ty = Type::object([
+            ("namespace", Type::String),
+            ("name", Type::String),
+            ("token", Type::String),
+            ("digest", Type::String),
+        ]);
+        let plan = Document::new(
+            Arc::new(ty),
+            Value::object([
+                ("namespace", Value::from("ns")),
+                ("name", Value::from("s")),
+                ("token", Value::from("t")),
+                ("digest", Value::Unknown),
+            ]),
+        );
+        let inputs: Inputs = known_inputs(&plan).expect("known inputs");
+        assert_eq!(inputs.token.as_deref(), Some("t"));
+        assert!(
+            plan.get::<Inputs>().is_err(),
+            "the whole plan is not the inputs"
+        );
     }
 }

@@ -23,8 +23,8 @@ use tfplugin::{
 
 use super::digest::key_digests;
 use super::placement::budget;
-use super::secret_object::{DesiredSecret, live_data};
-use super::secret_resource::{SecretKind, SecretResource};
+use super::secret_object::live_data;
+use super::secret_resource::{SecretData, SecretKind, SecretResource, known_inputs};
 use crate::ProviderConfig;
 use crate::kube::{Budget, Objects, client_for};
 use certificate::{CertificateInfo, parse_chain};
@@ -224,8 +224,8 @@ impl SecretKind for Kind {
         _config: &Document,
         plan: &Document,
         budget: &Budget,
-    ) -> Result<(DesiredSecret, State), Diagnostics> {
-        let inputs: Inputs = plan.get()?;
+    ) -> Result<(SecretData, State), Diagnostics> {
+        let inputs: Inputs = known_inputs(plan)?;
         let host = host_of(plan.value())?.ok_or_else(|| {
             Diagnostic::error(
                 "GitLab Host Not Known",
@@ -255,12 +255,6 @@ impl SecretKind for Kind {
             &inputs.extra_files.clone().unwrap_or_default(),
             &at,
         )?;
-        let desired = DesiredSecret::new(
-            (&inputs.namespace, &inputs.name),
-            inputs.labels.as_ref(),
-            inputs.annotations.as_ref(),
-            wanted.data,
-        );
-        Ok((desired, State::from_inputs(inputs, wanted.file_name)))
+        Ok((wanted.data, State::from_inputs(inputs, wanted.file_name)))
     }
 }

@@ -3,14 +3,10 @@
 
 use std::collections::BTreeMap;
 
-use serde::de::IgnoredAny;
 use serde::{Deserialize, Serialize};
-use tfplugin::TfValue;
-use tfplugin::timeouts::Timeouts;
 
 use super::DEFAULT_EXPIRY_WARNING_DAYS;
 use super::certificate::{CertificateInfo, parse_chain, rfc3339};
-use crate::kube::ObjectId;
 use crate::resources::digest::key_digests;
 use crate::resources::secret_resource::SecretState;
 
@@ -21,70 +17,39 @@ pub struct SourceSecret {
     pub(super) key: String,
 }
 
-/// The configuration's inputs at apply time.
+/// This resource's inputs at apply time (see [`known_inputs`]).
+///
+/// [`known_inputs`]: crate::resources::secret_resource::known_inputs
 #[derive(Deserialize)]
 pub struct Inputs {
-    pub(super) namespace: String,
-    pub(super) name: String,
-    pub(super) labels: Option<BTreeMap<String, String>>,
-    pub(super) annotations: Option<BTreeMap<String, String>>,
     pub(super) gitlab_url: Option<String>,
     pub(super) gitlab_hostname: Option<String>,
     pub(super) certificate_pem: Option<String>,
     pub(super) source_secret: Option<SourceSecret>,
     pub(super) extra_files: Option<BTreeMap<String, String>>,
     pub(super) expiry_warning_days: Option<i64>,
-    pub(super) timeouts: Option<Timeouts>,
-    // Computed attributes (maybe unknown in the plan), recomputed from the live Secret.
-    #[serde(rename = "id")]
-    _id: TfValue<IgnoredAny>,
-    #[serde(rename = "uid")]
-    _uid: TfValue<IgnoredAny>,
-    #[serde(rename = "sha256_fingerprint")]
-    _fingerprint: TfValue<IgnoredAny>,
-    #[serde(rename = "not_after")]
-    _not_after: TfValue<IgnoredAny>,
-    #[serde(rename = "subject")]
-    _subject: TfValue<IgnoredAny>,
-    #[serde(rename = "dns_names")]
-    _dns_names: TfValue<IgnoredAny>,
-    #[serde(rename = "file_name")]
-    _file_name: TfValue<IgnoredAny>,
-    #[serde(rename = "key_digests")]
-    _key_digests: TfValue<IgnoredAny>,
 }
 
+/// This resource's own stored attributes (the lifecycle stores `id`, the placement and `uid`).
 #[derive(Serialize, Deserialize, Default)]
 pub struct State {
-    pub(super) id: String,
-    pub(super) namespace: String,
-    pub(super) name: String,
-    pub(super) labels: Option<BTreeMap<String, String>>,
-    pub(super) annotations: Option<BTreeMap<String, String>>,
     pub(super) gitlab_url: Option<String>,
     pub(super) gitlab_hostname: Option<String>,
     pub(super) certificate_pem: Option<String>,
     pub(super) source_secret: Option<SourceSecret>,
     pub(super) extra_files: Option<BTreeMap<String, String>>,
     pub(super) expiry_warning_days: Option<i64>,
-    pub(super) uid: Option<String>,
     pub(super) sha256_fingerprint: Option<String>,
     pub(super) not_after: Option<String>,
     pub(super) subject: Option<String>,
     pub(super) dns_names: Option<Vec<String>>,
     pub(super) file_name: Option<String>,
     pub(super) key_digests: Option<BTreeMap<String, String>>,
-    pub(super) timeouts: Option<Timeouts>,
 }
 
 impl State {
     pub(super) fn from_inputs(inputs: Inputs, file_name: String) -> State {
         State {
-            id: ObjectId::new(&inputs.namespace, &inputs.name).to_string(),
-            namespace: inputs.namespace,
-            name: inputs.name,
-            labels: inputs.labels,
-            annotations: inputs.annotations,
             gitlab_url: inputs.gitlab_url,
             gitlab_hostname: inputs.gitlab_hostname,
             certificate_pem: inputs.certificate_pem,
@@ -92,7 +57,6 @@ impl State {
             extra_files: inputs.extra_files,
             expiry_warning_days: inputs.expiry_warning_days,
             file_name: Some(file_name),
-            timeouts: inputs.timeouts,
             ..State::default()
         }
     }

@@ -22,8 +22,7 @@ use tfplugin::{
 };
 
 use super::digest::{combined_digest, key_digests};
-use super::secret_object::DesiredSecret;
-use super::secret_resource::{SecretKind, SecretResource};
+use super::secret_resource::{SecretData, SecretKind, SecretResource, known_inputs};
 use crate::kube::Budget;
 use model::{Inputs, State};
 
@@ -69,8 +68,8 @@ impl SecretKind for Kind {
         config: &Document,
         plan: &Document,
         _budget: &Budget,
-    ) -> Result<(DesiredSecret, State), Diagnostics> {
-        let inputs: Inputs = plan.get()?;
+    ) -> Result<(SecretData, State), Diagnostics> {
+        let inputs: Inputs = known_inputs(plan)?;
         let data = Token::from_config(config.value())
             .and_then(|t| t.secret_data())
             .ok_or_else(|| {
@@ -79,13 +78,7 @@ impl SecretKind for Kind {
                     "The runner token is not known at apply time. Check that exactly one of runner_token, runner_token_wo or registration_token is set to a known value.",
                 )
             })?;
-        let desired = DesiredSecret::new(
-            (&inputs.namespace, &inputs.name),
-            inputs.labels.as_ref(),
-            inputs.annotations.as_ref(),
-            data,
-        );
-        Ok((desired, State::from_inputs(inputs)))
+        Ok((data, State::from_inputs(inputs)))
     }
 }
 
