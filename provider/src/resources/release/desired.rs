@@ -11,7 +11,7 @@ use serde_json::{Map, Value as Json};
 use tfplugin::{AttributePath, Block, Diagnostic, Diagnostics};
 
 use super::digest::values_digest;
-use super::mapping::chart_values;
+use super::mapping::{self, ChartAttribute, chart_values};
 use super::model::ReleaseModel;
 use super::runner::runner_input;
 use super::schema::runner_block;
@@ -214,36 +214,23 @@ fn attribute_of(config_path: &ConfigPath, base: &AttributePath, block: &Block) -
     path
 }
 
-/// Attribute of a chart values path that a typed attribute sets.
+/// Attribute of a chart values path that a typed attribute sets (from
+/// [`mapping::ATTRIBUTE_OF_CHART_KEY`], beside the mapping itself).
 fn chart_attribute(path: &ConfigPath) -> AttributePath {
     let text = path.to_string();
-    let first = |prefix: &str| {
+    let under = |prefix: &str| {
         text == prefix
             || text.starts_with(&format!("{prefix}."))
             || text.starts_with(&format!("{prefix}["))
     };
-    let name = if first("gitlabUrl") {
-        "gitlab_url"
-    } else if first("concurrent") {
-        "concurrent"
-    } else if first("runners.secret") {
-        "token_secret_name"
-    } else if first("runners.name") {
-        "runner_name"
-    } else if first("imagePullSecrets") {
-        "image_pull_secrets"
-    } else if first("imagePullPolicy") {
-        "image_pull_policy"
-    } else if first("podAnnotations") {
-        "pod_annotations"
-    } else if first("envVars") {
-        "env"
-    } else if first("rbac") {
-        return AttributePath::new("rbac").index(0);
-    } else {
-        return AttributePath::root();
-    };
-    AttributePath::new(name)
+    match mapping::ATTRIBUTE_OF_CHART_KEY
+        .iter()
+        .find(|(key, _)| under(key))
+    {
+        Some((_, ChartAttribute::Attribute(name))) => AttributePath::new(*name),
+        Some((_, ChartAttribute::Block(name))) => AttributePath::new(*name).index(0),
+        None => AttributePath::root(),
+    }
 }
 
 fn chart_finding(finding: &Finding) -> Diagnostic {

@@ -20,6 +20,43 @@ use std::collections::BTreeMap;
 use super::model::ReleaseModel;
 use super::validators::is_digest;
 
+/// Where a chart value comes from, for findings about it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ChartAttribute {
+    /// A top-level attribute.
+    Attribute(&'static str),
+    /// A single nested block (`name[0]`).
+    Block(&'static str),
+}
+
+/// Chart value keys (dotted, as findings name them) and the attribute that sets them, for
+/// placing the chart's own findings (`ChartValues::to_values`) at their attribute. Keep it
+/// beside [`chart_values`]: a key the mapping sets from a new attribute goes here too when the
+/// chart checks it.
+pub const ATTRIBUTE_OF_CHART_KEY: &[(&str, ChartAttribute)] = &[
+    ("gitlabUrl", ChartAttribute::Attribute("gitlab_url")),
+    ("concurrent", ChartAttribute::Attribute("concurrent")),
+    (
+        "runners.secret",
+        ChartAttribute::Attribute("token_secret_name"),
+    ),
+    ("runners.name", ChartAttribute::Attribute("runner_name")),
+    (
+        "imagePullSecrets",
+        ChartAttribute::Attribute("image_pull_secrets"),
+    ),
+    (
+        "imagePullPolicy",
+        ChartAttribute::Attribute("image_pull_policy"),
+    ),
+    (
+        "podAnnotations",
+        ChartAttribute::Attribute("pod_annotations"),
+    ),
+    ("envVars", ChartAttribute::Attribute("env")),
+    ("rbac", ChartAttribute::Block("rbac")),
+];
+
 /// A whole-number attribute as the chart's `u32` (the schema's ranges keep it in bounds).
 fn whole(value: Option<i64>) -> Option<u32> {
     value.and_then(|v| u32::try_from(v).ok())
@@ -176,5 +213,25 @@ pub fn chart_values(
         },
         unregister_runners: None,
         token_digest: None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_chart_key_names_an_attribute_or_block_of_the_schema() {
+        let block = super::super::schema::schema().block;
+        for (key, source) in ATTRIBUTE_OF_CHART_KEY {
+            match source {
+                ChartAttribute::Attribute(name) => {
+                    assert!(block.attributes.contains_key(*name), "{key} → {name}");
+                }
+                ChartAttribute::Block(name) => {
+                    assert!(block.blocks.contains_key(*name), "{key} → {name}[0]");
+                }
+            }
+        }
     }
 }
