@@ -18,6 +18,9 @@ pub enum OnDrainTimeout {
 }
 
 impl OnDrainTimeout {
+    /// Every choice, for the attribute's validator.
+    pub const ALL: [OnDrainTimeout; 2] = [Self::Fail, Self::Force];
+
     /// The attribute spelling.
     pub fn as_str(self) -> &'static str {
         match self {

@@ -7,6 +7,7 @@ use tfplugin::{Attribute, Block, NestedBlock, Schema, Type};
 
 use super::names::{dns_label, release_name};
 use super::validators;
+use crate::drain::OnDrainTimeout;
 
 /// Chart repository used when `chart` is a chart name and `repository` is unset.
 pub const DEFAULT_REPOSITORY: &str = "https://charts.gitlab.io";
@@ -280,8 +281,8 @@ pub fn schema() -> Schema {
             "on_drain_timeout",
             Attribute::string()
                 .optional()
-                .default("fail")
-                .validator(one_of(["fail", "force"]))
+                .default(OnDrainTimeout::default().as_str())
+                .validator(one_of(OnDrainTimeout::ALL.map(OnDrainTimeout::as_str)))
                 .description("What destroy does when jobs still run at `drain_timeout`: `fail` (keep the release, runner paused) or `force`."),
         )
         .attribute(

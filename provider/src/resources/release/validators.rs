@@ -195,13 +195,28 @@ mod tests {
     }
 
     #[test]
-    fn the_drain_settings_accept_what_the_schema_accepts() {
-        for text in ["fail", "force"] {
+    fn the_drain_settings_accept_what_the_schema_accepts_and_share_its_defaults() {
+        for choice in crate::drain::OnDrainTimeout::ALL {
+            let text = choice.as_str();
             assert!(validate("on_drain_timeout", Value::from(text)).is_empty());
-            assert!(
-                text.parse::<crate::drain::OnDrainTimeout>().is_ok(),
-                "{text}"
-            );
+            assert_eq!(text.parse::<crate::drain::OnDrainTimeout>(), Ok(choice));
         }
+        let attributes = schema().block.attributes;
+        let default = |name: &str| {
+            attributes[name]
+                .default
+                .as_ref()
+                .and_then(Value::as_str)
+                .map(str::to_owned)
+        };
+        assert_eq!(
+            default("on_drain_timeout").as_deref(),
+            Some(crate::drain::OnDrainTimeout::default().as_str())
+        );
+        let drain_timeout = default("drain_timeout").expect("a default");
+        assert_eq!(
+            tfplugin::duration::parse_go_duration(&drain_timeout).ok(),
+            Some(crate::drain::DEFAULT_DRAIN_TIMEOUT)
+        );
     }
 }
