@@ -273,6 +273,8 @@ fn default_manager(user_agent: &str) -> String {
     }
 }
 
+/// Authenticates, answers the non-resource paths, authorizes and parses a resource request,
+/// then routes it to its verb's handler ([`route`]).
 async fn dispatch(
     ctx: &Arc<ApiContext>,
     req: Request<Incoming>,
@@ -311,26 +313,16 @@ async fn dispatch(
             },
         )?;
     }
-    let content_type = req
-        .headers()
-        .get(hyper::header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("")
-        .to_string();
-    let user_agent = req
-        .headers()
-        .get(hyper::header::USER_AGENT)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("")
-        .to_string();
-    let accept = req
-        .headers()
-        .get(hyper::header::ACCEPT)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("")
-        .to_string();
-    let as_table = table::wanted(&accept) && target.subresource.is_none();
-    let include_object = query.get("includeObject").map(String::as_str);
+    let header = |name: hyper::header::HeaderName| {
+        req.headers()
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+            .to_string()
+    };
+    let content_type = header(hyper::header::CONTENT_TYPE);
+    let user_agent = header(hyper::header::USER_AGENT);
+    let as_table = table::wanted(&header(hyper::header::ACCEPT)) && target.subresource.is_none();
     let method = req.method().clone();
     let body = read_body(req.into_body()).await?;
     let write = WriteOptions {
@@ -343,11 +335,10 @@ async fn dispatch(
         subresource: target.subresource.clone(),
     };
     let rt = target.resource;
-    let ns = target.namespace.as_deref();
     if target.subresource.as_deref() == Some("token")
         && rt.kind == "ServiceAccount"
         && method == Method::POST
-        && let (Some(ns), Some(name)) = (ns, target.name.as_deref())
+        && let (Some(ns), Some(name)) = (target.namespace.as_deref(), target.name.as_deref())
     {
         return Ok(json_response(
             201,
@@ -363,154 +354,238 @@ async fn dispatch(
     if is_scale && !matches!(rt.kind, "Deployment" | "ReplicaSet") {
         return Err(ApiError::path_not_found());
     }
-    let store = &ctx.store;
-    match (&method, target.name.as_deref()) {
-        (&Method::GET, Some(name)) => {
-            let object = store.with(|st| ops::get(st, rt, ns, name))?;
-            if as_table {
-                let t = table::render(rt.kind, std::slice::from_ref(&object), None, include_object);
-                return Ok(respond(200, table::TABLE_CONTENT_TYPE, t.to_string()));
-            }
-            Ok(json_response(
-                200,
-                &if is_scale {
-                    ops::scale_of(&object)
-                } else {
-                    object
-                },
-            ))
-        }
-        (&Method::GET, None) if verb == "watch" => {
-            let request = watch::WatchRequest {
-                resource: rt,
-                namespace: target.namespace.clone(),
-                labels: LabelSelector::parse(
-                    query.get("labelSelector").map(String::as_str).unwrap_or(""),
-                )?,
-                fields: FieldSelector::parse(
-                    query.get("fieldSelector").map(String::as_str).unwrap_or(""),
-                )?,
-                resource_version: query.get("resourceVersion").cloned(),
-                send_initial_events: query.get("sendInitialEvents").is_some_and(|v| v == "true"),
-                timeout: Duration::from_secs(
-                    query
-                        .get("timeoutSeconds")
-                        .and_then(|t| t.parse().ok())
-                        .unwrap_or(1800),
-                ),
-            };
-            let stream = watch::open(store, request)?;
-            let mut response = Response::new(StreamBody::new(stream).boxed());
-            response.headers_mut().insert(
-                hyper::header::CONTENT_TYPE,
-                hyper::header::HeaderValue::from_static("application/json"),
-            );
-            Ok(response)
-        }
-        (&Method::GET, None) => {
-            let options = list_options(&query)?;
-            let list = store.with(|st| ops::list(st, rt, ns, &options))?;
-            if as_table {
-                let items = list["items"].as_array().cloned().unwrap_or_default();
-                let t = table::render(rt.kind, &items, Some(&list["metadata"]), include_object);
-                return Ok(respond(200, table::TABLE_CONTENT_TYPE, t.to_string()));
-            }
-            Ok(json_response(200, &list))
-        }
-        (&Method::POST, None) => {
-            let object = decode_body(&content_type, &body)?;
-            let name = object["metadata"]["name"]
-                .as_str()
-                .unwrap_or_default()
-                .to_owned();
-            Ok(json_response(
-                201,
-                &store.with(|st| {
-                    quota::admit_create(st, rt, ns, &name)?;
-                    let created = ops::create(st, rt, ns, object, &write)?;
-                    quota_written(st, rt, ns, &created);
-                    Ok::<_, ApiError>(created)
-                })?,
-            ))
-        }
-        (&Method::PUT, Some(name)) => {
-            let object = decode_body(&content_type, &body)?;
-            let result = if is_scale {
-                store.with(|st| ops::write_scale(st, rt, ns, name, &object, &write))?
-            } else {
-                store.with(|st| {
-                    let updated = ops::update(st, rt, ns, name, object, &write)?;
-                    quota_written(st, rt, ns, &updated);
-                    Ok::<_, ApiError>(updated)
-                })?
-            };
-            Ok(json_response(200, &result))
-        }
-        (&Method::PATCH, Some(name)) => {
-            let kind = PatchKind::from_content_type(&content_type)
-                .ok_or_else(|| ApiError::unsupported_media_type(&content_type))?;
-            if is_scale {
-                let result = store.with(|st| -> Result<Value, ApiError> {
-                    let object = ops::get(st, rt, ns, name)?;
-                    let mut scale = ops::scale_of(&object);
-                    let patch: Value = serde_json::from_slice(&body)
-                        .map_err(|e| ApiError::bad_request(e.to_string()))?;
-                    match kind {
-                        PatchKind::Json => {
-                            let p: json_patch::Patch = serde_json::from_value(patch)
-                                .map_err(|e| ApiError::bad_request(e.to_string()))?;
-                            json_patch::patch(&mut scale, &p)
-                                .map_err(|e| ApiError::bad_request(e.to_string()))?;
-                        }
-                        _ => json_patch::merge(&mut scale, &patch),
-                    }
-                    ops::write_scale(st, rt, ns, name, &scale, &write)
-                })?;
-                return Ok(json_response(200, &result));
-            }
-            let (object, created) = store.with(|st| {
-                if kind == PatchKind::Apply && st.get(rt, ns.unwrap_or(""), name).is_none() {
-                    quota::admit_create(st, rt, ns, name)?;
-                }
-                let (object, created) = ops::patch(st, rt, ns, name, kind, &body, &write)?;
-                quota_written(st, rt, ns, &object);
-                Ok::<_, ApiError>((object, created))
-            })?;
-            Ok(json_response(if created { 201 } else { 200 }, &object))
-        }
-        (&Method::DELETE, name) => {
-            let mut options = if body.is_empty() {
-                DeleteOptions::default()
-            } else {
-                DeleteOptions::from_json(&decode_body(&content_type, &body)?)
-            };
-            if let Some(p) = query.get("propagationPolicy") {
-                options.propagation_policy = Some(p.clone());
-            }
-            if let Some(g) = query.get("gracePeriodSeconds").and_then(|g| g.parse().ok()) {
-                options.grace_period_seconds = Some(g);
-            }
-            options.dry_run |= write.dry_run;
-            match name {
-                Some(name) => Ok(json_response(
-                    200,
-                    &store.with(|st| {
-                        let deleted = ops::delete(st, rt, ns, name, &options)?;
-                        quota_written(st, rt, ns, &Value::Null);
-                        Ok::<_, ApiError>(deleted)
-                    })?,
-                )),
-                None => {
-                    let list = list_options(&query)?;
-                    Ok(json_response(
-                        200,
-                        &store.with(|st| ops::delete_collection(st, rt, ns, &list, &options))?,
-                    ))
-                }
-            }
-        }
+    let call = Call {
+        store: &ctx.store,
+        rt,
+        target,
+        query,
+        content_type,
+        body,
+        write,
+        as_table,
+        is_scale,
+    };
+    route(&method, verb, &call)
+}
+
+/// A parsed, authorized resource request: what each verb's handler works from.
+struct Call<'a> {
+    store: &'a Arc<Store>,
+    rt: &'static ResourceType,
+    target: Target,
+    query: HashMap<String, String>,
+    content_type: String,
+    body: Bytes,
+    write: WriteOptions,
+    /// `Accept` asks for a `Table` (and the request is not for a subresource).
+    as_table: bool,
+    /// The request is for the `scale` subresource.
+    is_scale: bool,
+}
+
+impl Call<'_> {
+    fn ns(&self) -> Option<&str> {
+        self.target.namespace.as_deref()
+    }
+
+    fn include_object(&self) -> Option<&str> {
+        self.query.get("includeObject").map(String::as_str)
+    }
+
+    fn decoded_body(&self) -> Result<Value, ApiError> {
+        decode_body(&self.content_type, &self.body)
+    }
+}
+
+/// The resource routes: method, and whether the URL names an object, to the verb's handler.
+fn route(method: &Method, verb: &str, call: &Call) -> Result<Response<Body>, ApiError> {
+    match (method, call.target.name.as_deref()) {
+        (&Method::GET, Some(name)) => get(call, name),
+        (&Method::GET, None) if verb == "watch" => open_watch(call),
+        (&Method::GET, None) => list(call),
+        (&Method::POST, None) => create(call),
+        (&Method::PUT, Some(name)) => replace(call, name),
+        (&Method::PATCH, Some(name)) => patch(call, name),
+        (&Method::DELETE, Some(name)) => delete(call, name),
+        (&Method::DELETE, None) => delete_collection(call),
         (m, _) => Err(ApiError::method_not_allowed(m.as_str())),
     }
+}
+
+fn table_response(call: &Call, items: &[Value], list_metadata: Option<&Value>) -> Response<Body> {
+    let t = table::render(call.rt.kind, items, list_metadata, call.include_object());
+    respond(200, table::TABLE_CONTENT_TYPE, t.to_string())
+}
+
+fn get(call: &Call, name: &str) -> Result<Response<Body>, ApiError> {
+    let object = call
+        .store
+        .with(|st| ops::get(st, call.rt, call.ns(), name))?;
+    if call.as_table {
+        return Ok(table_response(call, std::slice::from_ref(&object), None));
+    }
+    Ok(json_response(
+        200,
+        &if call.is_scale {
+            ops::scale_of(&object)
+        } else {
+            object
+        },
+    ))
+}
+
+fn open_watch(call: &Call) -> Result<Response<Body>, ApiError> {
+    let query = &call.query;
+    let request = watch::WatchRequest {
+        resource: call.rt,
+        namespace: call.target.namespace.clone(),
+        labels: LabelSelector::parse(query.get("labelSelector").map(String::as_str).unwrap_or(""))?,
+        fields: FieldSelector::parse(query.get("fieldSelector").map(String::as_str).unwrap_or(""))?,
+        resource_version: query.get("resourceVersion").cloned(),
+        send_initial_events: query.get("sendInitialEvents").is_some_and(|v| v == "true"),
+        timeout: Duration::from_secs(
+            query
+                .get("timeoutSeconds")
+                .and_then(|t| t.parse().ok())
+                .unwrap_or(1800),
+        ),
+    };
+    let stream = watch::open(call.store, request)?;
+    let mut response = Response::new(StreamBody::new(stream).boxed());
+    response.headers_mut().insert(
+        hyper::header::CONTENT_TYPE,
+        hyper::header::HeaderValue::from_static("application/json"),
+    );
+    Ok(response)
+}
+
+fn list(call: &Call) -> Result<Response<Body>, ApiError> {
+    let options = list_options(&call.query)?;
+    let list = call
+        .store
+        .with(|st| ops::list(st, call.rt, call.ns(), &options))?;
+    if call.as_table {
+        let items = list["items"].as_array().cloned().unwrap_or_default();
+        return Ok(table_response(call, &items, Some(&list["metadata"])));
+    }
+    Ok(json_response(200, &list))
+}
+
+fn create(call: &Call) -> Result<Response<Body>, ApiError> {
+    let (rt, ns) = (call.rt, call.ns());
+    let object = call.decoded_body()?;
+    let name = object["metadata"]["name"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    Ok(json_response(
+        201,
+        &call.store.with(|st| {
+            quota::admit_create(st, rt, ns, &name)?;
+            let created = ops::create(st, rt, ns, object, &call.write)?;
+            quota_written(st, rt, ns, &created);
+            Ok::<_, ApiError>(created)
+        })?,
+    ))
+}
+
+fn replace(call: &Call, name: &str) -> Result<Response<Body>, ApiError> {
+    let (rt, ns) = (call.rt, call.ns());
+    let object = call.decoded_body()?;
+    let result = if call.is_scale {
+        call.store
+            .with(|st| ops::write_scale(st, rt, ns, name, &object, &call.write))?
+    } else {
+        call.store.with(|st| {
+            let updated = ops::update(st, rt, ns, name, object, &call.write)?;
+            quota_written(st, rt, ns, &updated);
+            Ok::<_, ApiError>(updated)
+        })?
+    };
+    Ok(json_response(200, &result))
+}
+
+fn patch(call: &Call, name: &str) -> Result<Response<Body>, ApiError> {
+    let (rt, ns) = (call.rt, call.ns());
+    let kind = PatchKind::from_content_type(&call.content_type)
+        .ok_or_else(|| ApiError::unsupported_media_type(&call.content_type))?;
+    if call.is_scale {
+        return Ok(json_response(200, &patch_scale(call, name, kind)?));
+    }
+    let (object, created) = call.store.with(|st| {
+        if kind == PatchKind::Apply && st.get(rt, ns.unwrap_or(""), name).is_none() {
+            quota::admit_create(st, rt, ns, name)?;
+        }
+        let (object, created) = ops::patch(st, rt, ns, name, kind, &call.body, &call.write)?;
+        quota_written(st, rt, ns, &object);
+        Ok::<_, ApiError>((object, created))
+    })?;
+    Ok(json_response(if created { 201 } else { 200 }, &object))
+}
+
+/// A JSON or merge patch of the `scale` subresource.
+fn patch_scale(call: &Call, name: &str, kind: PatchKind) -> Result<Value, ApiError> {
+    let (rt, ns) = (call.rt, call.ns());
+    call.store.with(|st| -> Result<Value, ApiError> {
+        let object = ops::get(st, rt, ns, name)?;
+        let mut scale = ops::scale_of(&object);
+        let patch: Value =
+            serde_json::from_slice(&call.body).map_err(|e| ApiError::bad_request(e.to_string()))?;
+        match kind {
+            PatchKind::Json => {
+                let p: json_patch::Patch = serde_json::from_value(patch)
+                    .map_err(|e| ApiError::bad_request(e.to_string()))?;
+                json_patch::patch(&mut scale, &p)
+                    .map_err(|e| ApiError::bad_request(e.to_string()))?;
+            }
+            _ => json_patch::merge(&mut scale, &patch),
+        }
+        ops::write_scale(st, rt, ns, name, &scale, &call.write)
+    })
+}
+
+fn delete_options(call: &Call) -> Result<DeleteOptions, ApiError> {
+    let mut options = if call.body.is_empty() {
+        DeleteOptions::default()
+    } else {
+        DeleteOptions::from_json(&call.decoded_body()?)
+    };
+    if let Some(p) = call.query.get("propagationPolicy") {
+        options.propagation_policy = Some(p.clone());
+    }
+    if let Some(g) = call
+        .query
+        .get("gracePeriodSeconds")
+        .and_then(|g| g.parse().ok())
+    {
+        options.grace_period_seconds = Some(g);
+    }
+    options.dry_run |= call.write.dry_run;
+    Ok(options)
+}
+
+fn delete(call: &Call, name: &str) -> Result<Response<Body>, ApiError> {
+    let (rt, ns) = (call.rt, call.ns());
+    let options = delete_options(call)?;
+    Ok(json_response(
+        200,
+        &call.store.with(|st| {
+            let deleted = ops::delete(st, rt, ns, name, &options)?;
+            quota_written(st, rt, ns, &Value::Null);
+            Ok::<_, ApiError>(deleted)
+        })?,
+    ))
+}
+
+fn delete_collection(call: &Call) -> Result<Response<Body>, ApiError> {
+    let options = delete_options(call)?;
+    let list = list_options(&call.query)?;
+    Ok(json_response(
+        200,
+        &call
+            .store
+            .with(|st| ops::delete_collection(st, call.rt, call.ns(), &list, &options))?,
+    ))
 }
 
 /// After a write or delete of a `ResourceQuota`: fill in its status as the quota controller
