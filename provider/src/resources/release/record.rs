@@ -172,21 +172,34 @@ impl Settings {
     }
 }
 
-/// Why a record could not be written or read.
+/// Why a record could not be written or read. Only logged, as text: the causes are part of
+/// the messages (and so not also the `source()`).
 #[derive(Debug, thiserror::Error)]
 pub enum RecordError {
     #[error("Kubernetes API: {0}")]
-    Api(#[from] kube::Error),
+    Api(kube::Error),
     #[error("helm's revision Secret has no uid")]
     NoOwnerUid,
     #[error("compression: {0}")]
-    Io(#[from] std::io::Error),
+    Io(std::io::Error),
     #[error("the record is larger than {MAX_RECORD_BYTES} bytes once decompressed")]
     TooLarge,
     #[error("the record Secret holds no {DATA_KEY}")]
     NoData,
     #[error("the record does not match the digest in helm's description")]
     DigestMismatch,
+}
+
+impl From<kube::Error> for RecordError {
+    fn from(error: kube::Error) -> RecordError {
+        RecordError::Api(error)
+    }
+}
+
+impl From<std::io::Error> for RecordError {
+    fn from(error: std::io::Error) -> RecordError {
+        RecordError::Io(error)
+    }
 }
 
 /// The name of a release's record Secret.
@@ -320,6 +333,13 @@ fn restore_for(block: &Block, state: &mut Value, recorded: &Value) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_record_error_says_its_cause_once() {
+        let error = RecordError::from(std::io::Error::other("corrupt deflate stream"));
+        assert_eq!(error.to_string(), "compression: corrupt deflate stream");
+        assert!(std::error::Error::source(&error).is_none());
+    }
 
     /// The attributes a description carries, without a cluster: the inline (older) form, or
     /// the JSON a digest names.
