@@ -8,7 +8,13 @@ use std::path::{Path, PathBuf};
 const RULES: &[(&str, &[&str])] = &[
     (
         "src/drain",
-        &["crate::resources", "crate::functions", "crate::provider"],
+        // No tfplugin either: the drain returns typed results; the release makes diagnostics.
+        &[
+            "crate::resources",
+            "crate::functions",
+            "crate::provider",
+            "tfplugin::",
+        ],
     ),
     (
         "src/kube",

@@ -482,7 +482,7 @@ async fn drain_timeout_fails_listing_the_job_and_leaves_release_rbac_and_paused_
     let error = world.destroy(&teardown).await.unwrap_err();
     assert!(started.elapsed() >= Duration::from_millis(1500));
     assert!(started.elapsed() < Duration::from_secs(10));
-    let diagnostic = error.to_diagnostic();
+    let diagnostic = error.message();
     assert_eq!(diagnostic.summary, "Runner Drain Timed Out");
     assert!(
         diagnostic
@@ -755,7 +755,7 @@ async fn a_refused_gitlab_token_stops_with_a_clear_message_before_anything_chang
         },
     );
     let error = world.destroy(&teardown).await.unwrap_err();
-    let diagnostic = error.to_diagnostic();
+    let diagnostic = error.message();
     assert_eq!(diagnostic.summary, "GitLab Request Failed During Drain");
     assert!(
         diagnostic.detail.contains("401 Unauthorized"),
@@ -838,7 +838,7 @@ async fn an_interrupted_destroy_leaves_release_and_paused_runner_and_the_next_on
         "{error:?}"
     );
     assert_eq!(
-        error.to_diagnostic().summary,
+        error.message().summary,
         "Release Teardown Interrupted"
     );
     assert!(world.release_installed().await);

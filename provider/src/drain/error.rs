@@ -2,8 +2,8 @@
 
 use std::time::Duration;
 
+use super::message::DrainMessage;
 use gitlab_runner_api::GitlabError;
-use tfplugin::Diagnostic;
 
 use crate::kube::KubeError;
 
@@ -101,9 +101,9 @@ pub enum DrainError {
 }
 
 impl DrainError {
-    /// The diagnostic Terraform shows: a Title Case summary, what happened, what state things
-    /// are in, and what to do next.
-    pub fn to_diagnostic(&self) -> Diagnostic {
+    /// What Terraform shows (the release makes it an error diagnostic): a Title Case summary,
+    /// what happened, what state things are in, and what to do next.
+    pub fn message(&self) -> DrainMessage {
         match self {
             Self::Gitlab { stage, source, .. } => {
                 let next = if source.is_auth_failure() {
@@ -113,26 +113,28 @@ impl DrainError {
                 } else {
                     "GitLab kept failing; run the command again when it is reachable."
                 };
-                Diagnostic::error(
+                DrainMessage::new(
                     "GitLab Request Failed During Drain",
                     format!("{self}.\n\n{}\n\n{next}", state_note(*stage, None)),
                 )
             }
             Self::Kube { stage, source, .. } => {
-                let mut diagnostic = source.diagnostic();
-                diagnostic.detail = format!(
-                    "While {}: {}\n\n{}",
-                    stage.describe(),
-                    diagnostic.detail,
-                    state_note(*stage, None)
-                );
-                diagnostic
+                let diagnostic = source.diagnostic();
+                DrainMessage::new(
+                    diagnostic.summary,
+                    format!(
+                        "While {}: {}\n\n{}",
+                        stage.describe(),
+                        diagnostic.detail,
+                        state_note(*stage, None)
+                    ),
+                )
             }
-            Self::Watch { stage, .. } => Diagnostic::error(
+            Self::Watch { stage, .. } => DrainMessage::new(
                 "Cannot Watch Pods During Drain",
                 format!("{self}.\n\n{}", state_note(*stage, None)),
             ),
-            Self::ReleaseRead { .. } => Diagnostic::error(
+            Self::ReleaseRead { .. } => DrainMessage::new(
                 "Cannot Read The Helm Release",
                 format!(
                     "{self}.\n\nNothing was deleted. Check the provider's access to Secrets in the \
@@ -149,7 +151,7 @@ impl DrainError {
                     .iter()
                     .map(|line| format!("\n  - {line}"))
                     .collect();
-                Diagnostic::error(
+                DrainMessage::new(
                     "Runner Drain Timed Out",
                     format!(
                         "{self}:{jobs}\n\n{}\n\nWait for the jobs (or cancel them in GitLab) and run \
@@ -159,7 +161,7 @@ impl DrainError {
                     ),
                 )
             }
-            Self::TimedOut { stage, .. } => Diagnostic::error(
+            Self::TimedOut { stage, .. } => DrainMessage::new(
                 "Release Teardown Timed Out",
                 format!(
                     "{self}.\n\n{}\n\nRaise the timeouts block's value and run the command again.",
@@ -168,14 +170,14 @@ impl DrainError {
             ),
             Self::Cancelled {
                 stage, runner_id, ..
-            } => Diagnostic::error(
+            } => DrainMessage::new(
                 "Release Teardown Interrupted",
                 format!(
                     "{self}.\n\n{}\n\nRun the command again to resume the drain.",
                     state_note(*stage, *runner_id)
                 ),
             ),
-            Self::Uninstall { .. } => Diagnostic::error(
+            Self::Uninstall { .. } => DrainMessage::new(
                 "Release Uninstall Failed",
                 format!(
                     "{self}.\n\nThe runner manager is stopped and the runner paused; run the command \
@@ -254,7 +256,7 @@ mod tests {
                 }],
             },
         };
-        let diagnostic = error.to_diagnostic();
+        let diagnostic = error.message();
         assert_eq!(diagnostic.summary, "Runner Drain Timed Out");
         assert_eq!(
             diagnostic.detail,
@@ -273,7 +275,7 @@ mod tests {
             release: "runners/ci".into(),
             runner_id: None,
         }
-        .to_diagnostic();
+        .message();
         assert_eq!(diagnostic.summary, "Release Teardown Interrupted");
         assert!(diagnostic.detail.contains("the release is still installed"));
         assert!(

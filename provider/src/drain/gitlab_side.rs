@@ -3,12 +3,11 @@
 
 use std::time::Duration;
 
-use super::warning::DrainWarning;
+use super::message::DrainMessage;
 use gitlab_runner_api::{
     CancellationToken, ClientConfig, Deletion, ExposeSecret, GitlabClient, GitlabError,
     RetryPolicy, SecretString, retry,
 };
-use tfplugin::Diagnostic;
 use tokio::time::Instant;
 
 use super::gitlab_url::{HostMismatch, drain_api_url};
@@ -26,11 +25,11 @@ pub enum GitlabAccessError {
 }
 
 impl GitlabAccessError {
-    /// The error diagnostic for the drain of `release`.
-    pub fn to_diagnostic(&self, release: &str) -> Diagnostic {
+    /// What Terraform shows for the drain of `release` (the release makes it an error).
+    pub fn message(&self, release: &str) -> DrainMessage {
         match self {
-            Self::HostMismatch(mismatch) => mismatch.to_diagnostic(release),
-            Self::Client(error) => Diagnostic::error(
+            Self::HostMismatch(mismatch) => mismatch.message(release),
+            Self::Client(error) => DrainMessage::new(
                 "Invalid GitLab Settings",
                 format!(
                     "{error}. Fix the provider's gitlab block (or GITLAB_BASE_URL / GITLAB_TOKEN)."
@@ -171,8 +170,8 @@ impl GitlabAccess {
 }
 
 /// The warning for a token that may not see every job.
-pub fn partial_visibility_warning(runner_id: u64) -> DrainWarning {
-    DrainWarning::new(
+pub fn partial_visibility_warning(runner_id: u64) -> DrainMessage {
+    DrainMessage::new(
         "GitLab Token May Not See Every Job",
         format!(
             "The GitLab token is not an administrator's (or cannot tell), so GitLab lists only the \
@@ -184,8 +183,8 @@ pub fn partial_visibility_warning(runner_id: u64) -> DrainWarning {
 }
 
 /// The warning for a drain without GitLab access.
-pub fn no_gitlab_warning(release: &str) -> DrainWarning {
-    DrainWarning::new(
+pub fn no_gitlab_warning(release: &str) -> DrainMessage {
+    DrainMessage::new(
         "Draining Without GitLab Access",
         format!(
             "No GitLab access is configured (an access token in the provider gitlab block or \
@@ -244,7 +243,7 @@ mod tests {
             "{refused:?}"
         );
         assert_eq!(
-            refused.to_diagnostic("ci/runner").summary,
+            refused.message("ci/runner").summary,
             "GitLab API Host Differs From gitlab_url"
         );
         // Without a token nothing is sent anywhere, so there is nothing to refuse.

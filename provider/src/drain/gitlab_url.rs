@@ -10,7 +10,7 @@
 
 use std::fmt;
 
-use tfplugin::{AttributePath, Diagnostic};
+use super::message::DrainMessage;
 use url::Url;
 
 use crate::config::{GitLabSettings, UrlSource};
@@ -62,8 +62,9 @@ pub struct HostMismatch {
 }
 
 impl HostMismatch {
-    /// The error diagnostic, at the release's `gitlab_url`; `release` names the release.
-    pub fn to_diagnostic(&self, release: &str) -> Diagnostic {
+    /// What Terraform shows (the release makes it an error at its `gitlab_url`); `release` names
+    /// the release.
+    pub fn message(&self, release: &str) -> DrainMessage {
         let opt_out = match self.setting {
             UrlSource::Attribute => {
                 "set allow_different_host = true in the provider's gitlab block"
@@ -73,7 +74,7 @@ impl HostMismatch {
                  GITLAB_ALLOW_DIFFERENT_HOST=true)"
             }
         };
-        Diagnostic::error(
+        DrainMessage::new(
             "GitLab API Host Differs From gitlab_url",
             format!(
                 "The drain of release {release} would send the GitLab token and the runner's \
@@ -88,7 +89,6 @@ impl HostMismatch {
                 gitlab_host = self.gitlab_host,
             ),
         )
-        .at(AttributePath::new("gitlab_url"))
     }
 }
 
@@ -248,14 +248,10 @@ mod tests {
                 gitlab_host: "gitlab.internal".into(),
             }
         );
-        let diagnostic = error.to_diagnostic("ci/runner");
+        let diagnostic = error.message("ci/runner");
         assert_eq!(
             diagnostic.summary,
             "GitLab API Host Differs From gitlab_url"
-        );
-        assert_eq!(
-            diagnostic.attribute.map(|path| path.to_string()).as_deref(),
-            Some("gitlab_url")
         );
         for part in [
             "release ci/runner",

@@ -32,6 +32,7 @@ mod gitlab_url;
 mod identity;
 mod job_pods;
 mod manager;
+mod message;
 mod pod_watch;
 mod removal;
 mod running;
@@ -39,7 +40,6 @@ mod settings;
 mod target;
 mod teardown;
 mod wait;
-mod warning;
 
 pub use error::{DrainError, Stage};
 pub use gitlab_side::{GitlabAccess, GitlabAccessError, JobVisibility, no_gitlab_warning};
@@ -48,8 +48,8 @@ pub use identity::{RUNNER_TOKEN_KEY, job_pod_selector, token_from_secret};
 pub use job_pods::{
     ID_SHORT_LABEL, JobPod, JobPodSelector, MANAGER_NAME_LABEL, is_running_job_pod,
 };
+pub use message::DrainMessage;
 pub use running::RunningWork;
 pub use settings::{DEFAULT_DRAIN_TIMEOUT, DrainSettings, InvalidOnDrainTimeout, OnDrainTimeout};
 pub use target::{DrainTarget, ObjectRef, ReleaseLayout, chart_fullname};
 pub use teardown::{DrainReport, Drained, Teardown, UpdateDrainFailure, plan_warnings};
-pub use warning::DrainWarning;

@@ -5,7 +5,7 @@
 use std::future::Future;
 use std::time::Duration;
 
-use super::warning::DrainWarning;
+use super::message::DrainMessage;
 use gitlab_runner_api::{CancellationToken, Deletion, GitlabError, SecretString};
 use tokio::time::Instant;
 
@@ -57,7 +57,7 @@ pub struct DrainReport {
     /// The runner's id in GitLab, when known.
     pub runner_id: Option<u64>,
     /// Warnings to show (no GitLab access, partial job visibility, forced drain, runner kept).
-    pub warnings: Vec<DrainWarning>,
+    pub warnings: Vec<DrainMessage>,
     /// How long the wait for running jobs took.
     pub waited: Duration,
     /// Whether jobs were cut off (`on_drain_timeout = "force"`).
@@ -95,7 +95,7 @@ pub struct UpdateDrainFailure {
 }
 
 /// Warnings a plan can show for a release's destroy (no GitLab access configured).
-pub fn plan_warnings(gitlab_access_configured: bool, release: &str) -> Vec<DrainWarning> {
+pub fn plan_warnings(gitlab_access_configured: bool, release: &str) -> Vec<DrainMessage> {
     if gitlab_access_configured {
         Vec::new()
     } else {
@@ -262,7 +262,7 @@ impl Teardown {
         .map_err(|source| (None, self.kube_error(Stage::Pause, source, None)))?;
         let selector = job_pod_selector(token.as_ref(), self.target.runner_name.as_deref());
         if selector.is_none() {
-            report.warnings.push(DrainWarning::new(
+            report.warnings.push(DrainMessage::new(
                 "Job Pods Cannot Be Found",
                 format!(
                     "The token Secret {}/{} holds no runner token and no runner name is set, so \
@@ -325,7 +325,7 @@ impl Teardown {
                         .map(|line| format!("\n  - {line}"))
                         .collect();
                     drained.report.forced = true;
-                    drained.report.warnings.push(DrainWarning::new(
+                    drained.report.warnings.push(DrainMessage::new(
                         "Running Jobs Cut Off",
                         format!(
                             "Jobs were still running on the runner of release {release} after \
@@ -384,7 +384,7 @@ impl Teardown {
             (None, None) => None,
         };
         let Some(runner_id) = runner_id else {
-            report.warnings.push(DrainWarning::new(
+            report.warnings.push(DrainMessage::new(
                 "Runner Not Found In GitLab",
                 format!(
                     "GitLab does not know the runner token of release {release} (the runner was \
@@ -479,7 +479,7 @@ impl Teardown {
         let runner_id = report.runner_id.or(self.settings.runner_id);
         if !self.settings.deletes_runner() {
             if let Some(id) = runner_id {
-                report.warnings.push(DrainWarning::new(
+                report.warnings.push(DrainMessage::new(
                     "GitLab Runner Left Paused",
                     format!(
                         "Release {release} is uninstalled; GitLab runner {id} is paused and kept. \
@@ -491,7 +491,7 @@ impl Teardown {
             return Ok(());
         }
         let (Some(access), Some(id)) = (&self.gitlab, runner_id) else {
-            report.warnings.push(DrainWarning::new(
+            report.warnings.push(DrainMessage::new(
                 "GitLab Runner Not Deleted",
                 format!(
                     "delete_runner_on_destroy is set, but {} so the runner of release {release} \

@@ -12,8 +12,8 @@ use tokio::time::Instant;
 use super::model::ReleaseModel;
 use crate::ProviderConfig;
 use crate::drain::{
-    DEFAULT_DRAIN_TIMEOUT, DrainReport, DrainSettings, DrainTarget, DrainWarning, GitlabAccess,
-    InvalidOnDrainTimeout, OnDrainTimeout, Teardown,
+    DEFAULT_DRAIN_TIMEOUT, DrainError, DrainMessage, DrainReport, DrainSettings, DrainTarget,
+    GitlabAccess, GitlabAccessError, HostMismatch, InvalidOnDrainTimeout, OnDrainTimeout, Teardown,
 };
 
 /// The `[runners.kubernetes] namespace` of a rendered runner `config.toml`, when it is a plain
@@ -91,7 +91,7 @@ async fn teardown_for(
         .map_err(|error| Diagnostics::from(error.diagnostic()))?;
     // The runner's own GitLab (or a base_url on its host): checked before anything is sent.
     let gitlab = GitlabAccess::for_release(config.gitlab.as_ref(), model.gitlab_url.as_deref())
-        .map_err(|error| Diagnostics::from(error.to_diagnostic(&target_for(model).id())))?;
+        .map_err(|error| Diagnostics::from(access_diagnostic(&error, &target_for(model).id())))?;
     Ok(Teardown {
         kube,
         gitlab,
@@ -103,8 +103,31 @@ async fn teardown_for(
 }
 
 /// The drain's warning as Terraform shows it.
-pub fn warning_diagnostic(warning: DrainWarning) -> Diagnostic {
+pub fn warning_diagnostic(warning: DrainMessage) -> Diagnostic {
     Diagnostic::warning(warning.summary, warning.detail)
+}
+
+/// The drain's error as Terraform shows it.
+pub fn error_diagnostic(error: &DrainError) -> Diagnostic {
+    let message = error.message();
+    Diagnostic::error(message.summary, message.detail)
+}
+
+/// A GitLab base URL on another host than the release's `gitlab_url`, at that attribute.
+pub fn host_mismatch_diagnostic(mismatch: &HostMismatch, release: &str) -> Diagnostic {
+    let message = mismatch.message(release);
+    Diagnostic::error(message.summary, message.detail).at(AttributePath::new("gitlab_url"))
+}
+
+/// GitLab settings the drain cannot use, as Terraform shows them.
+pub fn access_diagnostic(error: &GitlabAccessError, release: &str) -> Diagnostic {
+    match error {
+        GitlabAccessError::HostMismatch(mismatch) => host_mismatch_diagnostic(mismatch, release),
+        GitlabAccessError::Client(_) => {
+            let message = error.message(release);
+            Diagnostic::error(message.summary, message.detail)
+        }
+    }
 }
 
 fn report_into(report: DrainReport, diagnostics: &mut Diagnostics) {
@@ -129,14 +152,14 @@ where
     let drained = teardown
         .before_uninstall()
         .await
-        .map_err(|error| Diagnostics::from(error.to_diagnostic()))?;
+        .map_err(|error| Diagnostics::from(error_diagnostic(&error)))?;
     if drained.layout.is_some() {
         uninstall().await?;
     }
     let report = teardown
         .after_uninstall(drained)
         .await
-        .map_err(|error| Diagnostics::from(error.to_diagnostic()))?;
+        .map_err(|error| Diagnostics::from(error_diagnostic(&error)))?;
     report_into(report, diagnostics);
     Ok(())
 }
@@ -177,7 +200,7 @@ where
         Err(failure) => {
             // The drain resumed what it paused, or says what it could not resume.
             *left_paused = failure.left_paused.or(*left_paused);
-            return Err(Diagnostics::from(failure.error.to_diagnostic()).into());
+            return Err(Diagnostics::from(error_diagnostic(&failure.error)).into());
         }
     };
     if drained.was_paused == Some(true) && drained.report.runner_id == *left_paused {
@@ -198,7 +221,7 @@ where
             report_into(report, diagnostics);
         }
         Err(error) => {
-            diagnostics.push(error.to_diagnostic());
+            diagnostics.push(error_diagnostic(&error));
             diagnostics.push(left_paused_warning(ours, &prior.namespace, &prior.name));
             *left_paused = ours.or(*left_paused);
         }
@@ -257,7 +280,7 @@ async fn resume_with(
             *left_paused = None;
         }
         Err(error) => {
-            diagnostics.push(error.to_diagnostic());
+            diagnostics.push(error_diagnostic(&error));
             diagnostics.push(left_paused_warning(
                 Some(runner_id),
                 &teardown.target.namespace,

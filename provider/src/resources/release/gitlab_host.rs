@@ -41,7 +41,7 @@ pub fn mismatch(config: &ProviderConfig, document: &Document) -> Option<Diagnost
     let gitlab_url = string_attr(document, "gitlab_url")?;
     drain_api_url(settings, Some(gitlab_url))
         .err()
-        .map(|error| error.to_diagnostic(&release_id(document)))
+        .map(|error| super::drain::host_mismatch_diagnostic(&error, &release_id(document)))
 }
 
 /// Adds the mismatch error of a create or update plan to `diagnostics`. With
@@ -86,7 +86,7 @@ pub fn destroy_plan_diagnostics(ctx: &Context, prior_state: &Document) -> Diagno
             .map(super::drain::warning_diagnostic)
             .collect(),
         Err(error @ GitlabAccessError::HostMismatch(_)) => {
-            Diagnostics::from(error.to_diagnostic(&id))
+            Diagnostics::from(super::drain::access_diagnostic(&error, &id))
         }
         // Settings that cannot make a client fail the destroy itself, with their own message.
         Err(GitlabAccessError::Client(_)) => plan_warnings(false, &id)
