@@ -70,18 +70,21 @@ fn reason_for(code: u16) -> &'static str {
     }
 }
 
+/// A request header's text (`""` when absent or not text).
+fn header(req: &Request<Incoming>, name: hyper::header::HeaderName) -> String {
+    req.headers()
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_string()
+}
+
 /// Serves one request of the Kubernetes API listener.
 pub async fn handle(
     ctx: Arc<ApiContext>,
     req: Request<Incoming>,
 ) -> Result<Response<Body>, DropConnection> {
-    let header = |name: hyper::header::HeaderName| {
-        req.headers()
-            .get(name)
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or("")
-            .to_string()
-    };
+    let header = |name| header(&req, name);
     let mut record = RequestRecord {
         method: req.method().to_string(),
         path: req.uri().path().to_string(),
@@ -313,13 +316,7 @@ async fn dispatch(
             },
         )?;
     }
-    let header = |name: hyper::header::HeaderName| {
-        req.headers()
-            .get(name)
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or("")
-            .to_string()
-    };
+    let header = |name| header(&req, name);
     let content_type = header(hyper::header::CONTENT_TYPE);
     let user_agent = header(hyper::header::USER_AGENT);
     let as_table = table::wanted(&header(hyper::header::ACCEPT)) && target.subresource.is_none();
