@@ -25,10 +25,11 @@ pub struct GeneratedFile {
 pub enum DocsError {
     #[error("the schema JSON has no provider {0}")]
     MissingProvider(String),
-    #[error("reading {path}: {source}")]
+    /// The cause is part of the message (callers print it as text), so not also the `source()`.
+    #[error("reading {path}: {error}")]
     Read {
         path: PathBuf,
-        source: std::io::Error,
+        error: std::io::Error,
     },
 }
 
@@ -384,9 +385,9 @@ fn read_optional(path: &Path) -> Result<Option<String>, DocsError> {
     match fs::read_to_string(path) {
         Ok(s) => Ok(Some(s)),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-        Err(source) => Err(DocsError::Read {
+        Err(error) => Err(DocsError::Read {
             path: path.to_path_buf(),
-            source,
+            error,
         }),
     }
 }
@@ -418,6 +419,19 @@ fn normalize(text: &str) -> String {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn a_read_error_says_its_cause_once() {
+        let error = DocsError::Read {
+            path: PathBuf::from("docs/index.md.tmpl"),
+            error: std::io::Error::other("disk on fire"),
+        };
+        assert_eq!(
+            error.to_string(),
+            "reading docs/index.md.tmpl: disk on fire"
+        );
+        assert!(std::error::Error::source(&error).is_none());
+    }
 
     #[test]
     fn type_names_read_as_words() {
