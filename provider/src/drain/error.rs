@@ -48,20 +48,20 @@ impl Stage {
 #[derive(Debug, thiserror::Error)]
 pub enum DrainError {
     /// GitLab refused or failed a call that matters (401/403, an outage past the deadline, …).
-    #[error("{} for release {release}: {source}", stage.describe())]
+    /// The cause is part of the message (shown as text), so not also the `source()`.
+    #[error("{} for release {release}: {error}", stage.describe())]
     Gitlab {
         stage: Stage,
         release: String,
-        #[source]
-        source: GitlabError,
+        error: GitlabError,
     },
     /// A Kubernetes request failed.
-    #[error("{} for release {release}: {source}", stage.describe())]
+    /// The cause is part of the message (shown as text), so not also the `source()`.
+    #[error("{} for release {release}: {error}", stage.describe())]
     Kube {
         stage: Stage,
         release: String,
-        #[source]
-        source: KubeError,
+        error: KubeError,
     },
     /// Watching pods failed in a way retrying cannot fix.
     #[error("{} for release {release}: {message}", stage.describe())]
@@ -105,10 +105,10 @@ impl DrainError {
     /// what happened, what state things are in, and what to do next.
     pub fn message(&self) -> DrainMessage {
         match self {
-            Self::Gitlab { stage, source, .. } => {
-                let next = if source.is_auth_failure() {
+            Self::Gitlab { stage, error, .. } => {
+                let next = if error.is_auth_failure() {
                     "Fix the GitLab token (provider gitlab block or GITLAB_TOKEN) and run the command again."
-                } else if matches!(source, GitlabError::Tls { .. }) {
+                } else if matches!(error, GitlabError::Tls { .. }) {
                     "If GitLab uses a private CA, set ca_certificate in the provider's gitlab block to its certificate (PEM) and run the command again."
                 } else {
                     "GitLab kept failing; run the command again when it is reachable."
@@ -118,8 +118,8 @@ impl DrainError {
                     format!("{self}.\n\n{}\n\n{next}", state_note(*stage, None)),
                 )
             }
-            Self::Kube { stage, source, .. } => {
-                let diagnostic = source.diagnostic();
+            Self::Kube { stage, error, .. } => {
+                let diagnostic = error.diagnostic();
                 DrainMessage::new(
                     diagnostic.summary,
                     format!(
@@ -228,6 +228,20 @@ pub fn humanize(duration: Duration) -> String {
 mod tests {
     use super::*;
     use crate::drain::job_pods::JobPod;
+
+    #[test]
+    fn a_kube_failure_says_its_cause_once() {
+        let error = DrainError::Kube {
+            stage: Stage::Pause,
+            release: "ci/runner".into(),
+            error: KubeError::ConnectionUnknown {
+                attributes: "host".into(),
+            },
+        };
+        let text = error.to_string();
+        assert_eq!(text.matches("is not known yet (host)").count(), 1, "{text}");
+        assert!(std::error::Error::source(&error).is_none());
+    }
 
     #[test]
     fn durations_read_like_terraform_durations() {

@@ -547,7 +547,7 @@ impl Teardown {
         DrainError::Gitlab {
             stage,
             release: self.target.id(),
-            source,
+            error: source,
         }
     }
 
@@ -562,7 +562,7 @@ impl Teardown {
         DrainError::Kube {
             stage,
             release: self.target.id(),
-            source,
+            error: source,
         }
     }
 
