@@ -6,7 +6,9 @@
 //!     for all releases: time per release and API requests per release (from the test server's
 //!     request log), vs the helm loop; with `GITLABRUNNER_BASELINE_PROVIDER_BIN` set, the same
 //!     for that provider build (e.g. the one before shared reads), and the ratio;
-//! (b) wall time of `terraform plan` over the releases.
+//! (b) wall time of `terraform plan` over the releases;
+//! (c) (a) again with 5 ms added to every API answer (fault injection), as from an API server
+//!     across a network — where requests, not decoding, dominate.
 //! Targets (issue 13): at 50 releases, ≤ 2 requests per release and a time per release ≥ 3×
 //! lower than the baseline's.
 //!
@@ -24,6 +26,7 @@ use std::time::{Duration, Instant};
 
 use acceptance::tools::workspace_root;
 use acceptance::{KubeWorld, TerraformWorkdir};
+use kube_test_server::{Fault, FaultAction};
 use tfplugin::codec::{json as tfjson, msgpack};
 use tfplugin::proto::tfplugin6 as pb;
 use tfplugin::proto::tfplugin6::provider_client::ProviderClient;
@@ -33,6 +36,8 @@ const SIZES: [usize; 3] = [10, 50, 200];
 const TARGET_REQUESTS: f64 = 2.0;
 /// Baseline time per release / new time per release, at 50 releases.
 const TARGET_SPEEDUP: f64 = 3.0;
+/// Latency added to every API answer in (c).
+const API_LATENCY_MS: u64 = 5;
 
 fn config(world: &KubeWorld, helm: &Path, namespace: &str, releases: usize) -> String {
     format!(
@@ -258,13 +263,25 @@ fn refresh(
     dir: &TerraformWorkdir,
     provider: &Path,
     releases: usize,
+    latency_ms: Option<u64>,
 ) -> Refresh {
     let admin = world
         .admin()
         .expect("benchmarks run against the API test server");
     let helm = &world.tools().helm4;
     admin.clear_requests().unwrap();
+    if let Some(ms) = latency_ms {
+        admin
+            .inject_fault(&Fault {
+                method: Some("GET".into()),
+                path: "*".into(),
+                count: 1_000_000,
+                action: FaultAction::Latency { ms },
+            })
+            .unwrap();
+    }
     let took = runtime.block_on(read_all_over_grpc(world, helm, dir, provider, 10));
+    admin.clear_faults().unwrap();
     let requests = admin
         .requests()
         .unwrap()
@@ -312,14 +329,37 @@ fn main() {
         .success();
 
         // (a) ReadResource, after one warm-up run.
-        let _warm = refresh(&runtime, &world, &dir, &tools.provider, releases);
-        let new = refresh(&runtime, &world, &dir, &tools.provider, releases);
+        let _warm = refresh(&runtime, &world, &dir, &tools.provider, releases, None);
+        let new = refresh(&runtime, &world, &dir, &tools.provider, releases, None);
         // A baseline that cannot read this state (another schema) is reported, not fatal.
         let old = baseline.as_deref().and_then(|provider| {
             std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                refresh(&runtime, &world, &dir, provider, releases)
+                refresh(&runtime, &world, &dir, provider, releases, None)
             }))
             .map_err(|_| eprintln!("the baseline provider failed to refresh; see above"))
+            .ok()
+        });
+        // (c) The same with API_LATENCY_MS added to every API answer, as from an API server
+        // across a network (the test server answers in well under a millisecond).
+        let remote_new = refresh(
+            &runtime,
+            &world,
+            &dir,
+            &tools.provider,
+            releases,
+            Some(API_LATENCY_MS),
+        );
+        let remote_old = baseline.as_deref().and_then(|provider| {
+            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                refresh(
+                    &runtime,
+                    &world,
+                    &dir,
+                    provider,
+                    releases,
+                    Some(API_LATENCY_MS),
+                )
+            }))
             .ok()
         });
         let helm = ms(helm_loop(&world, &tools.helm4, &namespace, releases)) / releases as f64;
@@ -372,6 +412,17 @@ fn main() {
                 }
             );
         }
+        println!(
+            "{releases:>3} releases | (c) +{API_LATENCY_MS} ms per API answer: this build {:.2} ms/release{}",
+            remote_new.per_release_ms,
+            remote_old
+                .map(|old| format!(
+                    ", baseline {:.2} ms/release: {:.1}x faster",
+                    old.per_release_ms,
+                    old.per_release_ms / remote_new.per_release_ms
+                ))
+                .unwrap_or_default()
+        );
         println!(
             "{releases:>3} releases | (b) terraform plan (refresh of {releases}): {:.1} ms, {:.2} ms/release",
             ms(plan_time),
