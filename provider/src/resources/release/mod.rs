@@ -36,8 +36,8 @@ pub mod runner;
 pub mod schema;
 pub mod source;
 mod state;
-mod validators;
 mod teardown;
+mod validators;
 
 use std::time::Duration;
 
