@@ -32,11 +32,11 @@ pub async fn client_for(config: &ProviderConfig) -> Result<kube::Client, KubeErr
     let resolved = config
         .kubernetes
         .resolve(&env)
-        .map_err(|source| KubeError::Connection { source })?;
+        .map_err(|error| KubeError::Connection { error })?;
     let client = resolved
         .client()
         .await
-        .map_err(|source| KubeError::Connection { source })?;
+        .map_err(|error| KubeError::Connection { error })?;
     if let (Some(runtime), Ok(mut clients)) = (runtime, CLIENTS.lock()) {
         clients.push((runtime, config.kubernetes.clone(), client.clone()));
     }

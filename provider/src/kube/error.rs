@@ -18,11 +18,9 @@ use super::request::Verb;
 #[derive(Debug, thiserror::Error)]
 pub enum KubeError {
     /// The provider's `kubernetes` settings do not give a usable connection.
-    #[error("cannot connect to Kubernetes: {source}")]
-    Connection {
-        #[source]
-        source: ConnectionError,
-    },
+    /// The cause is part of the message (shown as text), so not also the `source()`.
+    #[error("cannot connect to Kubernetes: {error}")]
+    Connection { error: ConnectionError },
 
     /// The provider configuration is not known yet (plan of a cluster created in the same apply).
     #[error("the provider's Kubernetes connection is not known yet ({attributes})")]
@@ -109,10 +107,10 @@ impl KubeError {
     /// The diagnostic for this error: a Title Case summary and a detail saying what to do.
     pub fn diagnostic(&self) -> Diagnostic {
         match self {
-            KubeError::Connection { source } => Diagnostic::error(
+            KubeError::Connection { error } => Diagnostic::error(
                 "Invalid Kubernetes Connection",
                 format!(
-                    "{source}. Check the provider's `kubernetes` block (or the KUBE_* variables / KUBECONFIG it falls back to)."
+                    "{error}. Check the provider's `kubernetes` block (or the KUBE_* variables / KUBECONFIG it falls back to)."
                 ),
             ),
             KubeError::ConnectionUnknown { attributes } => Diagnostic::error(
@@ -287,6 +285,18 @@ mod tests {
 
     fn action(verb: Verb) -> Action {
         Action::new(verb, "secrets", "", "runners", "runner-token")
+    }
+
+    #[test]
+    fn a_connection_error_says_its_cause_once() {
+        let error = KubeError::Connection {
+            error: ConnectionError::ConfigMerge {
+                reason: "two clusters named a".into(),
+            },
+        };
+        let text = error.to_string();
+        assert_eq!(text.matches("two clusters named a").count(), 1, "{text}");
+        assert!(std::error::Error::source(&error).is_none());
     }
 
     #[test]

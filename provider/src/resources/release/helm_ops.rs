@@ -37,7 +37,7 @@ impl Helm {
         let connection = config
             .kubernetes
             .resolve(&env)
-            .map_err(|source| KubeError::Connection { source }.diagnostic())?;
+            .map_err(|error| KubeError::Connection { error }.diagnostic())?;
         Ok(Helm {
             helm_path: config.helm_path.as_deref().map(PathBuf::from),
             runner: tokio::sync::OnceCell::new(),
