@@ -93,8 +93,9 @@ impl DriftReport {
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum DriftError {
+    /// The manifest error's message is part of this one, so it is not also the `source()`.
     #[error("the release manifest could not be parsed: {0}")]
-    Manifest(#[from] ManifestError),
+    Manifest(ManifestError),
     #[error("could not read {kind} {name:?}{}: {cause}", namespace.as_ref().map(|ns| format!(" in namespace {ns:?}")).unwrap_or_default())]
     Api {
         kind: String,
@@ -107,6 +108,12 @@ pub enum DriftError {
     },
     #[error(transparent)]
     Release(#[from] ReleaseReadError),
+}
+
+impl From<ManifestError> for DriftError {
+    fn from(error: ManifestError) -> DriftError {
+        DriftError::Manifest(error)
+    }
 }
 
 /// Compares one manifest object with its live state (`None` = not found) under the default
@@ -394,6 +401,19 @@ pub async fn inspect_release_shared(
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn a_manifest_error_says_its_cause_once() {
+        let error = DriftError::from(ManifestError::Incomplete {
+            index: 1,
+            missing: "metadata.name",
+        });
+        assert_eq!(
+            error.to_string(),
+            "the release manifest could not be parsed: manifest document 1 has no metadata.name"
+        );
+        assert!(std::error::Error::source(&error).is_none());
+    }
 
     fn object(kind: &str, api_version: &str, body: serde_json::Value) -> ManifestObject {
         let manifest = serde_json::to_string(&body).unwrap();
