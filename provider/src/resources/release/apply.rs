@@ -352,7 +352,13 @@ async fn deploy(
     }
     if let (Some(settings), Ok(Some(after))) = (&settings, &after) {
         settings
-            .store(&client, namespace, name, &after.latest)
+            .store(
+                &client,
+                namespace,
+                name,
+                &after.latest,
+                &read_back_budget(budget),
+            )
             .await;
     }
     match (outcome, after) {
@@ -517,6 +523,7 @@ pub async fn read(
             &model.name,
             state.value_type(),
             record.description.as_deref(),
+            &live::read_budget(),
         )
         .await
     {

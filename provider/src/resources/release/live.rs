@@ -25,7 +25,7 @@ use crate::kube::{Action, Budget, FIELD_MANAGER, KubeError, Verb, classify};
 /// failures before it reports them.
 const READ_LIMIT: Duration = Duration::from_secs(10);
 
-fn read_budget() -> Budget {
+pub(super) fn read_budget() -> Budget {
     Budget::with_token(READ_LIMIT, CancellationToken::new())
 }
 

@@ -27,6 +27,8 @@ use sha2::{Digest as _, Sha256};
 use tfplugin::codec::json;
 use tfplugin::{Attribute, AttributePath, Block, Type, Value};
 
+use crate::kube::{Action, Budget, KubeError, Verb, classify};
+
 /// Start of a description that carries a settings record (or its digest).
 pub const PREFIX: &str = "terraform-provider-gitlabrunner settings: ";
 const DIGEST_PREFIX: &str = "sha256:";
@@ -94,17 +96,28 @@ impl Settings {
     /// Writes the record Secret when helm's newest revision `latest` was made with this
     /// record's description (not when helm recorded nothing, or rolled back). Failures are
     /// logged: import then restores schema defaults only, as for a release made elsewhere.
+    /// Transient API errors are retried (the whole GET + server-side apply, which is idempotent)
+    /// within `budget`; permanent ones are logged after one answer.
     pub async fn store(
         &self,
         client: &kube::Client,
         namespace: &str,
         release: &str,
         latest: &ReleaseRecord,
+        budget: &Budget,
     ) {
         if latest.description.as_deref() != Some(self.description().as_str()) {
             return;
         }
-        if let Err(error) = self.write(client, namespace, release, latest.version).await {
+        let action = record_action(Verb::Patch, namespace, release);
+        let written = budget
+            .retry_classified(
+                &action,
+                || self.write(client, namespace, release, latest.version),
+                |error, attempts| record_error(&action, error, attempts),
+            )
+            .await;
+        if let Err(error) = written {
             tracing::warn!(
                 release,
                 namespace,
@@ -190,6 +203,23 @@ pub enum RecordError {
     DigestMismatch,
 }
 
+/// `<verb> secrets "gitlabrunner.settings.v1.<release>"`.
+fn record_action(verb: Verb, namespace: &str, release: &str) -> Action {
+    Action::new(verb, "secrets", "", namespace, secret_name(release))
+}
+
+/// A record failure as a [`KubeError`]: the client's errors classified (so transient ones are
+/// retried), everything else permanent.
+fn record_error(action: &Action, error: RecordError, attempts: u32) -> KubeError {
+    match error {
+        RecordError::Api(error) => classify(action, error, attempts),
+        other => KubeError::Other {
+            action: Box::new(action.clone()),
+            message: other.to_string(),
+        },
+    }
+}
+
 impl From<kube::Error> for RecordError {
     fn from(error: kube::Error) -> RecordError {
         RecordError::Api(error)
@@ -247,18 +277,28 @@ fn values_hold_credentials(config: &Value) -> bool {
 /// The recorded attributes for a revision with `description`: from the record Secret when the
 /// description names a digest, from the description itself for releases installed by older
 /// versions of the provider. `None` (logged) when there is no record or it cannot be used.
+/// Transient API errors are retried within `budget`.
 pub async fn load(
     client: &kube::Client,
     namespace: &str,
     release: &str,
     ty: &Type,
     description: Option<&str>,
+    budget: &Budget,
 ) -> Option<Value> {
     let text = description?.strip_prefix(PREFIX)?;
     let Some(digest) = text.strip_prefix(DIGEST_PREFIX) else {
         return decode_json(ty, text);
     };
-    match read_secret(client, namespace, release, digest).await {
+    let action = record_action(Verb::Get, namespace, release);
+    let read = budget
+        .retry_classified(
+            &action,
+            || read_secret(client, namespace, release, digest),
+            |error, attempts| record_error(&action, error, attempts),
+        )
+        .await;
+    match read {
         Ok(json) => decode_json(ty, &json),
         Err(error) => {
             tracing::warn!(release, namespace, %error, "the settings record cannot be restored");
