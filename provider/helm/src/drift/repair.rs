@@ -44,6 +44,20 @@ pub enum RepairError {
         paths: String,
         reason: String,
     },
+    /// The API server refused the patch or could not be reached; the client's error is kept so
+    /// the caller can tell a transient failure (retry the whole repair: it reads again first)
+    /// from a permanent one — a 409/422 from the `test` operations means the object changed.
+    #[error("could not remove {paths} from {kind} {name:?}{}: {cause}", namespace.as_ref().map(|ns| format!(" in namespace {ns:?}")).unwrap_or_default())]
+    Rejected {
+        kind: String,
+        /// The resource's plural and API group, for RBAC-aware messages.
+        plural: String,
+        group: String,
+        namespace: Option<String>,
+        name: String,
+        paths: String,
+        cause: Box<kube::Error>,
+    },
 }
 
 impl From<ManifestError> for RepairError {
@@ -54,7 +68,9 @@ impl From<ManifestError> for RepairError {
 
 /// Removes, from every object of `manifest`, the fields and list elements that managers counted
 /// by `policy` added. One GET per object, one PATCH per object that has additions (as
-/// `field_manager`).
+/// `field_manager`). Nothing is retried here: API failures come back with the client's error
+/// ([`RepairError::Read`], [`RepairError::Rejected`]) so the caller's retry policy can run the
+/// whole repair again — safe, since each patch is guarded by the `resourceVersion` it read.
 pub async fn remove_additions(
     client: &kube::Client,
     release_namespace: &str,
@@ -101,12 +117,14 @@ pub async fn remove_additions(
         );
         api.patch(&object.name, &params, &Patch::<()>::Json(patch))
             .await
-            .map_err(|error| RepairError::Patch {
+            .map_err(|error| RepairError::Rejected {
                 kind: object.kind.clone(),
+                plural: resource.plural.clone(),
+                group: resource.group.clone(),
                 namespace: object.namespace.clone(),
                 name: object.name.clone(),
                 paths: paths.join(", "),
-                reason: error.to_string(),
+                cause: Box::new(error),
             })?;
         removed.push(Removed {
             kind: object.kind.clone(),

@@ -366,8 +366,16 @@ async fn deploy(
             write_state(state, &after.latest, &wanted, true)?;
             // helm keeps what other field managers added: take it away (issue 12).
             let ignored = model.drift_ignore_field_managers.as_deref();
-            live::remove_additions(&client, repairing, namespace, &after.latest.manifest, ignored)
-                .await
+            live::remove_additions(
+                &client,
+                repairing,
+                namespace,
+                name,
+                &after.latest.manifest,
+                ignored,
+                &read_back_budget(budget),
+            )
+            .await
                 .map_err(Into::into)
         }
         (Ok(_), Ok(None)) => Err(Diagnostic::error(

@@ -7,7 +7,7 @@
 
 use std::time::Duration;
 
-use helm_driver::drift::repair::remove_additions as remove_foreign_additions;
+use helm_driver::drift::repair::{RepairError, remove_additions as remove_foreign_additions};
 use helm_driver::drift::{DriftPolicy, ReadCache, inspect_release_shared};
 use helm_driver::release::{newest_release, release_selector};
 use helm_driver::{
@@ -197,19 +197,31 @@ pub fn drift_lines(drifts: &[Drift]) -> Vec<String> {
 
 /// After an upgrade that repairs drift: removes what other field managers added to the release's
 /// objects, which `helm upgrade` keeps (see `helm_driver::drift::repair`). Nothing happens when
-/// the upgrade was not a repair.
+/// the upgrade was not a repair. Transient API errors repeat the whole repair (it reads each
+/// object again; each patch is guarded by the `resourceVersion` it read) within `budget`; a
+/// 409/422 (the object changed in between), 401, 403 or 404 is reported after one answer.
 pub async fn remove_additions(
     client: &kube::Client,
     repairing: bool,
     namespace: &str,
+    name: &str,
     manifest: &str,
     ignored: Option<&[String]>,
+    budget: &Budget,
 ) -> Result<(), Diagnostic> {
     if !repairing {
         return Ok(());
     }
     let policy = drift_policy(ignored);
-    match remove_foreign_additions(client, namespace, manifest, &policy, FIELD_MANAGER).await {
+    let action = repair_action(namespace, name);
+    let repaired = budget
+        .retry_classified(
+            &action,
+            || remove_foreign_additions(client, namespace, manifest, &policy, FIELD_MANAGER),
+            |error, attempts| repair_error(namespace, name, error, attempts),
+        )
+        .await;
+    match repaired {
         Ok(removed) => {
             for object in removed {
                 tracing::info!(kind = object.kind, name = object.name, fields = ?object.field_paths, "removed fields added outside Terraform");
@@ -223,6 +235,41 @@ pub async fn remove_additions(
                  The next plan shows what is left, and apply tries again."
             ),
         )),
+    }
+}
+
+/// The repair as a whole, for messages about failures that name no object.
+fn repair_action(namespace: &str, name: &str) -> Action {
+    Action::new(Verb::Patch, "objects of release", "", namespace, name)
+}
+
+/// A repair failure as a [`KubeError`]: reads and patches keep the client's error, so transient
+/// ones are retried; a manifest that cannot be parsed or a patch that cannot be built is
+/// permanent.
+fn repair_error(namespace: &str, name: &str, error: RepairError, attempts: u32) -> KubeError {
+    match error {
+        RepairError::Read(error) => drift_error(namespace, name, error, attempts),
+        RepairError::Rejected {
+            plural,
+            group,
+            namespace: object_namespace,
+            name: object,
+            cause,
+            ..
+        } => {
+            let action = Action::new(
+                Verb::Patch,
+                plural,
+                group,
+                object_namespace.unwrap_or_default(),
+                object,
+            );
+            classify(&action, *cause, attempts)
+        }
+        other => KubeError::Other {
+            action: Box::new(repair_action(namespace, name)),
+            message: other.to_string(),
+        },
     }
 }
 
