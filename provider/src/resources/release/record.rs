@@ -372,7 +372,174 @@ fn restore_for(block: &Block, state: &mut Value, recorded: &Value) {
 
 #[cfg(test)]
 mod tests {
+    use std::time::Duration;
+
+    use kube_test_server::{Fault, FaultAction, Options, TestCluster};
+    use tfplugin::CancellationToken;
+
     use super::*;
+
+    const NAMESPACE: &str = "ci";
+
+    async fn cluster() -> (TestCluster, kube::Client) {
+        let cluster = TestCluster::start(Options {
+            namespaces: vec![NAMESPACE.to_owned()],
+            ..Options::default()
+        })
+        .expect("the test server starts");
+        let client = kube_connection::KubernetesConnection {
+            config_path: Some(cluster.kubeconfig_path().to_string_lossy().into_owned()),
+            ..Default::default()
+        }
+        .resolve(&|_| None)
+        .expect("the kubeconfig resolves")
+        .client()
+        .await
+        .expect("a client");
+        (cluster, client)
+    }
+
+    fn fault(method: &str, path: String, code: u16) -> Fault {
+        Fault {
+            method: Some(method.to_owned()),
+            path,
+            count: 1,
+            action: FaultAction::Status {
+                code,
+                message: Some("injected".into()),
+            },
+        }
+    }
+
+    fn latest(release: &str, description: String) -> ReleaseRecord {
+        ReleaseRecord {
+            name: release.to_owned(),
+            namespace: NAMESPACE.to_owned(),
+            version: 1,
+            status: helm_driver::ReleaseStatus::Deployed,
+            chart_name: "gitlab-runner".into(),
+            chart_version: "0.1.0".into(),
+            app_version: None,
+            config: serde_json::json!({}),
+            manifest: String::new(),
+            first_deployed: None,
+            last_deployed: None,
+            description: Some(description),
+            apply_method: None,
+        }
+    }
+
+    /// The record Secret is written and read through the operation's Budget: a 503 is asked
+    /// again (and the call succeeds), a 403 is asked once.
+    #[tokio::test]
+    async fn the_record_secret_is_retried_on_a_503_and_asked_once_on_a_403() {
+        let (cluster, client) = cluster().await;
+        let admin = cluster.admin();
+        let secrets: Api<Secret> = Api::namespaced(client.clone(), NAMESPACE);
+        for release in ["runner", "denied"] {
+            let revision = Secret {
+                metadata: ObjectMeta {
+                    name: Some(format!("sh.helm.release.v1.{release}.v1")),
+                    ..ObjectMeta::default()
+                },
+                ..Secret::default()
+            };
+            secrets
+                .create(&kube::api::PostParams::default(), &revision)
+                .await
+                .expect("the revision Secret is created");
+        }
+        let ty = Type::object([("name", Type::String)]);
+        let config = Value::object([("name", Value::from("runner"))]);
+        let settings = encode_for(&Block::default(), &ty, &config).expect("a record");
+        let budget = Budget::with_token(Duration::from_secs(10), CancellationToken::new());
+        let owner = format!("/api/v1/namespaces/{NAMESPACE}/secrets/sh.helm.release.v1.*.v1");
+        let record = format!("/api/v1/namespaces/{NAMESPACE}/secrets/gitlabrunner.settings.v1.*");
+
+        admin.clear_requests().unwrap();
+        admin
+            .inject_fault(&fault("GET", owner.clone(), 503))
+            .unwrap();
+        admin
+            .inject_fault(&fault("PATCH", record.clone(), 503))
+            .unwrap();
+        settings
+            .store(
+                &client,
+                NAMESPACE,
+                "runner",
+                &latest("runner", settings.description()),
+                &budget,
+            )
+            .await;
+        let served: Vec<(String, u16)> = admin
+            .requests()
+            .unwrap()
+            .into_iter()
+            .map(|r| (r.method, r.status))
+            .collect();
+        assert_eq!(
+            served,
+            [
+                ("GET".to_owned(), 503),
+                ("GET".to_owned(), 200),
+                ("PATCH".to_owned(), 503),
+                ("GET".to_owned(), 200),
+                ("PATCH".to_owned(), 201),
+            ],
+            "the store is retried whole after each 503"
+        );
+
+        admin.clear_requests().unwrap();
+        admin
+            .inject_fault(&fault("GET", record.clone(), 503))
+            .unwrap();
+        let description = settings.description();
+        let loaded = load(
+            &client,
+            NAMESPACE,
+            "runner",
+            &ty,
+            Some(description.as_str()),
+            &budget,
+        )
+        .await;
+        assert!(loaded.is_some());
+        assert_eq!(loaded, decode(&ty, &description, &settings));
+        let statuses: Vec<u16> = admin
+            .requests()
+            .unwrap()
+            .into_iter()
+            .map(|r| r.status)
+            .collect();
+        assert_eq!(statuses, [503, 200], "the load is retried after a 503");
+
+        admin.clear_requests().unwrap();
+        admin.inject_fault(&fault("GET", owner, 403)).unwrap();
+        settings
+            .store(
+                &client,
+                NAMESPACE,
+                "denied",
+                &latest("denied", settings.description()),
+                &budget,
+            )
+            .await;
+        let statuses: Vec<u16> = admin
+            .requests()
+            .unwrap()
+            .into_iter()
+            .map(|r| r.status)
+            .collect();
+        assert_eq!(statuses, [403], "a 403 is asked once");
+        assert!(
+            secrets
+                .get_opt(&secret_name("denied"))
+                .await
+                .unwrap()
+                .is_none()
+        );
+    }
 
     #[test]
     fn a_record_error_says_its_cause_once() {
