@@ -291,8 +291,111 @@ pub fn manifest_objects(manifest: &str, namespace: &str) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use helm_driver::{DriftChange, DriftValues};
+    use k8s_openapi::api::core::v1::ConfigMap;
+    use kube::api::{Patch, PatchParams};
+    use kube_test_server::{Fault, FaultAction, Options, TestCluster};
 
     use super::*;
+
+    const NAMESPACE: &str = "ci";
+    const MANIFEST: &str = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: runner\n  namespace: ci\ndata:\n  a: \"1\"\n";
+
+    async fn cluster() -> (TestCluster, kube::Client) {
+        let cluster = TestCluster::start(Options {
+            namespaces: vec![NAMESPACE.to_owned()],
+            ..Options::default()
+        })
+        .expect("the test server starts");
+        let client = kube_connection::KubernetesConnection {
+            config_path: Some(cluster.kubeconfig_path().to_string_lossy().into_owned()),
+            ..Default::default()
+        }
+        .resolve(&|_| None)
+        .expect("the kubeconfig resolves")
+        .client()
+        .await
+        .expect("a client");
+        (cluster, client)
+    }
+
+    /// `manager` server-side applies `data.<key>` to the ConfigMap.
+    async fn apply_data(client: &kube::Client, manager: &str, key: &str) {
+        let api: Api<ConfigMap> = Api::namespaced(client.clone(), NAMESPACE);
+        let object = serde_json::json!({
+            "apiVersion": "v1", "kind": "ConfigMap",
+            "metadata": {"name": "runner", "namespace": NAMESPACE},
+            "data": {key: "1"},
+        });
+        api.patch(
+            "runner",
+            &PatchParams::apply(manager),
+            &Patch::Apply(&object),
+        )
+        .await
+        .expect("the apply succeeds");
+    }
+
+    fn patch_fault(code: u16) -> Fault {
+        Fault {
+            method: Some("PATCH".into()),
+            path: format!("/api/v1/namespaces/{NAMESPACE}/configmaps/runner"),
+            count: 1,
+            action: FaultAction::Status {
+                code,
+                message: Some("injected".into()),
+            },
+        }
+    }
+
+    /// The drift repair runs within the apply's Budget: a 503 repeats it (GET + guarded PATCH)
+    /// and it succeeds; a 403 is asked once and reported.
+    #[tokio::test]
+    async fn the_repair_is_retried_on_a_503_and_asks_a_403_once() {
+        let (cluster, client) = cluster().await;
+        let admin = cluster.admin();
+        let budget = Budget::with_token(Duration::from_secs(10), CancellationToken::new());
+        apply_data(&client, "helm", "a").await;
+        apply_data(&client, "kubectl-patch", "b").await;
+
+        admin.clear_requests().unwrap();
+        admin.inject_fault(&patch_fault(503)).unwrap();
+        remove_additions(&client, true, NAMESPACE, "runner", MANIFEST, None, &budget)
+            .await
+            .expect("the repair succeeds after the 503");
+        let served: Vec<(String, u16)> = admin
+            .requests()
+            .unwrap()
+            .into_iter()
+            .map(|r| (r.method, r.status))
+            .collect();
+        assert_eq!(
+            served,
+            [
+                ("GET".to_owned(), 200),
+                ("PATCH".to_owned(), 503),
+                ("GET".to_owned(), 200),
+                ("PATCH".to_owned(), 200),
+            ]
+        );
+        let api: Api<ConfigMap> = Api::namespaced(client.clone(), NAMESPACE);
+        let data = api.get("runner").await.unwrap().data.unwrap_or_default();
+        assert!(!data.contains_key("b"), "{data:?}");
+
+        apply_data(&client, "kubectl-patch", "b").await;
+        admin.clear_requests().unwrap();
+        admin.inject_fault(&patch_fault(403)).unwrap();
+        let error = remove_additions(&client, true, NAMESPACE, "runner", MANIFEST, None, &budget)
+            .await
+            .expect_err("a 403 is reported");
+        assert!(error.detail.contains("403"), "{}", error.detail);
+        let statuses: Vec<u16> = admin
+            .requests()
+            .unwrap()
+            .into_iter()
+            .map(|r| r.status)
+            .collect();
+        assert_eq!(statuses, [200, 403], "a 403 is asked once");
+    }
 
     fn drift(kind: &str, path: &str, change: DriftChange, managers: &[&str]) -> Drift {
         Drift {
