@@ -395,6 +395,21 @@ mod tests {
             .map(|r| r.status)
             .collect();
         assert_eq!(statuses, [200, 403], "a 403 is asked once");
+
+        // A 409 (the resourceVersion test failed: someone changed the object) is not retried.
+        admin.clear_requests().unwrap();
+        admin.inject_fault(&patch_fault(409)).unwrap();
+        let error = remove_additions(&client, true, NAMESPACE, "runner", MANIFEST, None, &budget)
+            .await
+            .expect_err("a 409 is reported");
+        assert!(error.detail.contains("409"), "{}", error.detail);
+        let statuses: Vec<u16> = admin
+            .requests()
+            .unwrap()
+            .into_iter()
+            .map(|r| r.status)
+            .collect();
+        assert_eq!(statuses, [200, 409], "a 409 is asked once");
     }
 
     fn drift(kind: &str, path: &str, change: DriftChange, managers: &[&str]) -> Drift {
