@@ -12,7 +12,7 @@ use k8s_openapi::ByteString;
 use k8s_openapi::api::core::v1::Secret;
 use kube::api::{Api, PostParams};
 
-use crate::release::{ReleaseStatus, read_release_history};
+use crate::release::{ReleaseReadError, ReleaseStatus, read_release_history};
 
 /// What [`mark_pending_release_failed`] did.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -28,6 +28,10 @@ pub enum Recovery {
     },
 }
 
+/// Why a recovery failed. Nothing is retried here: an API failure keeps the client's error in
+/// `cause` (its message is already part of `reason`, so it is not also the `source()`) for the
+/// caller's retry policy to classify — the rewrite is guarded by the `resourceVersion` it read,
+/// so repeating the whole call is safe.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum RecoveryError {
@@ -36,9 +40,27 @@ pub enum RecoveryError {
         namespace: String,
         release: String,
         reason: String,
+        /// The client's error, when the API answered or could not be reached.
+        cause: Option<Box<kube::Error>>,
     },
     #[error("could not rewrite the release record {secret}: {reason}")]
-    Rewrite { secret: String, reason: String },
+    Rewrite {
+        secret: String,
+        reason: String,
+        /// The client's error, when the API answered or could not be reached.
+        cause: Option<Box<kube::Error>>,
+    },
+}
+
+impl RecoveryError {
+    /// The client's error, when the failure was the API's.
+    pub fn api_error(&self) -> Option<&kube::Error> {
+        match self {
+            RecoveryError::Read { cause, .. } | RecoveryError::Rewrite { cause, .. } => {
+                cause.as_deref()
+            }
+        }
+    }
 }
 
 /// Marks the newest revision of `release` as `failed` if (and only if) it is `pending-*`.
@@ -48,14 +70,20 @@ pub async fn mark_pending_release_failed(
     release: &str,
     reason: &str,
 ) -> Result<Recovery, RecoveryError> {
-    let read_error = |reason: String| RecoveryError::Read {
-        namespace: namespace.to_string(),
-        release: release.to_string(),
-        reason,
-    };
     let Some(history) = read_release_history(client, namespace, release)
         .await
-        .map_err(|e| read_error(e.to_string()))?
+        .map_err(|error| {
+            let reason = error.to_string();
+            RecoveryError::Read {
+                namespace: namespace.to_string(),
+                release: release.to_string(),
+                reason,
+                cause: match error {
+                    ReleaseReadError::Api { cause, .. } => Some(cause),
+                    _ => None,
+                },
+            }
+        })?
     else {
         return Ok(Recovery::NoRelease);
     };
@@ -76,12 +104,15 @@ pub async fn mark_pending_release_failed(
     let rewrite_error = |reason: String| RecoveryError::Rewrite {
         secret: secret_name.clone(),
         reason,
+        cause: None,
+    };
+    let api_error = |error: kube::Error| RecoveryError::Rewrite {
+        secret: secret_name.clone(),
+        reason: error.to_string(),
+        cause: Some(Box::new(error)),
     };
     let api: Api<Secret> = Api::namespaced(client.clone(), namespace);
-    let mut secret = api
-        .get(&secret_name)
-        .await
-        .map_err(|e| rewrite_error(e.to_string()))?;
+    let mut secret = api.get(&secret_name).await.map_err(api_error)?;
     let payload = secret
         .data
         .as_ref()
@@ -100,7 +131,7 @@ pub async fn mark_pending_release_failed(
     // `replace` sends the resourceVersion we read: a concurrent change makes this fail (409).
     api.replace(&secret_name, &PostParams::default(), &secret)
         .await
-        .map_err(|e| rewrite_error(e.to_string()))?;
+        .map_err(api_error)?;
     Ok(Recovery::MarkedFailed { version, previous })
 }
 

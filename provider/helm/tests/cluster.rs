@@ -484,6 +484,47 @@ async fn pending_release_scenario(runner: HelmRunner) {
     );
     assert!(!error.to_string().contains("glrt-test-token"));
 
+    // An API failure of the recovery's read or of its rewrite keeps the client's error, so the
+    // caller's retry policy can tell a 503 (retry the whole call) from a 403 (report).
+    let admin = setup.cluster.admin();
+    for (method, path, code) in [
+        (
+            "GET",
+            format!("/api/v1/namespaces/{NAMESPACE}/secrets"),
+            503,
+        ),
+        (
+            "GET",
+            format!("/api/v1/namespaces/{NAMESPACE}/secrets/sh.helm.release.v1.runner.v1"),
+            403,
+        ),
+        (
+            "PUT",
+            format!("/api/v1/namespaces/{NAMESPACE}/secrets/sh.helm.release.v1.runner.v1"),
+            503,
+        ),
+    ] {
+        admin
+            .inject_fault(&Fault {
+                method: Some(method.into()),
+                path,
+                count: 1,
+                action: FaultAction::Status {
+                    code,
+                    message: Some("injected".into()),
+                },
+            })
+            .unwrap();
+        let error = mark_pending_release_failed(&setup.client, NAMESPACE, "runner", "x")
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(error.api_error(), Some(kube::Error::Api(status)) if status.code == code),
+            "{method} {code}: {error:?}"
+        );
+    }
+    admin.clear_faults().unwrap();
+
     // Opt-in recovery: mark the pending revision failed, then the next upgrade goes through.
     let recovery =
         mark_pending_release_failed(&setup.client, NAMESPACE, "runner", "recovered by test")
