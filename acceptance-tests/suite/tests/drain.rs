@@ -837,10 +837,7 @@ async fn an_interrupted_destroy_leaves_release_and_paused_runner_and_the_next_on
         ),
         "{error:?}"
     );
-    assert_eq!(
-        error.message().summary,
-        "Release Teardown Interrupted"
-    );
+    assert_eq!(error.message().summary, "Release Teardown Interrupted");
     assert!(world.release_installed().await);
     assert!(world.role_exists().await);
     assert_eq!(world.manager_replicas().await, Some(1));

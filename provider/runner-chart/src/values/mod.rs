@@ -349,7 +349,11 @@ impl ChartValues {
         );
         // Pinned (1 unless set): the chart renders `replicas` only when the value is set, and a
         // Deployment without it would let a hand-made `kubectl scale` pass as no drift.
-        put(&mut values, "replicas", Some(json!(self.replicas.unwrap_or(1))));
+        put(
+            &mut values,
+            "replicas",
+            Some(json!(self.replicas.unwrap_or(1))),
+        );
         put(&mut values, "image", self.image_values());
         put(
             &mut values,
