@@ -44,6 +44,7 @@ pub use models::{
     Manager, Runner, RunnerIdentity, RunnerScope,
 };
 pub use operation::Operation;
+pub use redirect::shown as url_for_messages;
 pub use requests::ApiRequest;
 pub use retry::{RetryPolicy, retry};
 pub use secrecy::{ExposeSecret, SecretString};

@@ -11,6 +11,7 @@
 use std::fmt;
 
 use super::message::DrainMessage;
+use gitlab_runner_api::url_for_messages;
 use url::Url;
 
 use crate::config::{GitLabSettings, UrlSource};
@@ -137,10 +138,10 @@ fn check_same_host(
     }
     let unreadable = || "(not a URL with a host)".to_owned();
     Err(HostMismatch {
-        base_url: base.as_ref().map_or_else(unreadable, shown),
+        base_url: base.as_ref().map_or_else(unreadable, url_for_messages),
         setting: source,
         base_host: base_host.unwrap_or_else(unreadable),
-        gitlab_url: gitlab.as_ref().map_or_else(unreadable, shown),
+        gitlab_url: gitlab.as_ref().map_or_else(unreadable, url_for_messages),
         gitlab_host: gitlab_host.unwrap_or_else(unreadable),
     })
 }
@@ -149,16 +150,6 @@ fn check_same_host(
 fn host(url: &Url) -> Option<String> {
     let host = url.host_str()?.trim_end_matches('.').to_ascii_lowercase();
     (!host.is_empty()).then_some(host)
-}
-
-/// A URL for messages, without user information, query or fragment.
-fn shown(url: &Url) -> String {
-    let mut clean = url.clone();
-    let _ = clean.set_username("");
-    let _ = clean.set_password(None);
-    clean.set_query(None);
-    clean.set_fragment(None);
-    clean.to_string()
 }
 
 #[cfg(test)]
