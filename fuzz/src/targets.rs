@@ -296,9 +296,7 @@ pub fn values_yaml(data: &[u8]) {
 
 /// PEM certificate chains (`certificate_pem`, CA bundles) and the checks run on them.
 pub fn pem(data: &[u8]) {
-    use gitlabrunner::resources::cert_secret::certificate::{
-        covers_host, expired, findings, parse_chain,
-    };
+    use gitlabrunner::certificates::{covers_host, expired, findings, parse_chain};
     let Some((&days, pem)) = data.split_first() else {
         return;
     };

@@ -316,7 +316,7 @@ pub fn validate(model: &ProviderModel) -> Diagnostics {
         .and_then(|g| g.first())
         .and_then(|g| g.ca_certificate.known())
     {
-        let bundle = crate::resources::ca_bundle::CaBundle {
+        let bundle = crate::certificates::ca_bundle::CaBundle {
             attribute: "ca_certificate",
             path: AttributePath::new("gitlab").index(0).attr("ca_certificate"),
             subject: "GitLab CA Certificate",
@@ -664,7 +664,7 @@ mod tests {
 
     #[test]
     fn gitlab_ca_is_configured_or_taken_from_the_ci_job() {
-        let pem = crate::resources::cert_secret::certificate::tests::certificate(&[], 365, true);
+        let pem = crate::certificates::tests::certificate(&[], 365, true);
         let dir = tempfile::tempdir().unwrap();
         let ci_file = dir.path().join("ci-ca.pem");
         std::fs::write(&ci_file, "ci job CA").unwrap();
@@ -705,9 +705,7 @@ mod tests {
             Value::Null,
             Value::List(vec![Value::object([(
                 "ca_certificate",
-                Value::from(
-                    crate::resources::cert_secret::certificate::tests::certificate(&[], -1, true),
-                ),
+                Value::from(crate::certificates::tests::certificate(&[], -1, true)),
             )])]),
         );
         let warnings = validate(&lapsed);

@@ -5,6 +5,7 @@
 //!   [`ProviderConfig`] every resource receives (`ctx.provider::<ProviderConfig>()`).
 //! - [`resources`]: the resource types (one module each).
 
+pub mod certificates;
 pub mod config;
 pub mod drain;
 pub mod functions;

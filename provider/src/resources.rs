@@ -5,7 +5,6 @@ use std::sync::Arc;
 
 use tfplugin::{DataSource, Function, Resource};
 
-pub(crate) mod ca_bundle;
 pub mod cert_secret;
 mod digest;
 mod placement;

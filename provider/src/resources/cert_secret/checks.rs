@@ -2,12 +2,12 @@
 
 use tfplugin::{AttributePath, Diagnostic, Diagnostics, Value};
 
-use super::certificate::parse_chain;
 use super::host::{self, file_name};
 use super::{
     CERTIFICATE_PEM, DEFAULT_EXPIRY_WARNING_DAYS, EXPIRY_WARNING_DAYS, EXTRA_FILES,
     GITLAB_HOSTNAME, GITLAB_URL, MAX_EXPIRY_WARNING_DAYS, SOURCE_SECRET,
 };
+use crate::certificates::parse_chain;
 
 /// `expiry_warning_days` as planned: the default when unset or unknown, an error at the
 /// attribute when out of 0..=[`MAX_EXPIRY_WARNING_DAYS`]. The schema's validator says the same
@@ -127,7 +127,7 @@ fn exactly_one(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::resources::cert_secret::certificate::tests::certificate;
+    use crate::certificates::tests::certificate;
     use crate::resources::secret_resource::test_support;
     use std::collections::BTreeMap;
 

@@ -6,7 +6,6 @@
 //! update). `key_digests` and the certificate facts are refreshed from the live Secret, so edits
 //! made outside Terraform show in the plan.
 
-pub mod certificate;
 mod checks;
 mod host;
 mod model;
@@ -26,8 +25,8 @@ use super::placement::budget;
 use super::secret_object::live_data;
 use super::secret_resource::{SecretData, SecretKind, SecretResource, known_inputs};
 use crate::ProviderConfig;
+use crate::certificates::{self, CertificateInfo, parse_chain};
 use crate::kube::{Budget, Objects, client_for};
-use certificate::{CertificateInfo, parse_chain};
 use checks::{host_of, warn_days};
 pub use host::file_name;
 use model::{Inputs, SourceSecret, State};
@@ -128,7 +127,7 @@ fn wanted(
 }
 
 fn warn(diagnostics: &mut Diagnostics, wanted: &Wanted, warn_days: i64, at: &AttributePath) {
-    for f in certificate::findings(
+    for f in certificates::findings(
         &wanted.chain,
         &wanted.host,
         warn_days,

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use super::DEFAULT_EXPIRY_WARNING_DAYS;
-use super::certificate::{CertificateInfo, parse_chain, rfc3339};
+use crate::certificates::{CertificateInfo, parse_chain, rfc3339};
 use crate::resources::digest::key_digests;
 use crate::resources::secret_resource::SecretState;
 

@@ -10,7 +10,7 @@ use tfplugin::{AttributePath, Diagnostic, Diagnostics};
 
 use super::model::ReleaseModel;
 use super::schema::{DEFAULT_CHART, DEFAULT_REPOSITORY};
-use crate::resources::ca_bundle::CaBundle;
+use crate::certificates::ca_bundle::CaBundle;
 
 /// Where the chart comes from: an `oci://` reference (in `chart`, or `helm_release`-style as an
 /// `oci://` `repository` plus a chart name), a local path, or a repository chart name.

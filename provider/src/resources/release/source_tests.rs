@@ -4,7 +4,7 @@ use helm_driver::{ChartSource, ChartTransport};
 use tfplugin::{Diagnostics, Severity};
 
 use super::{chart_source, chart_transport, check_chart_source, credentials};
-use crate::resources::cert_secret::certificate::tests::certificate;
+use crate::certificates::tests::certificate;
 use crate::resources::release::model::ReleaseModel;
 
 const OCI: &str = "oci://registry.example:5000/charts/gitlab-runner";

@@ -5,7 +5,7 @@
 use tfplugin::{AttributePath, Diagnostic};
 use time::OffsetDateTime;
 
-use super::cert_secret::certificate::{expired, parse_chain};
+use super::{expired, parse_chain};
 
 /// What a bundle is for, in the diagnostics.
 pub struct CaBundle<'a> {

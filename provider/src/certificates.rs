@@ -1,5 +1,11 @@
 //! Reading a PEM chain: every block must be an X.509 certificate; the first one (the leaf, or
 //! a CA) supplies the fingerprint, expiry, subject and DNS names the resource exposes.
+//!
+//! Below the provider block and the resources alike (provider/ARCHITECTURE.md): `config.rs`, the
+//! cert Secret resource and the release all read certificates here, and [`ca_bundle`] is the one
+//! plan-time check of a CA bundle attribute.
+
+pub mod ca_bundle;
 
 use std::net::IpAddr;
 
