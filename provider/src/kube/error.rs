@@ -9,7 +9,7 @@ use std::time::Duration;
 use kube_connection::ConnectionError;
 use tfplugin::Diagnostic;
 
-use super::ownership::{MANAGED_BY_LABEL, MANAGED_BY_VALUE};
+use super::identity::{MANAGED_BY_LABEL, MANAGED_BY_VALUE};
 use super::request::Action;
 #[cfg(test)]
 use super::request::Verb;

@@ -3,8 +3,8 @@
 //! - [`client_for`]: one cached `kube::Client` per provider connection.
 //! - [`Objects`]: get / server-side apply / prune / delete of namespaced objects, each call
 //!   retried inside a [`Budget`] (the operation's `timeouts` value and Terraform's cancellation).
-//! - [`ownership`]: the managed-by label, and the check that refuses to adopt an object this
-//!   provider did not create (the error names `terraform import`).
+//! - [`ownership`]: the managed-by label (named in `identity.rs`), and the check that refuses to
+//!   adopt an object this provider did not create (the error names `terraform import`).
 //! - [`KubeError`]: every failure, turned into a diagnostic in exactly one place
 //!   ([`KubeError::diagnostic`]) with a Title Case summary and a next step. No secret value ever
 //!   reaches a message.
@@ -14,6 +14,7 @@
 
 mod client;
 mod error;
+mod identity;
 mod object_id;
 mod objects;
 pub mod ownership;
@@ -23,12 +24,12 @@ mod retry;
 
 pub use client::client_for;
 pub use error::KubeError;
+pub use identity::{FIELD_MANAGER, MANAGED_BY_LABEL, MANAGED_BY_VALUE};
 pub use object_id::{
     ObjectId, dns1123_label_validator, dns1123_subdomain_validator, is_dns1123_label,
     is_dns1123_subdomain,
 };
 pub use objects::{Objects, Pruning};
-pub use ownership::{FIELD_MANAGER, MANAGED_BY_LABEL, MANAGED_BY_VALUE};
 pub use reads::{invalidate_reads, reads_for};
 pub use request::{Action, Verb};
 pub use retry::{Budget, classify};

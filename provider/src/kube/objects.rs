@@ -11,7 +11,8 @@ use serde::de::DeserializeOwned;
 use serde_json::{Map, Value as Json};
 
 use super::error::KubeError;
-use super::ownership::{self, FIELD_MANAGER};
+use super::identity::FIELD_MANAGER;
+use super::ownership;
 use super::request::{Action, Verb};
 use super::retry::Budget;
 

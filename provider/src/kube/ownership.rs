@@ -5,12 +5,7 @@ use std::collections::BTreeMap;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 
 use super::error::KubeError;
-
-/// Field manager for every server-side apply this provider sends.
-pub const FIELD_MANAGER: &str = "gitlabrunner";
-/// The label every object this provider creates carries.
-pub const MANAGED_BY_LABEL: &str = "app.kubernetes.io/managed-by";
-pub const MANAGED_BY_VALUE: &str = "terraform-provider-gitlabrunner";
+use super::identity::{MANAGED_BY_LABEL, MANAGED_BY_VALUE};
 
 /// True when the object carries this provider's managed-by label.
 pub fn is_managed(meta: &ObjectMeta) -> bool {
