@@ -294,9 +294,17 @@ fn store<S: SecretState>(
 pub mod test_support {
     use tfplugin::{Diagnostics, Value};
 
-    /// A configuration object with `names` null except for `pairs`.
-    pub fn config(names: &[&str], pairs: &[(&str, Value)]) -> Value {
-        let mut all: Vec<(&str, Value)> = names.iter().map(|n| (*n, Value::Null)).collect();
+    use super::SecretKind;
+
+    /// A configuration of kind `K`: every attribute of its schema null except for `pairs`.
+    pub fn config<K: SecretKind>(pairs: &[(&str, Value)]) -> Value {
+        let schema = (K::SCHEMA)();
+        let mut all: Vec<(&str, Value)> = schema
+            .block
+            .attributes
+            .keys()
+            .map(|n| (n.as_str(), Value::Null))
+            .collect();
         for (k, v) in pairs {
             all.retain(|(n, _)| n != k);
             all.push((k, v.clone()));

@@ -132,14 +132,7 @@ mod tests {
     use std::collections::BTreeMap;
 
     fn config(pairs: &[(&str, Value)]) -> Value {
-        let names = [
-            GITLAB_URL,
-            GITLAB_HOSTNAME,
-            CERTIFICATE_PEM,
-            SOURCE_SECRET,
-            EXTRA_FILES,
-        ];
-        test_support::config(&names, pairs)
+        test_support::config::<super::super::Kind>(pairs)
     }
 
     fn paths(d: &Diagnostics) -> Vec<(String, String)> {

@@ -174,13 +174,7 @@ mod tests {
     use crate::resources::secret_resource::test_support::{self, summaries};
 
     fn config(pairs: &[(&str, Value)]) -> Value {
-        let names = [
-            RUNNER_TOKEN,
-            RUNNER_TOKEN_WO,
-            RUNNER_TOKEN_WO_VERSION,
-            REGISTRATION_TOKEN,
-        ];
-        test_support::config(&names, pairs)
+        test_support::config::<super::super::Kind>(pairs)
     }
 
     #[test]
