@@ -296,7 +296,8 @@ pub fn values_yaml(data: &[u8]) {
 
 /// PEM certificate chains (`certificate_pem`, CA bundles) and the checks run on them.
 pub fn pem(data: &[u8]) {
-    use gitlabrunner::certificates::{covers_host, expired, findings, parse_chain};
+    use gitlabrunner::certificates::{covers_host, expired, parse_chain};
+    use gitlabrunner::resources::cert_secret::findings::findings;
     let Some((&days, pem)) = data.split_first() else {
         return;
     };

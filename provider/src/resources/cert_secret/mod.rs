@@ -7,6 +7,7 @@
 //! made outside Terraform show in the plan.
 
 mod checks;
+pub mod findings;
 mod host;
 mod model;
 mod schema;
@@ -25,7 +26,7 @@ use super::placement::budget;
 use super::secret_object::live_data;
 use super::secret_resource::{SecretData, SecretKind, SecretResource, known_inputs};
 use crate::ProviderConfig;
-use crate::certificates::{self, CertificateInfo, parse_chain};
+use crate::certificates::{CertificateInfo, parse_chain};
 use crate::kube::{Budget, Objects, client_for};
 use checks::{host_of, warn_days};
 pub use host::file_name;
@@ -127,7 +128,7 @@ fn wanted(
 }
 
 fn warn(diagnostics: &mut Diagnostics, wanted: &Wanted, warn_days: i64, at: &AttributePath) {
-    for f in certificates::findings(
+    for f in findings::findings(
         &wanted.chain,
         &wanted.host,
         warn_days,
