@@ -27,9 +27,9 @@ variable "gitlab_url" {
 }
 
 variable "gitlab_api_url" {
-  description = "GitLab's base URL for the API calls the drain makes (usually the same as gitlab_url)."
+  description = "GitLab's base URL for the drain's API calls. Leave it null: the drain then talks to gitlab_url. A URL on another host than gitlab_url is refused unless the provider's gitlab block sets allow_different_host."
   type        = string
-  default     = "https://gitlab.example.com"
+  default     = null
 }
 
 variable "gitlab_ca_file" {
