@@ -21,6 +21,8 @@ pub mod ownership;
 mod reads;
 mod request;
 mod retry;
+#[cfg(test)]
+pub mod test_cluster;
 
 pub use client::client_for;
 pub use error::KubeError;

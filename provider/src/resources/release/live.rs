@@ -293,7 +293,9 @@ mod tests {
     use helm_driver::{DriftChange, DriftValues};
     use k8s_openapi::api::core::v1::ConfigMap;
     use kube::api::{Patch, PatchParams};
-    use kube_test_server::{Fault, FaultAction, Options, TestCluster};
+    use kube_test_server::{Fault, TestCluster};
+
+    use crate::kube::test_cluster::{cluster_with_namespace, status_fault};
 
     use super::*;
 
@@ -301,21 +303,7 @@ mod tests {
     const MANIFEST: &str = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: runner\n  namespace: ci\ndata:\n  a: \"1\"\n";
 
     async fn cluster() -> (TestCluster, kube::Client) {
-        let cluster = TestCluster::start(Options {
-            namespaces: vec![NAMESPACE.to_owned()],
-            ..Options::default()
-        })
-        .expect("the test server starts");
-        let client = kube_connection::KubernetesConnection {
-            config_path: Some(cluster.kubeconfig_path().to_string_lossy().into_owned()),
-            ..Default::default()
-        }
-        .resolve(&|_| None)
-        .expect("the kubeconfig resolves")
-        .client()
-        .await
-        .expect("a client");
-        (cluster, client)
+        cluster_with_namespace(NAMESPACE).await
     }
 
     /// `manager` server-side applies `data.<key>` to the ConfigMap.
@@ -336,15 +324,11 @@ mod tests {
     }
 
     fn patch_fault(code: u16) -> Fault {
-        Fault {
-            method: Some("PATCH".into()),
-            path: format!("/api/v1/namespaces/{NAMESPACE}/configmaps/runner"),
-            count: 1,
-            action: FaultAction::Status {
-                code,
-                message: Some("injected".into()),
-            },
-        }
+        status_fault(
+            "PATCH",
+            format!("/api/v1/namespaces/{NAMESPACE}/configmaps/runner"),
+            code,
+        )
     }
 
     /// The drift repair runs within the apply's Budget: a 503 repeats it (GET + guarded PATCH)

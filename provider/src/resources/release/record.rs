@@ -374,41 +374,16 @@ fn restore_for(block: &Block, state: &mut Value, recorded: &Value) {
 mod tests {
     use std::time::Duration;
 
-    use kube_test_server::{Fault, FaultAction, Options, TestCluster};
+    use kube_test_server::TestCluster;
     use tfplugin::CancellationToken;
 
     use super::*;
+    use crate::kube::test_cluster::{cluster_with_namespace, status_fault as fault};
 
     const NAMESPACE: &str = "ci";
 
     async fn cluster() -> (TestCluster, kube::Client) {
-        let cluster = TestCluster::start(Options {
-            namespaces: vec![NAMESPACE.to_owned()],
-            ..Options::default()
-        })
-        .expect("the test server starts");
-        let client = kube_connection::KubernetesConnection {
-            config_path: Some(cluster.kubeconfig_path().to_string_lossy().into_owned()),
-            ..Default::default()
-        }
-        .resolve(&|_| None)
-        .expect("the kubeconfig resolves")
-        .client()
-        .await
-        .expect("a client");
-        (cluster, client)
-    }
-
-    fn fault(method: &str, path: String, code: u16) -> Fault {
-        Fault {
-            method: Some(method.to_owned()),
-            path,
-            count: 1,
-            action: FaultAction::Status {
-                code,
-                message: Some("injected".into()),
-            },
-        }
+        cluster_with_namespace(NAMESPACE).await
     }
 
     fn latest(release: &str, description: String) -> ReleaseRecord {

@@ -1,0 +1,37 @@
+//! Test support: the Kubernetes API test server in-process, with a client for it, and the one
+//! injected fault the provider's retry tests use.
+
+use kube_test_server::{Fault, FaultAction, Options, TestCluster};
+
+/// A test server with `namespace` created, and a client resolved from its kubeconfig the way the
+/// provider resolves a `kubernetes { config_path }` block.
+pub async fn cluster_with_namespace(namespace: &str) -> (TestCluster, kube::Client) {
+    let cluster = TestCluster::start(Options {
+        namespaces: vec![namespace.to_owned()],
+        ..Options::default()
+    })
+    .expect("the test server starts");
+    let client = kube_connection::KubernetesConnection {
+        config_path: Some(cluster.kubeconfig_path().to_string_lossy().into_owned()),
+        ..Default::default()
+    }
+    .resolve(&|_| None)
+    .expect("the kubeconfig resolves")
+    .client()
+    .await
+    .expect("a client");
+    (cluster, client)
+}
+
+/// The next `method` request to `path` is answered with `code` (a Status saying "injected").
+pub fn status_fault(method: &str, path: String, code: u16) -> Fault {
+    Fault {
+        method: Some(method.to_owned()),
+        path,
+        count: 1,
+        action: FaultAction::Status {
+            code,
+            message: Some("injected".into()),
+        },
+    }
+}
