@@ -148,85 +148,67 @@ fn kubectl_edit(world: &KubeWorld, namespace: &str, kind: &str, editor_body: &st
     );
 }
 
+/// `kubectl patch <kind> <release> --type=<patch_type> -p <body>` (manager `kubectl-patch`).
+fn patch(world: &KubeWorld, ns: &str, kind: &str, patch_type: &str, body: &str) {
+    let patch_type = format!("--type={patch_type}");
+    kubectl(
+        world,
+        ns,
+        &["patch", kind, RELEASE, &patch_type, "-p", body],
+    );
+}
+
 fn make_additions(world: &KubeWorld, ns: &str) {
     kubectl(
         world,
         ns,
         &["set", "env", "deployment/gitlab-runner", "HIDDEN=1"],
     );
-    kubectl(
+    patch(
         world,
         ns,
-        &[
-            "patch",
-            "deployment",
-            RELEASE,
-            "-p",
-            r#"{"spec":{"template":{"spec":{"containers":[{"name":"sidecar","image":"registry.k8s.io/pause:3.10"}]}}}}"#,
-        ],
+        "deployment",
+        "strategic",
+        r#"{"spec":{"template":{"spec":{"containers":[{"name":"sidecar","image":"registry.k8s.io/pause:3.10"}]}}}}"#,
     );
-    kubectl(
+    patch(
         world,
         ns,
-        &[
-            "patch",
-            "rolebinding",
-            RELEASE,
-            "--type=json",
-            "-p",
-            r#"[{"op":"add","path":"/subjects/-","value":{"kind":"ServiceAccount","name":"default"}}]"#,
-        ],
+        "rolebinding",
+        "json",
+        r#"[{"op":"add","path":"/subjects/-","value":{"kind":"ServiceAccount","name":"default"}}]"#,
     );
-    kubectl(
+    patch(
         world,
         ns,
-        &[
-            "patch",
-            "configmap",
-            RELEASE,
-            "--type=merge",
-            "-p",
-            r#"{"data":{"extra-script":"echo hi"}}"#,
-        ],
+        "configmap",
+        "merge",
+        r#"{"data":{"extra-script":"echo hi"}}"#,
     );
     kubectl(world, ns, &["scale", "deployment", RELEASE, "--replicas=3"]);
-    // Three more: a pod-template label, a volume with its mount, a Role rule, and a label and an
+    // More: a pod-template label, a volume with its mount, a Role rule, and a label and an
     // annotation on the Deployment itself.
-    kubectl(
+    patch(
         world,
         ns,
-        &[
-            "patch",
-            "deployment",
-            RELEASE,
-            "-p",
-            r#"{"spec":{"template":{"metadata":{"labels":{"team":"ops"}}}}}"#,
-        ],
+        "deployment",
+        "strategic",
+        r#"{"spec":{"template":{"metadata":{"labels":{"team":"ops"}}}}}"#,
     );
-    kubectl(
+    patch(
         world,
         ns,
-        &[
-            "patch",
-            "deployment",
-            RELEASE,
-            "--type=json",
-            "-p",
-            r#"[{"op":"add","path":"/spec/template/spec/volumes/-","value":{"name":"scratch","emptyDir":{}}},
-                {"op":"add","path":"/spec/template/spec/containers/0/volumeMounts/-","value":{"name":"scratch","mountPath":"/scratch"}}]"#,
-        ],
+        "deployment",
+        "json",
+        r#"[{"op":"add","path":"/spec/template/spec/volumes/-","value":{"name":"scratch","emptyDir":{}}},
+            {"op":"add","path":"/spec/template/spec/containers/0/volumeMounts/-","value":{"name":"scratch","mountPath":"/scratch"}}]"#,
     );
-    kubectl(
+    patch(
         world,
         ns,
-        &[
-            "patch",
-            "role",
-            RELEASE,
-            "--type=json",
-            "-p",
-            r#"[{"op":"add","path":"/rules/-","value":{"apiGroups":[""],"resources":["secrets"],"verbs":["*"]}}]"#,
-        ],
+        "role",
+        "json",
+        r#"[{"op":"add","path":"/rules/-","value":{"apiGroups":[""],"resources":["secrets"],"verbs":["*"]}}]"#,
     );
     kubectl(world, ns, &["label", "deployment", RELEASE, "owner=me"]);
     kubectl(
