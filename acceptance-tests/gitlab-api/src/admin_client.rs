@@ -4,6 +4,10 @@ use reqwest::{Method, StatusCode};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
+mod tokens;
+
+pub use tokens::ResetToken;
+
 use crate::model::{
     FaultRule, JobRecord, JobStatus, LoggedRequest, NewJob, NewManager, NewRunner, Project,
     RunnerRecord, SetJobStatus, SetProjects, TokenSpec,

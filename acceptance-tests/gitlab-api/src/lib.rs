@@ -43,9 +43,10 @@ mod render;
 mod server;
 mod store;
 mod timefmt;
+mod token_api;
 
 pub use admin::TEST_PREFIX;
-pub use admin_client::{AdminClient, AdminClientError};
+pub use admin_client::{AdminClient, AdminClientError, ResetToken};
 pub use model::{
     AccessLevel, Fault, FaultRule, JobRecord, JobStatus, LoggedRequest, NewJob, NewManager,
     NewRunner, Project, RunnerRecord, RunnerType, Scope, Seed, SetJobStatus, SetProjects,
@@ -53,3 +54,4 @@ pub use model::{
 };
 pub use server::{ServerError, TestServer};
 pub use store::StoreError;
+pub use token_api::{AdvanceClock, InstanceSettings};

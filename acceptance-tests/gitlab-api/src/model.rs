@@ -404,6 +404,12 @@ pub struct RunnerRecord {
     pub access_level: AccessLevel,
     /// Maximum timeout in seconds.
     pub maximum_timeout: Option<u64>,
+    /// Maintenance note.
+    #[serde(default)]
+    pub maintenance_note: Option<String>,
+    /// When the token expires (GitLab's timestamp format), `None` when it does not.
+    #[serde(default)]
+    pub token_expires_at: Option<String>,
 }
 
 impl fmt::Debug for RunnerRecord {
@@ -419,6 +425,8 @@ impl fmt::Debug for RunnerRecord {
             .field("locked", &self.locked)
             .field("access_level", &self.access_level)
             .field("maximum_timeout", &self.maximum_timeout)
+            .field("maintenance_note", &self.maintenance_note)
+            .field("token_expires_at", &self.token_expires_at)
             .finish()
     }
 }

@@ -218,6 +218,7 @@ impl Drop for TestServer {
 fn app(state: Arc<AppState>) -> Router {
     crate::api::routes()
         .merge(crate::admin::routes())
+        .merge(crate::token_api::routes())
         .fallback(|| async { ApiError::RouteNotFound })
         .with_state(state)
 }

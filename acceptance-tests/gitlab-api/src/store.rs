@@ -14,6 +14,8 @@ use crate::model::{
 };
 use crate::timefmt;
 
+mod token_lifecycle;
+
 /// First id handed out to runners created without an explicit id.
 const FIRST_RUNNER_ID: u64 = 1001;
 /// First job id.
@@ -79,6 +81,8 @@ struct Inner {
     next_seq: u64,
     /// Bumped by every reset, so timers started before a reset do nothing after it.
     generation: u64,
+    /// Token expiry and the server's clock (see `token_lifecycle.rs`).
+    tokens_clock: token_lifecycle::TokenClock,
 }
 
 impl Inner {
@@ -122,7 +126,7 @@ impl Inner {
         let runner = Runner {
             id,
             token,
-            token_expires_at: None,
+            token_expires_at: self.tokens_clock.new_token_expiry(),
             description: new.description,
             runner_type: new.runner_type,
             group_id: new.group_id,
@@ -259,7 +263,7 @@ impl Store {
         let runner = Runner {
             id,
             token: generate_runner_token(),
-            token_expires_at: None,
+            token_expires_at: inner.tokens_clock.new_token_expiry(),
             description: update.description.unwrap_or_default(),
             runner_type: request.runner_type,
             group_id: request.group_id,
@@ -292,12 +296,14 @@ impl Store {
         self.runner(id).as_ref().map(record_of)
     }
 
-    /// The runner authenticated by `token`.
+    /// The runner authenticated by `token`; `None` for an unknown or expired token.
     pub fn runner_by_token(&self, token: &str) -> Option<Runner> {
-        self.lock()
+        let inner = self.lock();
+        inner
             .runners
             .values()
             .find(|runner| runner.token == token)
+            .filter(|runner| !inner.tokens_clock.has_expired(runner))
             .cloned()
     }
 
@@ -612,6 +618,8 @@ fn record_of(runner: &Runner) -> RunnerRecord {
         locked: runner.locked,
         access_level: runner.access_level,
         maximum_timeout: runner.maximum_timeout,
+        maintenance_note: runner.maintenance_note.clone(),
+        token_expires_at: runner.token_expires_at.map(timefmt::format),
     }
 }
 

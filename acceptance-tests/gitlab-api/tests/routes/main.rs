@@ -7,6 +7,7 @@ mod jobs;
 mod managers;
 mod runners;
 mod test_surface;
+mod token_rotation;
 mod user_runners;
 mod verify;
 mod world;
