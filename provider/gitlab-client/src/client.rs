@@ -13,8 +13,8 @@ use serde_json::Value;
 
 use crate::error::GitlabError;
 use crate::models::{
-    CreateRunner, CreatedRunner, CurrentUser, Deletion, Job, Manager, RawCreatedRunner, Runner,
-    RunnerIdentity,
+    CreateRunner, CreatedRunner, CurrentUser, Deletion, Job, Manager, RawCreatedRunner,
+    RawResetToken, ResetToken, Runner, RunnerIdentity, RunnerSettings,
 };
 use crate::operation::Operation;
 use crate::redirect::{self, CrossOriginRedirect, MAX_REDIRECTS, TooManyRedirects};
@@ -246,6 +246,22 @@ impl GitlabClient {
         params: &CreateRunner,
     ) -> Result<CreatedRunner, GitlabError> {
         let raw: RawCreatedRunner = self.json(&requests::create_user_runner(params)).await?;
+        Ok(raw.into())
+    }
+
+    /// Changes a runner's settings (`PUT /runners/:id`); returns its details after the change.
+    pub async fn update_runner(
+        &self,
+        id: u64,
+        settings: &RunnerSettings,
+    ) -> Result<Runner, GitlabError> {
+        self.json(&requests::update_runner(id, settings)).await
+    }
+
+    /// Gives the runner a new authentication token (`POST
+    /// /runners/:id/reset_authentication_token`); the old one stops working at once.
+    pub async fn reset_runner_token(&self, id: u64) -> Result<ResetToken, GitlabError> {
+        let raw: RawResetToken = self.json(&requests::reset_runner_token(id)).await?;
         Ok(raw.into())
     }
 

@@ -9,10 +9,7 @@ use crate::operation::Operation;
 #[non_exhaustive]
 pub enum GitlabError {
     /// 401: the token is missing, unknown, expired or revoked.
-    #[error(
-        "{operation}: GitLab answered 401 Unauthorized: the GitLab token is invalid, expired or \
-         revoked; supply a valid personal, group or project access token"
-    )]
+    #[error("{operation}: GitLab answered 401 Unauthorized: {hint}", hint = operation.unauthorized_hint())]
     Unauthorized {
         /// What was attempted.
         operation: Operation,
@@ -26,7 +23,7 @@ pub enum GitlabError {
         detail: String,
     },
     /// 404: the runner (or route) does not exist.
-    #[error("{operation}: GitLab answered 404 Not Found{detail}")]
+    #[error("{operation}: GitLab answered 404 Not Found{detail}{hint}", hint = operation.not_found_hint())]
     NotFound {
         /// What was attempted.
         operation: Operation,

@@ -41,7 +41,7 @@ pub use client::{ClientConfig, GitlabClient, api_base_url};
 pub use error::GitlabError;
 pub use models::{
     AccessLevel, CreateRunner, CreatedRunner, CurrentUser, Deletion, Job, JobPipeline, JobProject,
-    Manager, Runner, RunnerIdentity, RunnerScope,
+    Manager, ResetToken, Runner, RunnerIdentity, RunnerScope, RunnerSettings,
 };
 pub use operation::Operation;
 pub use redirect::shown as url_for_messages;

@@ -57,6 +57,18 @@ pub struct Runner {
     pub maximum_timeout: Option<u64>,
     /// Last contact (RFC 3339).
     pub contacted_at: Option<String>,
+    /// Maintenance note.
+    pub maintenance_note: Option<String>,
+    /// Ids of the groups a group runner belongs to.
+    pub group_ids: Vec<u64>,
+    /// Ids of the projects a project runner is assigned to (the owner first).
+    pub project_ids: Vec<u64>,
+}
+
+/// An entry of a runner's `groups` / `projects`.
+#[derive(Deserialize)]
+struct IdOnly {
+    id: u64,
 }
 
 #[derive(Deserialize)]
@@ -84,6 +96,12 @@ struct RawRunner {
     maximum_timeout: Option<u64>,
     #[serde(default)]
     contacted_at: Option<String>,
+    #[serde(default)]
+    maintenance_note: Option<String>,
+    #[serde(default)]
+    groups: Option<Vec<IdOnly>>,
+    #[serde(default)]
+    projects: Option<Vec<IdOnly>>,
 }
 
 impl From<RawRunner> for Runner {
@@ -102,8 +120,19 @@ impl From<RawRunner> for Runner {
             access_level: raw.access_level,
             maximum_timeout: raw.maximum_timeout,
             contacted_at: raw.contacted_at,
+            maintenance_note: raw.maintenance_note,
+            group_ids: ids(raw.groups),
+            project_ids: ids(raw.projects),
         }
     }
+}
+
+fn ids(entries: Option<Vec<IdOnly>>) -> Vec<u64> {
+    entries
+        .unwrap_or_default()
+        .into_iter()
+        .map(|entry| entry.id)
+        .collect()
 }
 
 /// A job a runner processed (`GET /runners/:id/jobs`).
@@ -249,6 +278,85 @@ impl From<RawCreatedRunner> for CreatedRunner {
     }
 }
 
+/// A runner's new authentication token (`POST /runners/:id/reset_authentication_token`). The
+/// old token stopped working. Shown once: keep it.
+pub struct ResetToken {
+    /// The new runner authentication token (`glrt-…`).
+    pub token: SecretString,
+    /// When it expires, if it does.
+    pub token_expires_at: Option<String>,
+}
+
+impl fmt::Debug for ResetToken {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ResetToken")
+            .field("token", &"<redacted>")
+            .field("token_expires_at", &self.token_expires_at)
+            .finish()
+    }
+}
+
+#[derive(Deserialize)]
+pub(crate) struct RawResetToken {
+    pub token: String,
+    #[serde(default)]
+    pub token_expires_at: Option<String>,
+}
+
+impl From<RawResetToken> for ResetToken {
+    fn from(raw: RawResetToken) -> Self {
+        Self {
+            token: SecretString::from(raw.token),
+            token_expires_at: raw.token_expires_at,
+        }
+    }
+}
+
+/// The settings of `PUT /runners/:id` (and of `POST /user/runners`); `None` leaves a setting
+/// as it is.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RunnerSettings {
+    /// Description.
+    pub description: Option<String>,
+    /// Tags.
+    pub tag_list: Option<Vec<String>>,
+    /// Whether untagged jobs run.
+    pub run_untagged: Option<bool>,
+    /// Locked to its projects.
+    pub locked: Option<bool>,
+    /// Paused.
+    pub paused: Option<bool>,
+    /// Access level.
+    pub access_level: Option<AccessLevel>,
+    /// Maximum job timeout in seconds (GitLab requires at least 600).
+    pub maximum_timeout: Option<u64>,
+    /// Maintenance note.
+    pub maintenance_note: Option<String>,
+}
+
+impl RunnerSettings {
+    /// Whether no setting is given (GitLab refuses an empty update).
+    pub fn is_empty(&self) -> bool {
+        *self == Self::default()
+    }
+}
+
+impl CreateRunner {
+    /// The settings part (everything but the scope).
+    pub fn settings(&self) -> RunnerSettings {
+        RunnerSettings {
+            description: self.description.clone(),
+            tag_list: self.tag_list.clone(),
+            run_untagged: self.run_untagged,
+            locked: self.locked,
+            paused: self.paused,
+            access_level: self.access_level,
+            maximum_timeout: self.maximum_timeout,
+            maintenance_note: self.maintenance_note.clone(),
+        }
+    }
+}
+
 /// Where a new runner belongs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum RunnerScope {
@@ -326,6 +434,30 @@ mod tests {
         let bare: Runner = serde_json::from_str(r#"{"id": 1, "tag_list": null}"#).unwrap();
         assert!(!bare.paused);
         assert!(bare.tag_list.is_empty());
+    }
+
+    #[test]
+    fn groups_projects_and_note_are_read() {
+        let runner: Runner = serde_json::from_str(
+            r#"{"id": 1, "maintenance_note": "n", "groups": [{"id": 4, "name": "g"}],
+                "projects": [{"id": 7}, {"id": 9}]}"#,
+        )
+        .unwrap();
+        assert_eq!(runner.maintenance_note.as_deref(), Some("n"));
+        assert_eq!(runner.group_ids, vec![4]);
+        assert_eq!(runner.project_ids, vec![7, 9]);
+    }
+
+    #[test]
+    fn reset_token_debug_hides_the_token() {
+        let reset: ResetToken = serde_json::from_str::<RawResetToken>(
+            r#"{"token": "glrt-t1_resetsecret", "token_expires_at": "2030-01-01T00:00:00.000Z"}"#,
+        )
+        .unwrap()
+        .into();
+        let printed = format!("{reset:?}");
+        assert!(!printed.contains("resetsecret"), "{printed}");
+        assert!(printed.contains("2030"));
     }
 
     #[test]

@@ -21,6 +21,8 @@ pub enum Operation {
     CreateUserRunner,
     /// `GET /user`.
     GetCurrentUser,
+    /// `POST /runners/:id/reset_authentication_token`.
+    ResetRunnerToken(u64),
 }
 
 impl Operation {
@@ -31,8 +33,46 @@ impl Operation {
             | Self::UpdateRunner(id)
             | Self::ListRunnerJobs(id)
             | Self::ListRunnerManagers(id)
-            | Self::DeleteRunner(id) => Some(id),
+            | Self::DeleteRunner(id)
+            | Self::ResetRunnerToken(id) => Some(id),
             Self::VerifyRunner | Self::CreateUserRunner | Self::GetCurrentUser => None,
+        }
+    }
+
+    /// The token scopes GitLab accepts for this operation (any one of them), as shown in
+    /// messages; `None` for `verify`, which authenticates with the runner token.
+    pub fn required_scopes(self) -> Option<&'static str> {
+        match self {
+            Self::VerifyRunner => None,
+            Self::GetCurrentUser => Some("`read_user`, `read_api` or `api`"),
+            Self::CreateUserRunner => Some("`create_runner` or `api`"),
+            Self::GetRunner(_) | Self::ListRunnerJobs(_) | Self::ListRunnerManagers(_) => {
+                Some("`manage_runner`, `read_api` or `api`")
+            }
+            Self::UpdateRunner(_) | Self::DeleteRunner(_) | Self::ResetRunnerToken(_) => {
+                Some("`manage_runner` or `api`")
+            }
+        }
+    }
+
+    /// What a 401 to this operation means.
+    pub fn unauthorized_hint(self) -> String {
+        match self.required_scopes() {
+            Some(scopes) => format!(
+                "the GitLab token is invalid, expired or revoked; supply a valid personal, group                  or project access token with the {scopes} scope"
+            ),
+            None => "the GitLab token is invalid, expired or revoked; supply a valid personal,                      group or project access token"
+                .to_owned(),
+        }
+    }
+
+    /// What a 404 to this operation means, beyond "not found" (empty when nothing to add).
+    pub fn not_found_hint(self) -> &'static str {
+        match self {
+            Self::CreateUserRunner => {
+                ": the group or project does not exist, or the token's user cannot see it                  (check group_id / project_id)"
+            }
+            _ => "",
         }
     }
 
@@ -56,7 +96,7 @@ impl Operation {
                      runners, an Owner of its group, or a Maintainer of its project)"
                 )
             }
-            Self::UpdateRunner(id) | Self::DeleteRunner(id) => format!(
+            Self::UpdateRunner(id) | Self::DeleteRunner(id) | Self::ResetRunnerToken(id) => format!(
                 "the GitLab token needs the `manage_runner` or `api` scope, and its user must be \
                  able to manage runner {id} (an administrator for instance runners, an Owner of \
                  its group, or a Maintainer of its project)"
@@ -78,6 +118,12 @@ impl fmt::Display for Operation {
             Self::DeleteRunner(id) => write!(f, "deleting GitLab runner {id}"),
             Self::CreateUserRunner => f.write_str("creating a GitLab runner"),
             Self::GetCurrentUser => f.write_str("reading the GitLab token's user"),
+            Self::ResetRunnerToken(id) => {
+                write!(
+                    f,
+                    "resetting the authentication token of GitLab runner {id}"
+                )
+            }
         }
     }
 }

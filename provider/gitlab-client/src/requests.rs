@@ -6,7 +6,7 @@ use std::fmt;
 use reqwest::Method;
 use serde_json::{Map, Value, json};
 
-use crate::models::{CreateRunner, RunnerScope};
+use crate::models::{CreateRunner, RunnerScope, RunnerSettings};
 use crate::operation::Operation;
 
 /// Jobs fetched per page when listing (GitLab's maximum).
@@ -175,25 +175,7 @@ pub fn create_user_runner(params: &CreateRunner) -> ApiRequest {
     if let Some((key, id)) = owner {
         body.insert(key.into(), json!(id));
     }
-    let mut put = |key: &str, value: Option<Value>| {
-        if let Some(value) = value {
-            body.insert(key.to_owned(), value);
-        }
-    };
-    put("description", params.description.as_ref().map(|v| json!(v)));
-    put("tag_list", params.tag_list.as_ref().map(|v| json!(v)));
-    put("run_untagged", params.run_untagged.map(|v| json!(v)));
-    put("locked", params.locked.map(|v| json!(v)));
-    put("paused", params.paused.map(|v| json!(v)));
-    put(
-        "access_level",
-        params.access_level.map(|v| json!(v.as_str())),
-    );
-    put("maximum_timeout", params.maximum_timeout.map(|v| json!(v)));
-    put(
-        "maintenance_note",
-        params.maintenance_note.as_ref().map(|v| json!(v)),
-    );
+    put_settings(&mut body, &params.settings());
     let mut request = ApiRequest::new(
         Method::POST,
         "/user/runners".to_owned(),
@@ -201,6 +183,57 @@ pub fn create_user_runner(params: &CreateRunner) -> ApiRequest {
     );
     request.body = Some(Value::Object(body));
     request
+}
+
+/// `PUT /runners/:id` with every given setting.
+pub fn update_runner(id: u64, settings: &RunnerSettings) -> ApiRequest {
+    let mut body = Map::new();
+    put_settings(&mut body, settings);
+    let mut request = ApiRequest::new(
+        Method::PUT,
+        format!("/runners/{id}"),
+        Operation::UpdateRunner(id),
+    );
+    request.body = Some(Value::Object(body));
+    request
+}
+
+/// `POST /runners/:id/reset_authentication_token`.
+pub fn reset_runner_token(id: u64) -> ApiRequest {
+    ApiRequest::new(
+        Method::POST,
+        format!("/runners/{id}/reset_authentication_token"),
+        Operation::ResetRunnerToken(id),
+    )
+}
+
+/// The given settings as JSON body fields (unset ones left out).
+fn put_settings(body: &mut Map<String, Value>, settings: &RunnerSettings) {
+    let mut put = |key: &str, value: Option<Value>| {
+        if let Some(value) = value {
+            body.insert(key.to_owned(), value);
+        }
+    };
+    put(
+        "description",
+        settings.description.as_ref().map(|v| json!(v)),
+    );
+    put("tag_list", settings.tag_list.as_ref().map(|v| json!(v)));
+    put("run_untagged", settings.run_untagged.map(|v| json!(v)));
+    put("locked", settings.locked.map(|v| json!(v)));
+    put("paused", settings.paused.map(|v| json!(v)));
+    put(
+        "access_level",
+        settings.access_level.map(|v| json!(v.as_str())),
+    );
+    put(
+        "maximum_timeout",
+        settings.maximum_timeout.map(|v| json!(v)),
+    );
+    put(
+        "maintenance_note",
+        settings.maintenance_note.as_ref().map(|v| json!(v)),
+    );
 }
 
 #[cfg(test)]
@@ -335,6 +368,44 @@ mod tests {
             group.body,
             Some(json!({"runner_type": "group_type", "group_id": 4}))
         );
+    }
+
+    #[test]
+    fn update_sends_every_given_setting_and_reset_has_no_body() {
+        let request = update_runner(
+            3,
+            &RunnerSettings {
+                description: Some("d".into()),
+                tag_list: Some(vec![]),
+                run_untagged: Some(true),
+                locked: Some(false),
+                paused: Some(false),
+                access_level: Some(AccessLevel::NotProtected),
+                maximum_timeout: Some(600),
+                maintenance_note: Some(String::new()),
+            },
+        );
+        assert_eq!(request.method, Method::PUT);
+        assert_eq!(
+            request.url(BASE),
+            "https://gitlab.example.com/api/v4/runners/3"
+        );
+        assert_eq!(
+            request.body,
+            Some(json!({
+                "description": "d", "tag_list": [], "run_untagged": true, "locked": false,
+                "paused": false, "access_level": "not_protected", "maximum_timeout": 600,
+                "maintenance_note": "",
+            }))
+        );
+        let reset = reset_runner_token(3);
+        assert_eq!(reset.method, Method::POST);
+        assert_eq!(
+            reset.url(BASE),
+            "https://gitlab.example.com/api/v4/runners/3/reset_authentication_token"
+        );
+        assert_eq!(reset.body, None);
+        assert!(reset.authenticated);
     }
 
     #[test]

@@ -4,5 +4,6 @@
 mod calls;
 mod redirects;
 mod retries;
+mod runner_lifecycle;
 mod waiting;
 mod world;
