@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use tfplugin::{DataSource, Function, Resource};
 
+pub mod cache_secret;
 pub mod cert_secret;
 mod digest;
 mod placement;
@@ -17,6 +18,7 @@ pub fn all() -> Vec<Arc<dyn Resource>> {
     vec![
         Arc::new(token_secret::TokenSecret::default()),
         Arc::new(cert_secret::CertSecret::default()),
+        Arc::new(cache_secret::CacheSecret::default()),
         Arc::new(release::Release),
     ]
 }
