@@ -30,6 +30,13 @@ pub fn combined_digest<V: AsRef<[u8]>>(data: &BTreeMap<String, V>, keys: &[&str]
     format!("sha256:{:x}", hasher.finalize())
 }
 
+/// [`combined_digest`] over every key of `data`, in key order: a key changed, added or deleted
+/// changes it. What a release takes to roll its pods when the Secret changes.
+pub fn all_keys_digest<V: AsRef<[u8]>>(data: &BTreeMap<String, V>) -> String {
+    let keys: Vec<&str> = data.keys().map(String::as_str).collect();
+    combined_digest(data, &keys)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -62,6 +69,14 @@ mod tests {
         assert_ne!(digests[1], digests[2]);
         let missing = BTreeMap::from([("x".to_owned(), "ab")]);
         assert_eq!(combined_digest(&missing, &keys), digests[0]);
+    }
+
+    #[test]
+    fn the_all_keys_digest_changes_when_a_key_is_added_or_deleted() {
+        let one = BTreeMap::from([("a.crt".to_owned(), "x")]);
+        let two = BTreeMap::from([("a.crt".to_owned(), "x"), ("b".to_owned(), "")]);
+        assert_ne!(all_keys_digest(&one), all_keys_digest(&two));
+        assert_eq!(all_keys_digest(&one), combined_digest(&one, &["a.crt"]));
     }
 
     #[test]

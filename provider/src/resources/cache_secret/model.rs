@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use super::credentials::Backend;
-use crate::resources::digest::{combined_digest, key_digests};
+use crate::resources::digest::{all_keys_digest, key_digests};
 use crate::resources::secret_resource::SecretState;
 
 /// This resource's inputs at apply time (see [`known_inputs`]); write-only attributes are
@@ -40,8 +40,7 @@ impl State {
 
 /// The digest over every key of `data` (a key deleted or added by hand changes it).
 pub fn credentials_digest<V: AsRef<[u8]>>(data: &BTreeMap<String, V>) -> String {
-    let keys: Vec<&str> = data.keys().map(String::as_str).collect();
-    combined_digest(data, &keys)
+    all_keys_digest(data)
 }
 
 impl SecretState for State {

@@ -21,7 +21,7 @@ use tfplugin::{
     Schema, Value,
 };
 
-use super::digest::key_digests;
+use super::digest::{all_keys_digest, key_digests};
 use super::placement::budget;
 use super::secret_object::live_data;
 use super::secret_resource::{SecretData, SecretKind, SecretResource, known_inputs};
@@ -190,6 +190,7 @@ impl SecretKind for Kind {
             "subject",
             "dns_names",
             "key_digests",
+            "certs_digest",
         ];
         match (host, pem, extra) {
             (Some(host), Some(pem), Some(extra)) => {
@@ -207,6 +208,10 @@ impl SecretKind for Kind {
                 plan.set_attr(&AttributePath::new("subject"), &facts.subject)?;
                 plan.set_attr(&AttributePath::new("dns_names"), &facts.dns_names)?;
                 plan.set_attr(&AttributePath::new("key_digests"), &digests)?;
+                plan.set_attr(
+                    &AttributePath::new("certs_digest"),
+                    &all_keys_digest(&wanted.data),
+                )?;
             }
             _ => {
                 for name in computed {

@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 
 use super::DEFAULT_EXPIRY_WARNING_DAYS;
 use crate::certificates::{CertificateInfo, parse_chain, rfc3339};
-use crate::resources::digest::key_digests;
+use crate::resources::digest::{all_keys_digest, key_digests};
 use crate::resources::secret_resource::SecretState;
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -45,6 +45,7 @@ pub struct State {
     pub(super) dns_names: Option<Vec<String>>,
     pub(super) file_name: Option<String>,
     pub(super) key_digests: Option<BTreeMap<String, String>>,
+    pub(super) certs_digest: Option<String>,
 }
 
 impl State {
@@ -72,6 +73,7 @@ impl State {
 impl SecretState for State {
     fn refresh(&mut self, data: &BTreeMap<String, Vec<u8>>) {
         self.key_digests = Some(key_digests(data));
+        self.certs_digest = Some(all_keys_digest(data));
         let leaf = self
             .file_name
             .as_ref()

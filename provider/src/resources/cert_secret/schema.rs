@@ -100,6 +100,10 @@ pub fn schema() -> Schema {
             "key_digests",
             Attribute::map(Type::String).computed().description("`sha256:…` of each key of the live Secret; a plan shows which file changed."),
         )
+        .attribute(
+            "certs_digest",
+            Attribute::string().computed().description("`sha256:…` over every key of the live Secret (length-prefixed, in key order). Pass it to the release (`secret_digests = { certs = … }`) so a renewed certificate (also one copied from `source_secret`) rolls the runner manager, which reads the certificates only when it starts."),
+        )
         .block(SOURCE_SECRET, NestedBlock::single(source))
 }
 
