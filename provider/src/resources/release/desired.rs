@@ -215,7 +215,7 @@ fn attribute_of(config_path: &ConfigPath, base: &AttributePath, block: &Block) -
 }
 
 /// Attribute of a chart values path that a typed attribute sets (from
-/// [`mapping::ATTRIBUTE_OF_CHART_KEY`], beside the mapping itself).
+/// [`mapping::CHART_KEYS`], beside the mapping itself).
 fn chart_attribute(path: &ConfigPath) -> AttributePath {
     let text = path.to_string();
     let under = |prefix: &str| {
@@ -223,12 +223,11 @@ fn chart_attribute(path: &ConfigPath) -> AttributePath {
             || text.starts_with(&format!("{prefix}."))
             || text.starts_with(&format!("{prefix}["))
     };
-    match mapping::ATTRIBUTE_OF_CHART_KEY
-        .iter()
-        .find(|(key, _)| under(key))
-    {
-        Some((_, ChartAttribute::Attribute(name))) => AttributePath::new(*name),
-        Some((_, ChartAttribute::Block(name))) => AttributePath::new(*name).index(0),
+    match mapping::CHART_KEYS.iter().find(|entry| under(entry.key)) {
+        Some(entry) => match entry.source {
+            ChartAttribute::Attribute(name) => AttributePath::new(name),
+            ChartAttribute::Block(name) => AttributePath::new(name).index(0),
+        },
         None => AttributePath::root(),
     }
 }

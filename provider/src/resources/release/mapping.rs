@@ -14,8 +14,9 @@ use gitlab_runner_chart::{
     ChartValues, EnvVar, ImageRef, LogFormat, LogLevel, Rbac, RunnersValues, ServiceAccount,
     TOKEN_DIGEST_ANNOTATION,
 };
-use serde_json::Value as Json;
+use serde_json::{Map, Value as Json};
 use std::collections::BTreeMap;
+use tfplugin::{AttributePath, Type};
 
 use super::model::ReleaseModel;
 use super::validators::is_digest;
@@ -29,32 +30,212 @@ pub enum ChartAttribute {
     Block(&'static str),
 }
 
-/// Chart value keys (dotted, as findings name them) and the attribute that sets them, for
-/// placing the chart's own findings (`ChartValues::to_values`) at their attribute. Keep it
-/// beside [`chart_values`]: a key the mapping sets from a new attribute goes here too when the
-/// chart checks it.
-pub const ATTRIBUTE_OF_CHART_KEY: &[(&str, ChartAttribute)] = &[
-    ("gitlabUrl", ChartAttribute::Attribute("gitlab_url")),
-    ("concurrent", ChartAttribute::Attribute("concurrent")),
-    (
-        "runners.secret",
-        ChartAttribute::Attribute("token_secret_name"),
+/// How a chart value reads back into its attribute (import of a release installed by plain
+/// helm, and `moved` from `helm_release`): the reverse of what [`chart_values`] writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Conv {
+    /// The value as it is (string, whole number, bool, list of strings, string map).
+    AsIs,
+    /// `[{name}]` → a list of names (`imagePullSecrets`).
+    Names,
+    /// `[{name, value}]` → a map (`envVars`).
+    EnvVars,
+    /// RBAC `PolicyRule`s → `rule` blocks.
+    Rules,
+    /// Tolerations → `toleration` blocks.
+    Tolerations,
+    /// A JSON object → its JSON text (`affinity`).
+    JsonText,
+}
+
+/// One chart value key the typed attributes set: the dotted key, the attribute (or a field of
+/// a single nested block: `field`) and how it reads back.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ChartKey {
+    pub key: &'static str,
+    pub source: ChartAttribute,
+    /// For a single nested block: the block's attribute this key sets (`None` for a list of
+    /// blocks, which the whole value becomes).
+    pub field: Option<&'static str>,
+    pub conv: Conv,
+}
+
+const fn attribute(key: &'static str, name: &'static str, conv: Conv) -> ChartKey {
+    ChartKey {
+        key,
+        source: ChartAttribute::Attribute(name),
+        field: None,
+        conv,
+    }
+}
+
+const fn field(key: &'static str, block: &'static str, name: &'static str, conv: Conv) -> ChartKey {
+    ChartKey {
+        key,
+        source: ChartAttribute::Block(block),
+        field: Some(name),
+        conv,
+    }
+}
+
+/// THE table of chart value keys and the attributes that set them, used in both directions:
+/// placing the chart's own findings (`ChartValues::to_values`) at their attribute, and reading
+/// a release's values back into attributes ([`read_back`]). A key [`chart_values`] sets from a
+/// new attribute goes here too (`tests::every_key_the_mapping_writes_reads_back` fails until it
+/// does). Findings take the first entry whose key is a prefix of theirs.
+pub const CHART_KEYS: &[ChartKey] = &[
+    attribute("gitlabUrl", "gitlab_url", Conv::AsIs),
+    attribute("concurrent", "concurrent", Conv::AsIs),
+    attribute("runners.secret", "token_secret_name", Conv::AsIs),
+    attribute("runners.name", "runner_name", Conv::AsIs),
+    attribute("runners.config", "runner_config_toml", Conv::AsIs),
+    attribute("imagePullSecrets", "image_pull_secrets", Conv::Names),
+    attribute("imagePullPolicy", "image_pull_policy", Conv::AsIs),
+    attribute("podAnnotations", "pod_annotations", Conv::AsIs),
+    attribute("envVars", "env", Conv::EnvVars),
+    field("rbac.create", "rbac", "create", Conv::AsIs),
+    field("rbac.clusterWideAccess", "rbac", "cluster_wide", Conv::AsIs),
+    field("rbac.rules", "rbac", "rule", Conv::Rules),
+    attribute("checkInterval", "check_interval", Conv::AsIs),
+    attribute("logLevel", "log_level", Conv::AsIs),
+    attribute("logFormat", "log_format", Conv::AsIs),
+    attribute("shutdown_timeout", "shutdown_timeout", Conv::AsIs),
+    attribute(
+        "terminationGracePeriodSeconds",
+        "termination_grace_period_seconds",
+        Conv::AsIs,
     ),
-    ("runners.name", ChartAttribute::Attribute("runner_name")),
-    (
-        "imagePullSecrets",
-        ChartAttribute::Attribute("image_pull_secrets"),
+    attribute("replicas", "replicas", Conv::AsIs),
+    field("image.registry", "image", "registry", Conv::AsIs),
+    field("image.image", "image", "image", Conv::AsIs),
+    field("image.tag", "image", "tag", Conv::AsIs),
+    attribute("useTini", "use_tini", Conv::AsIs),
+    field(
+        "serviceAccount.create",
+        "service_account",
+        "create",
+        Conv::AsIs,
     ),
-    (
-        "imagePullPolicy",
-        ChartAttribute::Attribute("image_pull_policy"),
+    field("serviceAccount.name", "service_account", "name", Conv::AsIs),
+    field(
+        "serviceAccount.annotations",
+        "service_account",
+        "annotations",
+        Conv::AsIs,
     ),
-    (
-        "podAnnotations",
-        ChartAttribute::Attribute("pod_annotations"),
+    attribute(
+        "serviceAccount.imagePullSecrets",
+        "image_pull_secrets",
+        Conv::AsIs,
     ),
-    ("envVars", ChartAttribute::Attribute("env")),
-    ("rbac", ChartAttribute::Block("rbac")),
+    field(
+        "securityContext.runAsNonRoot",
+        "security_context",
+        "run_as_non_root",
+        Conv::AsIs,
+    ),
+    field(
+        "securityContext.runAsUser",
+        "security_context",
+        "run_as_user",
+        Conv::AsIs,
+    ),
+    field(
+        "securityContext.runAsGroup",
+        "security_context",
+        "run_as_group",
+        Conv::AsIs,
+    ),
+    field(
+        "securityContext.allowPrivilegeEscalation",
+        "security_context",
+        "allow_privilege_escalation",
+        Conv::AsIs,
+    ),
+    field(
+        "securityContext.readOnlyRootFilesystem",
+        "security_context",
+        "read_only_root_filesystem",
+        Conv::AsIs,
+    ),
+    field(
+        "securityContext.privileged",
+        "security_context",
+        "privileged",
+        Conv::AsIs,
+    ),
+    field(
+        "securityContext.capabilities.add",
+        "security_context",
+        "capabilities_add",
+        Conv::AsIs,
+    ),
+    field(
+        "securityContext.capabilities.drop",
+        "security_context",
+        "capabilities_drop",
+        Conv::AsIs,
+    ),
+    field(
+        "securityContext.seccompProfile.type",
+        "security_context",
+        "seccomp_profile_type",
+        Conv::AsIs,
+    ),
+    field(
+        "podSecurityContext.runAsNonRoot",
+        "pod_security_context",
+        "run_as_non_root",
+        Conv::AsIs,
+    ),
+    field(
+        "podSecurityContext.runAsUser",
+        "pod_security_context",
+        "run_as_user",
+        Conv::AsIs,
+    ),
+    field(
+        "podSecurityContext.runAsGroup",
+        "pod_security_context",
+        "run_as_group",
+        Conv::AsIs,
+    ),
+    field(
+        "podSecurityContext.fsGroup",
+        "pod_security_context",
+        "fs_group",
+        Conv::AsIs,
+    ),
+    field(
+        "podSecurityContext.fsGroupChangePolicy",
+        "pod_security_context",
+        "fs_group_change_policy",
+        Conv::AsIs,
+    ),
+    field(
+        "podSecurityContext.supplementalGroups",
+        "pod_security_context",
+        "supplemental_groups",
+        Conv::AsIs,
+    ),
+    field(
+        "podSecurityContext.seccompProfile.type",
+        "pod_security_context",
+        "seccomp_profile_type",
+        Conv::AsIs,
+    ),
+    field("resources.requests", "resources", "requests", Conv::AsIs),
+    field("resources.limits", "resources", "limits", Conv::AsIs),
+    attribute("nodeSelector", "node_selector", Conv::AsIs),
+    ChartKey {
+        key: "tolerations",
+        source: ChartAttribute::Block("toleration"),
+        field: None,
+        conv: Conv::Tolerations,
+    },
+    attribute("affinity", "affinity", Conv::JsonText),
+    attribute("podLabels", "pod_labels", Conv::AsIs),
+    attribute("certsSecretName", "cert_secret_name", Conv::AsIs),
 ];
 
 /// A whole-number attribute as the chart's `u32` (the schema's ranges keep it in bounds).
@@ -216,22 +397,208 @@ pub fn chart_values(
     }
 }
 
+/// A release's values read back through [`CHART_KEYS`]: the attributes (JSON in the
+/// attribute's shape, blocks as lists of objects) and what no attribute covers.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ReadBack {
+    pub attributes: BTreeMap<String, Json>,
+    /// The values no typed attribute took (for `values`): nothing is dropped silently.
+    pub rest: Map<String, Json>,
+    /// `rbac.create` without rules: the chart's default rules were installed.
+    pub chart_default_rules: bool,
+}
+
+/// The value at a dotted key.
+fn value_at<'a>(values: &'a Json, key: &str) -> Option<&'a Json> {
+    key.split('.')
+        .try_fold(values, |value, part| value.get(part))
+}
+
+/// Removes the value at a dotted key, and the objects it leaves empty.
+fn remove_at(values: &mut Map<String, Json>, key: &str) {
+    match key.split_once('.') {
+        None => {
+            values.remove(key);
+        }
+        Some((head, tail)) => {
+            if let Some(Json::Object(inner)) = values.get_mut(head) {
+                remove_at(inner, tail);
+                if inner.is_empty() {
+                    values.remove(head);
+                }
+            }
+        }
+    }
+}
+
+/// `[{k1, k2…}]` → `[{attr1, attr2…}]`, renaming keys; `None` when an item has another key.
+fn rename_items(value: &Json, names: &[(&str, &str)]) -> Option<Json> {
+    let items = value.as_array()?;
+    let mut out = Vec::with_capacity(items.len());
+    for item in items {
+        let mut object = Map::new();
+        for (key, inner) in item.as_object()? {
+            let (_, name) = names.iter().find(|(chart, _)| chart == key)?;
+            object.insert((*name).to_owned(), inner.clone());
+        }
+        out.push(Json::Object(object));
+    }
+    Some(Json::Array(out))
+}
+
+fn convert(value: &Json, conv: Conv) -> Option<Json> {
+    match conv {
+        Conv::AsIs => Some(value.clone()),
+        Conv::Names => value
+            .as_array()?
+            .iter()
+            .map(|item| {
+                let object = item.as_object()?;
+                (object.len() == 1)
+                    .then(|| object.get("name").cloned())
+                    .flatten()
+            })
+            .collect::<Option<Vec<_>>>()
+            .map(Json::Array),
+        Conv::EnvVars => {
+            let mut env = Map::new();
+            for item in value.as_array()? {
+                let object = item.as_object()?;
+                if object.len() != 2 {
+                    return None;
+                }
+                let name = object.get("name")?.as_str()?;
+                let value = object.get("value")?.as_str()?;
+                env.insert(name.to_owned(), Json::String(value.to_owned()));
+            }
+            Some(Json::Object(env))
+        }
+        Conv::Rules => rename_items(
+            value,
+            &[
+                ("apiGroups", "api_groups"),
+                ("resources", "resources"),
+                ("verbs", "verbs"),
+                ("resourceNames", "resource_names"),
+            ],
+        ),
+        Conv::Tolerations => rename_items(
+            value,
+            &[
+                ("key", "key"),
+                ("operator", "operator"),
+                ("value", "value"),
+                ("effect", "effect"),
+                ("tolerationSeconds", "toleration_seconds"),
+            ],
+        ),
+        Conv::JsonText => value.is_object().then(|| Json::String(value.to_string())),
+    }
+}
+
+/// Whether `value` fits the schema type at `path` of `ty` (the release's value type).
+fn fits(ty: &Type, path: &AttributePath, value: &Json) -> bool {
+    let Some(at) = tfplugin::document::type_at(ty, path) else {
+        return false;
+    };
+    tfplugin::model::to_value(value)
+        .ok()
+        .is_some_and(|v| v.conform(&at).is_ok())
+}
+
+/// Reads chart `values` (a release's user-supplied values) back into attributes through
+/// [`CHART_KEYS`]; `ty` is the release's value type. A value whose shape an attribute cannot
+/// hold stays in [`ReadBack::rest`]. The token digest pod annotation becomes `token_digest`.
+pub fn read_back(values: &Json, ty: &Type) -> ReadBack {
+    let mut out = ReadBack {
+        rest: values.as_object().cloned().unwrap_or_default(),
+        ..ReadBack::default()
+    };
+    let mut blocks: BTreeMap<&str, Map<String, Json>> = BTreeMap::new();
+    for entry in CHART_KEYS {
+        let Some(value) = value_at(values, entry.key).filter(|v| !v.is_null()) else {
+            continue;
+        };
+        let Some(mut converted) = convert(value, entry.conv) else {
+            continue;
+        };
+        if entry.key == "podAnnotations"
+            && let Some(annotations) = converted.as_object_mut()
+            && let Some(digest) = annotations.remove(TOKEN_DIGEST_ANNOTATION)
+        {
+            if digest.as_str().is_some_and(is_digest) {
+                out.attributes.insert("token_digest".to_owned(), digest);
+            } else {
+                annotations.insert(TOKEN_DIGEST_ANNOTATION.to_owned(), digest);
+            }
+        }
+        let taken = match (entry.source, entry.field) {
+            (ChartAttribute::Attribute(name), _) | (ChartAttribute::Block(name), None) => {
+                let fits_here = fits(ty, &AttributePath::new(name), &converted);
+                match out.attributes.get(name) {
+                    // Set twice (imagePullSecrets): only when both agree.
+                    Some(existing) => fits_here && *existing == converted,
+                    None if fits_here => {
+                        out.attributes.insert(name.to_owned(), converted);
+                        true
+                    }
+                    None => false,
+                }
+            }
+            (ChartAttribute::Block(block), Some(name)) => {
+                let path = AttributePath::new(block).index(0).attr(name);
+                fits(ty, &path, &converted) && {
+                    blocks
+                        .entry(block)
+                        .or_default()
+                        .insert(name.to_owned(), converted);
+                    true
+                }
+            }
+        };
+        if taken {
+            remove_at(&mut out.rest, entry.key);
+        }
+    }
+    if let Some(rbac) = blocks.get_mut("rbac") {
+        let creates = rbac.get("create") == Some(&Json::Bool(true));
+        let no_rules = rbac
+            .get("rule")
+            .and_then(Json::as_array)
+            .is_none_or(Vec::is_empty);
+        if creates && no_rules {
+            rbac.insert("allow_chart_default_rules".to_owned(), Json::Bool(true));
+            out.chart_default_rules = true;
+        }
+    }
+    for (block, object) in blocks {
+        out.attributes
+            .insert(block.to_owned(), Json::Array(vec![Json::Object(object)]));
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
     fn every_chart_key_names_an_attribute_or_block_of_the_schema() {
-        let block = super::super::schema::schema().block;
-        for (key, source) in ATTRIBUTE_OF_CHART_KEY {
-            match source {
-                ChartAttribute::Attribute(name) => {
-                    assert!(block.attributes.contains_key(*name), "{key} → {name}");
+        let ty = super::super::schema::schema().value_type();
+        for entry in CHART_KEYS {
+            let path = match (entry.source, entry.field) {
+                (ChartAttribute::Attribute(name), _) | (ChartAttribute::Block(name), None) => {
+                    AttributePath::new(name)
                 }
-                ChartAttribute::Block(name) => {
-                    assert!(block.blocks.contains_key(*name), "{key} → {name}[0]");
+                (ChartAttribute::Block(block), Some(name)) => {
+                    AttributePath::new(block).index(0).attr(name)
                 }
-            }
+            };
+            assert!(
+                tfplugin::document::type_at(&ty, &path).is_some(),
+                "{} → {path}",
+                entry.key
+            );
         }
     }
 }

@@ -18,6 +18,7 @@
 //! - [`state`]: the computed results as one typed value, written in one place.
 //! - [`record`]: the settings record that makes `terraform import` exact.
 
+mod adopt;
 mod apply;
 pub mod desired;
 #[cfg(test)]

@@ -1,0 +1,214 @@
+use std::sync::Arc;
+
+use serde_json::json;
+use tfplugin::{Diagnostics, Document, Severity};
+
+use super::*;
+use crate::resources::release::schema::schema;
+
+const SEED_TOML: &str = "[[runners]]\n  executor = \"kubernetes\"\n  [runners.kubernetes]\n    namespace = \"{{ .Release.Namespace }}\"\n";
+
+/// The values of a release installed with `helm install -f values.yaml` in the seed's style.
+fn seed_values() -> Json {
+    json!({
+        "gitlabUrl": "https://gitlab.example.com/",
+        "concurrent": 4,
+        "rbac": {"create": true, "rules": [
+            {"apiGroups": [""], "resources": ["pods", "pods/exec"], "verbs": ["get", "create"]}
+        ]},
+        "runners": {"secret": "gitlab-runner-token", "config": SEED_TOML, "tags": "k8s"},
+        "podAnnotations": {"team": "ci"},
+        "envVars": [{"name": "A", "value": "1"}],
+        "imagePullSecrets": [{"name": "pull"}],
+        "metrics": {"enabled": true}
+    })
+}
+
+fn record(config: Json) -> ReleaseRecord {
+    ReleaseRecord {
+        name: "gitlab-runner".into(),
+        namespace: "ci".into(),
+        version: 1,
+        status: helm_driver::ReleaseStatus::Deployed,
+        chart_name: "gitlab-runner".into(),
+        chart_version: "0.86.0".into(),
+        app_version: None,
+        config,
+        manifest: String::new(),
+        first_deployed: None,
+        last_deployed: None,
+        description: None,
+        apply_method: None,
+    }
+}
+
+fn imported_state() -> Document {
+    let mut state = Document::null(Arc::new(schema().value_type()));
+    state
+        .set_attr(&AttributePath::new("namespace"), &"ci")
+        .unwrap();
+    state
+        .set_attr(&AttributePath::new("name"), &"gitlab-runner")
+        .unwrap();
+    state
+}
+
+fn summaries(diagnostics: &Diagnostics) -> Vec<String> {
+    diagnostics
+        .iter()
+        .map(|d| {
+            assert_eq!(d.severity, Severity::Warning, "{d:?}");
+            d.summary.clone()
+        })
+        .collect()
+}
+
+#[test]
+fn seed_values_read_back_into_typed_attributes_and_values() {
+    let mut state = imported_state();
+    let mut diagnostics = Diagnostics::new();
+    adopt(&mut state, &record(seed_values()), &mut diagnostics).unwrap();
+    let model: ReleaseModel = state.get().unwrap();
+    assert_eq!(
+        model.gitlab_url.as_deref(),
+        Some("https://gitlab.example.com/")
+    );
+    assert_eq!(model.concurrent, Some(4));
+    assert_eq!(
+        model.token_secret_name.as_deref(),
+        Some("gitlab-runner-token")
+    );
+    assert_eq!(model.runner_config_toml.as_deref(), Some(SEED_TOML));
+    assert_eq!(model.chart.as_deref(), Some("gitlab-runner"));
+    assert_eq!(model.rbac.len(), 1);
+    assert_eq!(model.rbac[0].create, Some(true));
+    assert_eq!(
+        model.rbac[0].rule[0].resources,
+        Some(vec!["pods".to_owned(), "pods/exec".to_owned()])
+    );
+    assert_eq!(model.image_pull_secrets, Some(vec!["pull".to_owned()]));
+    assert_eq!(model.env.unwrap()["A"], "1");
+    assert_eq!(model.pod_annotations.unwrap()["team"], "ci");
+    // Nothing lost: the keys no attribute covers are kept in values.
+    let values: Vec<Json> = model
+        .values
+        .unwrap()
+        .iter()
+        .map(|text| serde_json::from_str(text).unwrap())
+        .collect();
+    assert_eq!(
+        values,
+        [json!({"runners": {"tags": "k8s"}, "metrics": {"enabled": true}})]
+    );
+    let summaries = summaries(&diagnostics);
+    assert!(
+        summaries.contains(&"Chart Repository Not Recorded".to_owned()),
+        "{summaries:?}"
+    );
+    assert!(
+        summaries.contains(&"Helm Template In Runner Configuration".to_owned()),
+        "{summaries:?}"
+    );
+    let template = diagnostics
+        .iter()
+        .find(|d| d.summary == "Helm Template In Runner Configuration")
+        .unwrap();
+    assert!(
+        template.detail.contains("namespace = \"ci\""),
+        "{}",
+        template.detail
+    );
+    let differences = diagnostics
+        .iter()
+        .find(|d| d.summary == "Imported Release Values Differ")
+        .unwrap();
+    // What the provider pins, named; what was read back is not a difference.
+    for key in ["replicas", "runners.name", "rbac.clusterWideAccess"] {
+        assert!(differences.detail.contains(key), "{}", differences.detail);
+    }
+    for key in ["gitlabUrl", "concurrent", "runners.config", "metrics"] {
+        assert!(
+            !differences.detail.contains(&format!(" {key},")),
+            "{}",
+            differences.detail
+        );
+    }
+}
+
+#[test]
+fn the_adopted_configuration_renders_the_installed_values_plus_only_the_pins() {
+    let mut state = imported_state();
+    let mut diagnostics = Diagnostics::new();
+    adopt(&mut state, &record(seed_values()), &mut diagnostics).unwrap();
+    let model: ReleaseModel = state.get().unwrap();
+    let mut problems = Diagnostics::new();
+    let wanted = desired(&model, &mut problems).expect("the adopted attributes are valid");
+    assert!(!problems.has_errors(), "{problems:?}");
+    let mut keys = Vec::new();
+    differing_keys(&wanted.values, &seed_values(), "", &mut keys);
+    assert_eq!(
+        keys,
+        [
+            "rbac.clusterWideAccess",
+            "replicas",
+            "runners.name",
+            "serviceAccount.imagePullSecrets"
+        ]
+    );
+}
+
+#[test]
+fn values_no_attribute_can_hold_stay_in_values() {
+    let mut state = imported_state();
+    let mut diagnostics = Diagnostics::new();
+    let odd = json!({
+        "gitlabUrl": "https://gitlab.example.com/",
+        "concurrent": "four",
+        "envVars": [{"name": "A", "valueFrom": {"secretKeyRef": {"name": "s", "key": "k"}}}],
+        "runners": {"config": "[[runners]]\n"}
+    });
+    adopt(&mut state, &record(odd), &mut diagnostics).unwrap();
+    let model: ReleaseModel = state.get().unwrap();
+    assert_eq!(model.concurrent, None);
+    assert_eq!(model.env, None);
+    let values: Json = serde_json::from_str(&model.values.unwrap()[0]).unwrap();
+    assert_eq!(values["concurrent"], "four");
+    assert_eq!(values["envVars"][0]["name"], "A");
+}
+
+#[test]
+fn rbac_create_without_rules_keeps_the_chart_defaults_and_says_so() {
+    let mut state = imported_state();
+    let mut diagnostics = Diagnostics::new();
+    let values = json!({"gitlabUrl": "https://g.example/", "rbac": {"create": true},
+        "runners": {"config": "[[runners]]\n", "secret": "t"}});
+    adopt(&mut state, &record(values), &mut diagnostics).unwrap();
+    let model: ReleaseModel = state.get().unwrap();
+    assert_eq!(model.rbac[0].allow_chart_default_rules, Some(true));
+    assert!(summaries(&diagnostics).contains(&"Chart Default RBAC Rules Adopted".to_owned()));
+}
+
+#[test]
+fn a_token_digest_annotation_becomes_token_digest() {
+    let digest = format!("sha256:{}", "a".repeat(64));
+    let read = mapping::read_back(
+        &json!({"podAnnotations": {"gitlabrunner.io/token-digest": digest, "x": "y"}}),
+        &schema().value_type(),
+    );
+    assert_eq!(read.attributes["token_digest"], json!(digest));
+    assert_eq!(read.attributes["pod_annotations"], json!({"x": "y"}));
+}
+
+#[test]
+fn release_templates_render_to_their_literal() {
+    let (text, complete) = render_release_templates(
+        "a = \"{{ .Release.Namespace }}\"\nb = \"{{- .Release.Name -}}\"\n",
+        "ci",
+        "r",
+    );
+    assert!(complete);
+    assert_eq!(text, "a = \"ci\"\nb = \"r\"\n");
+    let (_, complete) = render_release_templates("a = \"{{ .Values.x }}\"\n", "ci", "r");
+    assert!(!complete);
+    assert!(template_warning("a = 1\n", "ci", "r").is_none());
+}
