@@ -11,6 +11,7 @@
 //! | `POST /pod-phase/<ns>/<name>` `{"phase": "Running"}` | move a pod to a phase |
 //! | `POST /edit/<API item path>` (JSON merge patch) | patch as field manager `kubectl-edit` |
 //! | `POST /behaviour` `{"ready_delay_ms": N, "pod_termination_grace_ms": N}` | change controller timing from now on |
+//! | `POST /images` (an [`ImageRule`](crate::kubelet::ImageRule)) | what an image does in pods started from now on |
 
 use std::sync::Arc;
 
@@ -101,6 +102,11 @@ fn route(
                 })
             });
             Ok(json_response(200, &updated))
+        }
+        (&Method::POST, "/images") => {
+            let rule: crate::kubelet::ImageRule = parse(body)?;
+            store.with(|st| st.images.insert(rule.image.clone(), rule.behaviour.clone()));
+            Ok(json_response(201, &json!(rule)))
         }
         (&Method::POST, "/objects") => {
             let object: Value = parse(body)?;

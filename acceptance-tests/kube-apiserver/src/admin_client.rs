@@ -144,6 +144,22 @@ impl AdminClient {
         self.send("POST", "/behaviour", Some(&body)).map(|_| ())
     }
 
+    /// Sets what `image` does in pods the kubelet starts from now on (pull fails, crashes with
+    /// log lines, runs).
+    pub fn set_image(
+        &self,
+        image: &str,
+        behaviour: &crate::kubelet::ImageBehaviour,
+    ) -> Result<(), AdminError> {
+        let rule = crate::kubelet::ImageRule {
+            image: image.to_string(),
+            behaviour: behaviour.clone(),
+        };
+        // A rule always encodes (string keys only); a `null` body would be refused by the server.
+        let body = serde_json::to_value(&rule).unwrap_or(Value::Null);
+        self.send("POST", "/images", Some(&body)).map(|_| ())
+    }
+
     /// `{"resourceVersion": "N", "objects": [...]}`.
     pub fn state(&self) -> Result<Value, AdminError> {
         self.send("GET", "/state", None)

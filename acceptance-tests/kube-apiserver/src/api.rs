@@ -342,6 +342,16 @@ async fn dispatch(
             &rbac::token_request(&ctx.store, ns, name)?,
         ));
     }
+    if target.subresource.as_deref() == Some("log")
+        && rt.kind == "Pod"
+        && method == Method::GET
+        && let (Some(ns), Some(name)) = (target.namespace.as_deref(), target.name.as_deref())
+    {
+        let text = ctx
+            .store
+            .with(|st| crate::kubelet::logs(st, ns, name, &query))?;
+        return Ok(respond(200, "text/plain", text));
+    }
     if let Some(sub) = target.subresource.as_deref()
         && !matches!(sub, "status" | "scale")
     {

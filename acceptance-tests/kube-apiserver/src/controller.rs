@@ -10,6 +10,7 @@
 use serde_json::{Map, Value, json};
 
 use crate::fields::{self, Writer};
+use crate::kubelet;
 use crate::resources::{self, ResourceType};
 use crate::store::{State, Timer, now_timestamp};
 
@@ -252,26 +253,48 @@ fn reconcile_replicaset(st: &mut State, namespace: &str, name: &str) {
         .filter(|p| controller_uid(p) == Some(uid.as_str()) && !is_terminating(p))
         .cloned()
         .collect();
+    let mut create_failure: Option<String> = None;
     while active.len() < desired {
-        // A used-up pod quota refuses the controller's creates too; a real ReplicaSet controller
-        // gets the 403 and tries again later (here: at the namespace's next write).
-        if crate::quota::admit_create(st, pods, Some(namespace), name).is_err() {
+        let mut pod = new_pod(&rs, namespace);
+        let pod_name = name_of(&pod);
+        // Admission refuses the controller's creates as it refuses anyone's (a missing
+        // ServiceAccount, a used-up pod quota); a real ReplicaSet controller reports the 403 in
+        // its `ReplicaFailure` condition and a `FailedCreate` Event, and tries again later (here:
+        // at the namespace's next write).
+        let admitted = kubelet::admit_service_account(st, namespace, &pod)
+            .and_then(|()| crate::quota::admit_create(st, pods, Some(namespace), &pod_name));
+        if let Err(refusal) = admitted {
+            create_failure = Some(refusal.message);
             break;
         }
-        let pod = new_pod(&rs, namespace);
-        let pod_name = name_of(&pod);
         let pod_uid = uid_of(&pod);
+        let placement = kubelet::unschedulable(&pod);
+        if let Some(message) = &placement {
+            kubelet::mark_unschedulable(st, &mut pod, message);
+        }
         let stored = st.put(pods, namespace, &pod_name, pod);
-        let delay = st.behaviour.ready_delay;
-        st.schedule(
-            delay,
-            Timer::PodReady {
-                namespace: namespace.to_string(),
-                name: pod_name,
-                uid: pod_uid,
-            },
-        );
+        if placement.is_none() {
+            let delay = st.behaviour.ready_delay;
+            st.schedule(
+                delay,
+                Timer::PodReady {
+                    namespace: namespace.to_string(),
+                    name: pod_name,
+                    uid: pod_uid,
+                },
+            );
+        }
         active.push(stored);
+    }
+    if let Some(message) = &create_failure {
+        kubelet::record_event(
+            st,
+            &rs,
+            "Warning",
+            "FailedCreate",
+            &format!("Error creating: {message}"),
+            "replicaset-controller",
+        );
     }
     if active.len() > desired {
         active.sort_by_key(|p| {
@@ -288,7 +311,9 @@ fn reconcile_replicaset(st: &mut State, namespace: &str, name: &str) {
         }
     }
     let ready = active.iter().filter(|p| is_ready(p)).count() as i64;
-    let mut next = rs.clone();
+    let mut next = st.get(replicasets, namespace, name).cloned().unwrap_or(rs);
+    let rs = next.clone();
+    kubelet::set_replica_failure(&mut next, create_failure.as_deref());
     let mut status = next["status"].as_object().cloned().unwrap_or_default();
     set_counts(
         &mut status,
@@ -322,12 +347,13 @@ fn new_pod(rs: &Value, namespace: &str) -> Value {
     if spec.get("serviceAccountName").is_none() {
         spec["serviceAccountName"] = json!("default");
     }
-    spec["nodeName"] = json!("kube-test-node");
+    spec["nodeName"] = json!(kubelet::NODE_NAME);
     let mut metadata = template["metadata"].clone();
     if !metadata.is_object() {
         metadata = json!({});
     }
     metadata["name"] = json!(name);
+    metadata["generateName"] = json!(format!("{}-", name_of(rs)));
     metadata["namespace"] = json!(namespace);
     metadata["uid"] = json!(uuid::Uuid::new_v4().to_string());
     metadata["creationTimestamp"] = json!(now_timestamp());
@@ -448,6 +474,22 @@ fn update_deployment_status(
             )
         },
     ];
+    let mut conditions = conditions;
+    // The deployment controller copies its new ReplicaSet's create failure (`getReplicaFailures`).
+    if let Some(failure) = st
+        .get(replicasets, namespace, current_rs)
+        .and_then(|rs| rs["status"]["conditions"].as_array())
+        .and_then(|c| c.iter().find(|c| c["type"] == "ReplicaFailure"))
+    {
+        let message = failure["message"].as_str().unwrap_or_default();
+        conditions.push(condition(
+            "ReplicaFailure",
+            true,
+            "FailedCreate",
+            message,
+            &previous_conditions,
+        ));
+    }
     let mut status = deployment["status"]
         .as_object()
         .cloned()
@@ -523,7 +565,11 @@ pub fn fire(st: &mut State, timer: &Timer) {
                 return;
             }
             let mut next = pod;
-            mark_running(&mut next);
+            match kubelet::start(st, &mut next) {
+                kubelet::Start::Run => mark_running(&mut next),
+                kubelet::Start::Retry => st.schedule(kubelet::RETRY, timer.clone()),
+                kubelet::Start::Stay => {}
+            }
             st.put(pods, namespace, name, next);
             reconcile_namespace(st, namespace);
         }

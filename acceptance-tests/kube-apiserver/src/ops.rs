@@ -305,7 +305,11 @@ fn writer<'a>(options: &'a WriteOptions, time: &'a str, api_version: &'a str) ->
 
 /// After-write hooks: the built-in controllers react to workload changes.
 fn after_write(st: &mut State, rt: &ResourceType, namespace: &str) {
-    if matches!(rt.kind, "Deployment" | "ReplicaSet" | "Pod") {
+    // A ServiceAccount appearing lets the ReplicaSet controller's refused creates through.
+    if matches!(
+        rt.kind,
+        "Deployment" | "ReplicaSet" | "Pod" | "ServiceAccount"
+    ) {
         controller::reconcile_namespace(st, namespace);
     }
 }

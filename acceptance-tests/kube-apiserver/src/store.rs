@@ -64,6 +64,8 @@ pub struct State {
     events: broadcast::Sender<Arc<WatchEvent>>,
     pub(crate) timers: Vec<(Duration, Timer)>,
     pub behaviour: Behaviour,
+    /// What container images do when a pod runs them (the kubelet's test hook).
+    pub images: HashMap<String, crate::kubelet::ImageBehaviour>,
 }
 
 /// Rough size of an object in memory, for bounding the event history.
@@ -98,6 +100,7 @@ impl State {
             events,
             timers: Vec::new(),
             behaviour,
+            images: HashMap::new(),
         }
     }
 
