@@ -10,6 +10,7 @@ pub mod cert_secret;
 mod digest;
 mod placement;
 pub mod release;
+pub mod runner;
 mod secret_object;
 mod secret_resource;
 pub mod token_secret;
@@ -20,6 +21,7 @@ pub fn all() -> Vec<Arc<dyn Resource>> {
         Arc::new(cert_secret::CertSecret::default()),
         Arc::new(cache_secret::CacheSecret::default()),
         Arc::new(release::Release),
+        Arc::new(runner::GitlabRunner),
     ]
 }
 

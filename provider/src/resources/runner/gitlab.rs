@@ -1,0 +1,120 @@
+//! GitLab access for the runner resource: the provider's `gitlab` block with the drain's URL
+//! and host rules ([`GitlabAccess::for_release`], [`crate::drain::drain_api_url`]), every call
+//! retried (429, 5xx, timeouts) within the operation's time limit, and GitLab's refusals turned
+//! into diagnostics that say what to fix.
+
+use std::future::Future;
+
+use gitlab_runner_api::{GitlabError, retry};
+use tfplugin::{AttributePath, CancellationToken, Diagnostic, Diagnostics};
+use tokio::time::Instant;
+
+use crate::ProviderConfig;
+use crate::drain::{GitlabAccess, GitlabAccessError};
+use crate::kube::Budget;
+
+/// A GitLab client and the deadline and cancellation of the current operation.
+pub struct Gitlab {
+    access: GitlabAccess,
+    deadline: Instant,
+    cancel: CancellationToken,
+}
+
+impl Gitlab {
+    /// The client for a runner of the GitLab at `gitlab_url` (else `base_url`, else
+    /// `CI_SERVER_URL`), within `budget`.
+    pub fn connect(
+        provider: &ProviderConfig,
+        gitlab_url: Option<&str>,
+        budget: &Budget,
+        cancel: &CancellationToken,
+    ) -> Result<Gitlab, Diagnostics> {
+        let access = match GitlabAccess::for_release(provider.gitlab.as_ref(), gitlab_url) {
+            Ok(Some(access)) => access,
+            Ok(None) => {
+                return Err(Diagnostic::error(
+                    "GitLab Access Not Configured",
+                    "gitlabrunner_runner creates and manages the runner through GitLab's REST API: set the provider's gitlab { token } (or GITLAB_TOKEN) with the create_runner and manage_runner scopes (or api), and the GitLab's address: this resource's gitlab_url, the provider's gitlab.base_url (or GITLAB_BASE_URL), or CI_SERVER_URL in a GitLab CI job.",
+                )
+                .into());
+            }
+            Err(GitlabAccessError::HostMismatch(mismatch)) => {
+                return Err(Diagnostic::error(
+                    "GitLab API Host Differs From gitlab_url",
+                    format!(
+                        "The GitLab token would be sent to {} ({}), but the runner belongs to {} (gitlab_url): host {} is not {}. Nothing was sent. Remove base_url or point it at {}; only if GitLab's API really is served on {}, set allow_different_host = true in the provider's gitlab block.",
+                        mismatch.base_url,
+                        mismatch.setting,
+                        mismatch.gitlab_url,
+                        mismatch.base_host,
+                        mismatch.gitlab_host,
+                        mismatch.gitlab_host,
+                        mismatch.base_host,
+                    ),
+                )
+                .at(AttributePath::new("gitlab_url"))
+                .into());
+            }
+            Err(GitlabAccessError::Client(error)) => {
+                return Err(Diagnostic::error(
+                    "Invalid GitLab Settings",
+                    format!("{error}. Fix the provider's gitlab block (or GITLAB_BASE_URL / GITLAB_TOKEN) or gitlab_url."),
+                )
+                .into());
+            }
+        };
+        Ok(Gitlab {
+            access,
+            deadline: Instant::now() + budget.remaining(),
+            cancel: cancel.clone(),
+        })
+    }
+
+    /// The client (for the calls given to [`Gitlab::once`] and [`Gitlab::call`]).
+    pub fn client(&self) -> &gitlab_runner_api::GitlabClient {
+        &self.access.client
+    }
+
+    /// Awaits `call` once (a request that must not be repeated, like creating a runner); the
+    /// client's request timeout and Terraform's cancellation bound it.
+    pub async fn once<T>(
+        &self,
+        call: impl Future<Output = Result<T, GitlabError>>,
+    ) -> Result<T, GitlabError> {
+        tokio::select! {
+            () = self.cancel.cancelled() => Err(GitlabError::Cancelled { last: None }),
+            result = call => result,
+        }
+    }
+
+    /// Runs `call`, retrying transient failures until the deadline.
+    pub async fn call<T, F, Fut>(&self, call: F) -> Result<T, GitlabError>
+    where
+        F: FnMut() -> Fut,
+        Fut: Future<Output = Result<T, GitlabError>>,
+    {
+        retry(&self.access.retry, Some(self.deadline), &self.cancel, call).await
+    }
+}
+
+/// A GitLab failure as a diagnostic: the client's message already names the operation, the
+/// scope or role needed (401/403) and what a 404 means; `summary` says what the resource was doing.
+pub fn diagnostic(summary: &str, error: &GitlabError) -> Diagnostics {
+    let detail = match error {
+        GitlabError::NotFound { .. } | GitlabError::Rejected { .. }
+            if error.operation() == Some(gitlab_runner_api::Operation::CreateUserRunner) =>
+        {
+            format!(
+                "{error}. Check runner_type, group_id and project_id, and that the token's user may create runners there."
+            )
+        }
+        _ => error.to_string(),
+    };
+    let diagnostic = Diagnostic::error(summary, detail);
+    match error.operation() {
+        Some(gitlab_runner_api::Operation::CreateUserRunner) if error.is_not_found() => {
+            diagnostic.at(AttributePath::new("runner_type")).into()
+        }
+        _ => diagnostic.into(),
+    }
+}
