@@ -32,7 +32,7 @@ use super::model::ReleaseModel;
 use super::schema::DEFAULT_HELM_TIMEOUT_SECONDS;
 use super::source::{chart_transport, credentials};
 use super::state::{Results, STATUS_UNKNOWN};
-use super::{DEFAULT_CREATE, DEFAULT_UPDATE, kube_client, limit, live, record};
+use super::{DEFAULT_CREATE, DEFAULT_READ, DEFAULT_UPDATE, kube_client, limit, live, record};
 use crate::ProviderConfig;
 use crate::kube::Budget;
 
@@ -501,18 +501,29 @@ fn write_state(
     results.write(state)
 }
 
+/// The refresh: within the `read` time limit and cancelled with the operation, like the other
+/// operations (`Budget`).
 pub async fn read(
+    ctx: &Context,
     config: &ProviderConfig,
     request: ReadRequest,
     response: &mut ReadResponse,
 ) -> OpResult {
     let model: ReleaseModel = request.state.get()?;
+    let budget = Budget::new(limit(&model, Operation::Read, DEFAULT_READ)?, ctx);
     let client = kube_client(config).await?;
     let policy = live::drift_policy(model.drift_ignore_field_managers.as_deref());
     let reads = crate::kube::reads_for(config);
-    let Some(inspection) = live::inspect(&reads, &client, &model.namespace, &model.name, &policy)
-        .await
-        .map_err(Diagnostics::from)?
+    let Some(inspection) = live::inspect(
+        &reads,
+        &client,
+        &model.namespace,
+        &model.name,
+        &policy,
+        &budget,
+    )
+    .await
+    .map_err(Diagnostics::from)?
     else {
         tracing::info!(
             release = model.name,
@@ -524,25 +535,21 @@ pub async fn read(
     };
     let record = &inspection.history.latest;
     let state = &mut response.state;
-    if model.gitlab_url.is_none() {
-        // Just imported: restore the settings this provider recorded when it installed it, or
-        // read a release installed elsewhere back from its values.
-        let recorded = record::load(
+    if model.gitlab_url.is_none()
+        && let Some(recorded) = record::load(
             &client,
             &model.namespace,
             &model.name,
             state.value_type(),
             record.description.as_deref(),
-            &live::read_budget(),
+            &budget,
         )
-        .await;
-        if let Some(recorded) = recorded {
-            let mut value = state.value().clone();
-            record::restore_into(&mut value, &recorded);
-            state.set_value(&AttributePath::root(), value)?;
-        } else {
-            super::adopt::adopt(state, record, &mut response.diagnostics)?;
-        }
+        .await
+    {
+        // Just imported: restore the settings this provider recorded when it installed it.
+        let mut value = state.value().clone();
+        record::restore_into(&mut value, &recorded);
+        state.set_value(&AttributePath::root(), value)?;
     }
     let mut results = Results::of_record(record);
     results.drifted_objects = Some(live::drift_lines(&inspection.drift.drifts));

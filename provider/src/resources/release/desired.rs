@@ -238,18 +238,43 @@ fn chart_finding(finding: &Finding) -> Diagnostic {
     if path.is_root() { d } else { d.at(path) }
 }
 
-/// `token_digest` becomes the pod annotation [`TOKEN_DIGEST_ANNOTATION`]: setting that
-/// annotation in `pod_annotations` as well is an error (two attributes: not one validator's job).
+/// `token_digest` and `secret_digests` become pod annotations ([`TOKEN_DIGEST_ANNOTATION`],
+/// `gitlabrunner.io/<name>-digest`): setting one of them in `pod_annotations` as well, or the
+/// token's through both attributes, is an error (two attributes: not one validator's job).
 fn check_reserved_annotation(model: &ReleaseModel, diagnostics: &mut Diagnostics) {
+    let token_twice = model.token_digest.is_some()
+        && model
+            .secret_digests
+            .as_ref()
+            .is_some_and(|digests| digests.contains_key("token"));
+    if token_twice {
+        diagnostics.push(
+            Diagnostic::error(
+                "Token Digest Set Twice",
+                "secret_digests[\"token\"] and token_digest both set the pod annotation gitlabrunner.io/token-digest; keep one of them.",
+            )
+            .at(AttributePath::new("secret_digests").key("token")),
+        );
+    }
+    let Some(annotations) = model.pod_annotations.as_ref() else {
+        return;
+    };
     let reserved = model
-        .pod_annotations
-        .as_ref()
-        .is_some_and(|annotations| annotations.contains_key(TOKEN_DIGEST_ANNOTATION));
-    if model.token_digest.is_some() && reserved {
+        .token_digest
+        .iter()
+        .map(|_| TOKEN_DIGEST_ANNOTATION.to_owned())
+        .chain(
+            model
+                .secret_digests
+                .iter()
+                .flatten()
+                .map(|(name, _)| mapping::secret_digest_annotation(name)),
+        );
+    for annotation in reserved.filter(|a| annotations.contains_key(a)) {
         diagnostics.push(
             Diagnostic::error(
                 "Reserved Pod Annotation",
-                format!("The pod annotation {TOKEN_DIGEST_ANNOTATION} is set from token_digest; remove it from pod_annotations."),
+                format!("The pod annotation {annotation} is set from token_digest or secret_digests; remove it from pod_annotations."),
             )
             .at(AttributePath::new("pod_annotations")),
         );

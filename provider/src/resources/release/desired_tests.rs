@@ -73,6 +73,40 @@ fn a_sound_configuration_renders_values_with_the_token_digest_annotation() {
 }
 
 #[test]
+fn each_secret_digest_is_a_pod_annotation_and_a_change_rolls_the_manager() {
+    let mut model = base();
+    model.token_digest = Some(DIGEST.into());
+    model.secret_digests = Some(
+        [
+            ("cache".to_owned(), DIGEST.to_owned()),
+            ("certs".to_owned(), DIGEST.replace('0', "f")),
+        ]
+        .into(),
+    );
+    let mut diagnostics = Diagnostics::new();
+    let wanted = desired(&model, &mut diagnostics).expect("renders");
+    assert!(diagnostics.is_empty(), "{diagnostics:?}");
+    let annotations = &wanted.values["podAnnotations"];
+    assert_eq!(annotations[TOKEN_DIGEST_ANNOTATION], DIGEST);
+    assert_eq!(annotations["gitlabrunner.io/cache-digest"], DIGEST);
+    assert_eq!(
+        annotations["gitlabrunner.io/certs-digest"],
+        DIGEST.replace('0', "f")
+    );
+    let mut rotated = model.clone();
+    if let Some(digests) = rotated.secret_digests.as_mut() {
+        digests.insert("cache".into(), DIGEST.replace('1', "e"));
+    }
+    let changed = desired(&rotated, &mut Diagnostics::new()).expect("renders");
+    assert_ne!(wanted.values_digest, changed.values_digest);
+    assert_eq!(
+        super::mapping::secret_digest_annotation("token"),
+        TOKEN_DIGEST_ANNOTATION,
+        "secret_digests.token is the annotation token_digest sets"
+    );
+}
+
+#[test]
 fn each_problem_lands_on_its_attribute() {
     let cases: Vec<(&str, Change, Severity, &str)> = vec![
         (
@@ -130,6 +164,25 @@ fn each_problem_lands_on_its_attribute() {
             }),
             Severity::Error,
             "pod_annotations",
+        ),
+        (
+            "cache digest annotation set twice",
+            Box::new(|m| {
+                m.secret_digests = Some([("cache".to_owned(), DIGEST.to_owned())].into());
+                m.pod_annotations =
+                    Some([("gitlabrunner.io/cache-digest".to_owned(), DIGEST.to_owned())].into());
+            }),
+            Severity::Error,
+            "pod_annotations",
+        ),
+        (
+            "token digest through both attributes",
+            Box::new(|m| {
+                m.token_digest = Some(DIGEST.into());
+                m.secret_digests = Some([("token".to_owned(), DIGEST.to_owned())].into());
+            }),
+            Severity::Error,
+            "secret_digests[\"token\"]",
         ),
     ];
     for (name, change, severity, path) in cases {

@@ -5,29 +5,19 @@
 //! transient failures are retried within the time limit, permanent ones (401, 403, 404, 422, …)
 //! are reported after the first answer — never read as "the release is gone".
 
-use std::time::Duration;
-
 use helm_driver::drift::repair::{RepairError, remove_additions as remove_foreign_additions};
 use helm_driver::drift::{DriftPolicy, ReadCache, inspect_release_shared};
 use helm_driver::release::{newest_release, release_selector};
 use helm_driver::{
     Drift, DriftChange, DriftError, ReleaseHistory, ReleaseInspection, ReleaseReadError,
-    parse_manifest, read_release_history,
+    parse_manifest,
 };
 use k8s_openapi::api::core::v1::Secret;
 use kube::Api;
 use kube::api::ListParams;
-use tfplugin::{CancellationToken, Diagnostic};
+use tfplugin::Diagnostic;
 
 use crate::kube::{Action, Budget, FIELD_MANAGER, KubeError, Verb, classify};
-
-/// How long a read outside an apply (refresh, the check before uninstall) retries transient
-/// failures before it reports them.
-const READ_LIMIT: Duration = Duration::from_secs(10);
-
-pub(super) fn read_budget() -> Budget {
-    Budget::with_token(READ_LIMIT, CancellationToken::new())
-}
 
 /// The one diagnostic for a release that could not be read: the summary tests and users know,
 /// and the detail of the [`KubeError`]'s own diagnostic (what failed, what to do).
@@ -99,24 +89,8 @@ fn drift_error(namespace: &str, name: &str, error: DriftError, attempts: u32) ->
 }
 
 /// The release's revisions (newest decoded), `None` when it does not exist. Read directly (not
-/// through a refresh's shared listings): the caller is about to write.
-pub async fn history(
-    client: &kube::Client,
-    namespace: &str,
-    name: &str,
-) -> Result<Option<ReleaseHistory>, Diagnostic> {
-    read_budget()
-        .retry_classified(
-            &revisions_action(namespace, name),
-            || read_release_history(client, namespace, name),
-            |error, attempts| release_read_error(namespace, name, error, attempts),
-        )
-        .await
-        .map_err(|error| read_error(namespace, name, &error))
-}
-
-/// The release's revisions (newest decoded), `None` when it does not exist. Transient API
-/// errors are retried until `budget` runs out or Terraform cancels.
+/// through a refresh's shared listings): the caller is about to write. Transient API errors are
+/// retried until `budget` runs out or Terraform cancels.
 pub async fn history_within(
     client: &kube::Client,
     namespace: &str,
@@ -149,15 +123,17 @@ pub fn drift_policy(ignored: Option<&[String]>) -> DriftPolicy {
 }
 
 /// The release plus its manifest drift, `None` when it does not exist: the refresh's read,
-/// through the listings `reads` shares with the other releases of this refresh.
+/// through the listings `reads` shares with the other releases of this refresh. Transient API
+/// errors are retried until `budget` (the `read` time limit) runs out or Terraform cancels.
 pub async fn inspect(
     reads: &ReadCache,
     client: &kube::Client,
     namespace: &str,
     name: &str,
     policy: &DriftPolicy,
+    budget: &Budget,
 ) -> Result<Option<ReleaseInspection>, Diagnostic> {
-    read_budget()
+    budget
         .retry_classified(
             &revisions_action(namespace, name),
             || inspect_release_shared(client, reads, namespace, name, policy),
@@ -290,10 +266,13 @@ pub fn manifest_objects(manifest: &str, namespace: &str) -> Vec<String> {
 
 #[cfg(test)]
 mod tests {
+    use std::time::Duration;
+
     use helm_driver::{DriftChange, DriftValues};
     use k8s_openapi::api::core::v1::ConfigMap;
     use kube::api::{Patch, PatchParams};
     use kube_test_server::{Fault, TestCluster};
+    use tfplugin::CancellationToken;
 
     use crate::kube::test_cluster::{cluster_with_namespace, status_fault};
 

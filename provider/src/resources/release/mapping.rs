@@ -243,16 +243,36 @@ fn whole(value: Option<i64>) -> Option<u32> {
     value.and_then(|v| u32::try_from(v).ok())
 }
 
-/// `pod_annotations` plus the token digest annotation (unless `pod_annotations` sets it too,
-/// which `desired.rs` reports).
+/// `pod_annotations` plus the digest annotations (unless `pod_annotations` sets one too, which
+/// `desired.rs` reports).
 fn pod_annotations(model: &ReleaseModel) -> BTreeMap<String, String> {
     let mut annotations = model.pod_annotations.clone().unwrap_or_default();
-    if let Some(digest) = model.token_digest.as_ref().filter(|d| is_digest(d)) {
-        annotations
-            .entry(TOKEN_DIGEST_ANNOTATION.to_owned())
-            .or_insert_with(|| digest.clone());
+    for (annotation, digest) in digest_annotations(model) {
+        annotations.entry(annotation).or_insert(digest);
     }
     annotations
+}
+
+/// The pod annotation a `secret_digests` entry becomes: `gitlabrunner.io/<name>-digest`
+/// (`token` is [`TOKEN_DIGEST_ANNOTATION`], the one `token_digest` sets).
+pub fn secret_digest_annotation(name: &str) -> String {
+    format!("gitlabrunner.io/{name}-digest")
+}
+
+/// The digest annotations `token_digest` and `secret_digests` ask for (digests only), so a
+/// changed Secret changes the pod template and rolls the manager.
+pub fn digest_annotations(model: &ReleaseModel) -> BTreeMap<String, String> {
+    let secrets = model.secret_digests.iter().flatten();
+    let named = secrets.map(|(name, digest)| (secret_digest_annotation(name), digest));
+    let token = model
+        .token_digest
+        .iter()
+        .map(|digest| (TOKEN_DIGEST_ANNOTATION.to_owned(), digest));
+    token
+        .chain(named)
+        .filter(|(_, digest)| is_digest(digest))
+        .map(|(annotation, digest)| (annotation, digest.clone()))
+        .collect()
 }
 
 /// The chart values a release model describes, with `runner_config` as `runners.config` and

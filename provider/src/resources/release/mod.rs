@@ -18,7 +18,6 @@
 //! - [`state`]: the computed results as one typed value, written in one place.
 //! - [`record`]: the settings record that makes `terraform import` exact.
 
-mod adopt;
 mod apply;
 pub mod desired;
 #[cfg(test)]
@@ -32,6 +31,8 @@ mod mapping;
 pub mod model;
 pub mod names;
 mod plan;
+#[cfg(test)]
+mod read_tests;
 mod record;
 pub mod runner;
 pub mod schema;
@@ -61,6 +62,8 @@ pub const TYPE_NAME: &str = "gitlabrunner_release";
 
 const DEFAULT_CREATE: Duration = Duration::from_secs(10 * 60);
 const DEFAULT_UPDATE: Duration = Duration::from_secs(10 * 60);
+/// A refresh retries transient Kubernetes API failures this long before it reports them.
+const DEFAULT_READ: Duration = Duration::from_secs(10);
 const DEFAULT_DELETE: Duration = Duration::from_secs(10 * 60);
 
 /// The `gitlabrunner_release` resource.
@@ -158,7 +161,7 @@ impl Resource for Release {
         response: &mut ReadResponse,
     ) -> OpResult {
         let config = provider_config(ctx)?;
-        apply::read(&config, request, response).await
+        apply::read(ctx, &config, request, response).await
     }
 
     async fn update(

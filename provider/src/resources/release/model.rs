@@ -49,6 +49,7 @@ pub struct ReleaseModel {
     pub gitlab_url: Option<String>,
     pub token_secret_name: Option<String>,
     pub token_digest: Option<String>,
+    pub secret_digests: Option<BTreeMap<String, String>>,
     pub cert_secret_name: Option<String>,
     pub runner_name: TfValue<String>,
     pub concurrent: Option<i64>,

@@ -151,6 +151,11 @@ pub fn schema() -> Schema {
                 .validator(validators::token_digest()),
         )
         .attribute(
+            "secret_digests",
+            opt_map("Digests of the Secrets the manager reads when it starts, by name, e.g. `{ certs = gitlabrunner_cert_secret.x.certs_digest, cache = gitlabrunner_cache_secret.x.credentials_digest }`. Each becomes the pod annotation `gitlabrunner.io/<name>-digest`, so a rotated cache key or a renewed certificate rolls the manager in the same apply (through the drain when `drain_on_update` is set). `token` is the same annotation as `token_digest`: set one of them.")
+                .validator(validators::secret_digests()),
+        )
+        .attribute(
             "cert_secret_name",
             opt_string("Secret with `<gitlab-host>.crt` for a private CA (chart value `certsSecretName`)."),
         )

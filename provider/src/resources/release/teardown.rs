@@ -11,6 +11,7 @@ use super::model::ReleaseModel;
 use super::schema::DEFAULT_HELM_TIMEOUT_SECONDS;
 use super::{kube_client, live};
 use crate::ProviderConfig;
+use crate::kube::Budget;
 
 /// Destroys the release. The drain step goes before the uninstall.
 pub async fn destroy(
@@ -35,10 +36,15 @@ pub async fn uninstall(
     timeout: Duration,
 ) -> OpResult {
     let client = kube_client(config).await?;
-    if live::history(&client, &model.namespace, &model.name)
-        .await
-        .map_err(Diagnostics::from)?
-        .is_none()
+    if live::history_within(
+        &client,
+        &model.namespace,
+        &model.name,
+        &Budget::new(timeout, ctx),
+    )
+    .await
+    .map_err(Diagnostics::from)?
+    .is_none()
     {
         return Ok(());
     }

@@ -36,6 +36,50 @@ pub fn token_digest() -> FnValidator<Check> {
     )
 }
 
+/// The longest `secret_digests` key: `<key>-digest` is an annotation name (at most 63).
+pub const MAX_SECRET_DIGEST_NAME: usize = 56;
+
+/// Whether `name` can name a `secret_digests` entry: lowercase letters, digits and `-`,
+/// starting and ending with a letter or digit (it becomes `gitlabrunner.io/<name>-digest`).
+pub fn is_secret_digest_name(name: &str) -> bool {
+    let alnum = |b: u8| b.is_ascii_lowercase() || b.is_ascii_digit();
+    let bytes = name.as_bytes();
+    (1..=MAX_SECRET_DIGEST_NAME).contains(&bytes.len())
+        && bytes.first().copied().is_some_and(alnum)
+        && bytes.last().copied().is_some_and(alnum)
+        && bytes.iter().all(|b| alnum(*b) || *b == b'-')
+}
+
+/// `secret_digests`: each key a short name, each value a digest (never a secret), at the entry.
+pub fn secret_digests() -> FnValidator<Check> {
+    from_fn(
+        "a map of names (lowercase letters, digits, \"-\") to digests such as gitlabrunner_cache_secret.<name>.credentials_digest",
+        (|value, path, diagnostics| {
+            for (name, digest) in value.as_entries().into_iter().flatten() {
+                let at = path.key(name.clone());
+                if !is_secret_digest_name(name) {
+                    diagnostics.push(
+                        Diagnostic::error(
+                            "Invalid Secret Digest Name",
+                            format!("{name:?} cannot name a secret digest: it becomes the pod annotation gitlabrunner.io/<name>-digest, so use lowercase letters, digits and \"-\" (at most {MAX_SECRET_DIGEST_NAME} characters), e.g. token, certs, cache."),
+                        )
+                        .at(at.clone()),
+                    );
+                }
+                if digest.as_str().is_some_and(|d| !is_digest(d)) {
+                    diagnostics.push(
+                        Diagnostic::error(
+                            "Invalid Secret Digest",
+                            format!("secret_digests[{name:?}] must be a digest such as gitlabrunner_cache_secret.<name>.credentials_digest or gitlabrunner_cert_secret.<name>.certs_digest (\"sha256:\" and 64 hex digits) — never the secret itself."),
+                        )
+                        .at(at),
+                    );
+                }
+            }
+        }) as Check,
+    )
+}
+
 /// Whether `text` is a JSON object.
 pub fn is_json_object(text: &str) -> bool {
     matches!(
@@ -107,6 +151,18 @@ mod tests {
                 Value::from("sha256:abc"),
                 false,
                 "Invalid Token Digest",
+            ),
+            (
+                "secret_digests",
+                Value::Map(
+                    [
+                        ("cache".to_owned(), Value::from(digest.as_str())),
+                        ("certs".to_owned(), Value::Unknown),
+                    ]
+                    .into(),
+                ),
+                true,
+                "",
             ),
             ("affinity", Value::from("{\"nodeAffinity\":{}}"), true, ""),
             ("affinity", Value::from("[1]"), false, "Invalid Affinity"),
@@ -218,5 +274,31 @@ mod tests {
             tfplugin::duration::parse_go_duration(&drain_timeout).ok(),
             Some(crate::drain::DEFAULT_DRAIN_TIMEOUT)
         );
+    }
+
+    #[test]
+    fn a_bad_secret_digest_is_refused_at_its_entry_without_echoing_it() {
+        let digest = format!("sha256:{}", "a".repeat(64));
+        let cases = [
+            ("cache", "AKIASECRETVALUE", "Invalid Secret Digest"),
+            ("Cache.Key", digest.as_str(), "Invalid Secret Digest Name"),
+            ("-x", digest.as_str(), "Invalid Secret Digest Name"),
+        ];
+        for (name, value, summary) in cases {
+            let map = Value::Map([(name.to_owned(), Value::from(value))].into());
+            let diagnostics = validate("secret_digests", map);
+            let errors: Vec<_> = diagnostics.iter().filter(|d| d.is_error()).collect();
+            assert_eq!(errors.len(), 1, "{name}: {errors:?}");
+            assert_eq!(errors[0].summary, summary);
+            assert_eq!(
+                errors[0].attribute.as_ref().map(ToString::to_string),
+                Some(format!("secret_digests[{name:?}]"))
+            );
+            assert!(!format!("{errors:?}").contains("AKIASECRETVALUE"));
+        }
+        assert!(is_secret_digest_name(&"a".repeat(MAX_SECRET_DIGEST_NAME)));
+        assert!(!is_secret_digest_name(
+            &"a".repeat(MAX_SECRET_DIGEST_NAME + 1)
+        ));
     }
 }
