@@ -358,8 +358,35 @@ fn import_then_an_empty_plan() {
     );
 
     dir.import(ADDRESS, &format!("{ns}/existing")).success();
-    dir.plan().expect_code(0);
     assert_eq!(attr(&dir, ADDRESS, "id"), json!(format!("{ns}/existing")));
+    // Import keeps only the token's digests: the token is not copied into state (nor into a
+    // configuration generated from it). `runner_token` in the configuration is therefore the
+    // one planned change: it enters state with the next apply, which writes the same bytes.
+    assert!(
+        !dir.state_raw().contains("glrt-imported"),
+        "the imported token reached state"
+    );
+    let plan = dir.plan();
+    plan.expect_code(2);
+    let output = plan.output();
+    let changed: Vec<String> = output
+        .lines()
+        .map(|l| l.split_whitespace().collect::<Vec<_>>().join(" "))
+        .filter(|l| {
+            (l.starts_with("+ ") || l.starts_with("- ") || l.starts_with("~ ")) && l.contains(" = ")
+        })
+        .collect();
+    assert_eq!(changed, ["+ runner_token = (sensitive value)"], "{output}");
+    assert!(
+        output.contains("Plan: 0 to add, 1 to change, 0 to destroy."),
+        "{output}"
+    );
+    dir.apply().success();
+    assert_eq!(
+        secret_data(&world, &ns, "existing").unwrap()["runner-token"],
+        "glrt-imported"
+    );
+    dir.plan().expect_code(0);
 
     // The next change takes ownership (adds the managed-by label).
     dir.write(

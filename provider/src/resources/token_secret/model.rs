@@ -47,17 +47,31 @@ impl SecretState for State {
         self.key_digests = Some(key_digests(data));
     }
 
-    /// The token attribute the live Secret implies (runner token first).
-    fn adopt(&mut self, data: &BTreeMap<String, Vec<u8>>) {
-        let text = |key: &str| {
-            data.get(key)
-                .filter(|v| !v.is_empty())
-                .and_then(|v| String::from_utf8(v.clone()).ok())
-        };
-        if let Some(t) = text(RUNNER_TOKEN_KEY) {
-            self.runner_token = Some(t);
-        } else if let Some(t) = text(REGISTRATION_TOKEN_KEY) {
-            self.registration_token = Some(t);
-        }
+    /// Nothing of the token: an imported Secret is known by its digests alone, so the token
+    /// never reaches state (nor a configuration generated from it). The configuration names
+    /// the token (`runner_token_wo` keeps it out of state for good); the next apply writes the
+    /// same bytes and takes ownership of the Secret (its managed-by label).
+    fn adopt(&mut self, _data: &BTreeMap<String, Vec<u8>>) {}
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_adopted_secret_keeps_only_digests_of_its_token() {
+        let data = BTreeMap::from([
+            (RUNNER_TOKEN_KEY.to_owned(), b"glrt-adopted".to_vec()),
+            (REGISTRATION_TOKEN_KEY.to_owned(), Vec::new()),
+        ]);
+        let mut state = State::default();
+        state.adopt(&data);
+        state.refresh(&data);
+        let stored = serde_json::to_string(&state).unwrap();
+        assert!(!stored.contains("glrt-adopted"), "{stored}");
+        assert_eq!(
+            state.token_digest,
+            Some(combined_digest(&data, &CHART_KEYS))
+        );
     }
 }
