@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use super::token::{CHART_KEYS, REGISTRATION_TOKEN_KEY, RUNNER_TOKEN_KEY};
+use super::token::CHART_KEYS;
 use crate::resources::digest::{combined_digest, key_digests};
 use crate::resources::secret_resource::SecretState;
 
@@ -56,6 +56,7 @@ impl SecretState for State {
 
 #[cfg(test)]
 mod tests {
+    use super::super::token::{REGISTRATION_TOKEN_KEY, RUNNER_TOKEN_KEY};
     use super::*;
 
     #[test]
