@@ -32,7 +32,7 @@ use super::model::ReleaseModel;
 use super::schema::DEFAULT_HELM_TIMEOUT_SECONDS;
 use super::source::{chart_transport, credentials};
 use super::state::{Results, STATUS_UNKNOWN};
-use super::{DEFAULT_CREATE, DEFAULT_READ, DEFAULT_UPDATE, kube_client, limit, live, record};
+use super::{DEFAULT_CREATE, DEFAULT_READ, DEFAULT_UPDATE, kube_client, limit, live, record, rollout};
 use crate::ProviderConfig;
 use crate::kube::Budget;
 
@@ -326,7 +326,22 @@ async fn deploy(
         operation,
         "running helm upgrade --install"
     );
-    let outcome = helm.upgrade_install(&request, &values_json, &options).await;
+    // While helm waits, a rollout that cannot finish stops it early with the cluster's reason.
+    let watch = request.wait.then(|| client.clone());
+    let watched = rollout::upgrade_watched(
+        &helm,
+        &request,
+        &values_json,
+        &options,
+        watch,
+        ctx.cancellation(),
+    )
+    .await;
+    let (outcome, stuck) = (watched.outcome, watched.stuck);
+    let failure_diagnostic = |error: &helm_driver::HelmError| match &stuck {
+        Some(stuck) => rollout::stuck_diagnostic(namespace, name, stuck),
+        None => helm_diagnostic(operation, name, error),
+    };
 
     if let Err(error) = &outcome
         && creating
@@ -387,7 +402,7 @@ async fn deploy(
             // Helm ran (and may have recorded a revision) but the release cannot be read back.
             let mut diagnostics = Diagnostics::new();
             if let Err(error) = &outcome {
-                diagnostics.push(helm_diagnostic(operation, name, error));
+                diagnostics.push(failure_diagnostic(error));
             }
             diagnostics.push(read_error);
             if !creating {
@@ -408,7 +423,7 @@ async fn deploy(
             })
         }
         (Err(error), Ok(after)) => {
-            let mut diagnostics = Diagnostics::from(helm_diagnostic(operation, name, &error));
+            let mut diagnostics = Diagnostics::from(failure_diagnostic(&error));
             let recorded_new = after.as_ref().is_some_and(|after| {
                 history
                     .as_ref()

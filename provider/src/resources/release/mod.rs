@@ -34,6 +34,7 @@ mod plan;
 #[cfg(test)]
 mod read_tests;
 mod record;
+mod rollout;
 pub mod runner;
 pub mod schema;
 pub mod source;

@@ -275,7 +275,8 @@ impl Resource for GitlabRunner {
         request: ImportRequest,
         response: &mut ImportResponse,
     ) -> OpResult {
-        let (id, place) = parse_import_id(&request.id)?;
+        let import = parse_import_id(&request.id)?;
+        let id = import.runner_id;
         let attr = AttributePath::new;
         response.state.set_attr(&attr("id"), &id.to_string())?;
         response
@@ -283,33 +284,49 @@ impl Resource for GitlabRunner {
             .set_attr(&attr("runner_id"), &i64::try_from(id).unwrap_or(i64::MAX))?;
         response
             .state
-            .set_attr(&attr("token_secret"), &vec![place])?;
+            .set_attr(&attr("token_secret"), &vec![import.secret])?;
+        response
+            .state
+            .set_attr(&attr("gitlab_url"), &import.gitlab_url)?;
         response.private.set(placement::IMPORTED, &true)?;
         Ok(())
     }
 }
 
-/// `<runner id>/<namespace>/<secret name>`.
-fn parse_import_id(id: &str) -> Result<(u64, SecretRef), Diagnostics> {
-    let parts: Vec<&str> = id.split('/').collect();
-    match parts.as_slice() {
-        [runner, namespace, name]
-            if !namespace.is_empty() && !name.is_empty() && runner.parse::<u64>().is_ok() =>
-        {
-            Ok((
-                runner.parse().unwrap_or_default(),
-                SecretRef {
+/// An import ID: the runner, its token Secret, and the GitLab (optional).
+#[derive(Debug, PartialEq, Eq)]
+struct ImportId {
+    runner_id: u64,
+    secret: SecretRef,
+    gitlab_url: Option<String>,
+}
+
+/// `<runner id>/<namespace>/<secret name>[/<gitlab_url>]`.
+fn parse_import_id(id: &str) -> Result<ImportId, Diagnostics> {
+    let parts: Vec<&str> = id.splitn(4, '/').collect();
+    let parsed = match parts.as_slice() {
+        [runner, namespace, name, rest @ ..] if !namespace.is_empty() && !name.is_empty() => {
+            runner.parse::<u64>().ok().map(|runner_id| ImportId {
+                runner_id,
+                secret: SecretRef {
                     namespace: (*namespace).to_owned(),
                     name: (*name).to_owned(),
                 },
-            ))
+                gitlab_url: rest
+                    .first()
+                    .filter(|u| !u.is_empty())
+                    .map(|u| (*u).to_owned()),
+            })
         }
-        _ => Err(Diagnostic::error(
+        _ => None,
+    };
+    parsed.ok_or_else(|| {
+        Diagnostic::error(
             "Invalid Import ID",
-            format!("Expected \"<runner id>/<namespace>/<secret name>\" (e.g. \"42/gitlab-runner/runner-token\"), got {id:?}. The Secret must hold the runner's current token: it is read to compute token_digest, never stored."),
+            format!("Expected \"<runner id>/<namespace>/<secret name>\" or, when the resource sets gitlab_url, \"<runner id>/<namespace>/<secret name>/<gitlab_url>\" (e.g. \"42/gitlab-runner/runner-token/https://gitlab.example.com\"), got {id:?}. The Secret must hold the runner's current token: it is read to compute token_digest, never stored."),
         )
-        .into()),
-    }
+        .into()
+    })
 }
 
 /// What refresh found about the token in the Secret.
@@ -410,16 +427,22 @@ mod tests {
 
     #[test]
     fn import_ids_name_the_runner_and_the_secret() {
-        let (id, place) = parse_import_id("42/ci/runner-token").unwrap();
-        assert_eq!(id, 42);
+        let import = parse_import_id("42/ci/runner-token").unwrap();
+        assert_eq!(import.runner_id, 42);
         assert_eq!(
-            place,
+            import.secret,
             SecretRef {
                 namespace: "ci".into(),
                 name: "runner-token".into()
             }
         );
-        for bad in ["42", "x/ci/s", "42/ci", "42//s", "42/ci/s/extra"] {
+        assert_eq!(import.gitlab_url, None);
+        let with_url = parse_import_id("42/ci/s/https://gitlab.example.com/sub").unwrap();
+        assert_eq!(
+            with_url.gitlab_url.as_deref(),
+            Some("https://gitlab.example.com/sub")
+        );
+        for bad in ["42", "x/ci/s", "42/ci", "42//s", "/ci/s"] {
             assert!(parse_import_id(bad).is_err(), "{bad}");
         }
     }

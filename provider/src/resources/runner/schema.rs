@@ -1,6 +1,6 @@
 //! The resource's schema.
 
-use tfplugin::plan_modifiers::{RequiresReplace, UseStateForUnknown};
+use tfplugin::plan_modifiers::{RequiresReplace, UseStateForUnknown, requires_replace_if};
 use tfplugin::validators::{duration, int_between, one_of, string_length};
 use tfplugin::{Attribute, Block, NestedBlock, Schema, Type};
 
@@ -72,7 +72,7 @@ pub fn schema() -> Schema {
         .description("A GitLab runner (`POST /user/runners`) whose authentication token goes straight into a Kubernetes Secret: the `glrt-` token is never in Terraform state, plan, logs or a variable. State holds the runner id, `token_digest` (reference it from the release to roll the manager when the token changes) and `token_expires_at`. Rotates the token once `token_expires_at` is within `rotate_before`, or when `rotation_trigger` changes. GitLab access is the provider's `gitlab` block (the token needs `create_runner` and `manage_runner`, or `api`).")
         .attribute(
             "id",
-            computed(Attribute::string(), "The runner's id in GitLab (as a string; also the first part of the import ID `<id>/<namespace>/<secret>`).")
+            computed(Attribute::string(), "The runner's id in GitLab (as a string; also the first part of the import ID `<id>/<namespace>/<secret>[/<gitlab_url>]`).")
                 .plan_modifier(UseStateForUnknown),
         )
         .attribute(
@@ -108,7 +108,10 @@ pub fn schema() -> Schema {
             "gitlab_url",
             Attribute::string()
                 .optional()
-                .plan_modifier(RequiresReplace)
+                .plan_modifier(requires_replace_if(
+                    "another GitLab holds another runner (setting it after an import without one does not replace)",
+                    |state, _plan| !state.is_null(),
+                ))
                 .description("The GitLab the runner belongs to, e.g. `https://gitlab.example.com` (the release's `gitlab_url`). The provider's `gitlab.base_url` must be on its host unless `allow_different_host` — the same rule as the drain's. Left out: `gitlab.base_url`, else `CI_SERVER_URL` in a GitLab CI job."),
         )
         .attribute("description", setting(Attribute::string(), "The runner's description."))
