@@ -275,15 +275,17 @@ pub trait Resource: Send + Sync + 'static {
         request: MoveStateRequest,
         _response: &mut MoveStateResponse,
     ) -> OpResult {
-        Err(Diagnostic::error(
-            "Unable to Move Resource State",
-            format!(
-                "The resource type {} cannot take over state from {} (provider {}). Remove the `moved` block and import the object instead.",
-                self.type_name(),
-                request.source_type_name,
-                request.source_provider_address
-            ),
-        )
-        .into())
+        Err(move_not_supported(self.type_name(), &request).into())
     }
+}
+
+/// The answer to a `moved` block from a resource type `type_name` cannot take state from.
+pub fn move_not_supported(type_name: &str, request: &MoveStateRequest) -> Diagnostic {
+    Diagnostic::error(
+        "Unable to Move Resource State",
+        format!(
+            "The resource type {type_name} cannot take over state from {} (provider {}). Remove the `moved` block and import the object instead.",
+            request.source_type_name, request.source_provider_address
+        ),
+    )
 }

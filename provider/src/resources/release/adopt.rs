@@ -23,7 +23,7 @@ pub fn adopt(
     diagnostics: &mut Diagnostics,
 ) -> Result<(), Diagnostics> {
     let read = mapping::read_back(&record.config, state.value_type());
-    write_attributes(state, &read, &record.chart_name)?;
+    write_attributes(state, &read, Some(&record.chart_name))?;
     let where_ = format!("{}/{}", record.namespace, record.name);
     diagnostics.push(
         Diagnostic::warning(
@@ -68,10 +68,22 @@ pub fn adopt(
     Ok(())
 }
 
-fn write_attributes(
+/// Every attribute with a schema default at its default (an imported or moved state starts so;
+/// what the release tells is written over it).
+pub fn set_schema_defaults(state: &mut Document) -> Result<(), Diagnostics> {
+    for (attribute, definition) in &super::schema::schema().block.attributes {
+        if let Some(default) = &definition.default {
+            state.set_value(&AttributePath::new(attribute.clone()), default.clone())?;
+        }
+    }
+    Ok(())
+}
+
+/// Writes what [`mapping::read_back`] found (and the chart name, when given) into `state`.
+pub fn write_attributes(
     state: &mut Document,
     read: &ReadBack,
-    chart_name: &str,
+    chart_name: Option<&str>,
 ) -> Result<(), Diagnostics> {
     for (name, value) in &read.attributes {
         state.set_attr(&AttributePath::new(name.clone()), value)?;
@@ -82,8 +94,8 @@ fn write_attributes(
             serde_json::to_string_pretty(&Json::Object(read.rest.clone())).unwrap_or_default();
         state.set_attr(&AttributePath::new("values"), &vec![text])?;
     }
-    if !chart_name.is_empty() {
-        state.set_attr(&AttributePath::new("chart"), &chart_name)?;
+    if let Some(chart) = chart_name.filter(|c| !c.is_empty()) {
+        state.set_attr(&AttributePath::new("chart"), &chart)?;
     }
     Ok(())
 }

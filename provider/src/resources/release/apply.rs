@@ -550,8 +550,10 @@ pub async fn read(
     };
     let record = &inspection.history.latest;
     let state = &mut response.state;
-    if model.gitlab_url.is_none()
-        && let Some(recorded) = record::load(
+    if model.gitlab_url.is_none() {
+        // Just imported: restore the settings this provider recorded when it installed it, or
+        // read a release installed elsewhere back from its values.
+        let recorded = record::load(
             &client,
             &model.namespace,
             &model.name,
@@ -559,12 +561,14 @@ pub async fn read(
             record.description.as_deref(),
             &budget,
         )
-        .await
-    {
-        // Just imported: restore the settings this provider recorded when it installed it.
-        let mut value = state.value().clone();
-        record::restore_into(&mut value, &recorded);
-        state.set_value(&AttributePath::root(), value)?;
+        .await;
+        if let Some(recorded) = recorded {
+            let mut value = state.value().clone();
+            record::restore_into(&mut value, &recorded);
+            state.set_value(&AttributePath::root(), value)?;
+        } else {
+            super::adopt::adopt(state, record, &mut response.diagnostics)?;
+        }
     }
     let mut results = Results::of_record(record);
     results.drifted_objects = Some(live::drift_lines(&inspection.drift.drifts));

@@ -336,7 +336,7 @@ fn merge_values(typed: Json, documents: &[String], diagnostics: &mut Diagnostics
 }
 
 /// Helm's coalescing of values files: mappings merge, anything else replaces.
-fn coalesce(base: &mut Map<String, Json>, overlay: Map<String, Json>) {
+pub(super) fn coalesce(base: &mut Map<String, Json>, overlay: Map<String, Json>) {
     for (key, value) in overlay {
         match (base.get_mut(&key), value) {
             (Some(Json::Object(base_child)), Json::Object(overlay_child)) => {

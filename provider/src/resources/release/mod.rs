@@ -18,6 +18,7 @@
 //! - [`state`]: the computed results as one typed value, written in one place.
 //! - [`record`]: the settings record that makes `terraform import` exact.
 
+mod adopt;
 mod apply;
 pub mod desired;
 #[cfg(test)]
@@ -29,6 +30,7 @@ mod helm_ops;
 mod live;
 mod mapping;
 pub mod model;
+pub mod moved;
 pub mod names;
 mod plan;
 #[cfg(test)]
@@ -47,9 +49,10 @@ use std::time::Duration;
 use tfplugin::timeouts::Operation;
 use tfplugin::{
     AttributePath, Context, CreateRequest, CreateResponse, DeleteRequest, DeleteResponse,
-    Diagnostic, Diagnostics, ImportRequest, ImportResponse, OpResult, PlanDestroyRequest,
-    PlanDestroyResponse, PlanRequest, PlanResponse, ReadRequest, ReadResponse, Resource, Schema,
-    UpdateRequest, UpdateResponse, ValidateRequest, ValidateResponse, async_trait,
+    Diagnostic, Diagnostics, ImportRequest, ImportResponse, MoveStateRequest, MoveStateResponse,
+    OpResult, PlanDestroyRequest, PlanDestroyResponse, PlanRequest, PlanResponse, ReadRequest,
+    ReadResponse, Resource, Schema, UpdateRequest, UpdateResponse, ValidateRequest,
+    ValidateResponse, async_trait,
 };
 
 use crate::ProviderConfig;
@@ -206,13 +209,21 @@ impl Resource for Release {
         state.set_attr(&AttributePath::new("id"), &format!("{namespace}/{name}"))?;
         state.set_attr(&AttributePath::new("namespace"), &namespace)?;
         state.set_attr(&AttributePath::new("name"), &name)?;
-        // Attributes with schema defaults start at their defaults (the settings record, read
-        // next, fills in the rest when the release was installed by this provider).
-        for (attribute, definition) in &schema::schema().block.attributes {
-            if let Some(default) = &definition.default {
-                state.set_value(&AttributePath::new(attribute.clone()), default.clone())?;
-            }
-        }
+        // Attributes with schema defaults start at their defaults (read, next, fills in the
+        // rest: from the settings record, or from the values of a release installed elsewhere).
+        adopt::set_schema_defaults(state)?;
         Ok(())
+    }
+
+    /// `moved` from the hashicorp/helm provider's `helm_release` (`moved.rs`).
+    async fn move_state(
+        &self,
+        request: MoveStateRequest,
+        response: &mut MoveStateResponse,
+    ) -> OpResult {
+        if !moved::is_helm_release(&request) {
+            return Err(tfplugin::resource::move_not_supported(TYPE_NAME, &request).into());
+        }
+        moved::move_helm_release(&request, &mut response.state, &mut response.diagnostics)
     }
 }
