@@ -26,6 +26,37 @@ fn contains_token(text: &str, marker: &str) -> bool {
     })
 }
 
+/// `text` with every GitLab token in it (a marker such as `glrt-` followed by at least 8 token
+/// characters) replaced by its marker and `[REDACTED]`, e.g. for a runner's log lines.
+pub fn redact_tokens(text: &str) -> String {
+    let is_token_char = |c: char| c.is_ascii_alphanumeric() || c == '_' || c == '-';
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    'scan: while !rest.is_empty() {
+        for marker in GITLAB_TOKEN_MARKERS {
+            if let Some(after) = rest.strip_prefix(marker) {
+                let length: usize = after
+                    .chars()
+                    .take_while(|c| is_token_char(*c))
+                    .map(char::len_utf8)
+                    .sum();
+                if after[..length].chars().count() >= 8 {
+                    out.push_str(marker);
+                    out.push_str("[REDACTED]");
+                    rest = &after[length..];
+                    continue 'scan;
+                }
+            }
+        }
+        let mut chars = rest.chars();
+        if let Some(c) = chars.next() {
+            out.push(c);
+        }
+        rest = chars.as_str();
+    }
+    out
+}
+
 fn normalized(name: &str) -> String {
     name.chars()
         .filter(|c| c.is_ascii_alphanumeric())
@@ -98,6 +129,18 @@ pub(crate) fn secret_key_advice(section: &str, key: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn tokens_in_text_are_redacted_and_prose_is_kept() {
+        assert_eq!(
+            redact_tokens("ERROR: Verifying runner... is removed  runner=glrt-t1_AbCdEfGh1234 status=403"),
+            "ERROR: Verifying runner... is removed  runner=glrt-[REDACTED] status=403"
+        );
+        assert_eq!(
+            redact_tokens("token GR1348941xYzAbCdEf12, glrt- tokens, ünïcode"),
+            "token GR1348941[REDACTED], glrt- tokens, ünïcode"
+        );
+    }
 
     #[test]
     fn token_shapes_are_recognised() {

@@ -11,6 +11,8 @@
 //! - [`ObjectId`]: `namespace/name` identifiers and the DNS-1123 checks for them.
 //! - [`reads_for`]: the listings one refresh shares (one LIST per kind and namespace), emptied by
 //!   every write ([`invalidate_reads`]).
+//! - [`rollout`]: watches a release's rollout for causes waiting will not fix (the release's
+//!   fail-fast while helm waits).
 
 mod client;
 mod error;
@@ -21,6 +23,7 @@ pub mod ownership;
 mod reads;
 mod request;
 mod retry;
+pub mod rollout;
 #[cfg(test)]
 pub mod test_cluster;
 
