@@ -32,23 +32,10 @@ pub type SecretData = BTreeMap<String, Vec<u8>>;
 pub trait SecretKind: Send + Sync + 'static {
     /// The full type name, e.g. `"gitlabrunner_token_secret"`.
     const TYPE_NAME: &'static str;
-    /// The stored state.
-    type State: SecretState;
-
     /// The schema (start from [`placement::secret_schema`]).
     const SCHEMA: fn() -> Schema;
     /// Checks across attributes (per-attribute checks are validators in the schema).
     const CHECK_CONFIG: fn(&Value) -> Diagnostics;
-
-    /// `moved` from another provider's resource type into `target`; `None` when the kind takes
-    /// no other type's state (the framework's "not supported" answer).
-    fn move_state(
-        _request: &tfplugin::MoveStateRequest,
-        _target: &mut Document,
-        _diagnostics: &mut Diagnostics,
-    ) -> Option<OpResult> {
-        None
-    }
 
     /// Plans the kind's computed attributes (`id` is already planned).
     fn plan(
@@ -57,14 +44,32 @@ pub trait SecretKind: Send + Sync + 'static {
         response: &mut PlanResponse,
     ) -> impl Future<Output = OpResult> + Send;
 
-    /// The data the configuration and plan describe (read the plan with [`known_inputs`]),
-    /// and the state to store once it is written (refreshed from the live Secret afterwards).
+    /// The stored state: what [`SecretKind::desired`] returns beside the data.
+    type State: SecretState;
+
+    /// The data the configuration and plan describe (read the plan with
+    /// [`WriteRequest::inputs`]), and the state to store once it is written (refreshed from the
+    /// live Secret afterwards).
     fn desired(
-        ctx: &Context,
-        config: &Document,
-        plan: &Document,
-        budget: &Budget,
+        write: &WriteRequest<'_>,
     ) -> impl Future<Output = Result<(SecretData, Self::State), Diagnostics>> + Send;
+}
+
+/// What a create or update gives [`SecretKind::desired`].
+pub struct WriteRequest<'a> {
+    pub ctx: &'a Context,
+    /// Holds the values of write-only attributes (the plan does not).
+    pub config: &'a Document,
+    pub plan: &'a Document,
+    /// The operation's time limit and cancellation, for reads the kind needs.
+    pub budget: &'a Budget,
+}
+
+impl WriteRequest<'_> {
+    /// The plan as the kind's inputs model ([`known_inputs`]).
+    pub fn inputs<T: DeserializeOwned>(&self) -> Result<T, Diagnostics> {
+        known_inputs(self.plan)
+    }
 }
 
 /// A Secret resource's own stored attributes. The lifecycle stores the ones every Secret
@@ -218,16 +223,6 @@ impl<K: SecretKind> Resource for SecretResource<K> {
     ) -> OpResult {
         placement::import_secret(&request, response)
     }
-
-    async fn move_state(
-        &self,
-        request: tfplugin::MoveStateRequest,
-        response: &mut tfplugin::MoveStateResponse,
-    ) -> OpResult {
-        K::move_state(&request, &mut response.state, &mut response.diagnostics).unwrap_or_else(
-            || Err(tfplugin::resource::move_not_supported(K::TYPE_NAME, &request).into()),
-        )
-    }
 }
 
 /// A written Secret: the kind's state, where it is and the live object.
@@ -253,7 +248,13 @@ async fn write<K: SecretKind>(
 ) -> Result<Written<K::State>, Diagnostics> {
     let budget = &budget(plan, operation, ctx)?;
     let placement = Placement::of(plan)?;
-    let (data, state) = K::desired(ctx, config, plan, budget).await?;
+    let (data, state) = K::desired(&WriteRequest {
+        ctx,
+        config,
+        plan,
+        budget,
+    })
+    .await?;
     let desired = DesiredSecret {
         namespace: placement.namespace.clone(),
         name: placement.name.clone(),

@@ -17,13 +17,12 @@ mod model;
 mod schema;
 
 use tfplugin::{
-    AttributePath, Context, Diagnostic, Diagnostics, Document, OpResult, PlanRequest, PlanResponse,
-    Schema, Value,
+    AttributePath, Context, Diagnostic, Diagnostics, OpResult, PlanRequest, PlanResponse, Schema,
+    Value,
 };
 
 use super::digest::key_digests;
-use super::secret_resource::{SecretData, SecretKind, SecretResource, known_inputs};
-use crate::kube::Budget;
+use super::secret_resource::{SecretData, SecretKind, SecretResource, WriteRequest};
 use model::{Inputs, State, credentials_digest};
 
 pub const TYPE_NAME: &str = "gitlabrunner_cache_secret";
@@ -37,8 +36,6 @@ pub struct Kind;
 
 impl SecretKind for Kind {
     const TYPE_NAME: &'static str = TYPE_NAME;
-    type State = State;
-
     const SCHEMA: fn() -> Schema = schema::schema;
     const CHECK_CONFIG: fn(&Value) -> Diagnostics = credentials::check_config;
 
@@ -64,14 +61,11 @@ impl SecretKind for Kind {
         Ok(())
     }
 
-    async fn desired(
-        _ctx: &Context,
-        config: &Document,
-        plan: &Document,
-        _budget: &Budget,
-    ) -> Result<(SecretData, State), Diagnostics> {
-        let inputs: Inputs = known_inputs(plan)?;
-        let data = credentials::secret_data(config.value()).ok_or_else(|| {
+    type State = State;
+
+    async fn desired(write: &WriteRequest<'_>) -> Result<(SecretData, State), Diagnostics> {
+        let inputs: Inputs = write.inputs()?;
+        let data = credentials::secret_data(write.config.value()).ok_or_else(|| {
             Diagnostic::error(
                 "Cache Credentials Not Known",
                 "The cache credentials are not known at apply time. Check that backend and its write-only credentials are set to known values.",

@@ -17,14 +17,14 @@ use std::collections::BTreeMap;
 use k8s_openapi::api::core::v1::Secret;
 use tfplugin::timeouts::Operation;
 use tfplugin::{
-    AttributePath, Context, Diagnostic, Diagnostics, Document, OpResult, PlanRequest, PlanResponse,
-    Schema, Value,
+    AttributePath, Context, Diagnostic, Diagnostics, OpResult, PlanRequest, PlanResponse, Schema,
+    Value,
 };
 
 use super::digest::{all_keys_digest, key_digests};
 use super::placement::budget;
 use super::secret_object::live_data;
-use super::secret_resource::{SecretData, SecretKind, SecretResource, known_inputs};
+use super::secret_resource::{SecretData, SecretKind, SecretResource, WriteRequest};
 use crate::ProviderConfig;
 use crate::certificates::{CertificateInfo, parse_chain};
 use crate::kube::{Budget, Objects, client_for};
@@ -140,8 +140,6 @@ fn warn(diagnostics: &mut Diagnostics, wanted: &Wanted, warn_days: i64, at: &Att
 
 impl SecretKind for Kind {
     const TYPE_NAME: &'static str = TYPE_NAME;
-    type State = State;
-
     const SCHEMA: fn() -> Schema = schema::schema;
     const CHECK_CONFIG: fn(&Value) -> Diagnostics = checks::check_config;
 
@@ -224,14 +222,11 @@ impl SecretKind for Kind {
         Ok(())
     }
 
-    async fn desired(
-        ctx: &Context,
-        _config: &Document,
-        plan: &Document,
-        budget: &Budget,
-    ) -> Result<(SecretData, State), Diagnostics> {
-        let inputs: Inputs = known_inputs(plan)?;
-        let host = host_of(plan.value())?.ok_or_else(|| {
+    type State = State;
+
+    async fn desired(write: &WriteRequest<'_>) -> Result<(SecretData, State), Diagnostics> {
+        let inputs: Inputs = write.inputs()?;
+        let host = host_of(write.plan.value())?.ok_or_else(|| {
             Diagnostic::error(
                 "GitLab Host Not Known",
                 "Neither gitlab_url nor gitlab_hostname is known at apply time.",
@@ -240,7 +235,7 @@ impl SecretKind for Kind {
         let at = certificate_path(&inputs.source_secret);
         let pem = match (&inputs.certificate_pem, &inputs.source_secret) {
             (Some(pem), _) => pem.as_bytes().to_vec(),
-            (None, Some(source)) => read_source(ctx, source, budget).await?.ok_or_else(|| {
+            (None, Some(source)) => read_source(write.ctx, source, write.budget).await?.ok_or_else(|| {
                 Diagnostic::error(
                     "Source Secret Not Found",
                     format!(

@@ -11,20 +11,18 @@
 //! [`crate::resources::secret_resource`].
 
 mod model;
-mod moved;
 mod schema;
 mod token;
 
 use std::collections::BTreeMap;
 
 use tfplugin::{
-    AttributePath, Context, Diagnostic, Diagnostics, Document, OpResult, PlanRequest, PlanResponse,
-    Schema, Value,
+    AttributePath, Context, Diagnostic, Diagnostics, OpResult, PlanRequest, PlanResponse, Schema,
+    Value,
 };
 
 use super::digest::{combined_digest, key_digests};
-use super::secret_resource::{SecretData, SecretKind, SecretResource, known_inputs};
-use crate::kube::Budget;
+use super::secret_resource::{SecretData, SecretKind, SecretResource, WriteRequest};
 use model::{Inputs, State};
 
 use token::Token;
@@ -41,20 +39,8 @@ pub struct Kind;
 
 impl SecretKind for Kind {
     const TYPE_NAME: &'static str = TYPE_NAME;
-    type State = State;
-
     const SCHEMA: fn() -> Schema = schema::schema;
     const CHECK_CONFIG: fn(&Value) -> Diagnostics = token::check_config;
-
-    /// `moved` from the hashicorp/kubernetes provider's `kubernetes_secret_v1` (`moved.rs`).
-    fn move_state(
-        request: &tfplugin::MoveStateRequest,
-        target: &mut tfplugin::Document,
-        diagnostics: &mut Diagnostics,
-    ) -> Option<OpResult> {
-        moved::is_kubernetes_secret(request)
-            .then(|| moved::move_secret(request, target, diagnostics))
-    }
 
     async fn plan(_ctx: &Context, request: PlanRequest, response: &mut PlanResponse) -> OpResult {
         let wanted = Token::from_config(request.config.value()).and_then(|t| t.secret_data());
@@ -74,14 +60,11 @@ impl SecretKind for Kind {
         Ok(())
     }
 
-    async fn desired(
-        _ctx: &Context,
-        config: &Document,
-        plan: &Document,
-        _budget: &Budget,
-    ) -> Result<(SecretData, State), Diagnostics> {
-        let inputs: Inputs = known_inputs(plan)?;
-        let data = Token::from_config(config.value())
+    type State = State;
+
+    async fn desired(write: &WriteRequest<'_>) -> Result<(SecretData, State), Diagnostics> {
+        let inputs: Inputs = write.inputs()?;
+        let data = Token::from_config(write.config.value())
             .and_then(|t| t.secret_data())
             .ok_or_else(|| {
                 Diagnostic::error(

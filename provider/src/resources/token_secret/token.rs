@@ -152,19 +152,28 @@ fn check_value(attribute: &str, value: &str, diagnostics: &mut Diagnostics) {
         );
         return;
     }
+    if let Some((summary, detail)) = kind_mismatch(attribute, value) {
+        diagnostics.attribute_warning(path, summary, detail);
+    }
+}
+
+/// A warning when the token's prefix says it is the other kind of token than its attribute.
+fn kind_mismatch(attribute: &str, value: &str) -> Option<(&'static str, String)> {
     let looks_like_runner_token = value.starts_with(RUNNER_TOKEN_PREFIX);
     match (attribute, looks_like_runner_token) {
-        (RUNNER_TOKEN | RUNNER_TOKEN_WO, false) => diagnostics.attribute_warning(
-            path,
+        (RUNNER_TOKEN | RUNNER_TOKEN_WO, false) => Some((
             "Unexpected Runner Token Format",
-            format!("{attribute} does not start with \"{RUNNER_TOKEN_PREFIX}\", the prefix of runner authentication tokens (GitLab 15.11+). If it is a registration token, use registration_token instead (deprecated); better, create the runner in GitLab and use its {RUNNER_TOKEN_PREFIX} token."),
-        ),
-        (REGISTRATION_TOKEN, true) => diagnostics.attribute_warning(
-            path,
+            format!(
+                "{attribute} does not start with \"{RUNNER_TOKEN_PREFIX}\", the prefix of runner authentication tokens (GitLab 15.11+). If it is a registration token, use registration_token instead (deprecated); better, create the runner in GitLab and use its {RUNNER_TOKEN_PREFIX} token."
+            ),
+        )),
+        (REGISTRATION_TOKEN, true) => Some((
             "Runner Token Given As Registration Token",
-            format!("registration_token holds a value starting with \"{RUNNER_TOKEN_PREFIX}\", which is a runner authentication token. Move it to runner_token (or runner_token_wo)."),
-        ),
-        _ => {}
+            format!(
+                "registration_token holds a value starting with \"{RUNNER_TOKEN_PREFIX}\", which is a runner authentication token. Move it to runner_token (or runner_token_wo)."
+            ),
+        )),
+        _ => None,
     }
 }
 
