@@ -442,3 +442,116 @@ fn clear_errors_for_scope_owner_rules_and_a_missing_namespace() {
         "no runner was created"
     );
 }
+
+/// The runner, its token Secret and a release that consumes them, as a module would.
+fn runner_and_release(s: &Setup, trigger: &str) -> String {
+    let runner = s.runner_hcl(
+        "runner",
+        "runner-token",
+        &format!("  runner_type = \"instance_type\"\n  tag_list = [\"k8s\"]\n  rotation_trigger = \"{trigger}\""),
+    );
+    format!(
+        r#"{runner}
+resource "gitlabrunner_release" "runner" {{
+  name              = "gitlab-runner"
+  namespace         = "{namespace}"
+  chart             = "{chart}"
+  gitlab_url        = "{gitlab_url}"
+  token_secret_name = gitlabrunner_runner.runner.token_secret_name
+  token_digest      = gitlabrunner_runner.runner.token_digest
+  runner_id         = gitlabrunner_runner.runner.runner_id
+  drain_timeout     = "20s"
+  timeout           = 120
+
+  runner {{
+    kubernetes {{
+      namespace = "{namespace}"
+    }}
+  }}
+}}
+"#,
+        namespace = s.namespace,
+        chart = acceptance::tools::workspace_root()
+            .join("acceptance-tests/charts/gitlab-runner")
+            .display(),
+        gitlab_url = s.gitlab.url(),
+    )
+}
+
+#[test]
+fn a_release_rolls_its_manager_on_rotation_and_is_drained_before_the_runner_is_deleted() {
+    let s = Setup::start("runner-release");
+    s.dir.write(
+        "provider.tf",
+        &format!(
+            "provider \"gitlabrunner\" {{\n  helm_path = \"{}\"\n  kubernetes {{\n    config_path = \"{}\"\n  }}\n}}\n",
+            s.world.tools().helm4.display(),
+            s.world.kubeconfig().display()
+        ),
+    );
+    s.dir.write("main.tf", &runner_and_release(&s, "one"));
+    s.dir.apply().success();
+    let id = s.runner_id(ADDRESS);
+    let annotation = |s: &Setup| {
+        s.world
+            .get_json("deployment", &s.namespace, "gitlab-runner")
+            .expect("the manager's Deployment")["spec"]["template"]["metadata"]["annotations"]
+            ["gitlabrunner.io/token-digest"]
+            .clone()
+    };
+    let digest = s.attrs(ADDRESS)["token_digest"].clone();
+    assert_eq!(
+        annotation(&s),
+        digest,
+        "the manager carries the token digest"
+    );
+    s.dir.plan().success();
+
+    s.dir.write("main.tf", &runner_and_release(&s, "two"));
+    let plan = s.dir.plan();
+    expect_changes(&plan);
+    s.dir.apply().success();
+    let rotated = s.attrs(ADDRESS)["token_digest"].clone();
+    assert_ne!(rotated, digest);
+    assert_eq!(
+        annotation(&s),
+        rotated,
+        "the manager rolled with the new token"
+    );
+    assert_eq!(
+        s.secret_token("runner-token").unwrap(),
+        s.runner(id).unwrap().token
+    );
+    s.dir.plan().success();
+    s.assert_no_token_anywhere();
+
+    // Destroy: the release (its drain pauses the runner) goes first, then the runner is
+    // deleted in GitLab, then its Secret.
+    s.block_on(s.admin().clear_requests()).unwrap();
+    s.dir.destroy().success();
+    let log = s.block_on(s.admin().requests()).unwrap();
+    let calls: Vec<String> = log
+        .iter()
+        .map(|r| format!("{} {}", r.method, r.path))
+        .collect();
+    let runner_path = format!("/api/v4/runners/{id}");
+    let pause = calls
+        .iter()
+        .position(|c| *c == format!("PUT {runner_path}"))
+        .unwrap_or_else(|| panic!("the drain paused the runner: {calls:?}"));
+    let delete = calls
+        .iter()
+        .rposition(|c| *c == format!("DELETE {runner_path}"))
+        .unwrap_or_else(|| panic!("the runner was deleted: {calls:?}"));
+    assert!(
+        pause < delete,
+        "drained before the runner's deletion: {calls:?}"
+    );
+    assert!(s.runner(id).is_none());
+    assert!(s.secret_token("runner-token").is_none());
+    assert!(
+        s.world
+            .get_json("deployment", &s.namespace, "gitlab-runner")
+            .is_none()
+    );
+}
