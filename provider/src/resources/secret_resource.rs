@@ -37,6 +37,16 @@ pub trait SecretKind: Send + Sync + 'static {
     /// Checks across attributes (per-attribute checks are validators in the schema).
     const CHECK_CONFIG: fn(&Value) -> Diagnostics;
 
+    /// `moved` from another provider's resource type into `target`; `None` when the kind takes
+    /// no other type's state (the framework's "not supported" answer).
+    fn move_state(
+        _request: &tfplugin::MoveStateRequest,
+        _target: &mut Document,
+        _diagnostics: &mut Diagnostics,
+    ) -> Option<OpResult> {
+        None
+    }
+
     /// Plans the kind's computed attributes (`id` is already planned).
     fn plan(
         ctx: &Context,
@@ -222,6 +232,16 @@ impl<K: SecretKind> Resource for SecretResource<K> {
         response: &mut ImportResponse,
     ) -> OpResult {
         placement::import_secret(&request, response)
+    }
+
+    async fn move_state(
+        &self,
+        request: tfplugin::MoveStateRequest,
+        response: &mut tfplugin::MoveStateResponse,
+    ) -> OpResult {
+        K::move_state(&request, &mut response.state, &mut response.diagnostics).unwrap_or_else(
+            || Err(tfplugin::resource::move_not_supported(K::TYPE_NAME, &request).into()),
+        )
     }
 }
 

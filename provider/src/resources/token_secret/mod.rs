@@ -11,6 +11,7 @@
 //! [`crate::resources::secret_resource`].
 
 mod model;
+mod moved;
 mod schema;
 mod token;
 
@@ -41,6 +42,16 @@ impl SecretKind for Kind {
     const TYPE_NAME: &'static str = TYPE_NAME;
     const SCHEMA: fn() -> Schema = schema::schema;
     const CHECK_CONFIG: fn(&Value) -> Diagnostics = token::check_config;
+
+    /// `moved` from the hashicorp/kubernetes provider's `kubernetes_secret_v1` (`moved.rs`).
+    fn move_state(
+        request: &tfplugin::MoveStateRequest,
+        target: &mut tfplugin::Document,
+        diagnostics: &mut Diagnostics,
+    ) -> Option<OpResult> {
+        moved::is_kubernetes_secret(request)
+            .then(|| moved::move_secret(request, target, diagnostics))
+    }
 
     async fn plan(_ctx: &Context, request: PlanRequest, response: &mut PlanResponse) -> OpResult {
         let wanted = Token::from_config(request.config.value()).and_then(|t| t.secret_data());
