@@ -588,39 +588,61 @@ fn scenarios_ca_and_cache_apply_plan_clean_and_destroy() {
         },
     );
 
-    for (backend, keys, table) in [
+    // Each cache scenario creates its credentials Secret (gitlabrunner_cache_secret) from
+    // write-only variables under the chart's key names: one apply, nothing made by hand.
+    let service_account = serde_json::json!({
+        "type": "service_account",
+        "client_email": "ci@example.iam.gserviceaccount.com",
+        "private_key": "-----BEGIN PRIVATE KEY-----\nexample-gcs-key\n-----END PRIVATE KEY-----\n",
+    })
+    .to_string();
+    let cache_cases: [(&str, Vec<(&'static str, &str, &str)>, &str); 3] = [
         (
             "s3",
-            &[
-                ("accesskey", "AKIAEXAMPLE"),
-                ("secretkey", "example-secret-key"),
-            ][..],
+            vec![
+                ("s3_access_key", "accesskey", "AKIAEXAMPLE"),
+                ("s3_secret_key", "secretkey", "example-secret-key"),
+            ],
             "[runners.cache.s3]",
         ),
         (
             "gcs",
-            &[
-                ("gcs-access-id", "ci@example.iam"),
-                ("gcs-private-key", "example-key"),
-            ][..],
+            vec![(
+                "gcs_credentials_json",
+                "gcs-application-credentials-file",
+                service_account.as_str(),
+            )],
             "[runners.cache.gcs]",
         ),
         (
             "azure",
-            &[
-                ("azure-account-name", "examplestore"),
-                ("azure-account-key", "example-key"),
-            ][..],
+            vec![
+                ("azure_account_name", "azure-account-name", "examplestore"),
+                (
+                    "azure_account_key",
+                    "azure-account-key",
+                    "example-azure-key",
+                ),
+            ],
             "[runners.cache.azure]",
         ),
-    ] {
+    ];
+    for (backend, keys, table) in cache_cases {
         bench.exercise(
             &format!("scenarios/cache-{backend}"),
-            |world, ns| {
-                create_secret(world, ns, "runner-cache-credentials", keys);
-                Vec::new()
+            |_, _| {
+                keys.iter()
+                    .map(|(variable, _, value)| (*variable, hcl_string(value)))
+                    .collect()
             },
             |b, dir, ns| {
+                for (_, key, value) in &keys {
+                    assert_eq!(
+                        secret_value(&b.world, ns, "runner-cache-credentials", key).as_deref(),
+                        Some(*value),
+                        "the cache Secret holds the chart's key {key}"
+                    );
+                }
                 let template = config_template(&b.world, ns);
                 assert_contains_all(
                     &template,
@@ -636,8 +658,15 @@ fn scenarios_ca_and_cache_apply_plan_clean_and_destroy() {
                     values["runners"]["cache"]["secretName"], "runner-cache-credentials",
                     "the chart reads the cache credentials from the Secret"
                 );
+                let annotations = &b.deployment(ns)["spec"]["template"]["metadata"]["annotations"];
+                assert!(
+                    annotations["gitlabrunner.io/cache-digest"]
+                        .as_str()
+                        .is_some_and(|d| d.starts_with("sha256:")),
+                    "a rotated cache key rolls the manager: {annotations}"
+                );
                 let state = b.tree.state_raw(dir);
-                for (_, credential) in keys {
+                for (_, _, credential) in &keys {
                     assert!(!template.contains(credential), "credential in config.toml");
                     assert!(!state.contains(credential), "credential in the state file");
                 }

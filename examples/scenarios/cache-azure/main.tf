@@ -1,6 +1,8 @@
-# Azure Blob Storage cache with credentials from a Secret: the runner caches job artifacts between pipelines in
-# Azure Blob Storage. The credentials never appear in the configuration or in the state: the chart projects
-# them from an existing Secret (runners.cache.secretName) holding azure-account-name and azure-account-key.
+# Azure Blob Storage cache with its credentials in a Secret this configuration creates: the
+# runner caches job artifacts between pipelines in Azure. The account name and key are write-only
+# (never in plan or state); the gitlabrunner_cache_secret writes them under the chart's keys
+# azure-account-name and azure-account-key, and its digest rolls the runner manager when they are
+# rotated — one apply.
 
 terraform {
   required_version = ">= 1.11"
@@ -30,6 +32,16 @@ resource "gitlabrunner_token_secret" "runner" {
   runner_token_wo_version = 1
 }
 
+resource "gitlabrunner_cache_secret" "cache" {
+  namespace = var.namespace
+  name      = var.cache_secret_name
+  backend   = "azure"
+  # Write-only: sent to the cluster, never stored in plan or state.
+  azure_account_name_wo  = var.azure_account_name
+  azure_account_key_wo   = var.azure_account_key
+  credentials_wo_version = var.credentials_version
+}
+
 resource "gitlabrunner_release" "runner" {
   name          = "gitlab-runner"
   namespace     = var.namespace
@@ -39,7 +51,11 @@ resource "gitlabrunner_release" "runner" {
   gitlab_url        = var.gitlab_url
   token_secret_name = gitlabrunner_token_secret.runner.name
   token_digest      = gitlabrunner_token_secret.runner.token_digest
-  runner_name       = "cache-azure"
+  # A rotated cache key rolls the manager, which reads the credentials when it starts.
+  secret_digests = {
+    cache = gitlabrunner_cache_secret.cache.credentials_digest
+  }
+  runner_name = "cache-azure"
 
   rbac {
     create = true
@@ -59,7 +75,7 @@ resource "gitlabrunner_release" "runner" {
       type        = "azure"
       path        = "gitlab-runner"
       shared      = true
-      secret_name = var.cache_secret_name
+      secret_name = gitlabrunner_cache_secret.cache.name
       azure {
         container_name = var.container_name
         storage_domain = var.storage_domain

@@ -57,7 +57,7 @@ variable "runner_token" {
 }
 
 variable "cache_secret_name" {
-  description = "An existing Secret in the namespace with the cache credentials."
+  description = "Name of the Secret with the cache credentials (created by this configuration)."
   type        = string
   default     = "runner-cache-credentials"
 }
@@ -70,4 +70,24 @@ variable "container_name" {
 variable "storage_domain" {
   type    = string
   default = "blob.core.windows.net"
+}
+
+variable "azure_account_name" {
+  description = "The storage account name."
+  type        = string
+  sensitive   = true
+  ephemeral   = true
+}
+
+variable "azure_account_key" {
+  description = "The storage account key."
+  type        = string
+  sensitive   = true
+  ephemeral   = true
+}
+
+variable "credentials_version" {
+  description = "Change it (e.g. 1 → 2) whenever you rotate the cache credentials."
+  type        = number
+  default     = 1
 }

@@ -1,6 +1,8 @@
-# Google Cloud Storage cache with credentials from a Secret: the runner caches job artifacts between pipelines in
-# Google Cloud Storage. The credentials never appear in the configuration or in the state: the chart projects
-# them from an existing Secret (runners.cache.secretName) holding gcs-access-id and gcs-private-key (or gcs-application-credentials-file).
+# Google Cloud Storage cache with its credentials in a Secret this configuration creates: the
+# runner caches job artifacts between pipelines in GCS. The service account key file is
+# write-only (never in plan or state); the gitlabrunner_cache_secret writes it under the chart's key
+# gcs-application-credentials-file (gcs_access_id_wo + gcs_private_key_wo would write gcs-access-id and
+# gcs-private-key), and its digest rolls the runner manager when the key is rotated — one apply.
 
 terraform {
   required_version = ">= 1.11"
@@ -30,6 +32,15 @@ resource "gitlabrunner_token_secret" "runner" {
   runner_token_wo_version = 1
 }
 
+resource "gitlabrunner_cache_secret" "cache" {
+  namespace = var.namespace
+  name      = var.cache_secret_name
+  backend   = "gcs"
+  # Write-only: sent to the cluster, never stored in plan or state.
+  gcs_credentials_json_wo = var.gcs_credentials_json
+  credentials_wo_version  = var.credentials_version
+}
+
 resource "gitlabrunner_release" "runner" {
   name          = "gitlab-runner"
   namespace     = var.namespace
@@ -39,7 +50,11 @@ resource "gitlabrunner_release" "runner" {
   gitlab_url        = var.gitlab_url
   token_secret_name = gitlabrunner_token_secret.runner.name
   token_digest      = gitlabrunner_token_secret.runner.token_digest
-  runner_name       = "cache-gcs"
+  # A rotated cache key rolls the manager, which reads the credentials when it starts.
+  secret_digests = {
+    cache = gitlabrunner_cache_secret.cache.credentials_digest
+  }
+  runner_name = "cache-gcs"
 
   rbac {
     create = true
@@ -59,7 +74,7 @@ resource "gitlabrunner_release" "runner" {
       type        = "gcs"
       path        = "gitlab-runner"
       shared      = true
-      secret_name = var.cache_secret_name
+      secret_name = gitlabrunner_cache_secret.cache.name
       gcs {
         bucket_name = var.bucket_name
       }

@@ -57,7 +57,7 @@ variable "runner_token" {
 }
 
 variable "cache_secret_name" {
-  description = "An existing Secret in the namespace with the cache credentials."
+  description = "Name of the Secret with the cache credentials (created by this configuration)."
   type        = string
   default     = "runner-cache-credentials"
 }
@@ -65,4 +65,17 @@ variable "cache_secret_name" {
 variable "bucket_name" {
   type    = string
   default = "gitlab-runner-cache"
+}
+
+variable "gcs_credentials_json" {
+  description = "The service account key file (JSON), e.g. from TF_VAR_gcs_credentials_json=$(cat sa.json)."
+  type        = string
+  sensitive   = true
+  ephemeral   = true
+}
+
+variable "credentials_version" {
+  description = "Change it (e.g. 1 → 2) whenever you rotate the cache credentials."
+  type        = number
+  default     = 1
 }

@@ -1,6 +1,7 @@
-# S3 cache with credentials from a Secret: the runner caches job artifacts between pipelines in
-# S3. The credentials never appear in the configuration or in the state: the chart projects
-# them from an existing Secret (runners.cache.secretName) holding the keys accesskey and secretkey.
+# S3 cache with its credentials in a Secret this configuration creates: the runner caches job
+# artifacts between pipelines in S3. The keys are write-only (never in plan or state); the
+# gitlabrunner_cache_secret writes them under the chart's keys accesskey and secretkey, and its
+# digest rolls the runner manager when they are rotated — one apply.
 
 terraform {
   required_version = ">= 1.11"
@@ -30,6 +31,16 @@ resource "gitlabrunner_token_secret" "runner" {
   runner_token_wo_version = 1
 }
 
+resource "gitlabrunner_cache_secret" "cache" {
+  namespace = var.namespace
+  name      = var.cache_secret_name
+  backend   = "s3"
+  # Write-only: sent to the cluster, never stored in plan or state.
+  s3_access_key_wo       = var.s3_access_key
+  s3_secret_key_wo       = var.s3_secret_key
+  credentials_wo_version = var.credentials_version
+}
+
 resource "gitlabrunner_release" "runner" {
   name          = "gitlab-runner"
   namespace     = var.namespace
@@ -39,7 +50,11 @@ resource "gitlabrunner_release" "runner" {
   gitlab_url        = var.gitlab_url
   token_secret_name = gitlabrunner_token_secret.runner.name
   token_digest      = gitlabrunner_token_secret.runner.token_digest
-  runner_name       = "cache-s3"
+  # A rotated cache key rolls the manager, which reads the credentials when it starts.
+  secret_digests = {
+    cache = gitlabrunner_cache_secret.cache.credentials_digest
+  }
+  runner_name = "cache-s3"
 
   rbac {
     create = true
@@ -59,7 +74,7 @@ resource "gitlabrunner_release" "runner" {
       type        = "s3"
       path        = "gitlab-runner"
       shared      = true
-      secret_name = var.cache_secret_name
+      secret_name = gitlabrunner_cache_secret.cache.name
       s3 {
         server_address  = var.s3_server_address
         bucket_name     = var.bucket_name

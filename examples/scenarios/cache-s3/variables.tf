@@ -57,7 +57,7 @@ variable "runner_token" {
 }
 
 variable "cache_secret_name" {
-  description = "An existing Secret in the namespace with the cache credentials."
+  description = "Name of the Secret with the cache credentials (created by this configuration)."
   type        = string
   default     = "runner-cache-credentials"
 }
@@ -75,4 +75,24 @@ variable "bucket_name" {
 variable "bucket_location" {
   type    = string
   default = "eu-west-1"
+}
+
+variable "s3_access_key" {
+  description = "The S3 access key ID for the cache bucket."
+  type        = string
+  sensitive   = true
+  ephemeral   = true
+}
+
+variable "s3_secret_key" {
+  description = "The S3 secret access key for the cache bucket."
+  type        = string
+  sensitive   = true
+  ephemeral   = true
+}
+
+variable "credentials_version" {
+  description = "Change it (e.g. 1 → 2) whenever you rotate the cache credentials."
+  type        = number
+  default     = 1
 }
