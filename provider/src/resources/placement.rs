@@ -10,7 +10,7 @@ use tfplugin::timeouts::{self, Operation, Timeouts};
 use tfplugin::validators::from_fn;
 use tfplugin::{
     Attribute, AttributePath, Context, Diagnostics, Document, ImportRequest, ImportResponse,
-    NestedBlock, OpResult, PrivateState, Schema, Type,
+    NestedBlock, OpResult, PrivateState, Schema, Type, Value,
 };
 
 use crate::ProviderConfig;
@@ -33,6 +33,14 @@ pub fn id_attribute() -> Attribute {
         .computed()
         .plan_modifier(UseStateForUnknown)
         .description("`namespace/name` of the Secret (also the import ID).")
+}
+
+/// The planned `id` (`namespace/name`) of a namespaced-object resource (the Secret resources,
+/// the release): `None` until both are known. Both attributes are required, so the plan holds
+/// the configuration's values.
+pub fn planned_id(plan: &Document) -> Option<ObjectId> {
+    let known = |name: &str| plan.attr(&AttributePath::new(name)).and_then(Value::as_str);
+    Some(ObjectId::new(known("namespace")?, known("name")?))
 }
 
 pub fn uid_attribute() -> Attribute {
@@ -247,6 +255,24 @@ mod tests {
             .iter()
             .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
             .collect()
+    }
+
+    #[test]
+    fn the_planned_id_is_namespace_slash_name_once_both_are_known() {
+        let ty = std::sync::Arc::new(Type::object([
+            ("namespace", Type::String),
+            ("name", Type::String),
+        ]));
+        let plan = |namespace: Value, name: Value| {
+            Document::new(
+                ty.clone(),
+                Value::object([("namespace", namespace), ("name", name)]),
+            )
+        };
+        let id = planned_id(&plan(Value::from("ci"), Value::from("runner")));
+        assert_eq!(id.map(|id| id.to_string()).as_deref(), Some("ci/runner"));
+        assert!(planned_id(&plan(Value::from("ci"), Value::Unknown)).is_none());
+        assert!(planned_id(&plan(Value::Null, Value::from("runner"))).is_none());
     }
 
     #[test]

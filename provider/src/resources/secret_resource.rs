@@ -165,15 +165,10 @@ impl<K: SecretKind> Resource for SecretResource<K> {
         request: PlanRequest,
         response: &mut PlanResponse,
     ) -> OpResult {
-        let config = request.config.value();
-        if let (Some(ns), Some(name)) = (
-            config.attr("namespace").and_then(Value::as_str),
-            config.attr("name").and_then(Value::as_str),
-        ) {
-            response.plan.set_attr(
-                &AttributePath::new("id"),
-                &ObjectId::new(ns, name).to_string(),
-            )?;
+        if let Some(id) = placement::planned_id(&response.plan) {
+            response
+                .plan
+                .set_attr(&AttributePath::new("id"), &id.to_string())?;
         }
         K::plan(ctx, request, response).await
     }

@@ -16,6 +16,7 @@ use tfplugin::{
 use super::desired::{default_runner_name, desired, raw_toml_finding};
 use super::model::ReleaseModel;
 use super::state::{DECIDED_BY_HELM, Results};
+use crate::resources::placement::planned_id;
 
 /// The status a successful apply leaves.
 pub const DEPLOYED: &str = "deployed";
@@ -128,23 +129,15 @@ pub fn modify_plan(request: &PlanRequest, response: &mut PlanResponse) -> OpResu
     let creating = request.is_create();
     let config = request.config.value();
     let plan = &mut response.plan;
-    let namespace = plan
-        .attr(&attr("namespace"))
-        .and_then(Value::as_str)
-        .map(str::to_owned);
-    let name = plan
-        .attr(&attr("name"))
-        .and_then(Value::as_str)
-        .map(str::to_owned);
     let mut planned = Results {
         drifted_objects: Some(Vec::new()),
         status: Some(DEPLOYED.to_owned()),
         ..Results::default()
     };
-    if let (Some(namespace), Some(name)) = (&namespace, &name) {
-        planned.id = Some(format!("{namespace}/{name}"));
+    if let Some(id) = planned_id(plan) {
+        planned.id = Some(id.to_string());
         if config.attr("runner_name").is_none_or(Value::is_null) {
-            planned.runner_name = Some(default_runner_name(namespace, name));
+            planned.runner_name = Some(default_runner_name(&id.namespace, &id.name));
         }
     }
     planned.write(plan)?;
