@@ -5,8 +5,25 @@ use tfplugin::{Attribute, Schema, Type, validators};
 use super::credentials::{BACKEND, Backend, CREDENTIALS, CREDENTIALS_WO_VERSION};
 use crate::resources::placement;
 
+/// The resource description: what it is, and the key-name table (from [`CREDENTIALS`]).
+fn resource_description() -> String {
+    let mut text = String::from(
+        "The Kubernetes Secret with the cache credentials the gitlab-runner chart reads from `runners.cache.secretName` (the release's `runner { cache { secret_name } }`), under the key names the chart expects for the backend. The credentials are write-only: they never enter plan or state; plans show which key changed, was deleted or added by hand through `key_digests`, and apply repairs it. Pass `credentials_digest` to the release's `secret_digests` so a rotation rolls the runner manager in the same apply.\n\n| `backend` | attribute | Secret key (chart 0.86.0) |\n|---|---|---|\n",
+    );
+    for c in &CREDENTIALS {
+        text.push_str(&format!(
+            "| `{}` | `{}` | `{}` |\n",
+            c.backend.name(),
+            c.attribute,
+            c.key
+        ));
+    }
+    text.push_str("\nGCS takes either `gcs_credentials_json_wo` or `gcs_access_id_wo` with `gcs_private_key_wo`. Plans fail at the attribute when a required credential is missing, one of another backend is set, a key holds whitespace, the service account JSON lacks `client_email` or `private_key`, or a label or annotation repeats a credential.");
+    text
+}
+
 pub fn schema() -> Schema {
-    let mut schema = placement::secret_schema("The Kubernetes Secret with the cache credentials the gitlab-runner chart reads from `runners.cache.secretName` (the release's `runner { cache { secret_name } }`), under the key names the chart expects for the backend. The credentials are write-only: they never enter plan or state; plans show which key changed through digests.")
+    let mut schema = placement::secret_schema(&resource_description())
         .attribute(
             BACKEND,
             Attribute::string()
