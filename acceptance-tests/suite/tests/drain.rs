@@ -18,8 +18,12 @@ use gitlab_test_server::{
 use gitlabrunner::drain::DrainReport;
 use gitlabrunner::drain::{
     DrainError, DrainSettings, DrainTarget, GitlabAccess, OnDrainTimeout, Stage, Teardown,
+    TeardownError,
 };
-use helm_driver::{ChartSource, HelmBinary, HelmRunner, RunOptions, Uninstall, UpgradeInstall};
+use helm_driver::{
+    ChartSource, HelmBinary, HelmError, HelmFailure, HelmRunner, RunOptions, Uninstall,
+    UpgradeInstall,
+};
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::Pod;
 use k8s_openapi::api::rbac::v1::Role;
@@ -154,7 +158,8 @@ impl World {
         }
     }
 
-    /// The whole teardown with real `helm uninstall` as the uninstall step.
+    /// The whole teardown with real `helm uninstall` as the uninstall step (which these tests
+    /// expect to succeed: a failed uninstall panics).
     async fn destroy(&self, teardown: &Teardown) -> Result<DrainReport, DrainError> {
         destroy_with(teardown.clone(), self.helm.clone(), self.connection.clone()).await
     }
@@ -289,24 +294,29 @@ async fn destroy_with(
     helm: HelmRunner,
     connection: ResolvedConnection,
 ) -> Result<DrainReport, DrainError> {
-    teardown
-        .run(|| async move {
-            let request = Uninstall {
-                release: RELEASE.into(),
-                namespace: NAMESPACE.into(),
-                wait: false,
-                timeout: None,
-                cascade: None,
-            };
-            helm.uninstall(
-                &connection,
-                &request,
-                &RunOptions::new(Duration::from_secs(60)),
-            )
-            .await
-            .map(|_| ())
-        })
-        .await
+    let outcome = teardown.run(|| helm_uninstall(helm, connection)).await;
+    outcome.map_err(|error| match error {
+        TeardownError::Drain(error) => error,
+        TeardownError::Uninstall { source, .. } => panic!("helm uninstall failed: {source}"),
+    })
+}
+
+/// Real `helm uninstall` of the release through `connection`.
+async fn helm_uninstall(helm: HelmRunner, connection: ResolvedConnection) -> Result<(), HelmError> {
+    let request = Uninstall {
+        release: RELEASE.into(),
+        namespace: NAMESPACE.into(),
+        wait: false,
+        timeout: None,
+        cascade: None,
+    };
+    helm.uninstall(
+        &connection,
+        &request,
+        &RunOptions::new(Duration::from_secs(60)),
+    )
+    .await
+    .map(|_| ())
 }
 
 fn stamp(text: &str) -> DateTime<Utc> {
@@ -930,4 +940,52 @@ async fn a_failed_drain_before_an_upgrade_resumes_the_runner() {
         "{error:?}"
     );
     assert!(!world.runner_paused().await, "the runner takes jobs again");
+}
+
+/// `Teardown::run` returns the uninstall step's own error, typed (here helm's, classified), with
+/// the state the drain left: the manager stopped, the runner paused, the release still there.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_uninstall_comes_back_as_helms_own_typed_error() {
+    acceptance::skip_in_real_cluster!(
+        "drives its own in-process kube-test-server (request log); the default run covers it"
+    );
+    let world = World::start().await;
+    let teardown = world.teardown(
+        Some(world.gitlab_access(ADMIN_TOKEN)),
+        settings(Duration::from_secs(30)),
+    );
+    let unreachable = KubernetesConnection {
+        host: Some("https://127.0.0.1:1".into()),
+        token: Some("t".into()),
+        ..KubernetesConnection::default()
+    }
+    .resolve(&|_| None)
+    .unwrap();
+
+    let error = teardown
+        .run(|| helm_uninstall(world.helm.clone(), unreachable))
+        .await
+        .unwrap_err();
+
+    let TeardownError::Uninstall { release, source } = &error else {
+        panic!("expected the uninstall's error, got {error:?}");
+    };
+    assert_eq!(release, &format!("{NAMESPACE}/{RELEASE}"));
+    assert_eq!(
+        source.failure(),
+        Some(HelmFailure::ClusterUnreachable),
+        "{source}"
+    );
+    let message = error.message();
+    assert_eq!(message.summary, "Release Uninstall Failed");
+    assert!(
+        message.detail.contains(&source.to_string())
+            && message
+                .detail
+                .contains("The runner manager is stopped and the runner paused"),
+        "{}",
+        message.detail
+    );
+    assert_eq!(world.manager_replicas().await, Some(0));
+    assert!(world.runner_paused().await);
 }

@@ -95,9 +95,38 @@ pub enum DrainError {
         release: String,
         runner_id: Option<u64>,
     },
-    /// The uninstall step failed.
-    #[error("uninstalling release {release}: {message}")]
-    Uninstall { release: String, message: String },
+}
+
+/// Why [`super::Teardown::run`] stopped: a drain step, or the caller's own uninstall step, whose
+/// error comes back as it is (a `HelmError` keeps what helm said, for the caller's advice).
+#[derive(Debug, thiserror::Error)]
+pub enum TeardownError<E> {
+    #[error(transparent)]
+    Drain(#[from] DrainError),
+    /// The uninstall failed after the manager was stopped and the runner paused.
+    #[error("uninstalling release {release} failed")]
+    Uninstall {
+        release: String,
+        #[source]
+        source: E,
+    },
+}
+
+impl<E: std::fmt::Display> TeardownError<E> {
+    /// What Terraform shows, as [`DrainError::message`]; an uninstall failure says what helm
+    /// (or the caller's step) reported and the state the teardown left.
+    pub fn message(&self) -> DrainMessage {
+        match self {
+            Self::Drain(error) => error.message(),
+            Self::Uninstall { release, source } => DrainMessage::new(
+                "Release Uninstall Failed",
+                format!(
+                    "Uninstalling release {release} failed: {source}.\n\nThe runner manager is \
+                     stopped and the runner paused; run the command again to retry the uninstall."
+                ),
+            ),
+        }
+    }
 }
 
 impl DrainError {
@@ -175,13 +204,6 @@ impl DrainError {
                 format!(
                     "{self}.\n\n{}\n\nRun the command again to resume the drain.",
                     state_note(*stage, *runner_id)
-                ),
-            ),
-            Self::Uninstall { .. } => DrainMessage::new(
-                "Release Uninstall Failed",
-                format!(
-                    "{self}.\n\nThe runner manager is stopped and the runner paused; run the command \
-                     again to retry the uninstall."
                 ),
             ),
         }

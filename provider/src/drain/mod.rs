@@ -41,7 +41,7 @@ mod target;
 mod teardown;
 mod wait;
 
-pub use error::{DrainError, Stage};
+pub use error::{DrainError, Stage, TeardownError};
 pub use gitlab_side::{GitlabAccess, GitlabAccessError, JobVisibility, no_gitlab_warning};
 pub use gitlab_url::{ApiUrlSource, DrainApiUrl, HostMismatch, drain_api_url};
 pub use identity::{RUNNER_TOKEN_KEY, job_pod_selector, token_from_secret};

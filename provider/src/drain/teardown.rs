@@ -9,7 +9,7 @@ use super::message::DrainMessage;
 use gitlab_runner_api::{CancellationToken, Deletion, GitlabError, SecretString};
 use tokio::time::Instant;
 
-use super::error::{DrainError, Stage, humanize};
+use super::error::{DrainError, Stage, TeardownError, humanize};
 use super::gitlab_side::{
     GitlabAccess, JobVisibility, no_gitlab_warning, partial_visibility_warning,
 };
@@ -105,22 +105,24 @@ pub fn plan_warnings(gitlab_access_configured: bool, release: &str) -> Vec<Drain
 
 impl Teardown {
     /// The whole teardown, with `uninstall` (the release resource's `helm uninstall` step) run
-    /// once the manager is stopped.
-    pub async fn run<F, Fut, E>(&self, uninstall: F) -> Result<DrainReport, DrainError>
+    /// once the manager is stopped; its error comes back typed in
+    /// [`TeardownError::Uninstall`].
+    pub async fn run<F, Fut, E>(&self, uninstall: F) -> Result<DrainReport, TeardownError<E>>
     where
         F: FnOnce() -> Fut,
         Fut: Future<Output = Result<(), E>>,
-        E: std::fmt::Display,
     {
         let drained = self.before_uninstall().await?;
         if drained.layout.is_some() {
             tracing::info!(release = %self.target.id(), "drain: uninstalling the release");
-            uninstall().await.map_err(|error| DrainError::Uninstall {
-                release: self.target.id(),
-                message: error.to_string(),
-            })?;
+            uninstall()
+                .await
+                .map_err(|source| TeardownError::Uninstall {
+                    release: self.target.id(),
+                    source,
+                })?;
         }
-        self.after_uninstall(drained).await
+        Ok(self.after_uninstall(drained).await?)
     }
 
     /// Steps 1–3: pause, wait for running jobs, scale the manager to zero and wait for its pods

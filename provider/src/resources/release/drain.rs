@@ -14,6 +14,7 @@ use crate::ProviderConfig;
 use crate::drain::{
     DEFAULT_DRAIN_TIMEOUT, DrainError, DrainMessage, DrainReport, DrainSettings, DrainTarget,
     GitlabAccess, GitlabAccessError, HostMismatch, InvalidOnDrainTimeout, OnDrainTimeout, Teardown,
+    TeardownError,
 };
 
 /// The `[runners.kubernetes] namespace` of a rendered runner `config.toml`, when it is a plain
@@ -149,17 +150,11 @@ where
     Fut: Future<Output = OpResult>,
 {
     let teardown = teardown_for(ctx, config, model, timeout).await?;
-    let drained = teardown
-        .before_uninstall()
-        .await
-        .map_err(|error| Diagnostics::from(error_diagnostic(&error)))?;
-    if drained.layout.is_some() {
-        uninstall().await?;
-    }
-    let report = teardown
-        .after_uninstall(drained)
-        .await
-        .map_err(|error| Diagnostics::from(error_diagnostic(&error)))?;
+    let report = teardown.run(uninstall).await.map_err(|error| match error {
+        // The uninstall's own diagnostics (helm's advice, from `helm_diagnostic`).
+        TeardownError::Uninstall { source, .. } => source,
+        TeardownError::Drain(error) => Diagnostics::from(error_diagnostic(&error)),
+    })?;
     report_into(report, diagnostics);
     Ok(())
 }
