@@ -32,7 +32,9 @@ use super::model::ReleaseModel;
 use super::schema::DEFAULT_HELM_TIMEOUT_SECONDS;
 use super::source::{chart_transport, credentials};
 use super::state::{Results, STATUS_UNKNOWN};
-use super::{DEFAULT_CREATE, DEFAULT_READ, DEFAULT_UPDATE, kube_client, limit, live, record, rollout};
+use super::{
+    DEFAULT_CREATE, DEFAULT_READ, DEFAULT_UPDATE, kube_client, limit, live, record, rollout,
+};
 use crate::ProviderConfig;
 use crate::kube::Budget;
 
@@ -570,7 +572,7 @@ pub async fn read(
             super::adopt::adopt(state, record, &mut response.diagnostics)?;
         }
     }
-    let mut results = Results::of_record(record);
+    let mut results = Results::of_inspection(&inspection);
     results.drifted_objects = Some(live::drift_lines(&inspection.drift.drifts));
     let runners = record.config.get("runners");
     if state.attr(&attr("runner_name")).is_none_or(Value::is_null)
