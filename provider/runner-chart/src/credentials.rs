@@ -133,7 +133,9 @@ mod tests {
     #[test]
     fn tokens_in_text_are_redacted_and_prose_is_kept() {
         assert_eq!(
-            redact_tokens("ERROR: Verifying runner... is removed  runner=glrt-t1_AbCdEfGh1234 status=403"),
+            redact_tokens(
+                "ERROR: Verifying runner... is removed  runner=glrt-t1_AbCdEfGh1234 status=403"
+            ),
             "ERROR: Verifying runner... is removed  runner=glrt-[REDACTED] status=403"
         );
         assert_eq!(
