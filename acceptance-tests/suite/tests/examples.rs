@@ -789,9 +789,12 @@ fn environments_use_the_module_with_their_own_size_tags_and_namespace() {
             vec![
                 ("gitlab_ca_file", hcl_string(&pem_file.display().to_string())),
                 ("job_namespace", hcl_string(&job_namespace)),
+                ("cache_bucket", hcl_string("runner-cache")),
+                ("cache_s3_access_key", hcl_string("AKIAPRODCACHE")),
+                ("cache_s3_secret_key", hcl_string("prod-cache-secret-key")),
             ]
         },
-        |b, _, ns| {
+        |b, dir, ns| {
             assert!(config_toml(&b.world, ns).contains("concurrent = 20"));
             let deployment = b.deployment(ns);
             assert_eq!(deployment["spec"]["replicas"], 2);
@@ -818,6 +821,22 @@ fn environments_use_the_module_with_their_own_size_tags_and_namespace() {
             // Jobs in another namespace: the chart's cluster-wide RBAC.
             let values = helm_values(&b.world, ns);
             assert_eq!(values["rbac"]["clusterWideAccess"], true);
+            // The module's optional cache: its Secret, the chart value and the digests that
+            // roll the manager on a rotated key or renewed CA; no key in state.
+            assert_eq!(
+                secret_value(&b.world, ns, "gitlab-runner-cache", "secretkey").as_deref(),
+                Some("prod-cache-secret-key")
+            );
+            assert_eq!(values["runners"]["cache"]["secretName"], "gitlab-runner-cache");
+            let annotations = &deployment["spec"]["template"]["metadata"]["annotations"];
+            for name in ["gitlabrunner.io/cache-digest", "gitlabrunner.io/certs-digest"] {
+                assert!(
+                    annotations[name].as_str().is_some_and(|d| d.starts_with("sha256:")),
+                    "{name}: {annotations}"
+                );
+            }
+            let state = b.tree.state_raw(dir);
+            assert!(!state.contains("prod-cache-secret-key") && !state.contains("AKIAPRODCACHE"));
         },
     );
 }

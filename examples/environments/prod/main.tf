@@ -50,6 +50,13 @@ module "runner" {
   job_node_selector = { "node-role.example.com/ci" = "true" }
   drain_timeout     = "1h"
   delete_timeout    = "90m"
+
+  # The S3 cache, its keys written only into the cache Secret (never state).
+  cache = var.cache_bucket == null ? null : { backend = "s3", bucket = var.cache_bucket }
+  cache_credentials = {
+    s3_access_key = var.cache_s3_access_key
+    s3_secret_key = var.cache_s3_secret_key
+  }
 }
 
 output "runner" {

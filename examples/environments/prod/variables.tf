@@ -66,3 +66,23 @@ variable "job_namespace" {
   type        = string
   default     = "ci-jobs-prod"
 }
+
+variable "cache_bucket" {
+  description = "S3 bucket of the runners' cache; null = no cache."
+  type        = string
+  default     = null
+}
+
+variable "cache_s3_access_key" {
+  type      = string
+  sensitive = true
+  ephemeral = true
+  default   = null
+}
+
+variable "cache_s3_secret_key" {
+  type      = string
+  sensitive = true
+  ephemeral = true
+  default   = null
+}

@@ -5,7 +5,8 @@
 # (attribute references, not literals). Terraform therefore creates the Secrets first and, on
 # destroy, destroys the release first: the release's destroy pauses the runner, waits for its
 # running jobs and scales the manager down while its RBAC still exists; only then are the
-# Secrets deleted. Rotating the token changes token_digest, which rolls the manager pod.
+# Secrets deleted. Rotating the token changes token_digest, and a renewed CA or rotated cache key
+# changes secret_digests: each rolls the manager pod.
 
 terraform {
   required_version = ">= 1.11"
@@ -36,6 +37,21 @@ resource "gitlabrunner_cert_secret" "gitlab" {
   certificate_pem = var.gitlab_ca_pem
 }
 
+# Optional distributed cache: its credentials Secret (write-only keys under the chart's key names).
+resource "gitlabrunner_cache_secret" "this" {
+  count = var.cache == null ? 0 : 1
+
+  namespace               = var.namespace
+  name                    = "${var.release_name}-cache"
+  backend                 = var.cache.backend
+  s3_access_key_wo        = try(var.cache_credentials.s3_access_key, null)
+  s3_secret_key_wo        = try(var.cache_credentials.s3_secret_key, null)
+  gcs_credentials_json_wo = try(var.cache_credentials.gcs_credentials_json, null)
+  azure_account_name_wo   = try(var.cache_credentials.azure_account_name, null)
+  azure_account_key_wo    = try(var.cache_credentials.azure_account_key, null)
+  credentials_wo_version  = var.cache.credentials_version
+}
+
 resource "gitlabrunner_release" "this" {
   name          = var.release_name
   namespace     = var.namespace
@@ -46,7 +62,12 @@ resource "gitlabrunner_release" "this" {
   token_secret_name = gitlabrunner_token_secret.this.name
   token_digest      = gitlabrunner_token_secret.this.token_digest
   cert_secret_name  = one(gitlabrunner_cert_secret.gitlab[*].name)
-  runner_name       = var.runner_name
+  # A renewed CA or rotated cache key rolls the manager, which reads them when it starts.
+  secret_digests = merge(
+    { for s in gitlabrunner_cert_secret.gitlab : "certs" => s.certs_digest },
+    { for s in gitlabrunner_cache_secret.this : "cache" => s.credentials_digest },
+  )
+  runner_name = var.runner_name
 
   concurrent = var.concurrent
   replicas   = var.replicas
@@ -85,6 +106,34 @@ resource "gitlabrunner_release" "this" {
       memory_request = var.job_size.memory_request
       memory_limit   = var.job_size.memory_limit
       node_selector  = var.job_node_selector
+    }
+    dynamic "cache" {
+      for_each = gitlabrunner_cache_secret.this
+      content {
+        type        = var.cache.backend
+        shared      = true
+        secret_name = cache.value.name
+        dynamic "s3" {
+          for_each = var.cache.backend == "s3" ? [var.cache] : []
+          content {
+            server_address  = s3.value.server_address
+            bucket_name     = s3.value.bucket
+            bucket_location = s3.value.location
+          }
+        }
+        dynamic "gcs" {
+          for_each = var.cache.backend == "gcs" ? [var.cache] : []
+          content {
+            bucket_name = gcs.value.bucket
+          }
+        }
+        dynamic "azure" {
+          for_each = var.cache.backend == "azure" ? [var.cache] : []
+          content {
+            container_name = azure.value.bucket
+          }
+        }
+      }
     }
   }
 

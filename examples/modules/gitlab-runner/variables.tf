@@ -44,6 +44,32 @@ variable "runner_token_version" {
   default     = 1
 }
 
+variable "cache" {
+  description = "Distributed cache: backend (s3, gcs or azure), bucket (the Azure container), S3's server_address and location; bump credentials_version when cache_credentials change. null = no cache."
+  type = object({
+    backend             = string
+    bucket              = string
+    server_address      = optional(string, "s3.amazonaws.com")
+    location            = optional(string)
+    credentials_version = optional(number, 1)
+  })
+  default = null
+}
+
+variable "cache_credentials" {
+  description = "The cache backend's credentials, written only into its Secret (never state): s3_access_key + s3_secret_key, gcs_credentials_json (service account key file), or azure_account_name + azure_account_key."
+  type = object({
+    s3_access_key        = optional(string)
+    s3_secret_key        = optional(string)
+    gcs_credentials_json = optional(string)
+    azure_account_name   = optional(string)
+    azure_account_key    = optional(string)
+  })
+  sensitive = true
+  ephemeral = true
+  default   = null
+}
+
 variable "runner_name" {
   description = "Name of the runner (job pods are labelled with it)."
   type        = string
