@@ -34,12 +34,10 @@ say "Starting the local test world"
 "$target/kube-test-server" --listen 127.0.0.1:0 --kubeconfig-out "$work/kubeconfig" \
   --namespace gitlab-runner >"$work/kube.out" 2>"$work/kube.err" &
 pids+=($!)
-runner_token="glrt-t1_quickstart$(python3 -c 'import secrets;print(secrets.token_hex(8))')"
 admin_token="glpat-quickstart-$(python3 -c 'import secrets;print(secrets.token_hex(8))')"
 cat >"$work/gitlab-seed.json" <<JSON
 {"tokens": [{"name": "platform-team", "token": "$admin_token", "admin": true, "scopes": ["api"]}],
- "projects": [{"id": 1, "name": "app", "path_with_namespace": "acme/app"}],
- "runners": [{"id": 42, "token": "$runner_token", "description": "quickstart"}]}
+ "projects": [{"id": 1, "name": "app", "path_with_namespace": "acme/app"}]}
 JSON
 chmod 600 "$work/gitlab-seed.json"
 "$target/gitlab-test-server" --listen 127.0.0.1:0 --seed-file "$work/gitlab-seed.json" \
@@ -77,7 +75,6 @@ export TF_VAR_gitlab_api_url="$gitlab_url" TF_VAR_gitlab_ca_file="$work/gitlab-c
 # The test GitLab API listens on 127.0.0.1, the runner's gitlab_url is gitlab.example.com: allow
 # the drain's API host to differ (with a real GitLab, leave gitlab_api_url = gitlab_url instead).
 export GITLAB_ALLOW_DIFFERENT_HOST=true
-export TF_VAR_runner_token="$runner_token"
 export TF_VAR_chart="$root/acceptance-tests/charts/gitlab-runner"
 cd "$work/tf"
 
@@ -87,10 +84,12 @@ say "terraform apply (no init needed with dev_overrides)"
 say "What was created"
 "$tf" state list
 "$root/tools/bin/kubectl" get deployments,configmaps,secrets,serviceaccounts,roles,rolebindings -n gitlab-runner
-if grep -q "$runner_token" terraform.tfstate; then
-  echo "quickstart: the runner token is in the state file — the write-only path failed" >&2; exit 1
+runner_id="$("$tf" output -raw runner_id)"
+echo "GitLab runner $runner_id created; its token is in Secret gitlab-runner-token only."
+if grep -q 'glrt-' terraform.tfstate; then
+  echo "quickstart: a runner token is in the state file" >&2; exit 1
 fi
-echo "The runner token is not in terraform.tfstate (write-only attribute)."
+echo "The runner token is not in terraform.tfstate (written straight into the Secret)."
 
 say "A second plan must be empty"
 set +e
@@ -103,13 +102,26 @@ echo "No changes: plan -detailed-exitcode exited 0."
 say "terraform destroy: pause the runner, drain its jobs, scale the manager down, uninstall"
 TF_LOG_PROVIDER=info TF_LOG_PATH="$work/destroy.log" "$tf" destroy -auto-approve -input=false
 grep -o '"@message":"[^"]*\(drain\|[Pp]aus\|job\|scal\|[Uu]ninstall\)[^"]*"' "$work/destroy.log" | head -n 20 || true
-python3 - "$gitlab_url" "$admin_token" <<'PY'
-import json, sys, urllib.request
-req = urllib.request.Request(sys.argv[1] + "/api/v4/runners/42", headers={"PRIVATE-TOKEN": sys.argv[2]})
-runner = json.load(urllib.request.urlopen(req))
-print(f"GitLab runner {runner['id']}: paused={str(runner['paused']).lower()}")
-if not runner["paused"]:
-    sys.exit("quickstart: the runner was not paused by the drain")
+python3 - "$gitlab_url" "$admin_token" "$runner_id" <<'PY'
+import json, sys, urllib.error, urllib.request
+base, token, runner_id = sys.argv[1:4]
+log = json.load(urllib.request.urlopen(base + "/-/test/requests"))
+calls = [(r["method"], r["path"]) for r in log]
+path = f"/api/v4/runners/{runner_id}"
+if ("PUT", path) not in calls:
+    sys.exit("quickstart: the drain did not pause the runner")
+paused_at = calls.index(("PUT", path))
+deleted_at = max(i for i, c in enumerate(calls) if c == ("DELETE", path))
+if paused_at > deleted_at:
+    sys.exit("quickstart: the runner was deleted before the drain paused it")
+req = urllib.request.Request(base + path, headers={"PRIVATE-TOKEN": token})
+try:
+    urllib.request.urlopen(req)
+    sys.exit("quickstart: the runner still exists in GitLab after destroy")
+except urllib.error.HTTPError as e:
+    if e.code != 404:
+        raise
+print(f"GitLab runner {runner_id}: paused by the drain, then deleted")
 PY
 
 cat <<MSG
@@ -117,11 +129,9 @@ cat <<MSG
 Done. To run the same example against a real cluster and GitLab:
   cd examples/quickstart
   export KUBECONFIG=~/.kube/config              # or set kubeconfig/kube_context variables
-  export GITLAB_TOKEN=<token with manage_runner scope>
+  export GITLAB_TOKEN=<token with create_runner and manage_runner scopes (or api), of an administrator>
   terraform apply -var gitlab_url=https://gitlab.example.com \\
-                  -var gitlab_api_url=https://gitlab.example.com \\
-                  -var gitlab_ca_file=gitlab-ca.pem \\
-                  -var runner_token=glrt-... -var chart_version=0.86.0
+                  -var gitlab_ca_file=gitlab-ca.pem -var chart_version=0.86.0
 (chart defaults to gitlab-runner from https://charts.gitlab.io; use an oci:// reference or a
 local chart directory for air-gapped installs.)
 MSG

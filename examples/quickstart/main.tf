@@ -1,4 +1,5 @@
-# Quickstart: a GitLab Runner on Kubernetes with its token and CA Secrets.
+# Quickstart: a GitLab Runner on Kubernetes — the runner created in GitLab with its token written
+# straight into a Secret (never into state or plan), a CA Secret, and the chart release.
 #
 # `scripts/quickstart.sh` applies this against the local test world (a Kubernetes API test server
 # and a GitLab API test server). To point it at a real cluster and GitLab instead, see README.md
@@ -20,18 +21,27 @@ provider "gitlabrunner" {
   }
   helm_path = var.helm_path
 
-  # Lets destroy pause the runner and wait for its jobs (GITLAB_TOKEN holds the token).
+  # Creates the runner in GitLab (gitlabrunner_runner) and lets destroy pause it and wait for its
+  # jobs. GITLAB_TOKEN holds the access token (create_runner + manage_runner scopes, or api).
   gitlab {
     base_url = var.gitlab_api_url
   }
 }
 
-resource "gitlabrunner_token_secret" "runner" {
-  namespace = var.namespace
-  name      = "gitlab-runner-token"
-  # Write-only: the token is sent to the cluster and never stored in the state file.
-  runner_token_wo         = var.runner_token
-  runner_token_wo_version = var.runner_token_version
+# The runner in GitLab. Its glrt- token goes straight into the Secret gitlab-runner-token and is
+# rotated a week before it expires; state holds only its digest.
+resource "gitlabrunner_runner" "runner" {
+  runner_type   = "instance_type"
+  gitlab_url    = var.gitlab_url
+  description   = "quickstart"
+  tag_list      = ["kubernetes"]
+  run_untagged  = true
+  rotate_before = "168h"
+
+  token_secret {
+    namespace = var.namespace
+    name      = "gitlab-runner-token"
+  }
 }
 
 resource "gitlabrunner_cert_secret" "gitlab" {
@@ -50,8 +60,9 @@ resource "gitlabrunner_release" "runner" {
   chart_version = var.chart_version
 
   gitlab_url        = var.gitlab_url
-  token_secret_name = gitlabrunner_token_secret.runner.name
-  token_digest      = gitlabrunner_token_secret.runner.token_digest
+  token_secret_name = gitlabrunner_runner.runner.token_secret_name
+  token_digest      = gitlabrunner_runner.runner.token_digest
+  runner_id         = gitlabrunner_runner.runner.runner_id
   cert_secret_name  = gitlabrunner_cert_secret.gitlab.name
   runner_name       = "quickstart"
 
@@ -97,6 +108,11 @@ output "release" {
     revision      = gitlabrunner_release.runner.revision
     chart_version = gitlabrunner_release.runner.chart_version
   }
+}
+
+output "runner_id" {
+  description = "The runner's id in GitLab."
+  value       = gitlabrunner_runner.runner.runner_id
 }
 
 output "runner_config" {

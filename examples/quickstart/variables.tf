@@ -37,19 +37,6 @@ variable "gitlab_ca_file" {
   type        = string
 }
 
-variable "runner_token" {
-  description = "The runner authentication token (glrt-…) from GitLab."
-  type        = string
-  sensitive   = true
-  ephemeral   = true
-}
-
-variable "runner_token_version" {
-  description = "Bump when the token changes: the write-only token is only sent when this changes."
-  type        = number
-  default     = 1
-}
-
 variable "chart" {
   description = "Chart name in the repository, an oci:// reference, or a local chart directory."
   type        = string

@@ -1,6 +1,6 @@
 //! The README's main job, `scripts/quickstart.sh`, run as a user runs it (with this build's
 //! binaries instead of a second `cargo build`): apply against the local test world, an empty
-//! second plan, a drained destroy that leaves the runner paused in GitLab.
+//! second plan, a drained destroy (the runner paused) before the runner is deleted in GitLab.
 
 use std::process::Command;
 
@@ -46,7 +46,7 @@ fn quickstart_applies_plans_clean_and_destroys_with_the_drain() {
         "The runner token is not in terraform.tfstate",
         "No changes: plan -detailed-exitcode exited 0.",
         "Destroy complete! Resources: 3 destroyed.",
-        "GitLab runner 42: paused=true",
+        ": paused by the drain, then deleted",
     ] {
         assert!(
             stdout.contains(expected),

@@ -69,7 +69,7 @@ impl Resource for GitlabRunner {
         let mut plan: Model = response.plan.get()?;
         response.diagnostics.extend(check_scope(&config));
         plan.token_secret_name = match config.token_secret.known().and_then(|b| b.first()) {
-            Some(secret) => TfValue::Known(secret.name.clone()),
+            Some(secret) => secret.name.clone(),
             None => TfValue::Unknown,
         };
         if request.is_create() {

@@ -17,6 +17,13 @@ pub struct SecretRef {
     pub name: String,
 }
 
+/// `token_secret` as configuration and plan carry it (values may be unknown while planning).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SecretBlock {
+    pub namespace: TfValue<String>,
+    pub name: TfValue<String>,
+}
+
 /// Every attribute of the resource.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Model {
@@ -39,7 +46,7 @@ pub struct Model {
     pub token_expires_at: TfValue<String>,
     pub rotate_before: TfValue<String>,
     pub rotation_trigger: TfValue<String>,
-    pub token_secret: TfValue<Vec<SecretRef>>,
+    pub token_secret: TfValue<Vec<SecretBlock>>,
     pub timeouts: Option<Timeouts>,
 }
 
@@ -49,7 +56,12 @@ impl Model {
         self.token_secret
             .known()
             .and_then(|blocks| blocks.first())
-            .cloned()
+            .and_then(|block| {
+                Some(SecretRef {
+                    namespace: block.namespace.known()?.clone(),
+                    name: block.name.known()?.clone(),
+                })
+            })
             .ok_or_else(|| {
                 Diagnostic::error(
                     "Token Secret Not Known",
