@@ -5,6 +5,7 @@
 //! the hashicorp/helm `helm_release` and hashicorp/kubernetes `kubernetes_secret_v1` states.
 //! No path puts the runner token in state.
 
+mod examples_support;
 mod release_support;
 
 use std::path::Path;
@@ -56,6 +57,18 @@ runners:
 /// Installs the fixture chart with plain helm and `values` (after the token Secret, made with
 /// kubectl as the seed does).
 fn helm_install(world: &KubeWorld, version: HelmVersion, namespace: &str, values: &str) {
+    helm_install_with_token(world, version, namespace, TOKEN_SECRET, TOKEN, values);
+}
+
+/// [`helm_install`] with the token Secret `secret` holding `token`.
+fn helm_install_with_token(
+    world: &KubeWorld,
+    version: HelmVersion,
+    namespace: &str,
+    secret: &str,
+    token: &str,
+    values: &str,
+) {
     let dir = tempfile::tempdir().expect("temp dir");
     let file = dir.path().join("values.yaml");
     std::fs::write(&file, values).expect("values.yaml written");
@@ -64,10 +77,10 @@ fn helm_install(world: &KubeWorld, version: HelmVersion, namespace: &str, values
             "create",
             "secret",
             "generic",
-            TOKEN_SECRET,
+            secret,
             "-n",
             namespace,
-            &format!("--from-literal=runner-token={TOKEN}"),
+            &format!("--from-literal=runner-token={token}"),
             "--from-literal=runner-registration-token=",
         ]),
         "kubectl create secret",
@@ -112,8 +125,35 @@ fn diagnostics(run: &TerraformRun) -> String {
 
 #[track_caller]
 fn assert_no_token(dir: &TerraformWorkdir) {
-    let state = dir.state_raw();
-    assert!(!state.contains(TOKEN), "the runner token reached state");
+    assert_no_token_in(dir, TOKEN);
+}
+
+#[track_caller]
+fn assert_no_token_in(dir: &TerraformWorkdir, token: &str) {
+    assert!(
+        !dir.state_raw().contains(token),
+        "the runner token reached state"
+    );
+}
+
+/// Whether `line` of generated HCL sets argument `name`.
+fn argument(line: &str, name: &str) -> bool {
+    line.trim_start().starts_with(&format!("{name} "))
+}
+
+/// A generated configuration with the write-only token filled in: the one thing no state
+/// holds, so the user adds it.
+fn with_write_only_token(generated: &str, token: &str) -> String {
+    generated
+        .lines()
+        .map(|line| {
+            if argument(line, "runner_token_wo") {
+                format!("  runner_token_wo = \"{token}\"\n")
+            } else {
+                format!("{line}\n")
+            }
+        })
+        .collect()
 }
 
 /// `helm install -f values.yaml` (seed values) → `terraform import` into a configuration
@@ -253,7 +293,6 @@ import {{
         .unwrap_or_else(|_| panic!("no generated.tf: {generate:?}"));
     assert!(!generated.contains(TOKEN), "token generated:\n{generated}");
     // Computed results are not arguments; write-only ones are generated as null only.
-    let argument = |line: &str, name: &str| line.trim_start().starts_with(&format!("{name} "));
     for computed in [
         "values_digest",
         "revision",
@@ -272,16 +311,7 @@ import {{
         }
     }
     // The token is the one thing no state holds: the user adds it (write-only).
-    let with_token: String = generated
-        .lines()
-        .map(|line| {
-            if argument(line, "runner_token_wo") {
-                format!("  runner_token_wo = \"{TOKEN}\"\n")
-            } else {
-                format!("{line}\n")
-            }
-        })
-        .collect();
+    let with_token = with_write_only_token(&generated, TOKEN);
     dir.write("generated.tf", &with_token);
     dir.validate().success();
     let plan = dir.plan();
@@ -656,4 +686,64 @@ resource "gitlabrunner_cert_secret" "certs" {{
     );
     dir.plan().expect_code(0);
     assert_no_token(&dir);
+}
+
+/// Three of `examples/scenarios` installed by plain helm with equivalent values (the values
+/// this provider gave helm for the scenario, recorded by helm in another namespace), then
+/// adopted with `import` blocks and `-generate-config-out`: the generated configuration
+/// validates and plans nothing but the imports.
+#[test]
+fn scenarios_installed_by_plain_helm_adopt_through_a_generated_configuration() {
+    let world = KubeWorld::start();
+    let gitlab = examples_support::GitlabWorld::start();
+    let tree = examples_support::ExampleTree::new(&world);
+    for scenario in ["basic", "docker-in-docker", "ubi-non-root"] {
+        let dir = format!("scenarios/{scenario}");
+        let source = world.create_namespace("adoptsrc");
+        tree.write_vars(&world, &gitlab, &dir, &source, &[]);
+        tree.apply(&dir).success();
+        let values = examples_support::helm_values(&world, &source).to_string();
+        // The same install, made by hand in a namespace of its own.
+        let namespace = world.create_namespace("adoptscn");
+        let values = values.replace(&source, &namespace);
+        helm_install_with_token(
+            &world,
+            HelmVersion::Four,
+            &namespace,
+            "gitlab-runner-token",
+            examples_support::RUNNER_TOKEN,
+            &values,
+        );
+        let adopted = release_dir(&world, HelmVersion::Four);
+        adopted.write(
+            "imports.tf",
+            &format!(
+                "import {{\n  to = gitlabrunner_release.runner\n  id = \"{namespace}/{RELEASE}\"\n}}\nimport {{\n  to = gitlabrunner_token_secret.token\n  id = \"{namespace}/gitlab-runner-token\"\n}}\n"
+            ),
+        );
+        let generate = adopted.run(&[
+            "plan",
+            "-input=false",
+            "-no-color",
+            "-generate-config-out=generated.tf",
+        ]);
+        let generated = std::fs::read_to_string(adopted.path().join("generated.tf"))
+            .unwrap_or_else(|_| panic!("{scenario}: no generated.tf: {generate:?}"));
+        assert!(
+            !generated.contains(examples_support::RUNNER_TOKEN),
+            "{scenario}: token generated"
+        );
+        adopted.write(
+            "generated.tf",
+            &with_write_only_token(&generated, examples_support::RUNNER_TOKEN),
+        );
+        adopted.validate().success();
+        let plan = adopted.plan();
+        let output = plan.output();
+        assert!(
+            output.contains("Plan: 2 to import, 0 to add, 0 to change, 0 to destroy."),
+            "{scenario}: {output}\n{generated}"
+        );
+        assert_no_token_in(&adopted, examples_support::RUNNER_TOKEN);
+    }
 }
