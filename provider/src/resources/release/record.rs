@@ -20,14 +20,18 @@ use flate2::write::GzEncoder;
 use helm_driver::ReleaseRecord;
 use k8s_openapi::ByteString;
 use k8s_openapi::api::core::v1::Secret;
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, OwnerReference};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{
+    ManagedFieldsEntry, ObjectMeta, OwnerReference,
+};
 use kube::Api;
 use kube::api::{Patch, PatchParams};
 use sha2::{Digest as _, Sha256};
 use tfplugin::codec::json;
 use tfplugin::{Attribute, AttributePath, Block, Type, Value};
 
-use crate::kube::{Action, Budget, KubeError, Verb, classify};
+use crate::kube::{
+    Action, Budget, FIELD_MANAGER, KubeError, MANAGED_BY_LABEL, MANAGED_BY_VALUE, Verb, classify,
+};
 
 /// Start of a description that carries a settings record (or its digest).
 pub const PREFIX: &str = "terraform-provider-gitlabrunner settings: ";
@@ -36,8 +40,9 @@ const DIGEST_PREFIX: &str = "sha256:";
 pub const SECRET_TYPE: &str = "gitlabrunner.io/settings.v1";
 /// The record Secret's data key (gzip'd JSON).
 const DATA_KEY: &str = "settings.json.gz";
-/// Field manager of the record Secret.
-const FIELD_MANAGER: &str = "terraform-provider-gitlabrunner";
+/// The field manager records were written with before they used [`FIELD_MANAGER`]; its entry is
+/// dropped from a record on its next write, so the record has one owner like everything else.
+const LEGACY_FIELD_MANAGER: &str = "terraform-provider-gitlabrunner";
 /// A record larger than this once decompressed is not restored.
 const MAX_RECORD_BYTES: u64 = 16 * 1024 * 1024;
 
@@ -135,22 +140,39 @@ impl Settings {
         revision: u64,
     ) -> Result<(), RecordError> {
         let api: Api<Secret> = Api::namespaced(client.clone(), namespace);
-        let owner_name = format!("sh.helm.release.v1.{release}.v{revision}");
-        let owner = api.get(&owner_name).await?;
+        let owner = api
+            .get(&format!("sh.helm.release.v1.{release}.v{revision}"))
+            .await?;
+        let secret = self.record_secret(namespace, release, owner)?;
+        let written = api
+            .patch(
+                &secret_name(release),
+                &PatchParams::apply(FIELD_MANAGER).force(),
+                &Patch::Apply(&secret),
+            )
+            .await?;
+        drop_legacy_manager(&api, &written).await
+    }
+
+    /// The record Secret, owned by helm's revision Secret `owner`.
+    fn record_secret(
+        &self,
+        namespace: &str,
+        release: &str,
+        owner: Secret,
+    ) -> Result<Secret, RecordError> {
+        let owner_name = owner.metadata.name.unwrap_or_default();
         let owner_uid = owner.metadata.uid.ok_or(RecordError::NoOwnerUid)?;
         let mut gzip = GzEncoder::new(Vec::new(), Compression::default());
         gzip.write_all(self.json.as_bytes())?;
         let compressed = gzip.finish()?;
-        let secret = Secret {
+        Ok(Secret {
             metadata: ObjectMeta {
                 name: Some(secret_name(release)),
                 namespace: Some(namespace.to_owned()),
                 labels: Some(
                     [
-                        (
-                            "app.kubernetes.io/managed-by".to_owned(),
-                            FIELD_MANAGER.to_owned(),
-                        ),
+                        (MANAGED_BY_LABEL.to_owned(), MANAGED_BY_VALUE.to_owned()),
                         ("gitlabrunner.io/release".to_owned(), release.to_owned()),
                     ]
                     .into(),
@@ -174,15 +196,35 @@ impl Settings {
             type_: Some(SECRET_TYPE.into()),
             data: Some([(DATA_KEY.to_owned(), ByteString(compressed))].into()),
             ..Secret::default()
-        };
-        api.patch(
-            &secret_name(release),
-            &PatchParams::apply(FIELD_MANAGER).force(),
-            &Patch::Apply(&secret),
-        )
-        .await?;
-        Ok(())
+        })
     }
+}
+
+/// Removes [`LEGACY_FIELD_MANAGER`]'s entry from a record just applied by [`FIELD_MANAGER`]:
+/// applying the same values shares their ownership instead of moving it, so the old entry would
+/// otherwise stay. Guarded by the resourceVersion of `written` (a change in between is a 409).
+async fn drop_legacy_manager(api: &Api<Secret>, written: &Secret) -> Result<(), RecordError> {
+    let entries = written
+        .metadata
+        .managed_fields
+        .as_deref()
+        .unwrap_or_default();
+    let is_legacy =
+        |entry: &ManagedFieldsEntry| entry.manager.as_deref() == Some(LEGACY_FIELD_MANAGER);
+    if !entries.iter().any(is_legacy) {
+        return Ok(());
+    }
+    let kept: Vec<&ManagedFieldsEntry> = entries.iter().filter(|e| !is_legacy(e)).collect();
+    let patch = serde_json::json!({
+        "metadata": {
+            "resourceVersion": written.metadata.resource_version,
+            "managedFields": kept,
+        }
+    });
+    let name = written.metadata.name.as_deref().unwrap_or_default();
+    api.patch(name, &PatchParams::default(), &Patch::Merge(&patch))
+        .await?;
+    Ok(())
 }
 
 /// Why a record could not be written or read. Only logged, as text: the causes are part of
@@ -741,5 +783,89 @@ mod tests {
             Value::List(vec![Value::from("metrics:\n  enabled: true\n")]),
         )]);
         assert!(encode(&ty, &without).unwrap().json.contains("metrics"));
+    }
+
+    /// A record an older version wrote under its own field manager is taken over by
+    /// [`FIELD_MANAGER`] on the next write: no conflict, and only one manager afterwards.
+    #[tokio::test]
+    async fn a_record_written_under_the_old_field_manager_is_taken_over() {
+        let (_cluster, client) = cluster().await;
+        let secrets: Api<Secret> = Api::namespaced(client.clone(), NAMESPACE);
+        let revision = Secret {
+            metadata: ObjectMeta {
+                name: Some("sh.helm.release.v1.runner.v1".into()),
+                ..ObjectMeta::default()
+            },
+            ..Secret::default()
+        };
+        let owner = secrets
+            .create(&kube::api::PostParams::default(), &revision)
+            .await
+            .expect("the revision Secret is created");
+        let ty = Type::object([("name", Type::String)]);
+        let budget = Budget::with_token(Duration::from_secs(10), CancellationToken::new());
+        let old = encode_for(
+            &Block::default(),
+            &ty,
+            &Value::object([("name", Value::from("before"))]),
+        )
+        .expect("a record");
+        let new = encode_for(
+            &Block::default(),
+            &ty,
+            &Value::object([("name", Value::from("runner"))]),
+        )
+        .expect("a record");
+        let managers = |secret: &Secret| -> Vec<String> {
+            secret
+                .metadata
+                .managed_fields
+                .iter()
+                .flatten()
+                .filter_map(|entry| entry.manager.clone())
+                .collect()
+        };
+
+        // What an older version wrote: the record Secret, applied as its own field manager.
+        let legacy = old
+            .record_secret(NAMESPACE, "runner", owner)
+            .expect("a record Secret");
+        secrets
+            .patch(
+                &secret_name("runner"),
+                &PatchParams::apply(LEGACY_FIELD_MANAGER).force(),
+                &Patch::Apply(&legacy),
+            )
+            .await
+            .expect("the old record is written");
+        let before = secrets.get(&secret_name("runner")).await.unwrap();
+        assert_eq!(managers(&before), [LEGACY_FIELD_MANAGER]);
+
+        new.store(
+            &client,
+            NAMESPACE,
+            "runner",
+            &latest("runner", new.description()),
+            &budget,
+        )
+        .await;
+
+        let after = secrets.get(&secret_name("runner")).await.unwrap();
+        assert_eq!(managers(&after), [FIELD_MANAGER]);
+        let description = new.description();
+        let loaded = load(
+            &client,
+            NAMESPACE,
+            "runner",
+            &ty,
+            Some(description.as_str()),
+            &budget,
+        )
+        .await;
+        assert_eq!(
+            loaded,
+            decode_json(&ty, &new.json),
+            "the new record was written"
+        );
     }
 }
