@@ -555,3 +555,97 @@ fn a_release_rolls_its_manager_on_rotation_and_is_drained_before_the_runner_is_d
             .is_none()
     );
 }
+
+#[test]
+fn the_module_creates_runner_secrets_and_release_in_one_apply() {
+    let s = Setup::start("runner-module");
+    s.dir.write(
+        "provider.tf",
+        &format!(
+            "provider \"gitlabrunner\" {{\n  helm_path = \"{}\"\n  kubernetes {{\n    config_path = \"{}\"\n  }}\n}}\n",
+            s.world.tools().helm4.display(),
+            s.world.kubeconfig().display()
+        ),
+    );
+    let ca = secret_support::certificate(&["127.0.0.1", "localhost"], (2099, 1, 1), true);
+    std::fs::write(s.dir.path().join("ca.pem"), ca).unwrap();
+    let module = |trigger: &str| {
+        format!(
+            r#"
+module "runner" {{
+  source        = "{source}"
+  namespace     = "{namespace}"
+  chart         = "{chart}"
+  chart_version = "0.86.0-fixture"
+  gitlab_url    = "{gitlab_url}"
+  gitlab_ca_pem = file("ca.pem")
+  runner_name   = "k8s"
+  tags          = ["kubernetes", "linux"]
+  runner        = {{ rotation_trigger = "{trigger}" }}
+  drain_timeout = "20s"
+  delete_timeout = "2m"
+}}
+"#,
+            source = acceptance::tools::workspace_root()
+                .join("examples/modules/gitlab-runner")
+                .display(),
+            namespace = s.namespace,
+            chart = acceptance::tools::workspace_root()
+                .join("acceptance-tests/charts/gitlab-runner")
+                .display(),
+            gitlab_url = s.gitlab.url(),
+        )
+    };
+    s.dir.write("main.tf", &module("one"));
+    s.dir.run(&["get", "-no-color"]).success();
+    let apply = s.dir.apply();
+    apply.success();
+    assert!(apply.stdout.contains("Resources: 3 added"), "{apply:?}");
+    let address = "module.runner.gitlabrunner_runner.this[0]";
+    let state = s.dir.state();
+    let runner = state["resources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["module"] == "module.runner" && r["type"] == "gitlabrunner_runner")
+        .expect("the runner is in state")["instances"][0]["attributes"]
+        .clone();
+    let id = runner["runner_id"].as_u64().unwrap();
+    let record = s.runner(id).expect("runner in GitLab");
+    assert_eq!(record.tag_list, vec!["kubernetes", "linux"]);
+    assert_eq!(record.description, "k8s");
+    assert_eq!(s.secret_token("gitlab-runner-token").unwrap(), record.token);
+    assert!(secret_support::secret_data(&s.world, &s.namespace, "gitlab-runner-certs").is_some());
+    let deployment = s
+        .world
+        .get_json("deployment", &s.namespace, "gitlab-runner")
+        .expect("release installed");
+    assert_eq!(
+        deployment["spec"]["template"]["metadata"]["annotations"]["gitlabrunner.io/token-digest"],
+        runner["token_digest"]
+    );
+    s.dir.plan().success();
+
+    s.dir.write("main.tf", &module("two"));
+    expect_changes(&s.dir.plan());
+    s.dir.apply().success();
+    let deployment = s
+        .world
+        .get_json("deployment", &s.namespace, "gitlab-runner")
+        .unwrap();
+    let rolled =
+        &deployment["spec"]["template"]["metadata"]["annotations"]["gitlabrunner.io/token-digest"];
+    assert_ne!(
+        *rolled, runner["token_digest"],
+        "rotation rolled the manager ({address})"
+    );
+    assert_eq!(
+        s.secret_token("gitlab-runner-token").unwrap(),
+        s.runner(id).unwrap().token
+    );
+    s.dir.plan().success();
+    s.assert_no_token_anywhere();
+    s.dir.destroy().success();
+    assert!(s.runner(id).is_none());
+    assert!(s.secret_token("gitlab-runner-token").is_none());
+}

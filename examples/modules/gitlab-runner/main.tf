@@ -1,12 +1,14 @@
-# A GitLab Runner on Kubernetes: the token Secret, the (optional) GitLab CA Secret and the chart
-# release, wired so that Terraform orders them safely.
+# A GitLab Runner on Kubernetes in one apply: the runner in GitLab with its token written straight
+# into the token Secret (`runner` set; or a token Secret from `runner_token` for a runner created
+# elsewhere), the (optional) GitLab CA Secret and the chart release, wired so that Terraform
+# orders them safely.
 #
-# The release takes the Secrets' names and the token digest from the Secret resources
-# (attribute references, not literals). Terraform therefore creates the Secrets first and, on
-# destroy, destroys the release first: the release's destroy pauses the runner, waits for its
-# running jobs and scales the manager down while its RBAC still exists; only then are the
-# Secrets deleted. Rotating the token changes token_digest, and a renewed CA or rotated cache key
-# changes secret_digests: each rolls the manager pod.
+# The release takes the Secrets' names, the token digest and the runner id from those resources
+# (attribute references, not literals). Terraform therefore creates them first and, on destroy,
+# destroys the release first: the release's destroy pauses the runner, waits for its running jobs
+# and scales the manager down while its RBAC still exists; only then are the runner (in GitLab)
+# and the Secrets deleted. A rotated token changes token_digest, and a renewed CA or rotated cache
+# key changes secret_digests: each rolls the manager pod.
 
 terraform {
   required_version = ">= 1.11"
@@ -21,11 +23,49 @@ locals {
   job_namespace = coalesce(var.job_namespace, var.namespace)
 }
 
+# The runner in GitLab (when `runner` is set): no token in state, plan or variables.
+resource "gitlabrunner_runner" "this" {
+  count = var.runner == null ? 0 : 1
+
+  runner_type      = var.runner.runner_type
+  group_id         = var.runner.group_id
+  project_id       = var.runner.project_id
+  gitlab_url       = var.gitlab_url
+  description      = coalesce(var.runner.description, var.runner_name)
+  tag_list         = var.tags
+  run_untagged     = var.runner.run_untagged
+  locked           = var.runner.locked
+  paused           = var.runner.paused
+  access_level     = var.runner.access_level
+  maximum_timeout  = var.runner.maximum_timeout
+  maintenance_note = var.runner.maintenance_note
+  rotate_before    = var.runner.rotate_before
+  rotation_trigger = var.runner.rotation_trigger
+
+  token_secret {
+    namespace = var.namespace
+    name      = "${var.release_name}-token"
+  }
+}
+
+# Or a token Secret for a runner created elsewhere (when `runner` is null).
 resource "gitlabrunner_token_secret" "this" {
+  count = var.runner == null ? 1 : 0
+
   namespace               = var.namespace
   name                    = "${var.release_name}-token"
   runner_token_wo         = var.runner_token
   runner_token_wo_version = var.runner_token_version
+}
+
+moved {
+  from = gitlabrunner_token_secret.this
+  to   = gitlabrunner_token_secret.this[0]
+}
+
+locals {
+  token_secret_name = coalesce(one(gitlabrunner_runner.this[*].token_secret_name), one(gitlabrunner_token_secret.this[*].name))
+  token_digest      = coalesce(one(gitlabrunner_runner.this[*].token_digest), one(gitlabrunner_token_secret.this[*].token_digest))
 }
 
 resource "gitlabrunner_cert_secret" "gitlab" {
@@ -59,8 +99,9 @@ resource "gitlabrunner_release" "this" {
   chart_version = var.chart_version
 
   gitlab_url        = var.gitlab_url
-  token_secret_name = gitlabrunner_token_secret.this.name
-  token_digest      = gitlabrunner_token_secret.this.token_digest
+  token_secret_name = local.token_secret_name
+  token_digest      = local.token_digest
+  runner_id         = one(gitlabrunner_runner.this[*].runner_id)
   cert_secret_name  = one(gitlabrunner_cert_secret.gitlab[*].name)
   # A renewed CA or rotated cache key rolls the manager, which reads them when it starts.
   secret_digests = merge(
@@ -72,8 +113,8 @@ resource "gitlabrunner_release" "this" {
   concurrent = var.concurrent
   replicas   = var.replicas
 
-  # With glrt- tokens, tags live on the runner in GitLab; recorded here so that
-  # `kubectl describe` shows which tags this deployment serves.
+  # With glrt- tokens, tags live on the runner in GitLab (set there by gitlabrunner_runner when
+  # `runner` is set); recorded here so that `kubectl describe` shows which tags it serves.
   pod_annotations = {
     "gitlab-runner.example.com/tags" = join(",", var.tags)
   }

@@ -9,7 +9,12 @@ output "status" {
 
 output "token_digest" {
   description = "sha256 of the token Secret's keys (changes when the token is rotated)."
-  value       = gitlabrunner_token_secret.this.token_digest
+  value       = local.token_digest
+}
+
+output "runner_id" {
+  description = "The runner's id in GitLab (when this module created it), else null."
+  value       = one(gitlabrunner_runner.this[*].runner_id)
 }
 
 output "runner_config" {

@@ -31,11 +31,31 @@ variable "gitlab_ca_pem" {
   default     = null
 }
 
+variable "runner" {
+  description = "Create the runner in GitLab (gitlabrunner_runner): its token goes straight into the token Secret and is rotated `rotate_before` its expiry; `runner_token` is then not used. The provider's gitlab block (or GITLAB_TOKEN) needs create_runner and manage_runner (or api). null = use `runner_token` for a runner created elsewhere."
+  type = object({
+    runner_type      = optional(string, "instance_type")
+    group_id         = optional(number)
+    project_id       = optional(number)
+    description      = optional(string)
+    run_untagged     = optional(bool)
+    locked           = optional(bool)
+    paused           = optional(bool)
+    access_level     = optional(string)
+    maximum_timeout  = optional(number)
+    maintenance_note = optional(string)
+    rotate_before    = optional(string, "168h")
+    rotation_trigger = optional(string)
+  })
+  default = null
+}
+
 variable "runner_token" {
-  description = "The runner authentication token (glrt-…). Write-only: never stored in state."
+  description = "The authentication token (glrt-…) of a runner created elsewhere, when `runner` is null. Write-only: never stored in state."
   type        = string
   sensitive   = true
   ephemeral   = true
+  default     = null
 }
 
 variable "runner_token_version" {
@@ -76,7 +96,7 @@ variable "runner_name" {
 }
 
 variable "tags" {
-  description = "The runner's tags in GitLab (set on the runner where it is created, e.g. gitlab_user_runner.tag_list)."
+  description = "The runner's tags in GitLab (set on the runner by this module when `runner` is set; otherwise set them where the runner is created)."
   type        = list(string)
   default     = []
 }
