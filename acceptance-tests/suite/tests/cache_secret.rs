@@ -556,3 +556,95 @@ fn a_rotated_cache_key_or_a_renewed_certificate_rolls_the_manager() {
     dir.plan().expect_code(0);
     dir.destroy().success();
 }
+
+#[test]
+fn with_drain_on_update_a_rotated_cache_key_drains_the_runner_around_the_roll() {
+    use gitlab_test_server::{NewRunner, TestServer, TokenSpec};
+    const ADMIN_TOKEN: &str = "glpat-cache-roll-admin";
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let gitlab = runtime
+        .block_on(TestServer::start())
+        .expect("GitLab test server");
+    let admin = gitlab.admin();
+    runtime
+        .block_on(admin.add_token(&TokenSpec::admin("root", ADMIN_TOKEN)))
+        .expect("admin token");
+    let runner = runtime
+        .block_on(admin.create_runner(&NewRunner {
+            token: Some(release_support::RUNNER_TOKEN.into()),
+            ..NewRunner::default()
+        }))
+        .expect("runner");
+
+    let world = KubeWorld::start();
+    let helm = release_support::helm_bin(&world, release_support::HelmVersion::Four);
+    let ns = world.create_namespace("cachedrain");
+    put_tls_secret(
+        &world,
+        &ns,
+        &certificate(&["gitlab.example.com"], (2036, 1, 1), true),
+    );
+    let mut dir = release_support::workdir(&world);
+    dir.set_env("GITLAB_TOKEN", "");
+    dir.set_env("GITLAB_BASE_URL", "");
+    let config = |secret: &str, version: u32| {
+        rolling_config(&world, &helm, &ns, secret, version)
+            .replace(
+                "provider \"gitlabrunner\" {\n",
+                &format!(
+                    "provider \"gitlabrunner\" {{\n  gitlab {{\n    base_url = \"{}\"\n    token    = \"{ADMIN_TOKEN}\"\n  }}\n",
+                    gitlab.url()
+                ),
+            )
+            .replace(
+                "  gitlab_url        = \"https://gitlab.example.com\"\n",
+                &format!(
+                    "  gitlab_url        = \"{}\"\n  drain_on_update   = true\n  drain_timeout     = \"1m\"\n",
+                    gitlab.url()
+                ),
+            )
+            .replace(
+                "  gitlab_url = \"https://gitlab.example.com\"\n",
+                &format!("  gitlab_url = \"{}\"\n", gitlab.url()),
+            )
+    };
+    dir.write("main.tf", &config(S3_SECRET, 1));
+    dir.apply().success();
+    let (_, first_sets) = manager(&world, &ns);
+    runtime
+        .block_on(admin.clear_requests())
+        .expect("clear the request log");
+
+    dir.write("main.tf", &config("cache-secret-key-value-0002", 2));
+    dir.apply().success();
+    let (_, second_sets) = manager(&world, &ns);
+    assert!(
+        second_sets.iter().any(|rs| !first_sets.contains(rs)),
+        "the rotated key rolled the manager: {first_sets:?} → {second_sets:?}"
+    );
+    let requests = runtime.block_on(admin.requests()).expect("request log");
+    let runner_path = format!("/api/v4/runners/{}", runner.id);
+    let pauses: Vec<String> = requests
+        .iter()
+        .filter(|r| r.method == "PUT" && r.path == runner_path)
+        .map(|r| r.body.clone().unwrap_or_default())
+        .collect();
+    assert_eq!(
+        pauses.len(),
+        2,
+        "the runner is paused before the roll and resumed after it: {requests:?}"
+    );
+    assert!(
+        pauses[0].contains("true") && pauses[1].contains("false"),
+        "{pauses:?}"
+    );
+    let record = runtime
+        .block_on(admin.runner(runner.id))
+        .expect("runner read")
+        .expect("runner exists");
+    assert!(!record.paused, "the runner takes jobs again");
+}

@@ -596,7 +596,9 @@ fn scenarios_ca_and_cache_apply_plan_clean_and_destroy() {
         "private_key": "-----BEGIN PRIVATE KEY-----\nexample-gcs-key\n-----END PRIVATE KEY-----\n",
     })
     .to_string();
-    let cache_cases: [(&str, Vec<(&'static str, &str, &str)>, &str); 3] = [
+    // (backend, [(variable, chart key, value)], config.toml table)
+    type Credentials<'a> = Vec<(&'static str, &'a str, &'a str)>;
+    let cache_cases: [(&str, Credentials, &str); 3] = [
         (
             "s3",
             vec![
