@@ -19,10 +19,11 @@ use super::removal::{RemovalFailure, confirm_gone};
 use super::settings::{DrainSettings, OnDrainTimeout};
 use super::target::{DrainTarget, ReleaseLayout};
 use super::wait::{WaitFailure, WaitOutcome, WaitSources, wait_until_idle};
-use crate::kube::{Budget, KubeError};
+use crate::kube::{Budget, CANCEL_GRACE, KubeError};
 
-/// How long resuming a runner may take after a failed drain before an upgrade.
-const RESUME_GRACE: Duration = Duration::from_secs(15);
+/// How long resuming a runner may take after a failed or interrupted drain before an upgrade
+/// (not cancelled by `StopProvider`): the grace policy's [`CancelGrace::finish`](crate::kube::CancelGrace::finish).
+const RESUME_GRACE: Duration = CANCEL_GRACE.finish;
 
 /// Everything a teardown needs. Build one per operation.
 #[derive(Clone)]

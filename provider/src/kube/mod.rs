@@ -37,6 +37,6 @@ pub use object_id::{
 pub use objects::{Objects, Pruning};
 pub use reads::{invalidate_reads, reads_for};
 pub use request::{Action, Verb};
-pub use retry::{Budget, classify};
+pub use retry::{Budget, CANCEL_GRACE, CancelGrace, classify};
 /// The token [`Budget::with_token`] takes (Terraform's `StopProvider` cancels it).
 pub use tfplugin::CancellationToken;

@@ -19,6 +19,29 @@ use super::request::Action;
 const FIRST_BACKOFF: Duration = Duration::from_millis(250);
 const MAX_BACKOFF: Duration = Duration::from_secs(8);
 
+/// The provider's one cancellation grace policy: what may still run after Terraform cancels an
+/// operation (`StopProvider`, a terminal Ctrl-C) or its time runs out. A second Ctrl-C makes
+/// Terraform kill the provider, and helm dies with it (`helm_driver::parent_death`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct CancelGrace {
+    /// How long a helm process that changes the release (install, upgrade, rollback,
+    /// uninstall) goes on after `StopProvider` before it is sent SIGTERM (helm-driver's
+    /// `RunOptions::cancel_grace`): helm has no safe stopping point, and a release stopped
+    /// mid-way is `failed` (a create is then tainted).
+    pub helm: Duration,
+    /// What must not be lost once helm ran — reading back the revision helm recorded, resuming a
+    /// runner the drain paused — gets a fresh time limit this long, which `StopProvider` does
+    /// not cancel, when the operation was cancelled or has less than this left
+    /// ([`Budget::or_grace`]).
+    pub finish: Duration,
+}
+
+/// The policy every operation uses.
+pub const CANCEL_GRACE: CancelGrace = CancelGrace {
+    helm: Duration::from_secs(30),
+    finish: Duration::from_secs(15),
+};
+
 /// The time an operation may take, and the token that cancels it.
 #[derive(Clone, Debug)]
 pub struct Budget {
@@ -56,6 +79,17 @@ impl Budget {
 
     pub fn is_cancelled(&self) -> bool {
         self.cancel.is_cancelled()
+    }
+
+    /// This budget, or — when it was cancelled or has less than [`CancelGrace::finish`] left — a
+    /// fresh one of that length that `StopProvider` does not cancel: for the work
+    /// [`CANCEL_GRACE`] says must finish (e.g. reading back what helm recorded).
+    pub fn or_grace(&self) -> Budget {
+        if self.is_cancelled() || self.remaining() < CANCEL_GRACE.finish {
+            Budget::with_token(CANCEL_GRACE.finish, CancellationToken::new())
+        } else {
+            self.clone()
+        }
     }
 
     /// Runs `call` until it succeeds, fails for good, the budget runs out or it is cancelled.
@@ -262,6 +296,28 @@ mod tests {
 
     fn action() -> Action {
         Action::new(Verb::Get, "secrets", "", "ns", "name")
+    }
+
+    #[test]
+    fn a_cancelled_or_nearly_spent_budget_gives_way_to_a_fresh_uncancelled_grace() {
+        let healthy = Budget::with_token(Duration::from_secs(600), CancellationToken::new());
+        let kept = healthy.or_grace();
+        assert_eq!(kept.limit(), healthy.limit());
+        healthy.cancel.cancel();
+        assert!(
+            kept.is_cancelled(),
+            "the operation's own budget, its token too"
+        );
+
+        let grace = healthy.or_grace();
+        assert_eq!(grace.limit(), CANCEL_GRACE.finish);
+        assert!(
+            !grace.is_cancelled(),
+            "StopProvider does not cancel the grace"
+        );
+
+        let nearly_spent = Budget::with_token(Duration::from_secs(5), CancellationToken::new());
+        assert_eq!(nearly_spent.or_grace().limit(), CANCEL_GRACE.finish);
     }
 
     fn status(code: u16) -> kube::Error {

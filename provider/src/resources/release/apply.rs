@@ -21,9 +21,8 @@ use helm_driver::{
 };
 use tfplugin::timeouts::Operation;
 use tfplugin::{
-    AttributePath, CancellationToken, Context, CreateRequest, CreateResponse, Diagnostic,
-    Diagnostics, Document, OpResult, PrivateState, ReadRequest, ReadResponse, UpdateRequest,
-    UpdateResponse, Value,
+    AttributePath, Context, CreateRequest, CreateResponse, Diagnostic, Diagnostics, Document,
+    OpResult, PrivateState, ReadRequest, ReadResponse, UpdateRequest, UpdateResponse, Value,
 };
 
 use super::desired::{Desired, desired};
@@ -41,10 +40,6 @@ use crate::kube::Budget;
 /// Private-state entry: the id of the GitLab runner a `drain_on_update` paused and could not
 /// resume (the operation was cancelled, ran out of time, or GitLab did not answer).
 pub const LEFT_PAUSED: &str = "drain_left_paused_runner";
-
-/// How long the read-back after helm may take once the operation was cancelled or its time
-/// limit is (nearly) spent: helm may have recorded a revision that must not be lost.
-const READ_BACK_GRACE: Duration = Duration::from_secs(15);
 
 fn attr(name: &str) -> AttributePath {
     AttributePath::new(name)
@@ -216,16 +211,6 @@ fn remember_left_paused(
     Ok(())
 }
 
-/// The budget for reading the release back after helm: the operation's own, or a short fresh
-/// one when it was cancelled or is (nearly) spent — helm may have recorded a revision.
-fn read_back_budget(budget: &Budget) -> Budget {
-    if budget.is_cancelled() || budget.remaining() < READ_BACK_GRACE {
-        Budget::with_token(READ_BACK_GRACE, CancellationToken::new())
-    } else {
-        budget.clone()
-    }
-}
-
 fn pending_diagnostic(namespace: &str, name: &str, history: &ReleaseHistory) -> Diagnostic {
     let record = &history.latest;
     let back = match history.last_deployed_revision() {
@@ -353,7 +338,7 @@ async fn deploy(
         let helm_said = helm_diagnostic(operation, name, error).detail;
         return Err(name_taken_diagnostic(namespace, name, helm_said.trim_end_matches('.')).into());
     }
-    let after = live::history_within(&client, namespace, name, &read_back_budget(budget)).await;
+    let after = live::history_within(&client, namespace, name, &budget.or_grace()).await;
     if creating
         && history.is_none()
         && let Ok(Some(found)) = &after
@@ -369,13 +354,7 @@ async fn deploy(
     }
     if let (Some(settings), Ok(Some(after))) = (&settings, &after) {
         settings
-            .store(
-                &client,
-                namespace,
-                name,
-                &after.latest,
-                &read_back_budget(budget),
-            )
+            .store(&client, namespace, name, &after.latest, &budget.or_grace())
             .await;
     }
     match (outcome, after) {
@@ -390,7 +369,7 @@ async fn deploy(
                 name,
                 &after.latest.manifest,
                 ignored,
-                &read_back_budget(budget),
+                &budget.or_grace(),
             )
             .await
                 .map_err(Into::into)

@@ -13,13 +13,7 @@ use kube_connection::ResolvedConnection;
 use tfplugin::Diagnostic;
 
 use crate::ProviderConfig;
-use crate::kube::KubeError;
-
-/// How long a helm install, upgrade, rollback or uninstall may go on after Terraform's
-/// StopProvider (a terminal Ctrl-C) before it is sent SIGTERM: helm has no safe stopping point,
-/// and a release stopped mid-way is `failed` (a create is then tainted). A second Ctrl-C makes
-/// Terraform kill the provider, and helm dies with it (`helm_driver::parent_death`).
-pub const CANCEL_GRACE: Duration = Duration::from_secs(30);
+use crate::kube::{CANCEL_GRACE, KubeError};
 
 /// The helm to run (detected on first use, within the operation's deadline) and the connection
 /// it talks to.
@@ -99,8 +93,8 @@ impl Helm {
 }
 
 /// Options for the helm processes of one operation: one deadline (`limit` from now) for all of
-/// them, Terraform's cancellation (with [`CANCEL_GRACE`]) and the secrets to mask in anything
-/// helm prints.
+/// them, Terraform's cancellation (after the grace policy's `CANCEL_GRACE.helm`) and the secrets
+/// to mask in anything helm prints.
 pub fn run_options(
     limit: Duration,
     cancel: &CancellationToken,
@@ -108,7 +102,7 @@ pub fn run_options(
 ) -> RunOptions {
     let mut options = RunOptions::new(limit);
     options.cancel = cancel.clone();
-    options.cancel_grace = CANCEL_GRACE;
+    options.cancel_grace = CANCEL_GRACE.helm;
     if let Some(credentials) = credentials {
         options.secrets.push(credentials.password.clone());
     }

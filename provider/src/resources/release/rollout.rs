@@ -4,14 +4,15 @@
 //! the revision `failed` and the release is kept in state as for any failed install), and the
 //! diagnostic quotes the cluster's reason and names the attribute to look at.
 //!
-//! Terraform's own cancellation still reaches helm only after [`CANCEL_GRACE`], as before.
+//! Terraform's own cancellation still reaches helm only after [`CANCEL_GRACE`]`.helm`, as before.
 
 use std::time::Duration;
 
 use helm_driver::{CancellationToken, HelmError, HelmOutput, RunOptions, UpgradeInstall};
 use tfplugin::{AttributePath, Diagnostic};
 
-use super::helm_ops::{CANCEL_GRACE, Helm};
+use super::helm_ops::Helm;
+use crate::kube::CANCEL_GRACE;
 use crate::kube::rollout::{StuckRollout, watch_rollout};
 
 /// What helm did, and the cause the rollout watch stopped it for (if it did).
@@ -44,7 +45,7 @@ pub async fn upgrade_watched(
     own.cancel_grace = Duration::ZERO;
     let forward = async {
         cancel.cancelled().await;
-        tokio::time::sleep(options.cancel_grace.max(CANCEL_GRACE)).await;
+        tokio::time::sleep(options.cancel_grace.max(CANCEL_GRACE.helm)).await;
         stop.cancel();
         std::future::pending::<()>().await;
     };
