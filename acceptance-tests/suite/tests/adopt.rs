@@ -380,37 +380,6 @@ fn moved_dir(world: &KubeWorld, version: HelmVersion) -> TerraformWorkdir {
     dir
 }
 
-/// A state file as Terraform writes it, holding one resource of a hashicorp provider.
-fn state_file(
-    provider: &str,
-    resource_type: &str,
-    name: &str,
-    version: i64,
-    attributes: serde_json::Value,
-) -> String {
-    serde_json::to_string_pretty(&serde_json::json!({
-        "version": 4,
-        "terraform_version": "1.11.4",
-        "serial": 3,
-        "lineage": "5f0c9f4e-6c2a-4d59-9f0e-2b7a51c0a001",
-        "outputs": {},
-        "resources": [{
-            "mode": "managed",
-            "type": resource_type,
-            "name": name,
-            "provider": format!("provider[\"registry.terraform.io/hashicorp/{provider}\"]"),
-            "instances": [{
-                "schema_version": version,
-                "attributes": attributes,
-                "sensitive_attributes": [],
-                "private": "bnVsbA=="
-            }]
-        }],
-        "check_results": null
-    }))
-    .expect("state JSON")
-}
-
 /// `moved` from `helm_release` (helm provider 2.x or 3.x state) and `kubernetes_secret_v1`:
 /// the first plan after the move is empty when the configuration matches, and the token
 /// never reaches state.
@@ -419,81 +388,16 @@ fn move_from_hashicorp(version: HelmVersion, helm_provider_3: bool) {
     let namespace = world.create_namespace("adoptmv");
     let values = seed_values(Some(&namespace));
     helm_install(&world, version, &namespace, &values);
-    let secret = world
-        .get_json("secret", &namespace, TOKEN_SECRET)
-        .expect("token Secret");
     let dir = moved_dir(&world, version);
-    let metadata = serde_json::json!({
-        "name": RELEASE, "namespace": namespace, "revision": 1, "chart": "gitlab-runner",
-        "version": CHART_VERSION, "app_version": "18.9.0", "values": "{}", "notes": "",
-        "first_deployed": 0, "last_deployed": 0
-    });
-    // helm provider 2.x: schema version 1, `set` and `metadata` blocks (lists); 3.x: schema
-    // version 2, `set` a list of objects and `metadata` one object.
-    let (schema_version, metadata) = if helm_provider_3 {
-        (2, metadata)
-    } else {
-        (1, serde_json::json!([metadata]))
+    let source = HashicorpState {
+        helm_provider_3,
+        release: "runner",
+        secret: "token",
+        set: serde_json::json!([{"name": "concurrent", "value": "4", "type": ""}]),
     };
-    let helm_release = serde_json::json!({
-        "id": RELEASE,
-        "name": RELEASE,
-        "namespace": namespace,
-        "chart": chart_path().display().to_string(),
-        "repository": null,
-        "version": CHART_VERSION,
-        "values": [values],
-        "set": [{"name": "concurrent", "value": "4", "type": ""}],
-        "set_list": [],
-        "set_sensitive": [],
-        "atomic": false, "wait": true, "timeout": 300, "create_namespace": false,
-        "status": "deployed",
-        "metadata": metadata
-    });
-    let resources = serde_json::json!([
-        serde_json::from_str::<serde_json::Value>(&state_file(
-            "helm",
-            "helm_release",
-            "runner",
-            schema_version,
-            helm_release
-        ))
-        .unwrap()["resources"][0],
-        serde_json::from_str::<serde_json::Value>(&state_file(
-            "kubernetes",
-            "kubernetes_secret_v1",
-            "token",
-            0,
-            serde_json::json!({
-                "id": format!("{namespace}/{TOKEN_SECRET}"),
-                "binary_data": null,
-                "data": {"runner-token": TOKEN, "runner-registration-token": ""},
-                "immutable": false,
-                "metadata": [{
-                    "annotations": {}, "generate_name": "", "generation": 0, "labels": {},
-                    "name": TOKEN_SECRET, "namespace": namespace,
-                    "resource_version": secret["metadata"]["resourceVersion"],
-                    "uid": secret["metadata"]["uid"]
-                }],
-                "timeouts": null,
-                "type": "Opaque",
-                "wait_for_service_account_token": true
-            })
-        ))
-        .unwrap()["resources"][0],
-    ]);
-    let mut state: serde_json::Value = serde_json::from_str(&state_file(
-        "helm",
-        "helm_release",
-        "runner",
-        schema_version,
-        serde_json::json!({}),
-    ))
-    .unwrap();
-    state["resources"] = resources;
     dir.write(
         "terraform.tfstate",
-        &serde_json::to_string_pretty(&state).unwrap(),
+        &source.render(&world, &namespace, &values),
     );
     dir.write(
         "main.tf",
@@ -745,5 +649,296 @@ fn scenarios_installed_by_plain_helm_adopt_through_a_generated_configuration() {
             "{scenario}: {output}\n{generated}"
         );
         assert_no_token_in(&adopted, examples_support::RUNNER_TOKEN);
+    }
+}
+
+/// One step of the migration guide's runbook (HTML comments `<!-- runbook:… -->` in the
+/// Markdown, each before the block it runs).
+#[derive(Debug)]
+enum Step {
+    Section(String),
+    File(String, String),
+    Shell(Vec<String>),
+    Expect(String),
+}
+
+/// The runbook steps of the migration guide, in order.
+fn runbook(guide: &str) -> Vec<Step> {
+    let mut steps = Vec::new();
+    let mut pending: Option<Step> = None;
+    let mut block: Option<Vec<&str>> = None;
+    for line in guide.lines() {
+        if let Some(lines) = block.as_mut() {
+            if line.starts_with("```") {
+                let text = lines.iter().map(|l| format!("{l}\n")).collect::<String>();
+                match pending.take() {
+                    Some(Step::File(name, _)) => steps.push(Step::File(name, text)),
+                    Some(Step::Shell(_)) => steps.push(Step::Shell(
+                        text.lines()
+                            .map(str::to_owned)
+                            .filter(|l| !l.is_empty())
+                            .collect(),
+                    )),
+                    _ => {}
+                }
+                block = None;
+            } else {
+                lines.push(line);
+            }
+            continue;
+        }
+        if line.starts_with("```") {
+            block = Some(Vec::new());
+            continue;
+        }
+        let Some(marker) = line
+            .strip_prefix("<!-- runbook:")
+            .and_then(|rest| rest.strip_suffix(" -->"))
+        else {
+            continue;
+        };
+        let (kind, argument) = marker.split_once(' ').unwrap_or((marker, ""));
+        match kind {
+            "section" => steps.push(Step::Section(argument.to_owned())),
+            "file" => pending = Some(Step::File(argument.to_owned(), String::new())),
+            "shell" => pending = Some(Step::Shell(Vec::new())),
+            "expect" => steps.push(Step::Expect(argument.to_owned())),
+            other => panic!("unknown runbook marker {other:?}"),
+        }
+    }
+    steps
+}
+
+/// The guide's chart source and namespace, swapped for the test world's: the fixture chart
+/// from its path (no network), the test's namespace.
+fn for_test_world(text: &str, namespace: &str) -> String {
+    let chart = chart_path().display().to_string();
+    text.replace("ci-runners", namespace)
+        .replace(
+            "gitlab/gitlab-runner --version 0.86.0",
+            &format!("{chart} --version {CHART_VERSION}"),
+        )
+        .lines()
+        .filter(|line| !line.contains("\"https://charts.gitlab.io\""))
+        .map(|line| {
+            let trimmed = line.trim_start();
+            if trimmed.starts_with("chart ") && trimmed.ends_with("= \"gitlab-runner\"") {
+                format!("  chart         = \"{chart}\"\n")
+            } else if trimmed.starts_with("chart_version ") {
+                format!("  chart_version = \"{CHART_VERSION}\"\n")
+            } else {
+                format!("{line}\n")
+            }
+        })
+        .collect()
+}
+
+/// The state the hashicorp providers write for a `helm_release` and a `kubernetes_secret_v1`
+/// (their documented schemas) of the release and token Secret installed in a namespace.
+struct HashicorpState {
+    /// helm provider 3.x (schema version 2: `metadata` one object) or 2.x (schema version 1:
+    /// `set` and `metadata` blocks, lists in state).
+    helm_provider_3: bool,
+    /// The resource names in the old configuration.
+    release: &'static str,
+    secret: &'static str,
+    /// The `helm_release`'s `set` entries.
+    set: serde_json::Value,
+}
+
+impl HashicorpState {
+    /// The state file (`terraform.tfstate`, format 4) for the release installed in
+    /// `namespace` from the fixture chart with `values`.
+    fn render(&self, world: &KubeWorld, namespace: &str, values: &str) -> String {
+        let secret = world
+            .get_json("secret", namespace, TOKEN_SECRET)
+            .expect("token Secret");
+        let metadata = serde_json::json!({
+            "name": RELEASE, "namespace": namespace, "revision": 1, "chart": "gitlab-runner",
+            "version": CHART_VERSION, "app_version": "18.9.0", "values": "{}", "notes": "",
+            "first_deployed": 0, "last_deployed": 0
+        });
+        let (helm_version, metadata) = if self.helm_provider_3 {
+            (2, metadata)
+        } else {
+            (1, serde_json::json!([metadata]))
+        };
+        let release = serde_json::json!({
+            "id": RELEASE, "name": RELEASE, "namespace": namespace,
+            "chart": chart_path().display().to_string(), "repository": null,
+            "version": CHART_VERSION, "values": [values],
+            "set": self.set, "set_list": [], "set_sensitive": [],
+            "atomic": false, "wait": true, "timeout": 300, "create_namespace": false,
+            "status": "deployed", "metadata": metadata
+        });
+        let token_secret = serde_json::json!({
+            "id": format!("{namespace}/{TOKEN_SECRET}"),
+            "binary_data": null,
+            "data": {"runner-token": TOKEN, "runner-registration-token": ""},
+            "immutable": false,
+            "metadata": [{
+                "annotations": {}, "generate_name": "", "generation": 0, "labels": {},
+                "name": TOKEN_SECRET, "namespace": namespace,
+                "resource_version": secret["metadata"]["resourceVersion"],
+                "uid": secret["metadata"]["uid"]
+            }],
+            "timeouts": null, "type": "Opaque", "wait_for_service_account_token": true
+        });
+        let resource = |provider: &str, kind: &str, name: &str, version: i64, attributes| {
+            serde_json::json!({
+                "mode": "managed",
+                "type": kind,
+                "name": name,
+                "provider": format!("provider[\"registry.terraform.io/hashicorp/{provider}\"]"),
+                "instances": [{
+                    "schema_version": version,
+                    "attributes": attributes,
+                    "sensitive_attributes": [],
+                    "private": "bnVsbA=="
+                }]
+            })
+        };
+        serde_json::to_string_pretty(&serde_json::json!({
+            "version": 4,
+            "terraform_version": "1.11.4",
+            "serial": 3,
+            "lineage": "5f0c9f4e-6c2a-4d59-9f0e-2b7a51c0a001",
+            "outputs": {},
+            "resources": [
+                resource("helm", "helm_release", self.release, helm_version, release),
+                resource("kubernetes", "kubernetes_secret_v1", self.secret, 0, token_secret),
+            ],
+            "check_results": null
+        }))
+        .expect("state JSON")
+    }
+}
+
+/// Runs one line of the guide's shell blocks: `terraform …` in the working directory (with
+/// `-no-color`, `-input=false` where the command takes them), anything else (`kubectl`,
+/// `helm`) through `sh` with the test world's tools first on PATH.
+fn run_line(world: &KubeWorld, dir: &TerraformWorkdir, line: &str) -> String {
+    if let Some(rest) = line.strip_prefix("terraform ") {
+        let mut words = rest.split_whitespace();
+        let command = words.next().expect("a terraform command");
+        let mut args = vec![command, "-no-color"];
+        if matches!(command, "plan" | "apply") {
+            args.push("-input=false");
+        }
+        args.extend(words);
+        let run = dir.run(&args);
+        assert_eq!(run.code, 0, "{line}: {run:?}");
+        return run.output();
+    }
+    let bin = dir.path().join(".bin");
+    std::fs::create_dir_all(&bin).expect("bin dir");
+    for (name, target) in [
+        ("helm", &world.tools().helm4),
+        ("kubectl", &world.tools().kubectl),
+    ] {
+        let link = bin.join(name);
+        if !link.exists() {
+            std::os::unix::fs::symlink(target, &link).expect("tool link");
+        }
+    }
+    let home = dir.path().join(".home");
+    let path = format!(
+        "{}:{}",
+        bin.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let out = std::process::Command::new("sh")
+        .args(["-c", line])
+        .current_dir(dir.path())
+        .env("PATH", path)
+        .env("KUBECONFIG", world.kubeconfig())
+        .env("HOME", &home)
+        .env("HELM_CACHE_HOME", home.join("cache"))
+        .env("HELM_CONFIG_HOME", home.join("config"))
+        .env("HELM_DATA_HOME", home.join("data"))
+        .env("RUNNER_TOKEN", TOKEN)
+        .output()
+        .expect("sh runs");
+    ok(&out, line);
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// `docs/guides/migrating-from-helm-release.md` runs as written: every file it shows is
+/// written, every command run, every expected line found; section A from the hashicorp
+/// providers' state (written as they write it), section B from a hand-made install; no token
+/// in state at the end of either.
+#[test]
+fn the_migration_guide_runs_as_written() {
+    let world = KubeWorld::start();
+    let guide = std::fs::read_to_string(
+        acceptance::tools::workspace_root().join("docs/guides/migrating-from-helm-release.md"),
+    )
+    .expect("the guide");
+    let steps = runbook(&guide);
+    let mut preamble = Vec::new();
+    let mut sections: Vec<(String, Vec<&Step>)> = Vec::new();
+    for step in &steps {
+        match step {
+            Step::Section(name) => sections.push((name.clone(), Vec::new())),
+            other => match sections.last_mut() {
+                Some((_, section)) => section.push(other),
+                None => preamble.push(other),
+            },
+        }
+    }
+    let names: Vec<&str> = sections.iter().map(|(name, _)| name.as_str()).collect();
+    assert_eq!(names, ["moved", "import"], "the guide's sections");
+    for (name, section) in &sections {
+        let namespace = world.create_namespace(&format!("guide{name}"));
+        let mut dir = if name == "moved" {
+            moved_dir(&world, HelmVersion::Four)
+        } else {
+            release_dir(&world, HelmVersion::Four)
+        };
+        dir.set_env("TF_VAR_runner_token", TOKEN);
+        for step in &preamble {
+            if let Step::File(file, text) = step {
+                dir.write(file, &for_test_world(text, &namespace));
+            }
+        }
+        if name == "moved" {
+            // What section A starts from: the release and Secret the hashicorp providers made.
+            let values = std::fs::read_to_string(dir.path().join("values.yaml")).expect("values");
+            helm_install(&world, HelmVersion::Four, &namespace, &values);
+            let source = HashicorpState {
+                helm_provider_3: true,
+                release: "gitlab_runner",
+                secret: "runner_token",
+                set: serde_json::json!([]),
+            };
+            dir.write(
+                "terraform.tfstate",
+                &source.render(&world, &namespace, &values),
+            );
+        }
+        let mut last_output = String::new();
+        for step in section {
+            match step {
+                Step::File(file, text) => {
+                    dir.write(file, &for_test_world(text, &namespace));
+                }
+                Step::Shell(lines) => {
+                    last_output.clear();
+                    for line in lines {
+                        let line = for_test_world(line, &namespace);
+                        last_output.push_str(&run_line(&world, &dir, line.trim()));
+                    }
+                }
+                Step::Expect(text) => {
+                    let flat = last_output.split_whitespace().collect::<Vec<_>>().join(" ");
+                    assert!(
+                        flat.contains(text.as_str()),
+                        "{name}: {text:?} in {last_output}"
+                    );
+                }
+                Step::Section(_) => unreachable!("sections were split off"),
+            }
+        }
+        assert_no_token(&dir);
     }
 }
