@@ -11,6 +11,11 @@
 //! | `POST /api/v4/runners/verify` | runner token → `{id, token, token_expires_at}` |
 //! | `GET /api/v4/user` | the token's user (`is_admin` shown to administrators) |
 //! | `POST /api/v4/user/runners` | create a runner → `{id, token: "glrt-…", token_expires_at}` |
+//! | `POST /api/v4/runners/:id/reset_authentication_token` | a manager resets the token → `{token, token_expires_at}` |
+//! | `POST /api/v4/runners/reset_authentication_token` | the runner's own rotation with its current token |
+//!
+//! Tokens expire `runner_token_expiration_interval` after they are issued, by the server's clock
+//! (both set through the test surface); an expired token is refused like an unknown one.
 //!
 //! Tests drive it through the test surface under `/-/test/` ([`AdminClient`]): tokens,
 //! runners with known tokens, jobs that finish after a delay or on demand, project visibility,
