@@ -277,6 +277,28 @@ fn a_deleted_or_edited_secret_is_repaired_by_resetting_the_token() {
     assert_eq!(third, s.runner(id).unwrap().token);
     assert_ne!(third, second);
     s.dir.plan().success();
+
+    // Another Secret: the token cannot be copied (it is never kept), so the runner is replaced.
+    s.dir.write(
+        "main.tf",
+        &one_runner(&s, "").replace("\"runner-token\"", "\"renamed-token\""),
+    );
+    let plan = s.dir.plan();
+    expect_changes(&plan);
+    assert!(plan.stdout.contains("must be replaced"), "{plan:?}");
+    s.dir.apply().success();
+    let replaced = s.runner_id(ADDRESS);
+    assert_ne!(replaced, id);
+    assert!(s.runner(id).is_none(), "the old runner is deleted");
+    assert!(
+        s.secret_token("runner-token").is_none(),
+        "the old Secret is deleted"
+    );
+    assert_eq!(
+        s.secret_token("renamed-token").unwrap(),
+        s.runner(replaced).unwrap().token
+    );
+    s.dir.plan().success();
 }
 
 #[test]

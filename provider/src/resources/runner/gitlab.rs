@@ -118,3 +118,38 @@ pub fn diagnostic(summary: &str, error: &GitlabError) -> Diagnostics {
         _ => diagnostic.into(),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use gitlab_runner_api::Operation;
+
+    use super::*;
+
+    #[test]
+    fn a_404_on_create_points_at_the_owner_and_a_403_names_the_scope() {
+        let missing = diagnostic(
+            "Cannot Create GitLab Runner",
+            &GitlabError::NotFound {
+                operation: Operation::CreateUserRunner,
+                detail: " (404 Group Not Found)".into(),
+            },
+        );
+        let d = missing.iter().next().unwrap();
+        assert!(d.detail.contains("group_id"), "{}", d.detail);
+        assert!(d.detail.contains("Group Not Found"), "{}", d.detail);
+        assert_eq!(d.attribute, Some(AttributePath::new("runner_type")));
+        let forbidden = diagnostic(
+            "Cannot Reset the Runner Token",
+            &GitlabError::Forbidden {
+                operation: Operation::ResetRunnerToken(7),
+                detail: String::new(),
+            },
+        );
+        let d = forbidden.iter().next().unwrap();
+        assert!(
+            d.detail.contains("`manage_runner` or `api`"),
+            "{}",
+            d.detail
+        );
+    }
+}
