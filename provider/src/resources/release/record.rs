@@ -852,20 +852,11 @@ mod tests {
 
         let after = secrets.get(&secret_name("runner")).await.unwrap();
         assert_eq!(managers(&after), [FIELD_MANAGER]);
-        let description = new.description();
-        let loaded = load(
-            &client,
-            NAMESPACE,
-            "runner",
-            &ty,
-            Some(description.as_str()),
-            &budget,
-        )
-        .await;
-        assert_eq!(
-            loaded,
-            decode_json(&ty, &new.json),
-            "the new record was written"
-        );
+        let digest = after
+            .metadata
+            .annotations
+            .as_ref()
+            .and_then(|a| a.get("gitlabrunner.io/settings-digest"));
+        assert_eq!(digest, Some(&new.digest), "the new record was written");
     }
 }
