@@ -1,4 +1,4 @@
-# A token Secret is imported by namespace/name. The token found in the Secret is recorded in
-# runner_token (or registration_token), so a configuration using runner_token plans no change;
-# with runner_token_wo the first plan only drops it from state again.
+# A token Secret is imported by namespace/name. Only the digests of its keys are recorded, never
+# the token: with runner_token_wo the next plan is empty; with runner_token it adds the token to
+# state and the apply writes the same bytes (taking ownership of the Secret).
 terraform import gitlabrunner_token_secret.runner gitlab-runner/gitlab-runner-token
