@@ -1,7 +1,7 @@
 use std::sync::Arc;
 
 use serde_json::json;
-use tfplugin::{Diagnostics, Document, Severity};
+use tfplugin::{AttributePath, Diagnostics, Document, Severity, Value};
 
 use super::*;
 use crate::resources::release::schema::schema;
@@ -211,4 +211,103 @@ fn release_templates_render_to_their_literal() {
     let (_, complete) = render_release_templates("a = \"{{ .Values.x }}\"\n", "ci", "r");
     assert!(!complete);
     assert!(template_warning("a = 1\n", "ci", "r").is_none());
+}
+
+/// One table, two directions: every input that reaches the chart values (tried with a value
+/// of its type, as `desired_tests` does) reads back from the rendered values into the same
+/// attribute and value — or, for `values`, into `values`.
+#[test]
+fn every_value_input_reads_back_through_the_key_table() {
+    let schema = schema();
+    let ty = Arc::new(schema.value_type());
+    let mut base = Value::null_object(&ty);
+    for (name, value) in [
+        ("name", "gitlab-runner"),
+        ("namespace", "ci"),
+        ("gitlab_url", "https://gitlab.example.com"),
+        ("token_secret_name", "runner-token"),
+        (
+            "runner_config_toml",
+            "[[runners]]\n  executor = \"kubernetes\"\n",
+        ),
+    ] {
+        *base.at_mut(&AttributePath::new(name)).unwrap() = Value::from(value);
+    }
+    let values_of = |config: &Value| {
+        let model: ReleaseModel = Document::new(ty.clone(), config.clone()).get().ok()?;
+        desired(&model, &mut Diagnostics::new()).map(|wanted| wanted.values)
+    };
+    let base_values = values_of(&base).expect("the base configuration is valid");
+    let mut checked = Vec::new();
+    for (name, attribute) in &schema.block.attributes {
+        // name and namespace reach the values only through defaults of other attributes.
+        let skipped = ["name", "namespace", "runner_config_toml"].contains(&name.as_str());
+        if !(attribute.optional || attribute.required) || skipped {
+            continue;
+        }
+        for candidate in candidates(&attribute.value_type()) {
+            let mut config = base.clone();
+            *config.at_mut(&AttributePath::new(name.clone())).unwrap() = candidate.clone();
+            let Some(values) = values_of(&config).filter(|v| *v != base_values) else {
+                continue;
+            };
+            let read = mapping::read_back(&values, &ty);
+            let mut state = Document::null(ty.clone());
+            write_attributes(&mut state, &read, None).unwrap();
+            let back = state.attr(&AttributePath::new(name.clone())).cloned();
+            if name == "values" {
+                assert!(!read.rest.is_empty(), "values: {values}");
+            } else {
+                assert_eq!(back, Some(candidate), "{name}: {values}");
+            }
+            checked.push(name.clone());
+            break;
+        }
+    }
+    for name in [
+        "concurrent",
+        "gitlab_url",
+        "token_digest",
+        "env",
+        "pod_annotations",
+        "values",
+    ] {
+        assert!(
+            checked.iter().any(|c| c == name),
+            "{name} not tried: {checked:?}"
+        );
+    }
+}
+
+/// Values of type `ty` to try for an attribute (the first valid one that changes the values).
+fn candidates(ty: &tfplugin::Type) -> Vec<Value> {
+    use tfplugin::Type;
+    let strings = [
+        format!("sha256:{}", "a".repeat(64)),
+        "{\"nodeAffinity\":{}}".to_owned(),
+        "debug".to_owned(),
+        "json".to_owned(),
+        "Always".to_owned(),
+        "other-name".to_owned(),
+        "https://gitlab.other.example.com".to_owned(),
+        "metrics:\n  enabled: true\n".to_owned(),
+    ];
+    match ty {
+        Type::String => strings.into_iter().map(Value::from).collect(),
+        Type::Bool => vec![Value::Bool(true), Value::Bool(false)],
+        Type::Number => vec![
+            Value::from(2_i64),
+            Value::from(5_i64),
+            Value::from(1000_i64),
+        ],
+        Type::List(element) => candidates(element)
+            .into_iter()
+            .map(|item| Value::List(vec![item]))
+            .collect(),
+        Type::Map(element) => candidates(element)
+            .into_iter()
+            .map(|item| Value::Map([("example-a".to_owned(), item)].into()))
+            .collect(),
+        _ => Vec::new(),
+    }
 }

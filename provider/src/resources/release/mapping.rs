@@ -516,6 +516,38 @@ fn convert(value: &Json, conv: Conv) -> Option<Json> {
     }
 }
 
+/// The digest annotations [`digest_annotations`] writes, taken out of `annotations` back into
+/// `token_digest` and `secret_digests` (digests only; anything else stays an annotation).
+fn take_digest_annotations(
+    annotations: &mut Map<String, Json>,
+    attributes: &mut BTreeMap<String, Json>,
+) {
+    let mut secret_digests = Map::new();
+    annotations.retain(|annotation, value| {
+        let Some(digest) = value.as_str().filter(|d| is_digest(d)) else {
+            return true;
+        };
+        if annotation == TOKEN_DIGEST_ANNOTATION {
+            attributes.insert("token_digest".to_owned(), Json::from(digest));
+            return false;
+        }
+        let name = annotation
+            .strip_prefix("gitlabrunner.io/")
+            .and_then(|rest| rest.strip_suffix("-digest"))
+            .filter(|name| super::validators::is_secret_digest_name(name));
+        match name {
+            Some(name) => {
+                secret_digests.insert(name.to_owned(), Json::from(digest));
+                false
+            }
+            None => true,
+        }
+    });
+    if !secret_digests.is_empty() {
+        attributes.insert("secret_digests".to_owned(), Json::Object(secret_digests));
+    }
+}
+
 /// Whether `value` fits the schema type at `path` of `ty` (the release's value type).
 fn fits(ty: &Type, path: &AttributePath, value: &Json) -> bool {
     let Some(at) = tfplugin::document::type_at(ty, path) else {
@@ -544,13 +576,8 @@ pub fn read_back(values: &Json, ty: &Type) -> ReadBack {
         };
         if entry.key == "podAnnotations"
             && let Some(annotations) = converted.as_object_mut()
-            && let Some(digest) = annotations.remove(TOKEN_DIGEST_ANNOTATION)
         {
-            if digest.as_str().is_some_and(is_digest) {
-                out.attributes.insert("token_digest".to_owned(), digest);
-            } else {
-                annotations.insert(TOKEN_DIGEST_ANNOTATION.to_owned(), digest);
-            }
+            take_digest_annotations(annotations, &mut out.attributes);
         }
         let taken = match (entry.source, entry.field) {
             (ChartAttribute::Attribute(name), _) | (ChartAttribute::Block(name), None) => {
