@@ -81,8 +81,8 @@ const fn field(key: &'static str, block: &'static str, name: &'static str, conv:
 /// THE table of chart value keys and the attributes that set them, used in both directions:
 /// placing the chart's own findings (`ChartValues::to_values`) at their attribute, and reading
 /// a release's values back into attributes ([`read_back`]). A key [`chart_values`] sets from a
-/// new attribute goes here too (`tests::every_key_the_mapping_writes_reads_back` fails until it
-/// does). Findings take the first entry whose key is a prefix of theirs.
+/// new attribute goes here too (`adopt_tests::every_value_input_reads_back_through_the_key_table`
+/// fails until it does). Findings take the first entry whose key is a prefix of theirs.
 pub const CHART_KEYS: &[ChartKey] = &[
     attribute("gitlabUrl", "gitlab_url", Conv::AsIs),
     attribute("concurrent", "concurrent", Conv::AsIs),
