@@ -10,13 +10,14 @@
 //! another host name) — their request logs show which one the drain reached. Runs against the
 //! Kubernetes API test server or a real cluster (nothing here needs the cluster's admin surface).
 
-use acceptance::tools::workspace_root;
+mod release_support;
+
 use acceptance::{KubeWorld, TerraformWorkdir};
 use gitlab_test_server::{LoggedRequest, NewRunner, TestServer, TokenSpec};
+use release_support::ReleaseHcl;
 
 const RUNNER_TOKEN: &str = "glrt-t1_HoStChEcKtOkEn0123";
 const ADMIN_TOKEN: &str = "glpat-host-check-admin";
-const RELEASE: &str = "gitlab-runner";
 
 struct Setup {
     world: KubeWorld,
@@ -96,35 +97,13 @@ impl Setup {
 
     /// `main.tf` with `gitlab_block` (HCL lines inside the provider block, or empty).
     fn write_config(&self, gitlab_block: &str) {
-        self.dir.write(
-            "main.tf",
-            &format!(
-                r#"terraform {{
-  required_providers {{
-    gitlabrunner = {{ source = "{source}" }}
-  }}
-}}
-
-provider "gitlabrunner" {{
-  helm_path = "{helm}"
-  kubernetes {{
-    config_path = "{kubeconfig}"
-  }}
-{gitlab_block}}}
-
-resource "gitlabrunner_token_secret" "token" {{
-  namespace    = "{namespace}"
-  name         = "runner-token"
-  runner_token = "{RUNNER_TOKEN}"
-}}
-
-resource "gitlabrunner_release" "runner" {{
-  name              = "{RELEASE}"
-  namespace         = "{namespace}"
-  chart             = "{chart}"
-  gitlab_url        = "{gitlab_url}"
-  token_secret_name = gitlabrunner_token_secret.token.name
-  runner_name       = "k8s-runner"
+        let config = ReleaseHcl::new(&self.world, &self.world.tools().helm4, &self.namespace)
+            .gitlab_block(gitlab_block)
+            .gitlab_url(self.gitlab.url())
+            .token_secret(RUNNER_TOKEN)
+            .without_token_digest()
+            .lines(&format!(
+                r#"  runner_name       = "k8s-runner"
   drain_timeout     = "20s"
 
   runner {{
@@ -136,19 +115,11 @@ resource "gitlabrunner_release" "runner" {{
 
   timeouts {{
     delete = "60s"
-  }}
-}}
-"#,
-                source = acceptance::PROVIDER_SOURCE,
-                helm = self.world.tools().helm4.display(),
-                kubeconfig = self.world.kubeconfig().display(),
+  }}"#,
                 namespace = self.namespace,
-                chart = workspace_root()
-                    .join("acceptance-tests/charts/gitlab-runner")
-                    .display(),
-                gitlab_url = self.gitlab.url(),
-            ),
-        );
+            ))
+            .build();
+        self.dir.write("main.tf", &config);
     }
 
     fn clear_request_logs(&self) {

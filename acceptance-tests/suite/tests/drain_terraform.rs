@@ -10,6 +10,7 @@
 //! kubectl and their phase set through the `status` subresource, and the order of operations
 //! comes from watches instead of the test server's request log.
 
+mod release_support;
 mod timeline_support;
 
 use std::collections::BTreeMap;
@@ -17,16 +18,15 @@ use std::process::{Command, Stdio};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use acceptance::tools::workspace_root;
 use acceptance::{KubeWorld, TerraformWorkdir};
 use chrono::{DateTime, Utc};
 use gitlab_test_server::{NewJob, NewRunner, TestServer, TokenSpec};
+use release_support::{RELEASE, ReleaseHcl};
 use timeline_support::{Change, Timeline};
 
 const RUNNER_TOKEN: &str = "glrt-t1_DrAiNtEsTtOkEn0123";
 const SHORT_TOKEN: &str = "DrAiNtEsT";
 const ADMIN_TOKEN: &str = "glpat-drain-admin";
-const RELEASE: &str = "gitlab-runner";
 
 /// How the provider reaches GitLab for the drain.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -100,36 +100,12 @@ impl Setup {
                 gitlab.url()
             )
         };
-        dir.write(
-            "main.tf",
-            &format!(
-                r#"terraform {{
-  required_providers {{
-    gitlabrunner = {{ source = "{source}" }}
-  }}
-}}
-
-provider "gitlabrunner" {{
-  helm_path = "{helm}"
-  kubernetes {{
-    config_path = "{kubeconfig}"
-  }}
-{gitlab_block}}}
-
-resource "gitlabrunner_token_secret" "token" {{
-  namespace    = "{namespace}"
-  name         = "runner-token"
-  runner_token = "{RUNNER_TOKEN}"
-}}
-
-resource "gitlabrunner_release" "runner" {{
-  name              = "{RELEASE}"
-  namespace         = "{namespace}"
-  chart             = "{chart}"
-  gitlab_url        = "{gitlab_url}"
-  token_secret_name = gitlabrunner_token_secret.token.name
-  token_digest      = gitlabrunner_token_secret.token.token_digest
-  runner_name       = "k8s-runner"
+        let config = ReleaseHcl::new(&world, &world.tools().helm4, &namespace)
+            .gitlab_block(&gitlab_block)
+            .gitlab_url(gitlab.url())
+            .token_secret(RUNNER_TOKEN)
+            .lines(&format!(
+                r#"  runner_name       = "k8s-runner"
 
   rbac {{
     create = true
@@ -147,18 +123,10 @@ resource "gitlabrunner_release" "runner" {{
   }}
 
   drain_timeout = "{drain_timeout}"
-  timeout       = 120
-}}
-"#,
-                source = acceptance::PROVIDER_SOURCE,
-                helm = world.tools().helm4.display(),
-                kubeconfig = world.kubeconfig().display(),
-                chart = workspace_root()
-                    .join("acceptance-tests/charts/gitlab-runner")
-                    .display(),
-                gitlab_url = gitlab.url(),
-            ),
-        );
+  timeout       = 120"#
+            ))
+            .build();
+        dir.write("main.tf", &config);
         dir.apply().success();
         if let Some(admin) = world.admin() {
             admin.clear_requests().unwrap();

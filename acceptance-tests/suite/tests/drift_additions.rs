@@ -12,28 +12,14 @@
 mod release_support;
 
 use acceptance::{KubeWorld, TerraformWorkdir};
-use release_support::{HelmVersion, RUNNER_TOKEN, chart_path, helm_bin, provider_block, workdir};
+use release_support::{HelmVersion, RELEASE, RUNNER_TOKEN, ReleaseHcl, helm_bin, workdir};
 use serde_json::Value;
 
-const RELEASE: &str = "gitlab-runner";
-
 fn config(world: &KubeWorld, helm: &std::path::Path, namespace: &str) -> String {
-    format!(
-        r#"{provider}
-resource "gitlabrunner_token_secret" "token" {{
-  namespace    = "{namespace}"
-  name         = "runner-token"
-  runner_token = "{RUNNER_TOKEN}"
-}}
-
-resource "gitlabrunner_release" "runner" {{
-  name              = "{RELEASE}"
-  namespace         = "{namespace}"
-  chart             = "{chart}"
-  gitlab_url        = "https://gitlab.example.com"
-  token_secret_name = gitlabrunner_token_secret.token.name
-  token_digest      = gitlabrunner_token_secret.token.token_digest
-  runner_name       = "additions"
+    ReleaseHcl::new(world, helm, namespace)
+        .token_secret(RUNNER_TOKEN)
+        .lines(&format!(
+            r#"  runner_name       = "additions"
 
   rbac {{
     create = true
@@ -56,12 +42,9 @@ resource "gitlabrunner_release" "runner" {{
   }}
 
   drift_ignore_field_managers = ["istio-operator"]
-  timeout                     = 120
-}}
-"#,
-        provider = provider_block(world, helm),
-        chart = chart_path().display(),
-    )
+  timeout                     = 120"#
+        ))
+        .build()
 }
 
 /// Runs kubectl in the release's namespace and asserts success.

@@ -9,42 +9,19 @@ use std::time::Duration;
 
 use acceptance::KubeWorld;
 use kube_test_server::{Fault, FaultAction};
-use release_support::{HelmVersion, chart_path, helm_bin, provider_block, release_attr, workdir};
-
-fn minimal_config(
-    world: &KubeWorld,
-    helm: &std::path::Path,
-    namespace: &str,
-    extra: &str,
-) -> String {
-    format!(
-        r#"{provider}
-resource "gitlabrunner_release" "runner" {{
-  name              = "gitlab-runner"
-  namespace         = "{namespace}"
-  chart             = "{chart}"
-  gitlab_url        = "https://gitlab.example.com"
-  token_secret_name = "runner-token"
-  runner {{
-    kubernetes {{
-      image = "alpine:3.20"
-    }}
-  }}
-  timeout = 60
-{extra}
-}}
-"#,
-        provider = provider_block(world, helm),
-        chart = chart_path().display(),
-    )
-}
+use release_support::{
+    HelmVersion, chart_path, helm_bin, release_attr, small_release_config, workdir,
+};
 
 fn failed_install_is_recorded_then_recovered(version: HelmVersion) {
     let world = KubeWorld::start();
     let helm = helm_bin(&world, version);
     let namespace = world.create_namespace("fail");
     let dir = workdir(&world);
-    dir.write("main.tf", &minimal_config(&world, &helm, &namespace, ""));
+    dir.write(
+        "main.tf",
+        &small_release_config(&world, &helm, &namespace, ""),
+    );
     // A quota that allows no Deployment: the install fails as on any cluster, with the API
     // server's 403 "exceeded quota" (helm 4 creates by server-side apply, helm 3 by POST; both
     // are refused).
@@ -105,7 +82,10 @@ fn pending_release_is_explained_then_recovered_on_request() {
     let helm = helm_bin(&world, HelmVersion::Four);
     let namespace = world.create_namespace("pending");
     let dir = workdir(&world);
-    dir.write("main.tf", &minimal_config(&world, &helm, &namespace, ""));
+    dir.write(
+        "main.tf",
+        &small_release_config(&world, &helm, &namespace, ""),
+    );
     dir.apply().success();
 
     // A hand-run `helm upgrade --wait` killed while it waits leaves revision 2 in
@@ -180,7 +160,7 @@ fn pending_release_is_explained_then_recovered_on_request() {
     // Opt in: the stuck revision is rolled back, then the upgrade runs.
     dir.write(
         "main.tf",
-        &minimal_config(&world, &helm, &namespace, "  recover_pending = true"),
+        &small_release_config(&world, &helm, &namespace, "  recover_pending = true"),
     );
     dir.apply().success();
     assert_eq!(release_attr(&dir, "status"), "deployed");
@@ -207,7 +187,7 @@ fn transient_read_errors_are_errors_and_a_release_gone_is_planned_again() {
     let helm = helm_bin(&world, HelmVersion::Four);
     let namespace = world.create_namespace("gone");
     let dir = workdir(&world);
-    let config = minimal_config(&world, &helm, &namespace, "");
+    let config = small_release_config(&world, &helm, &namespace, "");
     dir.write("main.tf", &config);
     dir.apply().success();
 

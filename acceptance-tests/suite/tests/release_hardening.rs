@@ -21,9 +21,9 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use acceptance::KubeWorld;
-use release_support::{HelmVersion, chart_path, helm_bin, provider_block, release_attr, workdir};
-
-const RELEASE: &str = "gitlab-runner";
+use release_support::{
+    HelmVersion, RELEASE, ReleaseHcl, SMALL_RUNNER, helm_bin, release_attr, workdir,
+};
 const DESCRIPTION_PREFIX: &str = "terraform-provider-gitlabrunner settings: sha256:";
 
 /// A `helm` script in `dir`: runs `body` (with `$1` the helm subcommand), then the real helm.
@@ -46,26 +46,10 @@ fn release_config(
     runner_lines: &str,
     extra: &str,
 ) -> String {
-    format!(
-        r#"{provider}
-resource "gitlabrunner_release" "runner" {{
-  name              = "{RELEASE}"
-  namespace         = "{namespace}"
-  chart             = "{chart}"
-  gitlab_url        = "https://gitlab.example.com"
-  token_secret_name = "runner-token"
-{runner_lines}
-  timeout = 120
-{extra}
-}}
-"#,
-        provider = provider_block(world, helm),
-        chart = chart_path().display(),
-    )
+    ReleaseHcl::new(world, helm, namespace)
+        .lines(&format!("{runner_lines}\n  timeout = 120\n{extra}"))
+        .build()
 }
-
-const SMALL_RUNNER: &str =
-    "  runner {\n    kubernetes {\n      image = \"alpine:3.20\"\n    }\n  }";
 
 /// Polls `check` every 50 ms until it holds or `limit` passes.
 fn wait_for(limit: Duration, mut check: impl FnMut() -> bool) -> bool {

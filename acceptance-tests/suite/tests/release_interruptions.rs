@@ -25,32 +25,12 @@ use acceptance::{KubeWorld, TerraformWorkdir};
 use gitlab_test_server::{FaultRule, NewRunner, TestServer, TokenSpec};
 use kube_test_server::{AdminClient, Fault, FaultAction};
 use release_support::{
-    HelmVersion, chart_path, helm, helm_bin, ok, provider_block, release_attr, workdir,
+    HelmVersion, RELEASE, ReleaseHcl, SMALL_RUNNER, chart_path, helm, helm_bin, ok, release_attr,
+    small_release_config, workdir,
 };
 
-const RELEASE: &str = "gitlab-runner";
-
 fn release_config(world: &KubeWorld, namespace: &str, extra: &str) -> String {
-    format!(
-        r#"{provider}
-resource "gitlabrunner_release" "runner" {{
-  name              = "{RELEASE}"
-  namespace         = "{namespace}"
-  chart             = "{chart}"
-  gitlab_url        = "https://gitlab.example.com"
-  token_secret_name = "runner-token"
-  runner {{
-    kubernetes {{
-      image = "alpine:3.20"
-    }}
-  }}
-  timeout = 60
-{extra}
-}}
-"#,
-        provider = provider_block(world, &helm_bin(world, HelmVersion::Four)),
-        chart = chart_path().display(),
-    )
+    small_release_config(world, &helm_bin(world, HelmVersion::Four), namespace, extra)
 }
 
 /// Polls `done` every 20 ms until it holds; panics after `limit`.
@@ -455,49 +435,28 @@ impl DrainSetup {
     }
 
     fn write_config(&self, concurrent: u32, extra: &str) {
-        let provider = provider_block(&self.world, &helm_bin(&self.world, HelmVersion::Four))
-            .replace(
-                "provider \"gitlabrunner\" {\n",
-                &format!(
-                    "provider \"gitlabrunner\" {{\n  gitlab {{\n    base_url = \"{}\"\n    token    = \"{ADMIN_TOKEN}\"\n  }}\n",
-                    self.gitlab.url()
-                ),
-            );
-        self.dir.write(
-            "main.tf",
-            &format!(
-                r#"{provider}
-resource "gitlabrunner_token_secret" "token" {{
-  namespace    = "{namespace}"
-  name         = "runner-token"
-  runner_token = "{RUNNER_TOKEN}"
-}}
-
-resource "gitlabrunner_release" "runner" {{
-  name              = "{RELEASE}"
-  namespace         = "{namespace}"
-  chart             = "{chart}"
-  gitlab_url        = "{gitlab_url}"
-  token_secret_name = gitlabrunner_token_secret.token.name
-  token_digest      = gitlabrunner_token_secret.token.token_digest
-  runner_name       = "k8s-runner"
+        let config = ReleaseHcl::new(
+            &self.world,
+            &helm_bin(&self.world, HelmVersion::Four),
+            &self.namespace,
+        )
+        .gitlab_block(&format!(
+            "  gitlab {{\n    base_url = \"{}\"\n    token    = \"{ADMIN_TOKEN}\"\n  }}\n",
+            self.gitlab.url()
+        ))
+        .gitlab_url(self.gitlab.url())
+        .token_secret(RUNNER_TOKEN)
+        .lines(&format!(
+            r#"  runner_name       = "k8s-runner"
   concurrent        = {concurrent}
   drain_on_update   = true
   drain_timeout     = "1m"
-  runner {{
-    kubernetes {{
-      image = "alpine:3.20"
-    }}
-  }}
+{SMALL_RUNNER}
   timeout = 120
-{extra}
-}}
-"#,
-                namespace = self.namespace,
-                chart = chart_path().display(),
-                gitlab_url = self.gitlab.url(),
-            ),
-        );
+{extra}"#
+        ))
+        .build();
+        self.dir.write("main.tf", &config);
     }
 
     fn runner_paused(&self) -> bool {

@@ -37,22 +37,11 @@ pub fn minimal_release_config(
     chart_lines: &str,
     runner_name: &str,
 ) -> String {
-    format!(
-        r#"{provider}
-resource "gitlabrunner_token_secret" "token" {{
-  namespace    = "{namespace}"
-  name         = "runner-token"
-  runner_token = "{RUNNER_TOKEN}"
-}}
-
-resource "gitlabrunner_release" "runner" {{
-  name      = "gitlab-runner"
-  namespace = "{namespace}"
-{chart_lines}
-  gitlab_url        = "https://gitlab.example.com"
-  token_secret_name = gitlabrunner_token_secret.token.name
-  token_digest      = gitlabrunner_token_secret.token.token_digest
-  runner_name       = "{runner_name}"
+    ReleaseHcl::new(world, helm, namespace)
+        .chart_lines(chart_lines)
+        .token_secret(RUNNER_TOKEN)
+        .lines(&format!(
+            r#"  runner_name       = "{runner_name}"
   concurrent        = 2
 
   runner {{
@@ -62,11 +51,141 @@ resource "gitlabrunner_release" "runner" {{
     }}
   }}
 
-  timeout = 120
+  timeout = 120"#
+        ))
+        .build()
+}
+
+/// The release name every release test uses.
+pub const RELEASE: &str = "gitlab-runner";
+
+/// A `runner` block with only the job image.
+pub const SMALL_RUNNER: &str =
+    "  runner {\n    kubernetes {\n      image = \"alpine:3.20\"\n    }\n  }";
+
+/// The smallest release: the token Secret `runner-token` made outside Terraform,
+/// [`SMALL_RUNNER`], a 60 s helm timeout, and `extra` release lines.
+pub fn small_release_config(
+    world: &KubeWorld,
+    helm: &Path,
+    namespace: &str,
+    extra: &str,
+) -> String {
+    ReleaseHcl::new(world, helm, namespace)
+        .lines(&format!("{SMALL_RUNNER}\n  timeout = 60\n{extra}"))
+        .build()
+}
+
+/// `main.tf` of a release test: the provider block (with the test's `gitlab { … }` lines), the
+/// token Secret when the test wants one, and `gitlabrunner_release.runner` — `name`,
+/// `namespace`, the chart source (the fixture chart unless set), `gitlab_url`, the token
+/// Secret's name (and `token_digest` with the Secret resource) — plus the test's own lines.
+pub struct ReleaseHcl {
+    provider: String,
+    namespace: String,
+    chart_lines: String,
+    gitlab_url: String,
+    token: Option<String>,
+    token_digest: bool,
+    lines: String,
+}
+
+impl ReleaseHcl {
+    /// The release in `namespace`, from the fixture chart, for `https://gitlab.example.com`,
+    /// with the token Secret `runner-token` made outside Terraform.
+    pub fn new(world: &KubeWorld, helm: &Path, namespace: &str) -> ReleaseHcl {
+        ReleaseHcl {
+            provider: provider_block(world, helm),
+            namespace: namespace.to_owned(),
+            chart_lines: format!("  chart             = \"{}\"", chart_path().display()),
+            gitlab_url: "https://gitlab.example.com".to_owned(),
+            token: None,
+            token_digest: true,
+            lines: String::new(),
+        }
+    }
+
+    /// HCL lines inside the provider block (e.g. `  gitlab { … }`).
+    pub fn gitlab_block(mut self, lines: &str) -> ReleaseHcl {
+        self.provider = self.provider.replace(
+            "provider \"gitlabrunner\" {\n",
+            &format!("provider \"gitlabrunner\" {{\n{lines}"),
+        );
+        self
+    }
+
+    /// The release's chart-source lines instead of the fixture chart.
+    pub fn chart_lines(mut self, lines: &str) -> ReleaseHcl {
+        lines.clone_into(&mut self.chart_lines);
+        self
+    }
+
+    pub fn gitlab_url(mut self, url: &str) -> ReleaseHcl {
+        url.clone_into(&mut self.gitlab_url);
+        self
+    }
+
+    /// A `gitlabrunner_token_secret.token` (`runner-token`) holding `token`; the release takes
+    /// its name and `token_digest` from it.
+    pub fn token_secret(mut self, token: &str) -> ReleaseHcl {
+        self.token = Some(token.to_owned());
+        self
+    }
+
+    /// With [`ReleaseHcl::token_secret`]: the release does not set `token_digest`.
+    pub fn without_token_digest(mut self) -> ReleaseHcl {
+        self.token_digest = false;
+        self
+    }
+
+    /// The test's own release lines (attributes and blocks), after the common ones.
+    pub fn lines(mut self, lines: &str) -> ReleaseHcl {
+        lines.clone_into(&mut self.lines);
+        self
+    }
+
+    pub fn build(&self) -> String {
+        let ReleaseHcl {
+            provider,
+            namespace,
+            chart_lines,
+            gitlab_url,
+            token,
+            token_digest,
+            lines,
+        } = self;
+        let (token_resource, token_lines) = match token {
+            Some(token) => (
+                format!(
+                    r#"resource "gitlabrunner_token_secret" "token" {{
+  namespace    = "{namespace}"
+  name         = "runner-token"
+  runner_token = "{token}"
 }}
-"#,
-        provider = provider_block(world, helm),
-    )
+
+"#
+                ),
+                if *token_digest {
+                    "  token_secret_name = gitlabrunner_token_secret.token.name\n  token_digest      = gitlabrunner_token_secret.token.token_digest"
+                } else {
+                    "  token_secret_name = gitlabrunner_token_secret.token.name"
+                },
+            ),
+            None => (String::new(), "  token_secret_name = \"runner-token\""),
+        };
+        format!(
+            r#"{provider}
+{token_resource}resource "gitlabrunner_release" "runner" {{
+  name              = "{RELEASE}"
+  namespace         = "{namespace}"
+{chart_lines}
+  gitlab_url        = "{gitlab_url}"
+{token_lines}
+{lines}
+}}
+"#
+        )
+    }
 }
 
 /// A runner token shaped like a real `glrt-` token (the test server never checks it).
