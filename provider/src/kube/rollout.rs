@@ -514,6 +514,40 @@ async fn with_logs(client: &kube::Client, namespace: &str, stuck: StuckRollout) 
     }
 }
 
+/// The last `lines` log lines of the release's newest running manager pod (label
+/// `release=<name>`), GitLab tokens redacted; empty when none can be read.
+pub async fn manager_log_tail(
+    client: &kube::Client,
+    namespace: &str,
+    release: &str,
+    lines: i64,
+) -> Vec<String> {
+    let api = Api::<Pod>::namespaced(client.clone(), namespace);
+    let read = async {
+        let params = kube::api::ListParams::default().labels(&format!("release={release}"));
+        let pods = api.list(&params).await.ok()?;
+        let pod = pods
+            .items
+            .iter()
+            .filter(|p| p.metadata.deletion_timestamp.is_none())
+            .max_by_key(|p| p.metadata.creation_timestamp.clone())?;
+        let log = LogParams {
+            tail_lines: Some(lines),
+            limit_bytes: Some(64 * 1024),
+            ..LogParams::default()
+        };
+        api.logs(&pod.name_any(), &log).await.ok()
+    };
+    tokio::time::timeout(LOG_TIMEOUT, read)
+        .await
+        .ok()
+        .flatten()
+        .unwrap_or_default()
+        .lines()
+        .map(gitlab_runner_chart::credentials::redact_tokens)
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -32,7 +32,7 @@ use super::schema::DEFAULT_HELM_TIMEOUT_SECONDS;
 use super::source::{chart_transport, credentials};
 use super::state::{Results, STATUS_UNKNOWN};
 use super::{
-    DEFAULT_CREATE, DEFAULT_READ, DEFAULT_UPDATE, kube_client, limit, live, record, rollout,
+    DEFAULT_CREATE, DEFAULT_READ, DEFAULT_UPDATE, kube_client, limit, live, record, rollout, verify,
 };
 use crate::ProviderConfig;
 use crate::kube::Budget;
@@ -315,6 +315,7 @@ async fn deploy(
     );
     // While helm waits, a rollout that cannot finish stops it early with the cluster's reason.
     let watch = request.wait.then(|| client.clone());
+    let rollout_started = (time::OffsetDateTime::now_utc(), tokio::time::Instant::now());
     let watched = rollout::upgrade_watched(
         &helm,
         &request,
@@ -372,7 +373,19 @@ async fn deploy(
                 &budget.or_grace(),
             )
             .await
-                .map_err(Into::into)
+            .map_err(DeployFailure::from)?;
+            // A green rollout is not yet a working runner: ask GitLab (issue 15).
+            if verify::wanted(config, model) {
+                let deadline = (rollout_started.1 + helm_timeout)
+                    .min(tokio::time::Instant::now() + budget.remaining());
+                verify::verify(config, model, &client, rollout_started.0, deadline, ctx.cancellation())
+                    .await
+                    .map_err(|diagnostic| DeployFailure {
+                        diagnostics: diagnostic.into(),
+                        recorded: true,
+                    })?;
+            }
+            Ok(())
         }
         (Ok(_), Ok(None)) => Err(Diagnostic::error(
             "Helm Release Missing After Install",

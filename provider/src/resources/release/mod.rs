@@ -43,6 +43,7 @@ pub mod source;
 mod state;
 mod teardown;
 mod validators;
+mod verify;
 
 use std::time::Duration;
 

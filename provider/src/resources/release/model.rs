@@ -86,6 +86,7 @@ pub struct ReleaseModel {
     pub runner_config_toml: Option<String>,
     pub values: Option<Vec<String>>,
     pub wait: Option<bool>,
+    pub verify_runner: Option<bool>,
     pub timeout: Option<i64>,
     pub atomic: Option<bool>,
     pub recover_pending: Option<bool>,

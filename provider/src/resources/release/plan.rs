@@ -82,6 +82,7 @@ pub const RUN_INPUTS: &[&str] = &[
     "repository_plain_http",
     "timeout",
     "wait",
+    "verify_runner",
     "atomic",
     "recover_pending",
     "runner_id",
