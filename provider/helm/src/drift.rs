@@ -82,6 +82,27 @@ pub struct DriftReport {
     pub api_requests: usize,
     /// Kinds whose resource name had to be guessed (not in the built-in table).
     pub guessed_kinds: Vec<String>,
+    /// Every object of the manifest, in manifest order (the manifest is parsed once; a caller
+    /// that lists the release's objects takes them from here).
+    pub objects: Vec<ObjectRef>,
+}
+
+/// Which object of a manifest: kind, namespace (`None` for cluster-scoped kinds) and name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ObjectRef {
+    pub kind: String,
+    pub namespace: Option<String>,
+    pub name: String,
+}
+
+impl ObjectRef {
+    pub fn of(object: &ManifestObject) -> ObjectRef {
+        ObjectRef {
+            kind: object.kind.clone(),
+            namespace: object.namespace.clone(),
+            name: object.name.clone(),
+        }
+    }
 }
 
 impl DriftReport {
@@ -261,6 +282,7 @@ async fn check_manifest(
         objects_checked: objects.len(),
         api_requests: requests.load(Ordering::Relaxed),
         guessed_kinds,
+        objects: objects.iter().map(ObjectRef::of).collect(),
     })
 }
 
@@ -272,14 +294,18 @@ async fn drift_of(
     requests: &AtomicUsize,
     policy: &DriftPolicy,
 ) -> Result<Vec<Drift>, DriftError> {
-    let live = match reads {
-        Some(reads) => reads.live_object(client, object, requests).await?,
+    let drifts = match reads {
+        Some(reads) => {
+            let live = reads.live_object(client, object, requests).await?;
+            object_drift_with(object, live.as_deref(), policy)
+        }
         None => {
             requests.fetch_add(1, Ordering::Relaxed);
-            get_live(client, object).await?
+            let live = get_live(client, object).await?;
+            object_drift_with(object, live.as_ref(), policy)
         }
     };
-    Ok(object_drift_with(object, live.as_ref(), policy))
+    Ok(drifts)
 }
 
 /// The live copy of a manifest object (`None` when it does not exist), managedFields included.

@@ -305,8 +305,16 @@ pub fn release_selector(release: &str) -> String {
 /// Picks the newest revision among release Secrets and decodes it; `Ok(None)` when there are
 /// none. Pure: used by [`read_release_history`] and by tests.
 pub fn newest_release(secrets: &[Secret]) -> Result<Option<ReleaseHistory>, ReleaseReadError> {
+    newest_release_of(secrets)
+}
+
+/// [`newest_release`] over borrowed Secrets (e.g. the ones of one release picked out of a
+/// namespace's listing), without copying them.
+pub fn newest_release_of<'a>(
+    secrets: impl IntoIterator<Item = &'a Secret>,
+) -> Result<Option<ReleaseHistory>, ReleaseReadError> {
     let mut revisions: Vec<(u64, &Secret)> = secrets
-        .iter()
+        .into_iter()
         .filter_map(|secret| revision_of(secret).map(|version| (version, secret)))
         .collect();
     revisions.sort_by_key(|(version, _)| std::cmp::Reverse(*version));

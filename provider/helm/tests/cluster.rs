@@ -6,9 +6,11 @@
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use helm_driver::drift::DriftPolicy;
+use helm_driver::drift::{DriftPolicy, ObjectRef};
 use helm_driver::{
     ChartSource, DriftChange, HelmBinary, HelmFailure, HelmRunner, ReadCache, Recovery,
     ReleaseReadError, ReleaseStatus, RunOptions, Uninstall, UpgradeInstall, check_manifest_drift,
@@ -197,6 +199,24 @@ async fn installed_release_reads_back_natively_without_drift_for_both_helms() {
         .unwrap();
         assert_eq!((again.api_requests, again.drift.drifts), (0, vec![]));
         assert_eq!(setup.cluster.admin().requests().unwrap(), vec![]);
+        // The check hands back the objects it parsed (a refresh parses the manifest once), and
+        // the readers of a listing share its objects instead of copying them per release.
+        assert_eq!(
+            again.drift.objects,
+            objects.iter().map(ObjectRef::of).collect::<Vec<_>>()
+        );
+        let deployment = objects.iter().find(|o| o.kind == "Deployment").unwrap();
+        let counted = AtomicUsize::new(0);
+        let first = reads.live_object(&setup.client, deployment, &counted);
+        let first = first.await.unwrap().expect("the Deployment is listed");
+        let second = reads.live_object(&setup.client, deployment, &counted);
+        let second = second.await.unwrap().expect("the Deployment is listed");
+        assert!(Arc::ptr_eq(&first, &second), "one shared copy");
+        assert_eq!(
+            counted.load(Ordering::Relaxed),
+            0,
+            "served from the listing"
+        );
     }
 }
 

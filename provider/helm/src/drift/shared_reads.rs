@@ -26,7 +26,7 @@ use tokio::sync::OnceCell;
 
 use super::{DriftError, get_live, to_json};
 use crate::manifest::ManifestObject;
-use crate::release::{ReleaseHistory, ReleaseReadError, newest_release};
+use crate::release::{ReleaseHistory, ReleaseReadError, newest_release_of};
 
 /// What one shared LIST is about.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
@@ -45,8 +45,9 @@ enum Key {
 /// The answer of one shared LIST.
 enum Listing {
     Secrets(Vec<Secret>),
-    /// Live objects (JSON, managedFields included) by name.
-    Objects(HashMap<String, serde_json::Value>),
+    /// Live objects (JSON, managedFields included) by name, shared with the readers (never
+    /// copied per release).
+    Objects(HashMap<String, Arc<serde_json::Value>>),
     /// The kind may not be listed: read its objects with GET.
     NotListable,
 }
@@ -133,12 +134,11 @@ impl ReadCache {
         let Listing::Secrets(secrets) = listing.as_ref() else {
             return Ok(None);
         };
-        let mine: Vec<Secret> = secrets
-            .iter()
-            .filter(|secret| is_record_of(secret, release))
-            .cloned()
-            .collect();
-        newest_release(&mine)
+        newest_release_of(
+            secrets
+                .iter()
+                .filter(|secret| is_record_of(secret, release)),
+        )
     }
 
     /// The live copy of a manifest object (`None` when it does not exist), managedFields
@@ -149,10 +149,10 @@ impl ReadCache {
         client: &kube::Client,
         object: &ManifestObject,
         requests: &AtomicUsize,
-    ) -> Result<Option<serde_json::Value>, DriftError> {
+    ) -> Result<Option<Arc<serde_json::Value>>, DriftError> {
         let Some(namespace) = object.namespace.as_deref() else {
             self.count(requests);
-            return get_live(client, object).await;
+            return Ok(get_live(client, object).await?.map(Arc::new));
         };
         let resource = &object.resolved.resource;
         let cell = self.cell(Key::Objects {
@@ -171,7 +171,7 @@ impl ReadCache {
                         let mut by_name = HashMap::with_capacity(list.items.len());
                         for item in &list.items {
                             let name = item.metadata.name.clone().unwrap_or_default();
-                            by_name.insert(name, to_json(object, item)?);
+                            by_name.insert(name, Arc::new(to_json(object, item)?));
                         }
                         Ok(Arc::new(Listing::Objects(by_name)))
                     }
@@ -196,10 +196,10 @@ impl ReadCache {
             })
             .await?;
         match listing.as_ref() {
-            Listing::Objects(by_name) => Ok(by_name.get(&object.name).cloned()),
+            Listing::Objects(by_name) => Ok(by_name.get(&object.name).map(Arc::clone)),
             Listing::Secrets(_) | Listing::NotListable => {
                 self.count(requests);
-                get_live(client, object).await
+                Ok(get_live(client, object).await?.map(Arc::new))
             }
         }
     }

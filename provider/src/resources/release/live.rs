@@ -6,7 +6,7 @@
 //! are reported after the first answer — never read as "the release is gone".
 
 use helm_driver::drift::repair::{RepairError, remove_additions as remove_foreign_additions};
-use helm_driver::drift::{DriftPolicy, ReadCache, inspect_release_shared};
+use helm_driver::drift::{DriftPolicy, ObjectRef, ReadCache, inspect_release_shared};
 use helm_driver::release::{newest_release, release_selector};
 use helm_driver::{
     Drift, DriftChange, DriftError, ReleaseHistory, ReleaseInspection, ReleaseReadError,
@@ -252,16 +252,21 @@ fn repair_error(namespace: &str, name: &str, error: RepairError, attempts: u32) 
 /// `Kind/namespace/name` of every object in a manifest (empty when it cannot be parsed).
 pub fn manifest_objects(manifest: &str, namespace: &str) -> Vec<String> {
     parse_manifest(manifest, namespace)
-        .map(|objects| {
-            objects
-                .iter()
-                .map(|o| match &o.namespace {
-                    Some(ns) => format!("{}/{ns}/{}", o.kind, o.name),
-                    None => format!("{}/{}", o.kind, o.name),
-                })
-                .collect()
-        })
+        .map(|objects| object_ids(objects.iter().map(ObjectRef::of)))
         .unwrap_or_default()
+}
+
+/// `Kind/namespace/name` (`Kind/name` when cluster-scoped) of each object, in order: from a
+/// parsed manifest, or from the objects a drift check already parsed
+/// ([`helm_driver::DriftReport::objects`]: a refresh parses the manifest once).
+pub fn object_ids(objects: impl IntoIterator<Item = ObjectRef>) -> Vec<String> {
+    objects
+        .into_iter()
+        .map(|o| match &o.namespace {
+            Some(ns) => format!("{}/{ns}/{}", o.kind, o.name),
+            None => format!("{}/{}", o.kind, o.name),
+        })
+        .collect()
 }
 
 #[cfg(test)]

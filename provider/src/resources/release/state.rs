@@ -2,7 +2,7 @@
 //! ([`Results::write`]): field name = attribute name, so a typo is a compile error here and a
 //! "not in the schema" error in the unit test, not a silent string in `apply.rs`.
 
-use helm_driver::ReleaseRecord;
+use helm_driver::{ReleaseInspection, ReleaseRecord};
 use serde::Serialize;
 use tfplugin::{AttributePath, Diagnostic, Diagnostics, Document};
 
@@ -48,13 +48,29 @@ impl Results {
     /// What helm's newest revision `record` says: revision, status, chart and app version, the
     /// digest of its values and its manifest's objects.
     pub fn of_record(record: &ReleaseRecord) -> Results {
+        Results::with_objects(
+            record,
+            live::manifest_objects(&record.manifest, &record.namespace),
+        )
+    }
+
+    /// [`Results::of_record`] for a refresh: the manifest's objects come from the drift check,
+    /// which parsed the manifest already (parsing it twice doubled that part of a refresh).
+    pub fn of_inspection(inspection: &ReleaseInspection) -> Results {
+        Results::with_objects(
+            &inspection.history.latest,
+            live::object_ids(inspection.drift.objects.iter().cloned()),
+        )
+    }
+
+    fn with_objects(record: &ReleaseRecord, manifest_objects: Vec<String>) -> Results {
         Results {
             revision: Some(i64::try_from(record.version).unwrap_or(i64::MAX)),
             status: Some(record.status.as_str().to_owned()),
             chart_version: Some(record.chart_version.clone()),
             app_version: Some(record.app_version.clone()),
             values_digest: Some(digest::values_digest(&record.config)),
-            manifest_objects: Some(live::manifest_objects(&record.manifest, &record.namespace)),
+            manifest_objects: Some(manifest_objects),
             ..Results::default()
         }
     }
@@ -99,6 +115,57 @@ mod tests {
     fn empty_state() -> Document {
         let ty = super::super::schema::schema().value_type();
         Document::null(Arc::new(ty))
+    }
+
+    /// A refresh takes the manifest's objects from the drift check (which parsed the manifest
+    /// already) and must list them exactly as an apply does from the record.
+    #[test]
+    fn a_refresh_lists_the_manifest_objects_as_an_apply_does() {
+        let manifest = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: a\n---\n\
+            apiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRole\nmetadata:\n  name: r\n---\n\
+            apiVersion: v1\nkind: Secret\nmetadata:\n  name: s\n  namespace: other\n";
+        let record = ReleaseRecord {
+            name: "runner".into(),
+            namespace: "ci".into(),
+            version: 3,
+            status: helm_driver::ReleaseStatus::Deployed,
+            chart_name: "gitlab-runner".into(),
+            chart_version: "0.1.0".into(),
+            app_version: None,
+            config: serde_json::json!({"concurrent": 4}),
+            manifest: manifest.into(),
+            first_deployed: None,
+            last_deployed: None,
+            description: None,
+            apply_method: None,
+        };
+        let parsed = helm_driver::parse_manifest(manifest, "ci").unwrap();
+        let inspection = ReleaseInspection {
+            history: helm_driver::ReleaseHistory {
+                latest: record.clone(),
+                revisions: Vec::new(),
+            },
+            drift: helm_driver::DriftReport {
+                objects: parsed
+                    .iter()
+                    .map(helm_driver::drift::ObjectRef::of)
+                    .collect(),
+                ..Default::default()
+            },
+            api_requests: 0,
+        };
+        let refreshed = Results::of_inspection(&inspection);
+        assert_eq!(
+            refreshed.manifest_objects.as_deref(),
+            Some(
+                &[
+                    "ConfigMap/ci/a".to_owned(),
+                    "ClusterRole/r".to_owned(),
+                    "Secret/other/s".to_owned()
+                ][..]
+            )
+        );
+        assert_eq!(refreshed, Results::of_record(&record));
     }
 
     #[test]
