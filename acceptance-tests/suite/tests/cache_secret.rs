@@ -603,7 +603,7 @@ fn with_drain_on_update_a_rotated_cache_key_drains_the_runner_around_the_roll() 
             .replace(
                 "  gitlab_url        = \"https://gitlab.example.com\"\n",
                 &format!(
-                    "  gitlab_url        = \"{}\"\n  drain_on_update   = true\n  drain_timeout     = \"1m\"\n",
+                    "  gitlab_url        = \"{}\"\n  drain_on_update   = true\n  drain_timeout     = \"1m\"\n  verify_runner     = false\n",
                     gitlab.url()
                 ),
             )

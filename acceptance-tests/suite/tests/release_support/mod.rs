@@ -87,6 +87,9 @@ pub struct ReleaseHcl {
     gitlab_url: String,
     token: Option<String>,
     token_digest: bool,
+    /// `verify_runner`: set to false with a `gitlab` block unless a test asks for it — the test
+    /// world's manager pods never contact GitLab.
+    verify_runner: Option<bool>,
     lines: String,
 }
 
@@ -101,6 +104,7 @@ impl ReleaseHcl {
             gitlab_url: "https://gitlab.example.com".to_owned(),
             token: None,
             token_digest: true,
+            verify_runner: None,
             lines: String::new(),
         }
     }
@@ -111,6 +115,15 @@ impl ReleaseHcl {
             "provider \"gitlabrunner\" {\n",
             &format!("provider \"gitlabrunner\" {{\n{lines}"),
         );
+        if lines.contains("gitlab {") {
+            self.verify_runner.get_or_insert(false);
+        }
+        self
+    }
+
+    /// `verify_runner = <on>` (issue 15; without this, a `gitlab` block turns it off).
+    pub fn verify_runner(mut self, on: bool) -> ReleaseHcl {
+        self.verify_runner = Some(on);
         self
     }
 
@@ -152,8 +165,12 @@ impl ReleaseHcl {
             gitlab_url,
             token,
             token_digest,
+            verify_runner,
             lines,
         } = self;
+        let verify_line = verify_runner
+            .map(|on| format!("  verify_runner     = {on}\n"))
+            .unwrap_or_default();
         let (token_resource, token_lines) = match token {
             Some(token) => (
                 format!(
@@ -181,7 +198,7 @@ impl ReleaseHcl {
 {chart_lines}
   gitlab_url        = "{gitlab_url}"
 {token_lines}
-{lines}
+{verify_line}{lines}
 }}
 "#
         )
