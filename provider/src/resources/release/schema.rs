@@ -256,7 +256,7 @@ pub fn schema() -> Schema {
         .attribute("wait", Attribute::bool().optional().default(true).description("Wait until the release's objects are ready."))
         .attribute(
             "verify_runner",
-            opt_bool("After the rollout, wait (within `timeout`) until GitLab lists a manager of this runner that contacted it after the rollout started, and fail saying why when none does (token, CA, URL). Default: true when the provider has GitLab access (a `gitlab` block with a token); without it no request is made. Needs `wait`."),
+            opt_bool("After the rollout, wait (within `timeout`) until GitLab lists a manager of this runner that contacted it after the rollout started, and fail saying why when none does (token, CA, URL). Default: true when the provider has GitLab access (a token) to the runner's own GitLab host (not when `allow_different_host` lets `base_url` name another host); without access no request is made. Needs `wait`."),
         )
         .attribute(
             "timeout",

@@ -31,15 +31,19 @@ const CLOCK_SLACK: Duration = Duration::from_secs(2);
 /// How many of the manager's log lines are looked at for the cause.
 const LOG_LINES: i64 = 50;
 
-/// Whether the release wants its runner verified: `verify_runner`, by default when the
-/// provider has GitLab access.
+/// Whether the release wants its runner verified: `verify_runner`; by default when the provider
+/// has GitLab access to the runner's own GitLab — not when `allow_different_host` lets the
+/// provider's `base_url` name another host, which may not be the GitLab the runner talks to.
 pub fn wanted(config: &ProviderConfig, model: &ReleaseModel) -> bool {
-    let access = config
-        .gitlab
-        .as_ref()
-        .and_then(|g| g.token.as_deref())
+    let Some(settings) = config.gitlab.as_ref() else {
+        return false;
+    };
+    let access = settings
+        .token
+        .as_deref()
         .is_some_and(|t| !t.trim().is_empty());
-    access && model.verify_runner.unwrap_or(true) && model.wait.unwrap_or(true)
+    let elsewhere = settings.allow_different_host && settings.base_url.is_some();
+    access && model.verify_runner.unwrap_or(!elsewhere) && model.wait.unwrap_or(true)
 }
 
 /// Why the runner could not be verified.
