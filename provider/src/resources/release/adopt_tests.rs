@@ -152,7 +152,8 @@ fn the_adopted_configuration_renders_the_installed_values_plus_only_the_pins() {
             "rbac.clusterWideAccess",
             "replicas",
             "runners.name",
-            "serviceAccount.imagePullSecrets"
+            "serviceAccount.imagePullSecrets",
+            "unregisterRunners"
         ]
     );
 }

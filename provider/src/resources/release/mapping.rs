@@ -412,7 +412,10 @@ pub fn chart_values(
                 .and_then(|c| c.secret_name.clone()),
             job_namespace: None,
         },
-        unregister_runners: None,
+        // glrt- tokens: the preStop `unregister --all-runners` would remove this pod's runner
+        // manager (older runners: the runner) at every restart and upgrade; the drain and
+        // `delete_runner_on_destroy` handle removal instead (issue 15).
+        unregister_runners: Some(false),
         token_digest: None,
     }
 }
