@@ -127,7 +127,17 @@ pub async fn update(
         .plan
         .attr(&attr("revision"))
         .is_some_and(Value::is_unknown);
-    if !runs_helm && left_paused.is_none() {
+    let unpause_due = request
+        .prior_state
+        .attr(&attr("runner_paused"))
+        .and_then(Value::as_bool)
+        == Some(true)
+        && request
+            .plan
+            .attr(&attr("runner_paused"))
+            .and_then(Value::as_bool)
+            == Some(false);
+    if !runs_helm && left_paused.is_none() && !unpause_due {
         // Only settings that do not reach helm changed (timeouts, drain settings, …).
         return Ok(());
     }
@@ -182,6 +192,18 @@ pub async fn update(
         }
     };
     remember_left_paused(&mut response.state, &mut response.private, still_paused)?;
+    if unpause_due && outcome.is_ok() {
+        // Someone paused the runner in GitLab (refresh saw it): the apply repairs that drift.
+        let client = kube_client(config).await?;
+        let deadline = tokio::time::Instant::now() + budget.remaining();
+        super::gitlab_state::unpause(config, &model, &client, deadline, ctx.cancellation())
+            .await?;
+        Results {
+            runner_paused: Some(false),
+            ..Results::default()
+        }
+        .write(&mut response.state)?;
+    }
     outcome
 }
 
@@ -595,6 +617,35 @@ pub async fn read(
     }
     if left_paused.is_some() || model.runner_left_paused.known() == Some(&true) {
         results.runner_left_paused = Some(left_paused.is_some());
+    }
+    // The runner as GitLab sees it (issue 15); without GitLab access nothing is requested.
+    let deadline = tokio::time::Instant::now() + budget.remaining().min(Duration::from_secs(20));
+    match super::gitlab_state::observe(config, &model, &client, deadline, ctx.cancellation()).await {
+        Ok(None) => {}
+        Ok(Some(super::gitlab_state::Observed::Found {
+            status,
+            paused,
+            online_managers,
+        })) => {
+            results.runner_status = Some(status);
+            results.runner_paused = Some(paused);
+            results.online_managers = Some(online_managers);
+        }
+        Ok(Some(super::gitlab_state::Observed::Deleted { runner })) => {
+            results.runner_status = Some("deleted".to_owned());
+            response.diagnostics.push(super::gitlab_state::deleted_diagnostic(
+                &model.namespace,
+                &model.name,
+                &runner,
+            ));
+        }
+        Err(error) => response.diagnostics.push(Diagnostic::warning(
+            "Cannot Read Runner From GitLab",
+            format!(
+                "The state of the runner of release {}/{} in GitLab could not be read: {error}. runner_status, runner_paused and online_managers keep their previous values.",
+                model.namespace, model.name
+            ),
+        )),
     }
     results.write(state)?;
     if record.status.is_pending() {

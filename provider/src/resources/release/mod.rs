@@ -26,6 +26,7 @@ mod desired_tests;
 mod digest;
 mod drain;
 mod gitlab_host;
+mod gitlab_state;
 mod helm_ops;
 mod live;
 mod mapping;

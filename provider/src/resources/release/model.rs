@@ -104,6 +104,9 @@ pub struct ReleaseModel {
     pub drifted_objects: TfValue<Vec<String>>,
     pub manifest_objects: TfValue<Vec<String>>,
     pub runner_left_paused: TfValue<bool>,
+    pub runner_status: TfValue<String>,
+    pub runner_paused: TfValue<bool>,
+    pub online_managers: TfValue<i64>,
     pub timeouts: Option<Timeouts>,
 }
 

@@ -173,6 +173,10 @@ pub fn modify_plan(request: &PlanRequest, response: &mut PlanResponse) -> OpResu
     // A runner an interrupted upgrade left paused shows as a change: the apply resumes it.
     // (Null in state written before the attribute existed stays null: no change.)
     plan.set_value(&attr("runner_left_paused"), planned_left_paused(prior))?;
+    // A runner paused in GitLab by someone else shows as a change: the apply unpauses it.
+    if prior.attr("runner_paused").and_then(Value::as_bool) == Some(true) {
+        plan.set_value(&attr("runner_paused"), Value::Bool(false))?;
+    }
     let chart_version_unpinned = config.attr("chart_version").is_none_or(Value::is_null);
     if chart_version_unpinned && let Some(recorded) = prior.attr("chart_version") {
         plan.set_value(&attr("chart_version"), recorded.clone())?;

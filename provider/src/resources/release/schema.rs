@@ -325,6 +325,18 @@ pub fn schema() -> Schema {
             Attribute::list(Type::String).computed().description("Objects of the release, as `Kind/namespace/name`."),
         )
         .attribute(
+            "runner_status",
+            computed_string("The runner's status in GitLab (`online`, `offline`, `stale`, `never_contacted`; `deleted` when GitLab no longer has it), read by refresh when the provider has GitLab access (null without: nothing is requested)."),
+        )
+        .attribute(
+            "runner_paused",
+            Attribute::bool().computed().description("Whether the runner is paused in GitLab (refresh, with GitLab access). Paused by someone else is drift: the plan shows `true → false` and the apply unpauses it."),
+        )
+        .attribute(
+            "online_managers",
+            Attribute::int64().computed().description("How many of the runner's managers GitLab lists as online (refresh, with GitLab access)."),
+        )
+        .attribute(
             "runner_left_paused",
             Attribute::bool().computed().description("True while the GitLab runner stays paused because a `drain_on_update` upgrade was interrupted (cancelled, out of time, GitLab unreachable) before it could resume it; the next apply resumes it."),
         )

@@ -42,6 +42,12 @@ pub struct Results {
     pub manifest_objects: Option<Vec<String>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub runner_left_paused: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub runner_status: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub runner_paused: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub online_managers: Option<i64>,
 }
 
 impl Results {
@@ -182,6 +188,9 @@ mod tests {
             drifted_objects: Some(vec![]),
             manifest_objects: Some(vec!["v1/Secret/x".into()]),
             runner_left_paused: Some(false),
+            runner_status: Some("online".into()),
+            runner_paused: Some(false),
+            online_managers: Some(1),
         };
         let mut state = empty_state();
         all.write(&mut state).unwrap();
