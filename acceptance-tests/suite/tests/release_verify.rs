@@ -51,6 +51,17 @@ fn config(
     access: bool,
     extra: &str,
 ) -> String {
+    config_verifying(world, namespace, gitlab, access, true, extra)
+}
+
+fn config_verifying(
+    world: &KubeWorld,
+    namespace: &str,
+    gitlab: &Gitlab,
+    access: bool,
+    verify: bool,
+    extra: &str,
+) -> String {
     let mut hcl = ReleaseHcl::new(world, &world.tools().helm4, namespace)
         .gitlab_url(gitlab.server.url())
         .token_secret(RUNNER_TOKEN);
@@ -63,7 +74,7 @@ fn config(
     let lines = format!(
         "  runner {{\n    kubernetes {{\n      image = \"alpine:3.20\"\n    }}\n  }}\n{extra}"
     );
-    hcl.verify_runner(true).lines(&lines).build()
+    hcl.verify_runner(verify).lines(&lines).build()
 }
 
 /// Whether the release's manager pod is Running and Ready.
@@ -190,4 +201,67 @@ fn without_gitlab_access_verify_runner_makes_no_request() {
         .block_on(gitlab.server.admin().requests())
         .expect("request log");
     assert!(requests.is_empty(), "GitLab was asked: {requests:?}");
+}
+
+/// Whether GitLab has the runner paused, as the test server's admin surface reports it.
+fn paused_in_gitlab(gitlab: &Gitlab) -> bool {
+    gitlab
+        .runtime
+        .block_on(gitlab.server.admin().runner(gitlab.runner_id))
+        .expect("runner")
+        .expect("the runner exists")
+        .paused
+}
+
+#[test]
+fn a_runner_paused_by_hand_is_drift_that_apply_unpauses() {
+    let world = KubeWorld::start();
+    let gitlab = gitlab();
+    let namespace = world.create_namespace("paused");
+    let mut dir = workdir(&world);
+    dir.set_env("GITLAB_TOKEN", "");
+    dir.set_env("GITLAB_BASE_URL", "");
+    dir.write(
+        "main.tf",
+        &config_verifying(&world, &namespace, &gitlab, true, false, "  timeout = 60"),
+    );
+    dir.apply().success();
+    dir.plan().expect_code(0);
+    let refreshed = dir.apply();
+    refreshed.success();
+    assert_eq!(release_attr(&dir, "runner_paused"), false);
+    assert_eq!(release_attr(&dir, "runner_status"), "never_contacted");
+    assert_eq!(release_attr(&dir, "online_managers"), 0);
+
+    // Someone pauses the runner in GitLab's UI.
+    let client = gitlab_runner_api::GitlabClient::new(gitlab_runner_api::ClientConfig::new(
+        gitlab.server.url(),
+        gitlab_runner_api::SecretString::from(ADMIN_TOKEN.to_owned()),
+    ))
+    .expect("client");
+    gitlab
+        .runtime
+        .block_on(client.set_paused(gitlab.runner_id, true))
+        .expect("pause by hand");
+    let plan = dir.plan();
+    plan.expect_code(2);
+    assert!(plan.stdout.contains("runner_paused"), "{plan:?}");
+    dir.apply().success();
+    assert!(!paused_in_gitlab(&gitlab), "the apply unpaused it");
+    assert_eq!(release_attr(&dir, "runner_paused"), false);
+    dir.plan().expect_code(0);
+
+    // Deleted in GitLab: refresh says a new token is needed.
+    gitlab
+        .runtime
+        .block_on(gitlab.server.admin().delete_runner(gitlab.runner_id))
+        .expect("delete by hand");
+    let plan = dir.plan();
+    let output = plan
+        .output()
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ");
+    assert!(output.contains("Runner Deleted In GitLab"), "{plan:?}");
+    assert!(output.contains("new runner"), "{plan:?}");
 }

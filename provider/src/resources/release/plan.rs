@@ -126,6 +126,9 @@ fn planned_left_paused(prior: &Value) -> Value {
     }
 }
 
+/// The runner as GitLab sees it: read by refresh, never decided by an apply (issue 15).
+const GITLAB_RESULTS: [&str; 3] = ["runner_status", "runner_paused", "online_managers"];
+
 pub fn modify_plan(request: &PlanRequest, response: &mut PlanResponse) -> OpResult {
     let creating = request.is_create();
     let config = request.config.value();
@@ -167,13 +170,22 @@ pub fn modify_plan(request: &PlanRequest, response: &mut PlanResponse) -> OpResu
             ..Results::default()
         }
         .write(plan)?;
+        // GitLab's view of the runner is read by the next refresh.
+        for name in GITLAB_RESULTS {
+            plan.set_value(&attr(name), Value::Null)?;
+        }
         return Ok(());
     }
     let prior = request.prior_state.value();
     // A runner an interrupted upgrade left paused shows as a change: the apply resumes it.
     // (Null in state written before the attribute existed stays null: no change.)
     plan.set_value(&attr("runner_left_paused"), planned_left_paused(prior))?;
-    // A runner paused in GitLab by someone else shows as a change: the apply unpauses it.
+    // GitLab's view stays what refresh read; a runner paused in GitLab by someone else shows
+    // as a change: the apply unpauses it.
+    for name in GITLAB_RESULTS {
+        let known = prior.attr(name).cloned().unwrap_or_default();
+        plan.set_value(&attr(name), known)?;
+    }
     if prior.attr("runner_paused").and_then(Value::as_bool) == Some(true) {
         plan.set_value(&attr("runner_paused"), Value::Bool(false))?;
     }
