@@ -8,7 +8,17 @@
 //!     for that provider build (e.g. the one before shared reads), and the ratio;
 //! (b) wall time of `terraform plan` over the releases;
 //! (c) (a) again with 5 ms added to every API answer (fault injection), as from an API server
-//!     across a network — where requests, not decoding, dominate.
+//!     across a network — where requests, not decoding, dominate;
+//! (d) the floor of (a): the same ReadResource calls for releases that are not there (state
+//!     pointing at an empty namespace): gRPC, msgpack, the state decoded into the model, one
+//!     shared LIST answered empty, the state removed — all of a read but the release itself.
+//!     The in-process API test server and this harness's gRPC client share the machine's cores
+//!     with the provider, so they are part of every figure.
+//! Each figure of (a), (c) and (d) is the median of ROUNDS rounds (after one warm-up run); in a
+//! round every variant runs once, in turn, so load from elsewhere on the machine (it is shared)
+//! hits all of them alike. Each run is a fresh provider process, as in a `terraform plan`.
+//! A baseline older than this build is sent the state without the top-level attributes its
+//! schema does not declare (from its GetProviderSchema), as it would read its own state.
 //! Targets (issue 13): at 50 releases, ≤ 2 requests per release and a time per release ≥ 3×
 //! lower than the baseline's.
 //!
@@ -38,6 +48,8 @@ const TARGET_REQUESTS: f64 = 2.0;
 const TARGET_SPEEDUP: f64 = 3.0;
 /// Latency added to every API answer in (c).
 const API_LATENCY_MS: u64 = 5;
+/// Rounds of every variant; each figure is the median.
+const ROUNDS: usize = 5;
 
 fn config(world: &KubeWorld, helm: &Path, namespace: &str, releases: usize) -> String {
     format!(
@@ -157,7 +169,8 @@ async fn read_all_over_grpc(
     dir: &TerraformWorkdir,
     provider: &Path,
     in_flight: usize,
-) -> Duration {
+    elsewhere: Option<&str>,
+) -> Reads {
     let plugin = Plugin::start(provider);
     let channel = tonic::transport::Endpoint::from_shared(format!("http://{}", plugin.address))
         .unwrap()
@@ -195,7 +208,11 @@ async fn read_all_over_grpc(
         configured.diagnostics
     );
 
-    let release_type = gitlabrunner::resources::release::schema::schema().value_type();
+    let release_type = as_provider_knows_it(
+        gitlabrunner::resources::release::schema::schema().value_type(),
+        &mut client,
+    )
+    .await;
     let state = dir.state();
     let instances = state["resources"][0]["instances"]
         .as_array()
@@ -204,12 +221,13 @@ async fn read_all_over_grpc(
     let requests: Vec<pb::read_resource::Request> = instances
         .iter()
         .map(|instance| {
-            let (value, _) = tfjson::decode(
-                &release_type,
-                &instance["attributes"],
-                tfjson::UnknownAttributes::Drop,
-            )
-            .unwrap();
+            let mut attributes = instance["attributes"].clone();
+            if let Some(namespace) = elsewhere {
+                attributes["namespace"] = serde_json::json!(namespace);
+            }
+            let (value, _) =
+                tfjson::decode(&release_type, &attributes, tfjson::UnknownAttributes::Drop)
+                    .unwrap();
             pb::read_resource::Request {
                 type_name: "gitlabrunner_release".into(),
                 current_state: Some(pb::DynamicValue {
@@ -225,6 +243,10 @@ async fn read_all_over_grpc(
     for (i, request) in requests.into_iter().enumerate() {
         lanes[i % in_flight].push(request);
     }
+    let read_releases = elsewhere.is_none();
+    let provider_pid = plugin.child.id();
+    let provider_cpu = cpu_ns(provider_pid, None);
+    let server_cpu = cpu_ns(std::process::id(), Some(SERVER_THREADS));
     let began = Instant::now();
     let mut tasks = tokio::task::JoinSet::new();
     for lane in lanes {
@@ -237,14 +259,111 @@ async fn read_all_over_grpc(
                     "{:?}",
                     response.diagnostics
                 );
-                assert!(response.new_state.is_some_and(|s| !s.msgpack.is_empty()));
+                let state = response.new_state.expect("a new state");
+                if read_releases {
+                    // A release that is there comes back as an object; one that is not, as null.
+                    assert!(state.msgpack.len() > 1, "the release was read");
+                }
             }
         });
     }
     while let Some(done) = tasks.join_next().await {
         done.unwrap();
     }
-    began.elapsed()
+    Reads {
+        took: began.elapsed(),
+        provider_cpu_ns: cpu_ns(provider_pid, None).saturating_sub(provider_cpu),
+        server_cpu_ns: cpu_ns(std::process::id(), Some(SERVER_THREADS)).saturating_sub(server_cpu),
+    }
+}
+
+/// The names of the in-process Kubernetes API test server's threads (as `/proc` shows them).
+const SERVER_THREADS: &str = "kube-test-serve";
+
+/// Wall time of the reads, and the CPU time the provider process and the API test server
+/// spent meanwhile.
+struct Reads {
+    took: Duration,
+    provider_cpu_ns: u64,
+    server_cpu_ns: u64,
+}
+
+/// CPU time (ns) the threads of process `pid` have run, from `/proc/<pid>/task/*/schedstat`
+/// (only threads whose name starts with `threads`, when given). 0 where /proc is missing.
+fn cpu_ns(pid: u32, threads: Option<&str>) -> u64 {
+    let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
+        return 0;
+    };
+    tasks
+        .flatten()
+        .filter(|task| {
+            threads.is_none_or(|prefix| {
+                std::fs::read_to_string(task.path().join("comm"))
+                    .is_ok_and(|comm| comm.starts_with(prefix))
+            })
+        })
+        .filter_map(|task| {
+            std::fs::read_to_string(task.path().join("schedstat"))
+                .ok()?
+                .split_whitespace()
+                .next()?
+                .parse::<u64>()
+                .ok()
+        })
+        .sum()
+}
+
+/// The release's state type restricted to the top-level attributes and blocks `client`'s
+/// provider declares: a baseline build older than this one reads the state without the
+/// attributes added since (as it would read its own state), not an error.
+async fn as_provider_knows_it(
+    ty: tfplugin::Type,
+    client: &mut ProviderClient<tonic::transport::Channel>,
+) -> tfplugin::Type {
+    let schema = client
+        .get_provider_schema(pb::get_provider_schema::Request::default())
+        .await
+        .unwrap()
+        .into_inner();
+    let block = schema.resource_schemas["gitlabrunner_release"]
+        .block
+        .clone()
+        .unwrap();
+    let known: std::collections::BTreeSet<String> = block
+        .attributes
+        .iter()
+        .map(|a| a.name.clone())
+        .chain(block.block_types.iter().map(|b| b.type_name.clone()))
+        .collect();
+    match ty {
+        tfplugin::Type::Object {
+            attributes,
+            optional,
+        } => tfplugin::Type::Object {
+            attributes: attributes
+                .into_iter()
+                .filter(|(name, _)| known.contains(name))
+                .collect(),
+            optional,
+        },
+        other => other,
+    }
+}
+
+/// Each figure's median over the rounds, `None` when any round failed.
+fn median(rounds: Vec<Option<Refresh>>) -> Option<Refresh> {
+    let rounds: Vec<Refresh> = rounds.into_iter().collect::<Option<_>>()?;
+    let of = |field: fn(&Refresh) -> f64| {
+        let mut values: Vec<f64> = rounds.iter().map(field).collect();
+        values.sort_by(f64::total_cmp);
+        values[values.len() / 2]
+    };
+    (!rounds.is_empty()).then(|| Refresh {
+        per_release_ms: of(|r| r.per_release_ms),
+        requests_per_release: of(|r| r.requests_per_release),
+        provider_cpu_ms: of(|r| r.provider_cpu_ms),
+        server_cpu_ms: of(|r| r.server_cpu_ms),
+    })
 }
 
 fn ms(d: Duration) -> f64 {
@@ -255,6 +374,10 @@ fn ms(d: Duration) -> f64 {
 struct Refresh {
     per_release_ms: f64,
     requests_per_release: f64,
+    /// CPU time of the provider process per release (robust to load from elsewhere).
+    provider_cpu_ms: f64,
+    /// CPU time of the in-process API test server per release (its controllers included).
+    server_cpu_ms: f64,
 }
 
 fn refresh(
@@ -264,6 +387,7 @@ fn refresh(
     provider: &Path,
     releases: usize,
     latency_ms: Option<u64>,
+    elsewhere: Option<&str>,
 ) -> Refresh {
     let admin = world
         .admin()
@@ -280,7 +404,9 @@ fn refresh(
             })
             .unwrap();
     }
-    let took = runtime.block_on(read_all_over_grpc(world, helm, dir, provider, 10));
+    let reads = runtime.block_on(read_all_over_grpc(
+        world, helm, dir, provider, 10, elsewhere,
+    ));
     admin.clear_faults().unwrap();
     let requests = admin
         .requests()
@@ -289,7 +415,9 @@ fn refresh(
         .filter(|r| !r.user_agent.starts_with("Helm"))
         .count();
     Refresh {
-        per_release_ms: ms(took) / releases as f64,
+        per_release_ms: ms(reads.took) / releases as f64,
+        provider_cpu_ms: reads.provider_cpu_ns as f64 / 1e6 / releases as f64,
+        server_cpu_ms: reads.server_cpu_ns as f64 / 1e6 / releases as f64,
         requests_per_release: requests as f64 / releases as f64,
     }
 }
@@ -311,6 +439,7 @@ fn main() {
     );
     for releases in sizes() {
         let namespace = world.create_namespace("bench");
+        let empty_namespace = world.create_namespace("bench-empty");
         let mut dir = TerraformWorkdir::new(&tools.terraform, &tools.provider);
         dir.set_env("TF_LOG", "");
         dir.set_timeout(Duration::from_secs(3600));
@@ -328,40 +457,43 @@ fn main() {
         ])
         .success();
 
-        // (a) ReadResource, after one warm-up run.
-        let _warm = refresh(&runtime, &world, &dir, &tools.provider, releases, None);
-        let new = refresh(&runtime, &world, &dir, &tools.provider, releases, None);
-        // A baseline that cannot read this state (another schema) is reported, not fatal.
-        let old = baseline.as_deref().and_then(|provider| {
-            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                refresh(&runtime, &world, &dir, provider, releases, None)
-            }))
-            .map_err(|_| eprintln!("the baseline provider failed to refresh; see above"))
-            .ok()
-        });
-        // (c) The same with API_LATENCY_MS added to every API answer, as from an API server
-        // across a network (the test server answers in well under a millisecond).
-        let remote_new = refresh(
-            &runtime,
-            &world,
-            &dir,
-            &tools.provider,
-            releases,
-            Some(API_LATENCY_MS),
-        );
-        let remote_old = baseline.as_deref().and_then(|provider| {
+        // One refresh of every release by `provider`; a baseline that cannot read this state
+        // (another schema) is reported, not fatal.
+        let run = |provider: &Path, latency_ms: Option<u64>, elsewhere: Option<&str>| {
             std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
                 refresh(
-                    &runtime,
-                    &world,
-                    &dir,
-                    provider,
-                    releases,
-                    Some(API_LATENCY_MS),
+                    &runtime, &world, &dir, provider, releases, latency_ms, elsewhere,
                 )
             }))
+            .map_err(|_| eprintln!("{} failed to refresh; see above", provider.display()))
             .ok()
-        });
+        };
+        // Warm-up (page cache, the test server's allocations), then ROUNDS rounds in which
+        // every variant runs once, in turn, so a load from elsewhere on the machine hits all
+        // of them alike; each figure is the median of its rounds.
+        let _warm = run(&tools.provider, None, None);
+        let mut rounds: [Vec<Option<Refresh>>; 5] = Default::default();
+        for _ in 0..ROUNDS {
+            // (a) this build and the baseline.
+            rounds[0].push(run(&tools.provider, None, None));
+            rounds[1].push(baseline.as_deref().and_then(|b| run(b, None, None)));
+            // (c) The same with API_LATENCY_MS added to every API answer, as from an API
+            // server across a network (the test server answers in well under a millisecond).
+            rounds[2].push(run(&tools.provider, Some(API_LATENCY_MS), None));
+            rounds[3].push(
+                baseline
+                    .as_deref()
+                    .and_then(|b| run(b, Some(API_LATENCY_MS), None)),
+            );
+            // (d) The floor: the same ReadResource calls for releases that are not there
+            // (their state points at an empty namespace): gRPC, state decode, one shared LIST
+            // answered empty, the state removed — everything but reading a release.
+            rounds[4].push(run(&tools.provider, None, Some(&empty_namespace)));
+        }
+        let [new, old, remote_new, remote_old, floor] = rounds.map(median);
+        let new = new.expect("this build refreshes");
+        let remote_new = remote_new.expect("this build refreshes");
+        let floor = floor.expect("this build refreshes");
         let helm = ms(helm_loop(&world, &tools.helm4, &namespace, releases)) / releases as f64;
 
         // (b) terraform plan over the releases.
@@ -402,6 +534,24 @@ fn main() {
                 }
             );
         }
+        let cpu = |r: &Refresh| {
+            format!(
+                "provider {:.2} + API test server {:.2} ms",
+                r.provider_cpu_ms, r.server_cpu_ms
+            )
+        };
+        println!(
+            "{releases:>3} releases | (a) CPU per release: this build {}{}; floor (d) {}",
+            cpu(&new),
+            old.as_ref()
+                .map(|old| format!(
+                    "; baseline {} (provider CPU {:.1}x lower)",
+                    cpu(old),
+                    old.provider_cpu_ms / new.provider_cpu_ms
+                ))
+                .unwrap_or_default(),
+            cpu(&floor),
+        );
         if releases == 50 {
             println!(
                 " 50 releases | requests/release target <= {TARGET_REQUESTS}: {}",
@@ -420,6 +570,17 @@ fn main() {
                     ", baseline {:.2} ms/release: {:.1}x faster",
                     old.per_release_ms,
                     old.per_release_ms / remote_new.per_release_ms
+                ))
+                .unwrap_or_default()
+        );
+        println!(
+            "{releases:>3} releases | (d) floor, ReadResource of a release that is not there: {:.2} ms/release{}",
+            floor.per_release_ms,
+            old.as_ref()
+                .map(|old| format!(
+                    " (a 3x target needs {:.2}; the floor is {:.1}x below the baseline)",
+                    old.per_release_ms / TARGET_SPEEDUP,
+                    old.per_release_ms / floor.per_release_ms
                 ))
                 .unwrap_or_default()
         );
