@@ -96,9 +96,13 @@ fn route(
                 if let Some(ms) = request["pod_termination_grace_ms"].as_u64() {
                     st.behaviour.pod_termination_grace = std::time::Duration::from_millis(ms);
                 }
+                if let Some(check) = request["check_volumes"].as_bool() {
+                    st.behaviour.check_volumes = check;
+                }
                 json!({
                     "ready_delay_ms": st.behaviour.ready_delay.as_millis() as u64,
                     "pod_termination_grace_ms": st.behaviour.pod_termination_grace.as_millis() as u64,
+                    "check_volumes": st.behaviour.check_volumes,
                 })
             });
             Ok(json_response(200, &updated))

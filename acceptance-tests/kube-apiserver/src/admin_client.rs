@@ -144,6 +144,13 @@ impl AdminClient {
         self.send("POST", "/behaviour", Some(&body)).map(|_| ())
     }
 
+    /// Whether the kubelet checks Secret/ConfigMap volumes (`FailedMount` for a missing one), as
+    /// a real kubelet always does; off by default.
+    pub fn set_check_volumes(&self, check: bool) -> Result<(), AdminError> {
+        self.send("POST", "/behaviour", Some(&json!({"check_volumes": check})))
+            .map(|_| ())
+    }
+
     /// Sets what `image` does in pods the kubelet starts from now on (pull fails, crashes with
     /// log lines, runs).
     pub fn set_image(

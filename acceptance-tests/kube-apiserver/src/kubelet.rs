@@ -327,7 +327,9 @@ fn pull_error(image: &str) -> String {
 pub fn start(st: &mut State, pod: &mut Value) -> Start {
     let namespace = str_at(pod, "/metadata/namespace").to_string();
     let pod_name = str_at(pod, "/metadata/name").to_string();
-    if let Some(message) = missing_volume(st, &namespace, pod) {
+    if st.behaviour.check_volumes
+        && let Some(message) = missing_volume(st, &namespace, pod)
+    {
         pod["status"] = not_ready_status(
             pod,
             "Pending",

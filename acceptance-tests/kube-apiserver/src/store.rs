@@ -24,6 +24,10 @@ pub struct Behaviour {
     pub ready_delay: Duration,
     /// How long a deleted pod lingers with a deletionTimestamp before it vanishes.
     pub pod_termination_grace: Duration,
+    /// Whether the kubelet refuses to start a pod whose Secret/ConfigMap volume is missing
+    /// (`FailedMount`), as a real one always does. Off by default: many suite tests install the
+    /// chart without the token Secret it mounts.
+    pub check_volumes: bool,
 }
 
 /// A watch event as stored and broadcast.
@@ -310,6 +314,7 @@ mod tests {
         State::new(Behaviour {
             ready_delay: Duration::ZERO,
             pod_termination_grace: Duration::ZERO,
+            check_volumes: false,
         })
     }
 

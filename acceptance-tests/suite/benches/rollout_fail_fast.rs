@@ -160,6 +160,7 @@ async fn measure(cause: Cause) -> (Duration, Duration, StuckRollout) {
                 }))
                 .unwrap();
         }
+        Cause::MissingVolume => admin.set_check_volumes(true).unwrap(),
         Cause::ImagePull => admin
             .set_image("registry.k8s.io/pause:nope", &ImageBehaviour::PullFails)
             .unwrap(),
