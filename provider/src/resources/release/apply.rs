@@ -196,8 +196,7 @@ pub async fn update(
         // Someone paused the runner in GitLab (refresh saw it): the apply repairs that drift.
         let client = kube_client(config).await?;
         let deadline = tokio::time::Instant::now() + budget.remaining();
-        super::gitlab_state::unpause(config, &model, &client, deadline, ctx.cancellation())
-            .await?;
+        super::gitlab_state::unpause(config, &model, &client, deadline, ctx.cancellation()).await?;
         Results {
             runner_paused: Some(false),
             ..Results::default()

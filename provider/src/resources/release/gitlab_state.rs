@@ -17,10 +17,7 @@ use crate::kube::{Budget, Objects};
 /// The GitLab client for `model`'s runner, or `None` without GitLab access.
 pub fn access(config: &ProviderConfig, model: &ReleaseModel) -> Option<GitlabAccess> {
     let settings = config.gitlab.as_ref()?;
-    settings
-        .token
-        .as_deref()
-        .filter(|t| !t.trim().is_empty())?;
+    settings.token.as_deref().filter(|t| !t.trim().is_empty())?;
     GitlabAccess::for_release(Some(settings), model.gitlab_url.as_deref())
         .ok()
         .flatten()

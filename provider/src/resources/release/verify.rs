@@ -152,13 +152,12 @@ fn diagnostic(namespace: &str, release: &str, error: &Unverified) -> Diagnostic 
             "gitlab_url",
         ),
         Unverified::UnknownRunner(message) => (
-            format!("the runner could not be found in GitLab: {message}. Check `token_secret_name` (or set `runner_id`)."),
+            format!(
+                "the runner could not be found in GitLab: {message}. Check `token_secret_name` (or set `runner_id`)."
+            ),
             "token_secret_name",
         ),
-        Unverified::Gitlab(error) => (
-            format!("GitLab did not answer: {error}."),
-            "verify_runner",
-        ),
+        Unverified::Gitlab(error) => (format!("GitLab did not answer: {error}."), "verify_runner"),
         Unverified::NoContact { runner_id, logs } => no_contact(*runner_id, logs),
     };
     Diagnostic::error(
