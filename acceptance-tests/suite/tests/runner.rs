@@ -512,7 +512,8 @@ fn a_release_rolls_its_manager_on_rotation_and_is_drained_before_the_runner_is_d
         ),
     );
     s.dir.write("main.tf", &runner_and_release(&s, "one"));
-    s.dir.apply().success();
+    s.apply_as_manager("gitlab-runner", "runner-token")
+        .success();
     let id = s.runner_id(ADDRESS);
     let annotation = |s: &Setup| {
         s.world
@@ -532,7 +533,8 @@ fn a_release_rolls_its_manager_on_rotation_and_is_drained_before_the_runner_is_d
     s.dir.write("main.tf", &runner_and_release(&s, "two"));
     let plan = s.dir.plan();
     expect_changes(&plan);
-    s.dir.apply().success();
+    s.apply_as_manager("gitlab-runner", "runner-token")
+        .success();
     let rotated = s.attrs(ADDRESS)["token_digest"].clone();
     assert_ne!(rotated, digest);
     assert_eq!(
@@ -620,7 +622,7 @@ module "runner" {{
     };
     s.dir.write("main.tf", &module("one"));
     s.dir.run(&["get", "-no-color"]).success();
-    let apply = s.dir.apply();
+    let apply = s.apply_as_manager("gitlab-runner", "gitlab-runner-token");
     apply.success();
     assert!(apply.stdout.contains("Resources: 3 added"), "{apply:?}");
     let address = "module.runner.gitlabrunner_runner.this[0]";
@@ -650,7 +652,8 @@ module "runner" {{
 
     s.dir.write("main.tf", &module("two"));
     expect_changes(&s.dir.plan());
-    s.dir.apply().success();
+    s.apply_as_manager("gitlab-runner", "gitlab-runner-token")
+        .success();
     let deployment = s
         .world
         .get_json("deployment", &s.namespace, "gitlab-runner")

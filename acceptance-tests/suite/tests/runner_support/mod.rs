@@ -5,9 +5,12 @@
 #![allow(dead_code)]
 
 use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::Duration;
 
 use acceptance::{KubeWorld, TerraformRun, TerraformWorkdir};
-use gitlab_test_server::{AdminClient, RunnerRecord, TestServer, TokenSpec};
+use gitlab_runner_api::{ClientConfig, GitlabClient, SecretString};
+use gitlab_test_server::{AdminClient, NewManager, RunnerRecord, TestServer, TokenSpec};
 use serde_json::Value;
 
 use crate::secret_support::{secret_data, workdir};
@@ -115,6 +118,76 @@ resource "gitlabrunner_runner" "{name}" {{
         self.attrs(address)["runner_id"]
             .as_u64()
             .expect("runner_id")
+    }
+
+    /// `terraform apply` with the test standing in for the runner manager. `verify_runner` is on
+    /// by default (the provider has GitLab access to the runner's host) and waits until a manager
+    /// contacts GitLab after the rollout; the test world's manager pods run no gitlab-runner, and
+    /// a real cluster's could not reach this in-process GitLab test server. So once the apply has
+    /// rolled Deployment `deployment` out (a new generation, observed, with a ready updated pod),
+    /// the test does what `gitlab-runner run` does when it starts: it verifies the token in
+    /// Secret `secret` and reports its manager (a system id) to GitLab. An apply that does not
+    /// roll the Deployment runs without a contact.
+    pub fn apply_as_manager(&self, deployment: &str, secret: &str) -> TerraformRun {
+        let before = self.generation(deployment);
+        std::thread::scope(|scope| {
+            let apply = scope.spawn(|| self.dir.apply());
+            let mut contacted = false;
+            while !apply.is_finished() {
+                if !contacted && self.rolled_out(deployment, before) {
+                    self.contact_as_manager(secret);
+                    contacted = true;
+                }
+                std::thread::sleep(Duration::from_millis(250));
+            }
+            apply.join().expect("the apply thread")
+        })
+    }
+
+    fn generation(&self, deployment: &str) -> Option<i64> {
+        self.world
+            .get_json("deployment", &self.namespace, deployment)
+            .and_then(|d| d["metadata"]["generation"].as_i64())
+    }
+
+    /// Deployment `deployment` has a generation newer than `before`, observed by its controller,
+    /// with an updated pod that is ready.
+    fn rolled_out(&self, deployment: &str, before: Option<i64>) -> bool {
+        let Some(d) = self
+            .world
+            .get_json("deployment", &self.namespace, deployment)
+        else {
+            return false;
+        };
+        let generation = d["metadata"]["generation"].as_i64().unwrap_or(0);
+        let count = |field: &str| d["status"][field].as_i64().unwrap_or(0);
+        generation > before.unwrap_or(0)
+            && count("observedGeneration") >= generation
+            && count("updatedReplicas") >= 1
+            && count("readyReplicas") >= 1
+    }
+
+    /// What a starting `gitlab-runner run` does: `POST /runners/verify` with the token it mounts
+    /// from Secret `secret`, as a manager with its own system id.
+    fn contact_as_manager(&self, secret: &str) {
+        static MANAGERS: AtomicU32 = AtomicU32::new(0);
+        let token = self
+            .secret_token(secret)
+            .expect("the token Secret the manager mounts");
+        let client = GitlabClient::new(ClientConfig::new(
+            self.gitlab.url(),
+            SecretString::from(ADMIN_TOKEN.to_owned()),
+        ))
+        .expect("GitLab client");
+        let runner = self
+            .block_on(client.verify_runner(&token))
+            .expect("GitLab accepts the token in the Secret");
+        let system_id = format!("r_{:012x}", MANAGERS.fetch_add(1, Ordering::Relaxed));
+        self.block_on(
+            self.admin()
+                .add_manager(runner.id, &NewManager::online(system_id)),
+        )
+        .expect("manager contact");
     }
 
     /// Asserts that no runner token (anything `glrt-`) is in the state, `terraform show -json`,
