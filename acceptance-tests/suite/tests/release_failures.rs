@@ -17,6 +17,7 @@ fn failed_install_is_recorded_then_recovered(version: HelmVersion) {
     let world = KubeWorld::start();
     let helm = helm_bin(&world, version);
     let namespace = world.create_namespace("fail");
+    release_support::create_token_secret(&world, &namespace, "runner-token");
     let dir = workdir(&world);
     dir.write(
         "main.tf",
@@ -81,6 +82,7 @@ fn pending_release_is_explained_then_recovered_on_request() {
     let world = KubeWorld::start();
     let helm = helm_bin(&world, HelmVersion::Four);
     let namespace = world.create_namespace("pending");
+    release_support::create_token_secret(&world, &namespace, "runner-token");
     let dir = workdir(&world);
     dir.write(
         "main.tf",
@@ -186,6 +188,7 @@ fn transient_read_errors_are_errors_and_a_release_gone_is_planned_again() {
     let world = KubeWorld::start();
     let helm = helm_bin(&world, HelmVersion::Four);
     let namespace = world.create_namespace("gone");
+    release_support::create_token_secret(&world, &namespace, "runner-token");
     let dir = workdir(&world);
     let config = small_release_config(&world, &helm, &namespace, "");
     dir.write("main.tf", &config);

@@ -92,6 +92,7 @@ fn the_settings_record_stays_out_of_helm_argv_and_a_256_kib_runner_config_applie
     let world = KubeWorld::start();
     let real = helm_bin(&world, HelmVersion::Four);
     let namespace = world.create_namespace("argv");
+    release_support::create_token_secret(&world, &namespace, "runner-token");
     let dir = workdir(&world);
     let argv_log = dir.path().join("helm-argv.log");
     let helm = helm_wrapper(
@@ -218,6 +219,7 @@ fn helm_dies_with_a_killed_provider_and_its_sandbox_is_removed_at_the_next_start
     let world = KubeWorld::start();
     let real = helm_bin(&world, HelmVersion::Four);
     let namespace = world.create_namespace("sigkill");
+    release_support::create_token_secret(&world, &namespace, "runner-token");
     let mut dir = workdir(&world);
     let tmp = tempfile::tempdir().expect("a TMPDIR for the provider");
     dir.set_env("TMPDIR", tmp.path().display().to_string());
@@ -291,6 +293,7 @@ fn a_terminal_ctrl_c_does_not_reach_helm_and_the_release_is_not_tainted() {
     let world = KubeWorld::start();
     let real = helm_bin(&world, HelmVersion::Four);
     let namespace = world.create_namespace("sigint");
+    release_support::create_token_secret(&world, &namespace, "runner-token");
     let dir = workdir(&world);
     let note = dir.path().join("helm-upgrade.note");
     // The upgrade takes a few seconds before real helm runs: a Ctrl-C lands in that window.

@@ -63,8 +63,9 @@ pub const RELEASE: &str = "gitlab-runner";
 pub const SMALL_RUNNER: &str =
     "  runner {\n    kubernetes {\n      image = \"alpine:3.20\"\n    }\n  }";
 
-/// The smallest release: the token Secret `runner-token` made outside Terraform,
-/// [`SMALL_RUNNER`], a 60 s helm timeout, and `extra` release lines.
+/// The smallest release: the token Secret `runner-token` made outside Terraform (the test makes
+/// it with [`create_token_secret`]), [`SMALL_RUNNER`], a 60 s helm timeout, and `extra` release
+/// lines.
 pub fn small_release_config(
     world: &KubeWorld,
     helm: &Path,
@@ -95,7 +96,8 @@ pub struct ReleaseHcl {
 
 impl ReleaseHcl {
     /// The release in `namespace`, from the fixture chart, for `https://gitlab.example.com`,
-    /// with the token Secret `runner-token` made outside Terraform.
+    /// with the token Secret `runner-token` made outside Terraform (the test makes it with
+    /// [`create_token_secret`]) unless [`ReleaseHcl::token_secret`] is set.
     pub fn new(world: &KubeWorld, helm: &Path, namespace: &str) -> ReleaseHcl {
         ReleaseHcl {
             provider: provider_block(world, helm),
@@ -207,6 +209,24 @@ impl ReleaseHcl {
 
 /// A runner token shaped like a real `glrt-` token (the test server never checks it).
 pub const RUNNER_TOKEN: &str = "glrt-t1_AbCdEfGhIjKlMnOpQrStU";
+
+/// The token Secret `name` in `namespace` made outside Terraform, as an operator would
+/// (`kubectl create -f -`: the token on stdin, never in argv nor in a last-applied annotation),
+/// holding [`RUNNER_TOKEN`] under both keys the chart's projected volume mounts. Tests whose
+/// release names a Secret they do not create through `gitlabrunner_token_secret` make it with
+/// this: a kubelet keeps a pod whose Secret volume is missing in `ContainerCreating`
+/// (`FailedMount`), so the release would wait until its `timeout` on a real cluster.
+pub fn create_token_secret(world: &KubeWorld, namespace: &str, name: &str) {
+    let manifest = serde_json::json!({
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "metadata": {"name": name, "namespace": namespace},
+        "type": "Opaque",
+        "stringData": {"runner-token": RUNNER_TOKEN, "runner-registration-token": ""},
+    });
+    let out = world.kubectl_stdin(&["create", "-f", "-"], &manifest.to_string());
+    ok(&out, "kubectl create token Secret");
+}
 
 /// Which helm the provider drives.
 #[derive(Clone, Copy, Debug)]
