@@ -94,6 +94,7 @@ fn a_create_whose_read_back_fails_three_times_still_records_the_release() {
         "500s injected right after helm, to fail the read-back"
     );
     let namespace = world.create_namespace("readback");
+    release_support::create_token_secret(&world, &namespace, "runner-token");
     let dir = workdir(&world);
     dir.write("main.tf", &release_config(&world, &namespace, ""));
     hold_the_final_release_write(&admin, &namespace);
@@ -130,6 +131,7 @@ fn a_create_that_cannot_read_the_release_back_records_it_tainted_and_the_next_ap
         "500s injected right after helm, to fail the read-back"
     );
     let namespace = world.create_namespace("unread");
+    release_support::create_token_secret(&world, &namespace, "runner-token");
     let dir = workdir(&world);
     dir.write(
         "main.tf",
@@ -219,6 +221,7 @@ fn a_release_installed_by_someone_else_is_not_taken_over(race: Race) {
     );
     let helm4 = helm_bin(&world, HelmVersion::Four);
     let namespace = world.create_namespace("race");
+    release_support::create_token_secret(&world, &namespace, "runner-token");
     let dir = workdir(&world);
     dir.write("main.tf", &release_config(&world, &namespace, ""));
     match race {
