@@ -15,6 +15,12 @@ use super::model::ReleaseModel;
 /// How many differing keys a warning names.
 const MAX_LISTED: usize = 12;
 
+/// Top-level chart keys this provider always renders that no attribute holds (`replicas`,
+/// `runners.name` and `rbac.clusterWideAccess` read back into attributes). They are never left
+/// in `values`, where they would conflict with the typed rendering; an installed value other
+/// than the pin is named by the "Imported Release Values Differ" warning instead.
+pub const PINNED_WITHOUT_ATTRIBUTE: &[&str] = &["unregisterRunners"];
+
 /// Writes the attributes `record`'s values imply into `state` (an imported state: inputs at
 /// their defaults) and explains what is left to the user in `diagnostics`.
 pub fn adopt(
@@ -88,10 +94,13 @@ pub fn write_attributes(
     for (name, value) in &read.attributes {
         state.set_attr(&AttributePath::new(name.clone()), value)?;
     }
-    if !read.rest.is_empty() {
+    let mut rest = read.rest.clone();
+    for pinned in PINNED_WITHOUT_ATTRIBUTE {
+        rest.remove(*pinned);
+    }
+    if !rest.is_empty() {
         // JSON is YAML: one document with every value no typed attribute covers.
-        let text =
-            serde_json::to_string_pretty(&Json::Object(read.rest.clone())).unwrap_or_default();
+        let text = serde_json::to_string_pretty(&Json::Object(rest)).unwrap_or_default();
         state.set_attr(&AttributePath::new("values"), &vec![text])?;
     }
     if let Some(chart) = chart_name.filter(|c| !c.is_empty()) {
@@ -171,7 +180,7 @@ fn differences_warning(state: &Document, installed: &Json, where_: &str) -> Opti
     Some(Diagnostic::warning(
         "Imported Release Values Differ",
         format!(
-            "The values this configuration renders differ from those release {where_} was installed with at: {list}{more}. replicas and runners.name are always set by this provider (replicas = 1 unless configured, so a hand-made scale shows as drift; runners.name = runner_name, default \"<namespace>-<name>\"), image_pull_secrets sets serviceAccount.imagePullSecrets too, and a typed block writes all of its keys. The next apply runs helm upgrade with the new values; values_digest shows the change."
+            "The values this configuration renders differ from those release {where_} was installed with at: {list}{more}. replicas, runners.name and unregisterRunners are always set by this provider (replicas = 1 unless configured, so a hand-made scale shows as drift; runners.name = runner_name, default \"<namespace>-<name>\"; unregisterRunners = false, so a restart or upgrade does not unregister the runner manager), image_pull_secrets sets serviceAccount.imagePullSecrets too, and a typed block writes all of its keys. The next apply runs helm upgrade with the new values; values_digest shows the change."
         ),
     ))
 }

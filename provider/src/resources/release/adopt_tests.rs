@@ -122,9 +122,15 @@ fn seed_values_read_back_into_typed_attributes_and_values() {
         .iter()
         .find(|d| d.summary == "Imported Release Values Differ")
         .unwrap();
-    // What the provider pins, named; what was read back is not a difference.
-    for key in ["replicas", "runners.name", "rbac.clusterWideAccess"] {
-        assert!(differences.detail.contains(key), "{}", differences.detail);
+    // What the provider pins, named in the list; what was read back is not a difference.
+    let listed = listed_differences(&diagnostics);
+    for key in [
+        "replicas",
+        "runners.name",
+        "rbac.clusterWideAccess",
+        "unregisterRunners",
+    ] {
+        assert!(listed.contains(&key.to_owned()), "{listed:?}");
     }
     for key in ["gitlabUrl", "concurrent", "runners.config", "metrics"] {
         assert!(
@@ -311,4 +317,72 @@ fn candidates(ty: &tfplugin::Type) -> Vec<Value> {
             .collect(),
         _ => Vec::new(),
     }
+}
+
+/// The keys the "Imported Release Values Differ" warning lists (empty without the warning).
+fn listed_differences(diagnostics: &Diagnostics) -> Vec<String> {
+    let Some(warning) = diagnostics
+        .iter()
+        .find(|d| d.summary == "Imported Release Values Differ")
+    else {
+        return Vec::new();
+    };
+    let (_, list) = warning
+        .detail
+        .split_once("installed with at: ")
+        .expect("the warning lists keys");
+    let (list, _) = list.split_once(". ").expect("the list ends");
+    list.split(", ").map(str::to_owned).collect()
+}
+
+/// The seed's values with the keys this provider pins set as it pins them.
+fn pinned_seed_values(unregister_runners: Json) -> Json {
+    let mut values = seed_values();
+    values["replicas"] = json!(1);
+    values["runners"]["name"] = json!("ci-gitlab-runner");
+    values["rbac"]["clusterWideAccess"] = json!(false);
+    values["serviceAccount"] = json!({"imagePullSecrets": ["pull"]});
+    values["unregisterRunners"] = unregister_runners;
+    values
+}
+
+#[test]
+fn an_installed_pin_equal_to_the_rendered_one_is_neither_in_values_nor_a_difference() {
+    let mut state = imported_state();
+    let mut diagnostics = Diagnostics::new();
+    let installed = pinned_seed_values(json!(false));
+    adopt(&mut state, &record(installed.clone()), &mut diagnostics).unwrap();
+    let model: ReleaseModel = state.get().unwrap();
+    let values: Json = serde_json::from_str(&model.values.clone().unwrap()[0]).unwrap();
+    assert_eq!(
+        values,
+        json!({"runners": {"tags": "k8s"}, "metrics": {"enabled": true}})
+    );
+    assert_eq!(listed_differences(&diagnostics), Vec::<String>::new());
+    let mut problems = Diagnostics::new();
+    let wanted = desired(&model, &mut problems).expect("the adopted configuration validates");
+    let mut keys = Vec::new();
+    differing_keys(&wanted.values, &installed, "", &mut keys);
+    assert_eq!(keys, Vec::<String>::new());
+}
+
+#[test]
+fn an_installed_pin_other_than_the_rendered_one_is_a_named_difference_not_a_value() {
+    let mut state = imported_state();
+    let mut diagnostics = Diagnostics::new();
+    adopt(
+        &mut state,
+        &record(pinned_seed_values(json!(true))),
+        &mut diagnostics,
+    )
+    .unwrap();
+    let model: ReleaseModel = state.get().unwrap();
+    let values: Json = serde_json::from_str(&model.values.clone().unwrap()[0]).unwrap();
+    assert!(values.get("unregisterRunners").is_none(), "{values}");
+    assert_eq!(listed_differences(&diagnostics), ["unregisterRunners"]);
+    let mut problems = Diagnostics::new();
+    assert!(
+        desired(&model, &mut problems).is_some(),
+        "the adopted configuration validates: {problems:?}"
+    );
 }
