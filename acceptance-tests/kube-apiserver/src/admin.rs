@@ -10,7 +10,7 @@
 //! | `POST /objects` (any served object, namespace in `metadata`) | create it; a pod keeps the given `status` |
 //! | `POST /pod-phase/<ns>/<name>` `{"phase": "Running"}` | move a pod to a phase |
 //! | `POST /edit/<API item path>` (JSON merge patch) | patch as field manager `kubectl-edit` |
-//! | `POST /behaviour` `{"ready_delay_ms": N, "pod_termination_grace_ms": N}` | change controller timing from now on |
+//! | `POST /behaviour` `{"ready_delay_ms": N, "pod_termination_grace_ms": N, "check_volumes": bool}` | change controller timing, and whether missing Secret/ConfigMap volumes keep pods creating (default on), from now on |
 //! | `POST /images` (an [`ImageRule`](crate::kubelet::ImageRule)) | what an image does in pods started from now on |
 
 use std::sync::Arc;

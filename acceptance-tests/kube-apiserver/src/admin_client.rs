@@ -145,7 +145,8 @@ impl AdminClient {
     }
 
     /// Whether the kubelet checks Secret/ConfigMap volumes (`FailedMount` for a missing one), as
-    /// a real kubelet always does; off by default.
+    /// a real kubelet always does; on by default (turn it off only for a test that needs pods to
+    /// start without their Secrets).
     pub fn set_check_volumes(&self, check: bool) -> Result<(), AdminError> {
         self.send("POST", "/behaviour", Some(&json!({"check_volumes": check})))
             .map(|_| ())

@@ -180,7 +180,7 @@ impl TestCluster {
         let behaviour = Behaviour {
             ready_delay: options.ready_delay,
             pod_termination_grace: options.pod_termination_grace,
-            check_volumes: false,
+            check_volumes: true,
         };
         let store = Store::new(behaviour, runtime.handle().clone());
         seed(&store, &options.namespaces);

@@ -25,8 +25,8 @@ pub struct Behaviour {
     /// How long a deleted pod lingers with a deletionTimestamp before it vanishes.
     pub pod_termination_grace: Duration,
     /// Whether the kubelet refuses to start a pod whose Secret/ConfigMap volume is missing
-    /// (`FailedMount`), as a real one always does. Off by default: many suite tests install the
-    /// chart without the token Secret it mounts.
+    /// (`FailedMount`), as a real one always does. On by default; the admin surface can turn it
+    /// off (`POST /behaviour {"check_volumes": false}`).
     pub check_volumes: bool,
 }
 

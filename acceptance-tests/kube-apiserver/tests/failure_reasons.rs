@@ -213,10 +213,8 @@ async fn a_pod_no_node_matches_is_unschedulable() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_missing_secret_volume_keeps_the_pod_creating_with_failed_mount() {
+    // No `set_check_volumes`: the test server's kubelet checks volumes by default, as a real one.
     let env = Env::start("mount");
-    if !env.is_real() {
-        env.admin().set_check_volumes(true).expect("check volumes");
-    }
     let kubectl = env.kubectl();
     let ns = env.namespace.as_str();
     kubectl.ok(&["create", "namespace", ns]);
