@@ -440,6 +440,15 @@ fn main() {
     for releases in sizes() {
         let namespace = world.create_namespace("bench");
         let empty_namespace = world.create_namespace("bench-empty");
+        // The token Secret the releases mount: without it every manager pod would wait in
+        // ContainerCreating, the test server's kubelet retrying its FailedMount (CPU in (a)-(d)).
+        let token_secret = serde_json::json!({
+            "apiVersion": "v1", "kind": "Secret", "type": "Opaque",
+            "metadata": {"name": "runner-token", "namespace": namespace},
+            "stringData": {"runner-token": "glrt-bench", "runner-registration-token": ""},
+        });
+        let out = world.kubectl_stdin(&["create", "-f", "-"], &token_secret.to_string());
+        assert!(out.status.success(), "kubectl create token Secret: {out:?}");
         let mut dir = TerraformWorkdir::new(&tools.terraform, &tools.provider);
         dir.set_env("TF_LOG", "");
         dir.set_timeout(Duration::from_secs(3600));
