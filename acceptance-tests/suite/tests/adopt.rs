@@ -22,12 +22,12 @@ const CHART_VERSION: &str = "0.86.0-fixture";
 /// The seed walkthrough's kind of values file: `gitlabUrl`, `concurrent`, `rbac.rules`,
 /// `runners.secret`, `runners.config` TOML (with a release template, as the chart allows).
 /// `pinned`: the namespace, to also write out what this provider always sets (`replicas`,
-/// `runners.name`, `rbac.clusterWideAccess`) — then the adopted configuration renders exactly
-/// the installed values and the plan after the adoption is empty.
+/// `runners.name`, `rbac.clusterWideAccess`, `unregisterRunners`) — then the adopted
+/// configuration renders exactly the installed values and the plan after the adoption is empty.
 fn seed_values(pinned: Option<&str>) -> String {
     let (replicas, cluster_wide, runner_name) = match pinned {
         Some(namespace) => (
-            "replicas: 1\n",
+            "replicas: 1\nunregisterRunners: false\n",
             "  clusterWideAccess: false\n",
             format!("  name: {namespace}-{RELEASE}\n"),
         ),
@@ -204,7 +204,7 @@ resource "gitlabrunner_release" "runner" {{
         "Helm Template In Runner Configuration",
         &format!("namespace = \"{namespace}\""),
         "Imported Release Values Differ",
-        "rbac.clusterWideAccess, replicas, runners.name",
+        "rbac.clusterWideAccess, replicas, runners.name, unregisterRunners",
     ] {
         assert!(warnings.contains(expected), "{expected:?} in\n{warnings}");
     }
