@@ -146,6 +146,17 @@ impl KubeWorld {
             .unwrap_or_else(|| panic!("/version has no numeric major/minor: {version}"))
     }
 
+    /// Whether the API server is a kube-test-server — in-process, or the separate process of
+    /// `scripts/test-real-cluster.sh --self-test` (its `/version` has `gitCommit:
+    /// "kube-test-server"`). Without its admin surface such a server runs every image, so a test
+    /// that needs a pull to fail genuinely must skip there.
+    pub fn is_kube_test_server(&self) -> bool {
+        let out = self.kubectl_ok(&["get", "--raw", "/version"]);
+        let version: Value = serde_json::from_slice(&out.stdout)
+            .unwrap_or_else(|e| panic!("/version is not JSON: {e}"));
+        is_kube_test_server_version(&version)
+    }
+
     /// A hand edit as `kubectl edit` makes it: a JSON merge patch with field manager
     /// `kubectl-edit`, through the real API (works on a real cluster and on the test server).
     #[track_caller]
@@ -453,6 +464,11 @@ fn parse_version(version: &Value) -> Option<(u32, u32)> {
     Some((number("major")?, number("minor")?))
 }
 
+/// Whether a `/version` document is the kube-test-server's.
+fn is_kube_test_server_version(version: &Value) -> bool {
+    version["gitCommit"] == "kube-test-server"
+}
+
 fn real_cluster_requested() -> bool {
     real_cluster_mode()
 }
@@ -460,6 +476,16 @@ fn real_cluster_requested() -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_kube_test_server_is_told_apart_by_its_git_commit() {
+        assert!(is_kube_test_server_version(
+            &json!({"major": "1", "minor": "35", "gitCommit": "kube-test-server"})
+        ));
+        assert!(!is_kube_test_server_version(
+            &json!({"major": "1", "minor": "31", "gitCommit": "6fc0a69044f1ac4c13841ec4391224a2df241460"})
+        ));
+    }
 
     #[test]
     fn versions_read_with_or_without_a_plus() {

@@ -103,6 +103,15 @@ impl Env {
         self.cluster.is_none()
     }
 
+    /// Whether the API server is a kube-test-server: in-process, or the separate process
+    /// `scripts/test-real-cluster.sh --self-test` runs (`/version` says `gitCommit:
+    /// "kube-test-server"`). Without its admin surface that process runs every image.
+    pub fn is_kube_test_server(&self) -> bool {
+        let out = self.kubectl().ok(&["get", "--raw", "/version"]);
+        let version: serde_json::Value = serde_json::from_str(&out).expect("/version is JSON");
+        version["gitCommit"] == "kube-test-server"
+    }
+
     pub fn admin(&self) -> AdminClient {
         self.cluster
             .as_ref()
