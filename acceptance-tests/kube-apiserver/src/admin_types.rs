@@ -29,17 +29,26 @@ pub struct Fault {
     /// How many matching requests it affects.
     pub count: u32,
     pub action: FaultAction,
+    /// Only requests whose `User-Agent` starts with this (ASCII case-insensitive), e.g. `helm`
+    /// to hold helm's requests but not the provider's on the same path; any client when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user_agent: Option<String>,
 }
 
 impl Fault {
     /// Whether the fault applies to a request.
-    pub fn matches(&self, method: &str, path: &str) -> bool {
+    pub fn matches(&self, method: &str, path: &str, user_agent: &str) -> bool {
         self.count > 0
             && self
                 .method
                 .as_deref()
                 .is_none_or(|m| m.eq_ignore_ascii_case(method))
             && glob_match(&self.path, path)
+            && self.user_agent.as_deref().is_none_or(|prefix| {
+                user_agent
+                    .get(..prefix.len())
+                    .is_some_and(|head| head.eq_ignore_ascii_case(prefix))
+            })
     }
 }
 

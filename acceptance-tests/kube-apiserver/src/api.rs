@@ -44,9 +44,11 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 }
 
 impl ApiContext {
-    fn take_fault(&self, method: &str, path: &str) -> Option<FaultAction> {
+    fn take_fault(&self, method: &str, path: &str, user_agent: &str) -> Option<FaultAction> {
         let mut faults = lock(&self.faults);
-        let fault = faults.iter_mut().find(|f| f.matches(method, path))?;
+        let fault = faults
+            .iter_mut()
+            .find(|f| f.matches(method, path, user_agent))?;
         fault.count -= 1;
         let action = fault.action.clone();
         faults.retain(|f| f.count > 0);
@@ -94,7 +96,7 @@ pub async fn handle(
         user_agent: header(hyper::header::USER_AGENT),
         timestamp: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
     };
-    let response = match ctx.take_fault(&record.method, &record.path) {
+    let response = match ctx.take_fault(&record.method, &record.path, &record.user_agent) {
         Some(FaultAction::Drop) => {
             lock(&ctx.log).push(record);
             return Err(DropConnection);

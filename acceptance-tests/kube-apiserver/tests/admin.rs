@@ -52,6 +52,7 @@ async fn faults_status_latency_and_dropped_connections() {
 
     admin
         .inject_fault(&Fault {
+            user_agent: None,
             method: Some("GET".into()),
             path: path.clone(),
             count: 1,
@@ -71,6 +72,7 @@ async fn faults_status_latency_and_dropped_connections() {
 
     admin
         .inject_fault(&Fault {
+            user_agent: None,
             method: None,
             path: path.clone(),
             count: 1,
@@ -83,6 +85,7 @@ async fn faults_status_latency_and_dropped_connections() {
 
     admin
         .inject_fault(&Fault {
+            user_agent: None,
             method: Some("GET".into()),
             path,
             count: 1,

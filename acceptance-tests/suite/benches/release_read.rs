@@ -397,6 +397,7 @@ fn refresh(
     if let Some(ms) = latency_ms {
         admin
             .inject_fault(&Fault {
+                user_agent: None,
                 method: Some("GET".into()),
                 path: "*".into(),
                 count: 1_000_000,

@@ -717,6 +717,7 @@ async fn gitlab_5xx_429_and_dropped_connections_are_retried_at_every_step() {
         .cluster
         .admin()
         .inject_fault(&kube_test_server::Fault {
+            user_agent: None,
             method: Some("PATCH".into()),
             path: format!("/apis/apps/v1/namespaces/{NAMESPACE}/deployments/{FULLNAME}/scale"),
             count: 2,

@@ -217,6 +217,7 @@ async fn server_errors_are_retried_within_the_budget_and_cancellation_stops_at_o
     );
     let path = "/api/v1/namespaces/work/secrets/flaky";
     let fault = |count, action| Fault {
+        user_agent: None,
         method: Some("PATCH".into()),
         path: path.into(),
         count,
@@ -298,6 +299,7 @@ async fn a_503_is_retried_once_per_attempt_within_the_budget_and_a_403_is_asked_
         "work",
     );
     let get_fault = |name: &str, code, message: &str| Fault {
+        user_agent: None,
         method: Some("GET".into()),
         path: format!("/api/v1/namespaces/work/secrets/{name}"),
         count: 1000,

@@ -238,6 +238,7 @@ fn transient_read_errors_are_errors_and_a_release_gone_is_planned_again() {
     if let Some(admin) = world.admin() {
         admin
             .inject_fault(&Fault {
+                user_agent: None,
                 method: Some("GET".into()),
                 path: format!("/api/v1/namespaces/{namespace}/secrets"),
                 count: 50,

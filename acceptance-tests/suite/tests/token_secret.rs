@@ -619,6 +619,7 @@ fn transient_api_errors_are_retried() {
     let path = format!("/api/v1/namespaces/{ns}/secrets/tok");
     admin
         .inject_fault(&Fault {
+            user_agent: None,
             method: Some("PATCH".into()),
             path: path.clone(),
             count: 2,
@@ -630,6 +631,7 @@ fn transient_api_errors_are_retried() {
         .expect("fault");
     admin
         .inject_fault(&Fault {
+            user_agent: None,
             method: Some("GET".into()),
             path: path.clone(),
             count: 1,
@@ -676,6 +678,7 @@ fn a_dropped_connection_is_retried_and_a_slow_api_hits_the_timeout() {
     let path = format!("/api/v1/namespaces/{ns}/secrets/tok");
     admin
         .inject_fault(&Fault {
+            user_agent: None,
             method: Some("PATCH".into()),
             path: path.clone(),
             count: 1,
@@ -699,6 +702,7 @@ fn a_dropped_connection_is_retried_and_a_slow_api_hits_the_timeout() {
     dir.apply().success();
     admin
         .inject_fault(&Fault {
+            user_agent: None,
             method: Some("GET".into()),
             path: path.clone(),
             count: 50,

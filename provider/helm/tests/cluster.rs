@@ -416,6 +416,7 @@ async fn a_missing_release_is_none_but_an_api_failure_is_an_error() {
 
     let admin = setup.cluster.admin();
     let fault = |code: u16, count: u32| Fault {
+        user_agent: None,
         method: Some("GET".into()),
         path: format!("/api/v1/namespaces/{NAMESPACE}/secrets"),
         count,
@@ -471,6 +472,7 @@ async fn pending_release_scenario(runner: HelmRunner) {
         .cluster
         .admin()
         .inject_fault(&Fault {
+            user_agent: None,
             method: Some("PUT".into()),
             path: format!("/api/v1/namespaces/{NAMESPACE}/secrets/sh.helm.release.v1.runner.*"),
             count: 10,
@@ -526,6 +528,7 @@ async fn pending_release_scenario(runner: HelmRunner) {
     ] {
         admin
             .inject_fault(&Fault {
+                user_agent: None,
                 method: Some(method.into()),
                 path,
                 count: 1,

@@ -26,6 +26,7 @@ pub async fn cluster_with_namespace(namespace: &str) -> (TestCluster, kube::Clie
 /// The next `method` request to `path` is answered with `code` (a Status saying "injected").
 pub fn status_fault(method: &str, path: String, code: u16) -> Fault {
     Fault {
+        user_agent: None,
         method: Some(method.to_owned()),
         path,
         count: 1,

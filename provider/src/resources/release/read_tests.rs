@@ -21,6 +21,7 @@ const NAMESPACE: &str = "ci";
 /// Every listing of the namespace's Secrets (the release's revisions) answers 503.
 fn secrets_unavailable() -> Fault {
     Fault {
+        user_agent: None,
         method: Some("GET".to_owned()),
         path: format!("/api/v1/namespaces/{NAMESPACE}/secrets*"),
         count: 10_000,
