@@ -129,6 +129,36 @@ pub fn known_inputs<T: DeserializeOwned>(plan: &Document) -> Result<T, Diagnosti
     Document::new(plan.value_type().clone(), value).get()
 }
 
+/// Plans the digests a Secret resource shows for the data it is going to write:
+/// `digest_attribute` (one digest over the data, as `digest` computes it) and `key_digests` (one
+/// per key). Both stay unknown while the data is not known yet (a value known only at apply).
+pub fn plan_digests(
+    response: &mut PlanResponse,
+    digest_attribute: &str,
+    wanted: Option<&SecretData>,
+    digest: impl Fn(&SecretData) -> String,
+) -> OpResult {
+    let (one, per_key) = match wanted {
+        Some(data) => (
+            Value::from(digest(data)),
+            Value::Map(
+                super::digest::key_digests(data)
+                    .into_iter()
+                    .map(|(key, d)| (key, Value::from(d)))
+                    .collect(),
+            ),
+        ),
+        None => (Value::Unknown, Value::Unknown),
+    };
+    response
+        .plan
+        .set_value(&AttributePath::new(digest_attribute), one)?;
+    response
+        .plan
+        .set_value(&AttributePath::new("key_digests"), per_key)?;
+    Ok(())
+}
+
 /// The Terraform resource for a [`SecretKind`].
 pub struct SecretResource<K>(PhantomData<fn() -> K>);
 

@@ -17,12 +17,10 @@ mod model;
 mod schema;
 
 use tfplugin::{
-    AttributePath, Context, Diagnostic, Diagnostics, OpResult, PlanRequest, PlanResponse, Schema,
-    Value,
+    Context, Diagnostic, Diagnostics, OpResult, PlanRequest, PlanResponse, Schema, Value,
 };
 
-use super::digest::key_digests;
-use super::secret_resource::{SecretData, SecretKind, SecretResource, WriteRequest};
+use super::secret_resource::{SecretData, SecretKind, SecretResource, WriteRequest, plan_digests};
 use model::{Inputs, State, credentials_digest};
 
 pub const TYPE_NAME: &str = "gitlabrunner_cache_secret";
@@ -40,25 +38,13 @@ impl SecretKind for Kind {
     const CHECK_CONFIG: fn(&Value) -> Diagnostics = credentials::check_config;
 
     async fn plan(_ctx: &Context, request: PlanRequest, response: &mut PlanResponse) -> OpResult {
-        let (digest, digests) = match credentials::secret_data(request.config.value()) {
-            Some(data) => (
-                Value::from(credentials_digest(&data)),
-                Value::Map(
-                    key_digests(&data)
-                        .into_iter()
-                        .map(|(k, v)| (k, Value::from(v)))
-                        .collect(),
-                ),
-            ),
-            None => (Value::Unknown, Value::Unknown),
-        };
-        response
-            .plan
-            .set_value(&AttributePath::new("credentials_digest"), digest)?;
-        response
-            .plan
-            .set_value(&AttributePath::new("key_digests"), digests)?;
-        Ok(())
+        let wanted = credentials::secret_data(request.config.value());
+        plan_digests(
+            response,
+            "credentials_digest",
+            wanted.as_ref(),
+            credentials_digest,
+        )
     }
 
     type State = State;

@@ -15,15 +15,12 @@ mod moved;
 mod schema;
 mod token;
 
-use std::collections::BTreeMap;
-
 use tfplugin::{
-    AttributePath, Context, Diagnostic, Diagnostics, OpResult, PlanRequest, PlanResponse, Schema,
-    Value,
+    Context, Diagnostic, Diagnostics, OpResult, PlanRequest, PlanResponse, Schema, Value,
 };
 
-use super::digest::{combined_digest, key_digests};
-use super::secret_resource::{SecretData, SecretKind, SecretResource, WriteRequest};
+use super::digest::combined_digest;
+use super::secret_resource::{SecretData, SecretKind, SecretResource, WriteRequest, plan_digests};
 use model::{Inputs, State};
 
 use token::Token;
@@ -55,20 +52,9 @@ impl SecretKind for Kind {
 
     async fn plan(_ctx: &Context, request: PlanRequest, response: &mut PlanResponse) -> OpResult {
         let wanted = Token::from_config(request.config.value()).and_then(|t| t.secret_data());
-        let (token_digest, digests) = match &wanted {
-            Some(data) => (
-                Value::from(combined_digest(data, &CHART_KEYS)),
-                digests_value(&key_digests(data)),
-            ),
-            None => (Value::Unknown, Value::Unknown),
-        };
-        response
-            .plan
-            .set_value(&AttributePath::new("token_digest"), token_digest)?;
-        response
-            .plan
-            .set_value(&AttributePath::new("key_digests"), digests)?;
-        Ok(())
+        plan_digests(response, "token_digest", wanted.as_ref(), |data| {
+            combined_digest(data, &CHART_KEYS)
+        })
     }
 
     type State = State;
@@ -85,13 +71,4 @@ impl SecretKind for Kind {
             })?;
         Ok((data, State::from_inputs(inputs)))
     }
-}
-
-fn digests_value(digests: &BTreeMap<String, String>) -> Value {
-    Value::Map(
-        digests
-            .iter()
-            .map(|(k, v)| (k.clone(), Value::from(v.as_str())))
-            .collect(),
-    )
 }
