@@ -131,10 +131,19 @@ fn image_pull_failure_fails_in_seconds_with_helm_3() {
 }
 
 #[test]
-fn crash_loop_quotes_the_managers_last_lines_with_tokens_redacted() {
+fn crash_loop_quotes_the_managers_last_lines_with_tokens_redacted_with_helm_4() {
+    crash_loop_quotes_the_managers_last_lines_with_tokens_redacted(HelmVersion::Four);
+}
+
+#[test]
+fn crash_loop_quotes_the_managers_last_lines_with_tokens_redacted_with_helm_3() {
+    crash_loop_quotes_the_managers_last_lines_with_tokens_redacted(HelmVersion::Three);
+}
+
+fn crash_loop_quotes_the_managers_last_lines_with_tokens_redacted(version: HelmVersion) {
     let world = KubeWorld::start();
     let admin = acceptance::admin_or_skip!(world, "an image that crashes with given log lines");
-    let helm = helm_bin(&world, HelmVersion::Four);
+    let helm = helm_bin(&world, version);
     let namespace = world.create_namespace("crash");
     let image = "registry.example.com/gitlab-runner:crashes";
     admin

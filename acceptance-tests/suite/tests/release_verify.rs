@@ -5,12 +5,15 @@
 
 mod release_support;
 
+use std::path::Path;
 use std::time::{Duration, Instant};
 
 use acceptance::KubeWorld;
 use gitlab_test_server::{NewManager, NewRunner, TestServer, TokenSpec};
 use kube_test_server::ImageBehaviour;
-use release_support::{RELEASE, RUNNER_TOKEN, ReleaseHcl, release_attr, workdir};
+use release_support::{
+    HelmVersion, RELEASE, RUNNER_TOKEN, ReleaseHcl, helm_bin, release_attr, workdir,
+};
 
 const ADMIN_TOKEN: &str = "glpat-verify-admin";
 
@@ -46,23 +49,25 @@ fn gitlab() -> Gitlab {
 
 fn config(
     world: &KubeWorld,
+    helm: &Path,
     namespace: &str,
     gitlab: &Gitlab,
     access: bool,
     extra: &str,
 ) -> String {
-    config_verifying(world, namespace, gitlab, access, true, extra)
+    config_verifying(world, helm, namespace, gitlab, access, true, extra)
 }
 
 fn config_verifying(
     world: &KubeWorld,
+    helm: &Path,
     namespace: &str,
     gitlab: &Gitlab,
     access: bool,
     verify: bool,
     extra: &str,
 ) -> String {
-    let mut hcl = ReleaseHcl::new(world, &world.tools().helm4, namespace)
+    let mut hcl = ReleaseHcl::new(world, helm, namespace)
         .gitlab_url(gitlab.server.url())
         .token_secret(RUNNER_TOKEN);
     if access {
@@ -104,8 +109,18 @@ fn managers_reads(gitlab: &Gitlab) -> usize {
 }
 
 #[test]
-fn verify_runner_succeeds_once_a_manager_contacts_gitlab_after_the_rollout() {
+fn verify_runner_succeeds_once_a_manager_contacts_gitlab_after_the_rollout_with_helm_4() {
+    verify_runner_succeeds_once_a_manager_contacts_gitlab_after_the_rollout(HelmVersion::Four);
+}
+
+#[test]
+fn verify_runner_succeeds_once_a_manager_contacts_gitlab_after_the_rollout_with_helm_3() {
+    verify_runner_succeeds_once_a_manager_contacts_gitlab_after_the_rollout(HelmVersion::Three);
+}
+
+fn verify_runner_succeeds_once_a_manager_contacts_gitlab_after_the_rollout(version: HelmVersion) {
     let world = KubeWorld::start();
+    let helm = helm_bin(&world, version);
     let gitlab = gitlab();
     let namespace = world.create_namespace("verify");
     let mut dir = workdir(&world);
@@ -113,7 +128,7 @@ fn verify_runner_succeeds_once_a_manager_contacts_gitlab_after_the_rollout() {
     dir.set_env("GITLAB_BASE_URL", "");
     dir.write(
         "main.tf",
-        &config(&world, &namespace, &gitlab, true, "  timeout = 120"),
+        &config(&world, &helm, &namespace, &gitlab, true, "  timeout = 120"),
     );
     // The runner's manager contacts GitLab once its pod runs (the test world's pods run no
     // runner: the test makes the contact, as `gitlab-runner run` would with its system id).
@@ -145,9 +160,23 @@ fn verify_runner_succeeds_once_a_manager_contacts_gitlab_after_the_rollout() {
 }
 
 #[test]
-fn verify_runner_fails_with_the_managers_reason_when_no_manager_contacts_gitlab() {
+fn verify_runner_fails_with_the_managers_reason_when_no_manager_contacts_gitlab_with_helm_4() {
+    verify_runner_fails_with_the_managers_reason_when_no_manager_contacts_gitlab(HelmVersion::Four);
+}
+
+#[test]
+fn verify_runner_fails_with_the_managers_reason_when_no_manager_contacts_gitlab_with_helm_3() {
+    verify_runner_fails_with_the_managers_reason_when_no_manager_contacts_gitlab(
+        HelmVersion::Three,
+    );
+}
+
+fn verify_runner_fails_with_the_managers_reason_when_no_manager_contacts_gitlab(
+    version: HelmVersion,
+) {
     let world = KubeWorld::start();
     let admin = acceptance::admin_or_skip!(world, "a manager image that logs an x509 error");
+    let helm = helm_bin(&world, version);
     let gitlab = gitlab();
     let namespace = world.create_namespace("noverify");
     let image = "registry.example.com/gitlab-runner:x509";
@@ -166,7 +195,10 @@ fn verify_runner_fails_with_the_managers_reason_when_no_manager_contacts_gitlab(
     dir.set_env("GITLAB_TOKEN", "");
     dir.set_env("GITLAB_BASE_URL", "");
     let extra = "  timeout = 15\n  image {\n    registry = \"registry.example.com\"\n    image    = \"gitlab-runner\"\n    tag      = \"x509\"\n  }";
-    dir.write("main.tf", &config(&world, &namespace, &gitlab, true, extra));
+    dir.write(
+        "main.tf",
+        &config(&world, &helm, &namespace, &gitlab, true, extra),
+    );
     let run = dir.apply();
     run.expect_code(1);
     let stderr = run.stderr.split_whitespace().collect::<Vec<_>>().join(" ");
@@ -192,7 +224,14 @@ fn without_gitlab_access_verify_runner_makes_no_request() {
     dir.set_env("GITLAB_BASE_URL", "");
     dir.write(
         "main.tf",
-        &config(&world, &namespace, &gitlab, false, "  timeout = 60"),
+        &config(
+            &world,
+            &world.tools().helm4,
+            &namespace,
+            &gitlab,
+            false,
+            "  timeout = 60",
+        ),
     );
     dir.apply().success();
     dir.plan().expect_code(0);
@@ -223,7 +262,15 @@ fn a_runner_paused_by_hand_is_drift_that_apply_unpauses() {
     dir.set_env("GITLAB_BASE_URL", "");
     dir.write(
         "main.tf",
-        &config_verifying(&world, &namespace, &gitlab, true, false, "  timeout = 60"),
+        &config_verifying(
+            &world,
+            &world.tools().helm4,
+            &namespace,
+            &gitlab,
+            true,
+            false,
+            "  timeout = 60",
+        ),
     );
     dir.apply().success();
     dir.plan().expect_code(0);
