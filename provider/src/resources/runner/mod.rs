@@ -12,14 +12,16 @@ mod rotation;
 mod schema;
 mod secret;
 
+use std::sync::Arc;
+
 use gitlab_runner_api::{Deletion, GitlabError, SecretString};
 use k8s_openapi::api::core::v1::Namespace;
 use tfplugin::timeouts::Operation;
 use tfplugin::{
     AttributePath, Context, CreateRequest, CreateResponse, DeleteRequest, DeleteResponse,
-    Diagnostic, Diagnostics, ImportRequest, ImportResponse, OpResult, PlanRequest, PlanResponse,
-    ReadRequest, ReadResponse, Resource, Schema, TfValue, UpdateRequest, UpdateResponse,
-    ValidateRequest, ValidateResponse, async_trait,
+    Diagnostic, Diagnostics, Document, ImportRequest, ImportResponse, OpResult, PlanRequest,
+    PlanResponse, ReadRequest, ReadResponse, Resource, Schema, TfValue, UpdateRequest,
+    UpdateResponse, ValidateRequest, ValidateResponse, async_trait,
 };
 
 use self::gitlab::{Gitlab, diagnostic};
@@ -34,6 +36,38 @@ pub use schema::TYPE_NAME;
 /// Private state: the `token_digest` of the token this resource last wrote. A live Secret with
 /// another digest was edited by hand (its token is then not trusted).
 const WRITTEN_DIGEST: &str = "written_token_digest";
+
+/// What every operation on a runner starts with: its operation's budget (timeouts and
+/// Terraform's cancellation), the configured provider, and GitLab as the provider block and the
+/// resource's `gitlab_url` reach it.
+struct Session {
+    budget: Budget,
+    provider: Arc<ProviderConfig>,
+    gitlab: Gitlab,
+}
+
+impl Session {
+    fn open(
+        document: &Document,
+        model: &Model,
+        operation: Operation,
+        ctx: &Context,
+    ) -> Result<Self, Diagnostics> {
+        let budget = budget(document, operation, ctx)?;
+        let provider = ctx.provider::<ProviderConfig>()?;
+        let gitlab = Gitlab::connect(
+            &provider,
+            model.gitlab_url.known().map(String::as_str),
+            &budget,
+            ctx.cancellation(),
+        )?;
+        Ok(Self {
+            budget,
+            provider,
+            gitlab,
+        })
+    }
+}
 
 /// The resource.
 #[derive(Debug, Default)]
@@ -107,14 +141,11 @@ impl Resource for GitlabRunner {
         response: &mut CreateResponse,
     ) -> OpResult {
         let mut plan: Model = request.plan.get()?;
-        let budget = budget(&request.plan, Operation::Create, ctx)?;
-        let provider = ctx.provider::<ProviderConfig>()?;
-        let gitlab = Gitlab::connect(
-            &provider,
-            plan.gitlab_url.known().map(String::as_str),
-            &budget,
-            ctx.cancellation(),
-        )?;
+        let Session {
+            budget,
+            provider,
+            gitlab,
+        } = Session::open(&request.plan, &plan, Operation::Create, ctx)?;
         let place = plan.secret()?;
         let kube = client_for(&provider).await?;
         check_namespace(&kube, &place, &budget).await?;
@@ -164,14 +195,11 @@ impl Resource for GitlabRunner {
         response: &mut ReadResponse,
     ) -> OpResult {
         let mut state: Model = request.state.get()?;
-        let budget = budget(&request.state, Operation::Read, ctx)?;
-        let provider = ctx.provider::<ProviderConfig>()?;
-        let gitlab = Gitlab::connect(
-            &provider,
-            state.gitlab_url.known().map(String::as_str),
-            &budget,
-            ctx.cancellation(),
-        )?;
+        let Session {
+            budget,
+            provider,
+            gitlab,
+        } = Session::open(&request.state, &state, Operation::Read, ctx)?;
         let id = state.runner_id()?;
         let runner = gitlab
             .call(|| gitlab.client().find_runner(id))
@@ -212,14 +240,11 @@ impl Resource for GitlabRunner {
     ) -> OpResult {
         let mut plan: Model = request.plan.get()?;
         let prior: Model = request.prior_state.get()?;
-        let budget = budget(&request.plan, Operation::Update, ctx)?;
-        let provider = ctx.provider::<ProviderConfig>()?;
-        let gitlab = Gitlab::connect(
-            &provider,
-            plan.gitlab_url.known().map(String::as_str),
-            &budget,
-            ctx.cancellation(),
-        )?;
+        let Session {
+            budget,
+            provider,
+            gitlab,
+        } = Session::open(&request.plan, &plan, Operation::Update, ctx)?;
         let id = prior.runner_id()?;
         let settings = plan.settings();
         if settings != prior.settings() && !settings.is_empty() {
@@ -252,14 +277,11 @@ impl Resource for GitlabRunner {
         _response: &mut DeleteResponse,
     ) -> OpResult {
         let prior: Model = request.prior_state.get()?;
-        let budget = budget(&request.prior_state, Operation::Delete, ctx)?;
-        let provider = ctx.provider::<ProviderConfig>()?;
-        let gitlab = Gitlab::connect(
-            &provider,
-            prior.gitlab_url.known().map(String::as_str),
-            &budget,
-            ctx.cancellation(),
-        )?;
+        let Session {
+            budget,
+            provider,
+            gitlab,
+        } = Session::open(&request.prior_state, &prior, Operation::Delete, ctx)?;
         let id = prior.runner_id()?;
         match gitlab.call(|| gitlab.client().delete_runner(id)).await {
             Ok(Deletion::Deleted | Deletion::AlreadyGone) => {}
