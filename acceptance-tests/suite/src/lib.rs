@@ -10,6 +10,6 @@ pub mod terraform;
 pub mod tools;
 pub mod world;
 
-pub use terraform::{PROVIDER_SOURCE, TerraformRun, TerraformWorkdir};
+pub use terraform::{PROVIDER_SOURCE, TerraformRun, TerraformWorkdir, unfolded};
 pub use tools::Tools;
 pub use world::{KubeWorld, ServiceAccountAccess};

@@ -244,3 +244,12 @@ fn drain_in_background(mut pipe: impl Read + Send + 'static) -> thread::JoinHand
         String::from_utf8_lossy(&buf).into_owned()
     })
 }
+
+/// Terraform wraps diagnostics at about 78 columns and boxes them (`│ `): the text with the box
+/// bar dropped and every run of whitespace as one space, so tests can look for whole sentences.
+pub fn unfolded(text: &str) -> String {
+    text.replace('│', " ")
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
+}

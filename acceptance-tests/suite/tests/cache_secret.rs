@@ -9,7 +9,9 @@ mod release_support;
 mod secret_support;
 
 use acceptance::KubeWorld;
-use secret_support::{assert_fails_with, attr, b64, certificate, ok, secret_data, workdir};
+use secret_support::{
+    assert_fails_with, attr, b64, certificate, diagnostics_only, ok, secret_data, workdir,
+};
 use serde_json::{Value, json};
 
 const S3_ACCESS: &str = "AKIACACHEACCESS0001";
@@ -358,20 +360,6 @@ fn bad_input_is_a_plan_error_at_its_attribute() {
         world.get_json("secret", &ns, "c").is_none(),
         "nothing was written"
     );
-}
-
-/// The output without the configuration lines Terraform quotes under a diagnostic
-/// (`  6:   s3_secret_key_wo = "…"`), which are the user's own text.
-fn diagnostics_only(output: &str) -> String {
-    output
-        .lines()
-        .filter(|l| {
-            let t = l.trim_start_matches('│').trim_start();
-            !t.split_once(':')
-                .is_some_and(|(n, _)| !n.is_empty() && n.chars().all(|c| c.is_ascii_digit()))
-        })
-        .collect::<Vec<_>>()
-        .join("\n")
 }
 
 // --- rolling the manager ----------------------------------------------------------------------

@@ -12,7 +12,7 @@
 
 mod release_support;
 
-use acceptance::{KubeWorld, TerraformWorkdir};
+use acceptance::{KubeWorld, TerraformWorkdir, unfolded};
 use gitlab_test_server::{LoggedRequest, NewRunner, TestServer, TokenSpec};
 use release_support::ReleaseHcl;
 
@@ -162,15 +162,6 @@ fn calls(log: &[LoggedRequest]) -> Vec<String> {
     log.iter()
         .map(|entry| format!("{} {}", entry.method, entry.path))
         .collect()
-}
-
-/// Terraform wraps diagnostics at 78 columns and boxes them: compare with whitespace and the
-/// box-drawing bar folded.
-fn unfolded(text: &str) -> String {
-    text.replace('│', " ")
-        .split_whitespace()
-        .collect::<Vec<_>>()
-        .join(" ")
 }
 
 #[test]

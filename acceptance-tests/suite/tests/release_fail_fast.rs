@@ -7,7 +7,7 @@ mod release_support;
 
 use std::time::{Duration, Instant};
 
-use acceptance::KubeWorld;
+use acceptance::{KubeWorld, unfolded};
 use kube_test_server::ImageBehaviour;
 use release_support::{
     HelmVersion, RUNNER_TOKEN, chart_path, helm_bin, minimal_release_config, release_attr, workdir,
@@ -17,11 +17,6 @@ use release_support::{
 const TIMEOUT_SECONDS: u64 = 300;
 /// What "in seconds" means here (terraform and helm start-up included, on a busy machine).
 const FAST: Duration = Duration::from_secs(60);
-
-/// Terraform wraps diagnostics at 80 columns: compare with whitespace runs as one space.
-fn flat(text: &str) -> String {
-    text.split_whitespace().collect::<Vec<_>>().join(" ")
-}
 
 fn config(world: &KubeWorld, helm: &std::path::Path, namespace: &str, extra: &str) -> String {
     let chart_lines = format!("  chart = \"{}\"\n{extra}", chart_path().display());
@@ -41,7 +36,7 @@ fn missing_service_account_fails_in_seconds(version: HelmVersion) {
     let run = dir.apply();
     let took = started.elapsed();
     run.expect_code(1);
-    let stderr = flat(&run.stderr);
+    let stderr = unfolded(&run.stderr);
     assert!(
         stderr.contains("Manager Pod Refused: ServiceAccount Missing"),
         "{run:?}"
@@ -166,7 +161,7 @@ fn crash_loop_quotes_the_managers_last_lines_with_tokens_redacted(version: HelmV
     let run = dir.apply();
     let took = started.elapsed();
     run.expect_code(1);
-    let output = flat(&run.output());
+    let output = unfolded(&run.output());
     assert!(run.stderr.contains("Manager Crash Loop"), "{run:?}");
     assert!(output.contains("FATAL: failed to verify runner"), "{run:?}");
     assert!(

@@ -21,7 +21,7 @@ use std::process::{Command, Stdio};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use acceptance::{KubeWorld, TerraformWorkdir};
+use acceptance::{KubeWorld, TerraformWorkdir, unfolded};
 use gitlab_test_server::{FaultRule, NewRunner, TestServer, TokenSpec};
 use kube_test_server::{AdminClient, Fault, FaultAction};
 use release_support::{
@@ -41,11 +41,6 @@ fn wait_until(what: &str, limit: Duration, mut done: impl FnMut() -> bool) {
         assert!(started.elapsed() < limit, "timed out waiting for {what}");
         thread::sleep(Duration::from_millis(20));
     }
-}
-
-/// Terraform wraps diagnostics at 78 columns: compare with the line breaks unfolded.
-fn unfolded(text: &str) -> String {
-    text.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
 fn status_fault(method: &str, path: String, count: u32, code: u16) -> Fault {

@@ -8,7 +8,7 @@ mod release_support;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use acceptance::KubeWorld;
+use acceptance::{KubeWorld, unfolded};
 use gitlab_test_server::{NewManager, NewRunner, TestServer, TokenSpec};
 use kube_test_server::ImageBehaviour;
 use release_support::{
@@ -201,7 +201,7 @@ fn verify_runner_fails_with_the_managers_reason_when_no_manager_contacts_gitlab(
     );
     let run = dir.apply();
     run.expect_code(1);
-    let stderr = run.stderr.split_whitespace().collect::<Vec<_>>().join(" ");
+    let stderr = unfolded(&run.stderr);
     assert!(stderr.contains("Runner Not Verified In GitLab"), "{run:?}");
     assert!(stderr.contains("cert_secret_name"), "{run:?}");
     assert!(

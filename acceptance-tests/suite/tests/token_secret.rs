@@ -10,7 +10,8 @@ use std::collections::BTreeMap;
 use acceptance::KubeWorld;
 use kube_test_server::{Fault, FaultAction};
 use secret_support::{
-    assert_fails_with, attr, b64, ok, secret_data, secret_labels, unwrap_lines, workdir,
+    assert_fails_with, attr, b64, diagnostics_only, ok, secret_data, secret_labels, unwrap_lines,
+    workdir,
 };
 use serde_json::json;
 
@@ -524,20 +525,6 @@ fn bad_inputs_get_diagnostics_with_paths() {
         unwrap_lines(&plan.output()).contains("Unexpected Runner Token Format"),
         "{plan:?}"
     );
-}
-
-/// The output without the configuration lines Terraform quotes under a diagnostic
-/// (`  6:   runner_token = "…"`), which are the user's own text.
-fn diagnostics_only(output: &str) -> String {
-    output
-        .lines()
-        .filter(|l| {
-            let t = l.trim_start_matches('│').trim_start();
-            !t.split_once(':')
-                .is_some_and(|(n, _)| !n.is_empty() && n.chars().all(|c| c.is_ascii_digit()))
-        })
-        .collect::<Vec<_>>()
-        .join("\n")
 }
 
 #[test]

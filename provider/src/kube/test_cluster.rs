@@ -1,7 +1,7 @@
 //! Test support: the Kubernetes API test server in-process, with a client for it, and the one
 //! injected fault the provider's retry tests use.
 
-use kube_test_server::{Fault, FaultAction, Options, TestCluster};
+use kube_test_server::{AdminClient, Fault, FaultAction, Options, TestCluster};
 
 /// A test server with `namespace` created, and a client resolved from its kubeconfig the way the
 /// provider resolves a `kubernetes { config_path }` block.
@@ -35,4 +35,14 @@ pub fn status_fault(method: &str, path: String, code: u16) -> Fault {
             message: Some("injected".into()),
         },
     }
+}
+
+/// The requests the server has answered since the log was last cleared, as (method, status).
+pub fn served(admin: &AdminClient) -> Vec<(String, u16)> {
+    admin
+        .requests()
+        .expect("the request log")
+        .into_iter()
+        .map(|r| (r.method, r.status))
+        .collect()
 }

@@ -117,3 +117,18 @@ pub fn certificate(names: &[&str], until: (i32, u8, u8), ca: bool) -> String {
     let key = KeyPair::generate().expect("key");
     params.self_signed(&key).expect("self-signed").pem()
 }
+
+/// The output without the configuration lines Terraform quotes under a diagnostic
+/// (`  6:   runner_token = "…"`), which are the user's own text: what is left is what the
+/// provider said.
+pub fn diagnostics_only(output: &str) -> String {
+    output
+        .lines()
+        .filter(|l| {
+            let t = l.trim_start_matches('│').trim_start();
+            !t.split_once(':')
+                .is_some_and(|(n, _)| !n.is_empty() && n.chars().all(|c| c.is_ascii_digit()))
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}

@@ -279,7 +279,7 @@ mod tests {
     use kube_test_server::{Fault, TestCluster};
     use tfplugin::CancellationToken;
 
-    use crate::kube::test_cluster::{cluster_with_namespace, status_fault};
+    use crate::kube::test_cluster::{cluster_with_namespace, served, status_fault};
 
     use super::*;
 
@@ -330,12 +330,7 @@ mod tests {
         remove_additions(&client, true, NAMESPACE, "runner", MANIFEST, None, &budget)
             .await
             .expect("the repair succeeds after the 503");
-        let served: Vec<(String, u16)> = admin
-            .requests()
-            .unwrap()
-            .into_iter()
-            .map(|r| (r.method, r.status))
-            .collect();
+        let served = served(&admin);
         assert_eq!(
             served,
             [

@@ -420,7 +420,7 @@ mod tests {
     use tfplugin::CancellationToken;
 
     use super::*;
-    use crate::kube::test_cluster::{cluster_with_namespace, status_fault as fault};
+    use crate::kube::test_cluster::{cluster_with_namespace, served, status_fault as fault};
 
     const NAMESPACE: &str = "ci";
 
@@ -489,12 +489,7 @@ mod tests {
                 &budget,
             )
             .await;
-        let served: Vec<(String, u16)> = admin
-            .requests()
-            .unwrap()
-            .into_iter()
-            .map(|r| (r.method, r.status))
-            .collect();
+        let served = served(&admin);
         assert_eq!(
             served,
             [
