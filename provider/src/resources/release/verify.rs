@@ -11,17 +11,16 @@
 use std::time::Duration;
 
 use gitlab_runner_api::{CancellationToken, GitlabError, retry};
-use k8s_openapi::api::core::v1::Secret;
 use tfplugin::{AttributePath, Diagnostic};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 use tokio::time::Instant;
 
+use super::gitlab_state::{self, LookupError};
 use super::model::ReleaseModel;
 use crate::ProviderConfig;
-use crate::drain::{GitlabAccess, token_from_secret};
+use crate::drain::GitlabAccess;
 use crate::kube::rollout::manager_log_tail;
-use crate::kube::{Budget, Objects};
 
 /// How often GitLab's manager list is read while waiting.
 const POLL: Duration = Duration::from_secs(1);
@@ -69,10 +68,9 @@ pub async fn verify(
     deadline: Instant,
     cancel: &CancellationToken,
 ) -> Result<(), Diagnostic> {
-    match contact(config, model, kube, started, deadline, cancel).await {
-        Ok(()) => Ok(()),
-        Err(error) => Err(diagnostic(&model.namespace, &model.name, &error)),
-    }
+    contact(config, model, kube, started, deadline, cancel)
+        .await
+        .map_err(|error| diagnostic(&model.namespace, &model.name, &error))
 }
 
 async fn contact(
@@ -88,35 +86,12 @@ async fn contact(
     let Some(access) = access else {
         return Ok(());
     };
-    let runner_id = match model.runner_id.and_then(|id| u64::try_from(id).ok()) {
-        Some(id) => id,
-        None => {
-            let secret_name = model.token_secret_name.as_deref().ok_or_else(|| {
-                Unverified::UnknownRunner("no token_secret_name is set".to_owned())
-            })?;
-            let left = deadline.saturating_duration_since(Instant::now());
-            let budget = Budget::with_token(left, cancel.clone());
-            let secret = Objects::<Secret>::new(kube.clone(), &model.namespace)
-                .get(secret_name, &budget)
-                .await
-                .map_err(|e| Unverified::UnknownRunner(e.to_string()))?;
-            let token = secret.as_ref().and_then(token_from_secret).ok_or_else(|| {
-                Unverified::UnknownRunner(format!(
-                    "Secret {}/{} has no runner-token",
-                    model.namespace, secret_name
-                ))
-            })?;
-            access
-                .runner_id_from_token(&token, deadline, cancel)
-                .await
-                .map_err(Unverified::Gitlab)?
-                .ok_or_else(|| {
-                    Unverified::UnknownRunner(
-                        "GitLab does not know the runner token (403 on POST /runners/verify): the runner was deleted or its token reset".to_owned(),
-                    )
-                })?
-        }
-    };
+    let runner_id = gitlab_state::runner_id(&access, model, kube, deadline, cancel)
+        .await
+        .map_err(|error| match error {
+            LookupError::Gitlab(error) => Unverified::Gitlab(error),
+            other => Unverified::UnknownRunner(other.to_string()),
+        })?;
     let since = started - CLOCK_SLACK;
     loop {
         let managers = retry(&access.retry, Some(deadline), cancel, || {
