@@ -185,11 +185,12 @@ impl Teardown {
 
     /// After an upgrade: resume the runner if the drain paused it. The resume gets its own
     /// short grace period ([`RESUME_GRACE`], not cancelled by `StopProvider`) when the upgrade
-    /// was cancelled or used up the operation's time, so an interrupted upgrade does not leave
-    /// the runner paused.
+    /// was cancelled or left less than that of the operation's time (the grace policy,
+    /// [`CancelGrace::applies`](crate::kube::CancelGrace::applies)), so an interrupted upgrade
+    /// does not leave the runner paused.
     pub async fn resume_after_update(&self, drained: Drained) -> Result<DrainReport, DrainError> {
-        let interrupted = self.cancel.is_cancelled() || self.deadline <= Instant::now();
-        if !interrupted {
+        let remaining = self.deadline.saturating_duration_since(Instant::now());
+        if !CANCEL_GRACE.applies(self.cancel.is_cancelled(), remaining) {
             match self.resume(&drained, self.deadline, &self.cancel).await {
                 Err(DrainError::Cancelled { .. }) => {
                     tracing::info!(

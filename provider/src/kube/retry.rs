@@ -36,6 +36,14 @@ pub struct CancelGrace {
     pub finish: Duration,
 }
 
+impl CancelGrace {
+    /// Whether work that must finish gets the fresh [`finish`](Self::finish) grace instead of
+    /// what its operation has left: the operation was cancelled, or less than `finish` is left.
+    pub fn applies(&self, cancelled: bool, remaining: Duration) -> bool {
+        cancelled || remaining < self.finish
+    }
+}
+
 /// The policy every operation uses.
 pub const CANCEL_GRACE: CancelGrace = CancelGrace {
     helm: Duration::from_secs(30),
@@ -85,7 +93,7 @@ impl Budget {
     /// fresh one of that length that `StopProvider` does not cancel: for the work
     /// [`CANCEL_GRACE`] says must finish (e.g. reading back what helm recorded).
     pub fn or_grace(&self) -> Budget {
-        if self.is_cancelled() || self.remaining() < CANCEL_GRACE.finish {
+        if CANCEL_GRACE.applies(self.is_cancelled(), self.remaining()) {
             Budget::with_token(CANCEL_GRACE.finish, CancellationToken::new())
         } else {
             self.clone()
@@ -296,6 +304,16 @@ mod tests {
 
     fn action() -> Action {
         Action::new(Verb::Get, "secrets", "", "ns", "name")
+    }
+
+    #[test]
+    fn the_grace_applies_when_cancelled_or_with_less_than_the_grace_left() {
+        let finish = CANCEL_GRACE.finish;
+        assert!(CANCEL_GRACE.applies(true, finish * 4));
+        assert!(CANCEL_GRACE.applies(false, Duration::from_secs(1)));
+        assert!(CANCEL_GRACE.applies(false, Duration::ZERO));
+        assert!(!CANCEL_GRACE.applies(false, finish));
+        assert!(!CANCEL_GRACE.applies(false, finish * 4));
     }
 
     #[test]
