@@ -37,41 +37,73 @@ pub enum Step {
     Index(usize),
 }
 
-/// A path both as text (`spec.containers[name=web].image`) and as steps.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct FieldPath {
-    pub text: String,
-    pub steps: Vec<Step>,
+/// Where the comparison is: borrowed steps back to the root. Walking allocates nothing; the path
+/// is built (as text like `spec.containers[name=web].image`, and as [`Step`]s) only for what is
+/// reported, since a refresh compares every field of every manifest object.
+#[derive(Clone, Copy)]
+enum At<'a> {
+    Root,
+    Child(&'a At<'a>, StepRef<'a>),
 }
 
-impl FieldPath {
-    fn key(&self, key: &str) -> FieldPath {
-        let shown = path_key(key);
-        self.with(
-            if self.text.is_empty() {
-                shown
-            } else {
-                format!("{}.{shown}", self.text)
-            },
-            Step::Key(key.to_string()),
-        )
+#[derive(Clone, Copy)]
+enum StepRef<'a> {
+    Key(&'a str),
+    Name(&'a str),
+    Index(usize),
+}
+
+impl<'a> At<'a> {
+    fn key(&'a self, key: &'a str) -> At<'a> {
+        At::Child(self, StepRef::Key(key))
     }
 
-    fn name(&self, name: &str) -> FieldPath {
-        self.with(
-            format!("{}[name={name}]", self.text),
-            Step::Name(name.to_string()),
-        )
+    fn name(&'a self, name: &'a str) -> At<'a> {
+        At::Child(self, StepRef::Name(name))
     }
 
-    fn index(&self, index: usize) -> FieldPath {
-        self.with(format!("{}[{index}]", self.text), Step::Index(index))
+    fn index(&'a self, index: usize) -> At<'a> {
+        At::Child(self, StepRef::Index(index))
     }
 
-    fn with(&self, text: String, step: Step) -> FieldPath {
-        let mut steps = self.steps.clone();
-        steps.push(step);
-        FieldPath { text, steps }
+    /// The steps from the root to here.
+    fn walked(&self) -> Vec<StepRef<'a>> {
+        let mut steps = Vec::new();
+        let mut here = self;
+        while let At::Child(parent, step) = here {
+            steps.push(*step);
+            here = parent;
+        }
+        steps.reverse();
+        steps
+    }
+
+    fn steps(&self) -> Vec<Step> {
+        self.walked()
+            .into_iter()
+            .map(|step| match step {
+                StepRef::Key(key) => Step::Key(key.to_owned()),
+                StepRef::Name(name) => Step::Name(name.to_owned()),
+                StepRef::Index(index) => Step::Index(index),
+            })
+            .collect()
+    }
+
+    fn text(&self) -> String {
+        let mut text = String::new();
+        for step in self.walked() {
+            match step {
+                StepRef::Key(key) => {
+                    if !text.is_empty() {
+                        text.push('.');
+                    }
+                    text.push_str(&path_key(key));
+                }
+                StepRef::Name(name) => text.push_str(&format!("[name={name}]")),
+                StepRef::Index(index) => text.push_str(&format!("[{index}]")),
+            }
+        }
+        text
     }
 }
 
@@ -100,7 +132,7 @@ pub fn compare_object(kind: &str, desired: &Value, live: &Value) -> Vec<FieldDif
     let (Some(desired), Some(live_map)) = (desired.as_object(), live.as_object()) else {
         return differences;
     };
-    let root = FieldPath::default();
+    let root = At::Root;
     for (key, value) in desired {
         match key.as_str() {
             "apiVersion" | "kind" | "status" => {}
@@ -124,7 +156,8 @@ pub fn compare_object(kind: &str, desired: &Value, live: &Value) -> Vec<FieldDif
 }
 
 fn compare_metadata(desired: &Value, live: Option<&Value>, out: &mut Vec<FieldDifference>) {
-    let metadata = FieldPath::default().key("metadata");
+    let root = At::Root;
+    let metadata = root.key("metadata");
     for field in ["labels", "annotations"] {
         if let Some(value) = desired.get(field) {
             compare_value(
@@ -147,7 +180,7 @@ pub fn live_extras(kind: &str, desired: &Value, live: &Value) -> Vec<LiveExtra> 
     let Some(live_map) = live.as_object() else {
         return out;
     };
-    let root = FieldPath::default();
+    let root = At::Root;
     for (key, live_value) in live_map {
         let path = root.key(key);
         match key.as_str() {
@@ -182,14 +215,14 @@ pub fn live_extras(kind: &str, desired: &Value, live: &Value) -> Vec<LiveExtra> 
     out
 }
 
-fn extra(path: &FieldPath) -> LiveExtra {
+fn extra(path: &At<'_>) -> LiveExtra {
     LiveExtra {
-        path: path.text.clone(),
-        steps: path.steps.clone(),
+        path: path.text(),
+        steps: path.steps(),
     }
 }
 
-fn extras_in(desired: Option<&Value>, live: &Value, path: &FieldPath, out: &mut Vec<LiveExtra>) {
+fn extras_in(desired: Option<&Value>, live: &Value, path: &At<'_>, out: &mut Vec<LiveExtra>) {
     let desired = desired.filter(|d| !d.is_null());
     match (desired, live) {
         (_, Value::Object(live)) => {
@@ -244,8 +277,9 @@ fn compare_secret_data(
         return;
     };
     for (key, value) in desired {
-        let path = format!("{prefix}.{}", path_key(key));
-        let steps = vec![Step::Key("data".to_string()), Step::Key(key.clone())];
+        // Built only for a difference: most keys match.
+        let path = || format!("{prefix}.{}", path_key(key));
+        let steps = || vec![Step::Key("data".to_string()), Step::Key(key.clone())];
         let expected: Option<Vec<u8>> = match value {
             Value::Null => continue,
             Value::String(text) if plain => Some(text.as_bytes().to_vec()),
@@ -258,8 +292,8 @@ fn compare_secret_data(
         match (expected, actual) {
             (Some(expected), None) if expected.is_empty() => {}
             (_, None) => out.push(FieldDifference {
-                path,
-                steps,
+                path: path(),
+                steps: steps(),
                 missing: true,
                 expected: value.clone(),
                 actual: None,
@@ -267,8 +301,8 @@ fn compare_secret_data(
             (Some(expected), Some(actual)) => {
                 if STANDARD.decode(actual.trim()).ok().as_deref() != Some(expected.as_slice()) {
                     out.push(FieldDifference {
-                        path,
-                        steps,
+                        path: path(),
+                        steps: steps(),
                         missing: false,
                         expected: value.clone(),
                         actual: Some(Value::String(actual.to_string())),
@@ -278,8 +312,8 @@ fn compare_secret_data(
             (None, Some(actual)) => {
                 if value.as_str() != Some(actual) {
                     out.push(FieldDifference {
-                        path,
-                        steps,
+                        path: path(),
+                        steps: steps(),
                         missing: false,
                         expected: value.clone(),
                         actual: Some(Value::String(actual.to_string())),
@@ -291,14 +325,14 @@ fn compare_secret_data(
 }
 
 fn difference(
-    path: &FieldPath,
+    path: &At<'_>,
     missing: bool,
     expected: &Value,
     actual: Option<&Value>,
 ) -> FieldDifference {
     FieldDifference {
-        path: path.text.clone(),
-        steps: path.steps.clone(),
+        path: path.text(),
+        steps: path.steps(),
         missing,
         expected: expected.clone(),
         actual: actual.cloned(),
@@ -308,7 +342,7 @@ fn difference(
 fn compare_value(
     desired: &Value,
     live: Option<&Value>,
-    path: &FieldPath,
+    path: &At<'_>,
     out: &mut Vec<FieldDifference>,
 ) {
     let Some(live) = live.filter(|live| !live.is_null()) else {
@@ -330,12 +364,7 @@ fn compare_value(
     }
 }
 
-fn compare_list(
-    desired: &[Value],
-    live: &[Value],
-    path: &FieldPath,
-    out: &mut Vec<FieldDifference>,
-) {
+fn compare_list(desired: &[Value], live: &[Value], path: &At<'_>, out: &mut Vec<FieldDifference>) {
     if let Some(desired_named) = named_elements(desired)
         && let Some(live_named) = named_elements(live)
     {

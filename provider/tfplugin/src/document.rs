@@ -106,7 +106,7 @@ impl Document {
             )
         })?;
         let v = model::to_value(value).map_err(|e| model_error(&e, "Write"))?;
-        let v = v.conform(&ty).map_err(|e| conform_error(&e))?;
+        let v = v.conform(ty).map_err(|e| conform_error(&e))?;
         if self.value.is_null() {
             self.value = Value::null_object(&self.ty);
         }
@@ -152,17 +152,16 @@ impl Document {
     }
 }
 
-/// The type at `path` inside `ty` (attribute and element steps).
-pub fn type_at(ty: &Type, path: &AttributePath) -> Option<Type> {
-    let mut current = ty.clone();
+/// The type at `path` inside `ty` (attribute and element steps), borrowed: a lookup, never a copy
+/// of the schema's type tree.
+pub fn type_at<'t>(ty: &'t Type, path: &AttributePath) -> Option<&'t Type> {
+    let mut current = ty;
     for step in path.steps() {
-        current = match (step, &current) {
-            (PathStep::Attribute(name), Type::Object { attributes, .. }) => {
-                attributes.get(name)?.clone()
-            }
-            (PathStep::Key(_), Type::Map(t)) => (**t).clone(),
-            (PathStep::Index(_), Type::List(t) | Type::Set(t)) => (**t).clone(),
-            (PathStep::Index(i), Type::Tuple(ts)) => ts.get(usize::try_from(*i).ok()?)?.clone(),
+        current = match (step, current) {
+            (PathStep::Attribute(name), Type::Object { attributes, .. }) => attributes.get(name)?,
+            (PathStep::Key(_), Type::Map(t)) => t,
+            (PathStep::Index(_), Type::List(t) | Type::Set(t)) => t,
+            (PathStep::Index(i), Type::Tuple(ts)) => ts.get(usize::try_from(*i).ok()?)?,
             _ => return None,
         };
     }

@@ -175,21 +175,38 @@ impl Value {
 
     /// The first path (depth first) holding an unknown value.
     pub fn first_unknown(&self) -> Option<AttributePath> {
-        fn walk(v: &Value, path: &AttributePath) -> Option<AttributePath> {
+        // The path is built on the way back from the unknown value (steps in reverse), so a
+        // value without one (every state a resource returns) costs no allocation.
+        fn walk(v: &Value, reversed: &mut Vec<PathStep>) -> bool {
+            let step = |step: PathStep, reversed: &mut Vec<PathStep>| {
+                reversed.push(step);
+                true
+            };
             match v {
-                Value::Unknown => Some(path.clone()),
-                Value::List(vs) | Value::Tuple(vs) => vs
+                Value::Unknown => true,
+                Value::List(vs) | Value::Tuple(vs) => vs.iter().enumerate().any(|(i, e)| {
+                    walk(e, reversed)
+                        && step(
+                            PathStep::Index(i64::try_from(i).unwrap_or(i64::MAX)),
+                            reversed,
+                        )
+                }),
+                Value::Set(vs) => vs.iter().any(|e| walk(e, reversed)),
+                Value::Map(m) => m
                     .iter()
-                    .enumerate()
-                    .find_map(|(i, e)| walk(e, &path.index(i))),
-                Value::Set(vs) => vs.iter().find_map(|e| walk(e, path)),
-                Value::Map(m) => m.iter().find_map(|(k, e)| walk(e, &path.key(k))),
-                Value::Object(m) => m.iter().find_map(|(k, e)| walk(e, &path.attr(k))),
-                Value::Dynamic(_, inner) => walk(inner, path),
-                _ => None,
+                    .any(|(k, e)| walk(e, reversed) && step(PathStep::Key(k.clone()), reversed)),
+                Value::Object(m) => m.iter().any(|(k, e)| {
+                    walk(e, reversed) && step(PathStep::Attribute(k.clone()), reversed)
+                }),
+                Value::Dynamic(_, inner) => walk(inner, reversed),
+                _ => false,
             }
         }
-        walk(self, &AttributePath::root())
+        let mut reversed = Vec::new();
+        walk(self, &mut reversed).then(|| {
+            reversed.reverse();
+            AttributePath::from_steps(reversed)
+        })
     }
 
     pub fn as_str(&self) -> Option<&str> {
@@ -497,5 +514,20 @@ mod tests {
         assert_eq!(v.at(&p), Some(&Value::Unknown));
         assert_eq!(v.first_unknown(), Some(p));
         assert!(!v.is_wholly_known());
+        let labels = Value::object([
+            ("name", Value::from("a")),
+            (
+                "labels",
+                Value::Map([("app".to_owned(), Value::Unknown)].into_iter().collect()),
+            ),
+        ]);
+        assert_eq!(
+            labels.first_unknown(),
+            Some(AttributePath::new("labels").key("app"))
+        );
+        assert_eq!(
+            Value::object([("name", Value::from("a"))]).first_unknown(),
+            None
+        );
     }
 }

@@ -21,10 +21,10 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use k8s_openapi::api::core::v1::Secret;
-use kube::api::{Api, DynamicObject, ListParams};
+use kube::api::{Api, ApiResource, DynamicObject, ListParams};
 use tokio::sync::OnceCell;
 
-use super::{DriftError, get_live, to_json};
+use super::{DriftError, get_live};
 use crate::manifest::ManifestObject;
 use crate::release::{ReleaseHistory, ReleaseReadError, newest_release_of};
 
@@ -164,14 +164,16 @@ impl ReadCache {
         let listing = cell
             .get_or_try_init(|| async {
                 self.count(requests);
-                let api: Api<DynamicObject> =
-                    Api::namespaced_with(client.clone(), namespace, resource);
-                match api.list(&ListParams::default()).await {
-                    Ok(list) => {
-                        let mut by_name = HashMap::with_capacity(list.items.len());
-                        for item in &list.items {
-                            let name = item.metadata.name.clone().unwrap_or_default();
-                            by_name.insert(name, Arc::new(to_json(object, item)?));
+                match list_as_json(client, namespace, resource).await {
+                    Ok(items) => {
+                        let mut by_name = HashMap::with_capacity(items.len());
+                        for item in items {
+                            let name = item
+                                .pointer("/metadata/name")
+                                .and_then(serde_json::Value::as_str)
+                                .unwrap_or_default()
+                                .to_owned();
+                            by_name.insert(name, Arc::new(item));
                         }
                         Ok(Arc::new(Listing::Objects(by_name)))
                     }
@@ -208,6 +210,28 @@ impl ReadCache {
         requests.fetch_add(1, Ordering::Relaxed);
         self.requests.fetch_add(1, Ordering::Relaxed);
     }
+}
+
+/// A LIST answer's items, decoded straight into JSON: the drift check compares JSON, and a
+/// typed detour (`DynamicObject`, then back to JSON) cost more than the rest of a release's read.
+#[derive(serde::Deserialize)]
+struct Items {
+    #[serde(default)]
+    items: Vec<serde_json::Value>,
+}
+
+/// Every object of `resource`'s kind in `namespace`, as JSON (managedFields included).
+async fn list_as_json(
+    client: &kube::Client,
+    namespace: &str,
+    resource: &ApiResource,
+) -> Result<Vec<serde_json::Value>, kube::Error> {
+    let api: Api<DynamicObject> = Api::namespaced_with(client.clone(), namespace, resource);
+    let mut request = kube::core::Request::new(api.resource_url())
+        .list(&ListParams::default())
+        .map_err(kube::Error::BuildRequest)?;
+    request.extensions_mut().insert("list");
+    Ok(client.request::<Items>(request).await?.items)
 }
 
 /// Whether `secret` is one of `release`'s records (what `owner=helm,name=<release>` selects).

@@ -558,7 +558,7 @@ fn fits(ty: &Type, path: &AttributePath, value: &Json) -> bool {
     };
     tfplugin::model::to_value(value)
         .ok()
-        .is_some_and(|v| v.conform(&at).is_ok())
+        .is_some_and(|v| v.conform(at).is_ok())
 }
 
 /// Reads chart `values` (a release's user-supplied values) back into attributes through

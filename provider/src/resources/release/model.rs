@@ -5,28 +5,56 @@
 //! write the argument of the `runner_config` function) or null.
 
 use std::collections::BTreeMap;
+use std::fmt;
+use std::marker::PhantomData;
 
+use serde::de::{self, MapAccess, SeqAccess, Visitor};
 use serde::{Deserialize, Deserializer};
 use tfplugin::TfValue;
 use tfplugin::timeouts::Timeouts;
 
-/// Null, one object or a list of objects, read as a list.
+/// Null, one object or a list of objects, read as a list. Decided by the value's shape in one
+/// pass (an untagged enum would buffer every block and try each variant in turn, on every read).
 pub fn blocks<'de, D, T>(deserializer: D) -> Result<Vec<T>, D::Error>
 where
     D: Deserializer<'de>,
     T: Deserialize<'de>,
 {
-    #[derive(Deserialize)]
-    #[serde(untagged)]
-    enum OneOrMany<T> {
-        Many(Vec<T>),
-        One(T),
+    deserializer.deserialize_option(Blocks(PhantomData))
+}
+
+struct Blocks<T>(PhantomData<T>);
+
+impl<'de, T: Deserialize<'de>> Visitor<'de> for Blocks<T> {
+    type Value = Vec<T>;
+
+    fn expecting(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+        formatter.write_str("null, an object or a list of objects")
     }
-    Ok(match Option::<OneOrMany<T>>::deserialize(deserializer)? {
-        None => Vec::new(),
-        Some(OneOrMany::Many(items)) => items,
-        Some(OneOrMany::One(item)) => vec![item],
-    })
+
+    fn visit_none<E: de::Error>(self) -> Result<Vec<T>, E> {
+        Ok(Vec::new())
+    }
+
+    fn visit_unit<E: de::Error>(self) -> Result<Vec<T>, E> {
+        Ok(Vec::new())
+    }
+
+    fn visit_some<D: Deserializer<'de>>(self, deserializer: D) -> Result<Vec<T>, D::Error> {
+        deserializer.deserialize_any(self)
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Vec<T>, A::Error> {
+        let mut items = Vec::with_capacity(seq.size_hint().unwrap_or(0));
+        while let Some(item) = seq.next_element()? {
+            items.push(item);
+        }
+        Ok(items)
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Vec<T>, A::Error> {
+        T::deserialize(de::value::MapAccessDeserializer::new(map)).map(|item| vec![item])
+    }
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -342,4 +370,59 @@ pub struct GcsModel {
 pub struct AzureModel {
     pub container_name: String,
     pub storage_domain: Option<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tfplugin::Value;
+
+    #[derive(Debug, Deserialize)]
+    struct Holder {
+        #[serde(default, deserialize_with = "blocks")]
+        azure: Vec<AzureModel>,
+    }
+
+    fn azure(name: &str) -> Value {
+        Value::object([
+            ("container_name", Value::from(name)),
+            ("storage_domain", Value::Null),
+        ])
+    }
+
+    fn read(azure: Value) -> Result<Vec<String>, String> {
+        tfplugin::model::from_value::<Holder>(Value::object([("azure", azure)]))
+            .map(|holder| holder.azure.into_iter().map(|a| a.container_name).collect())
+            .map_err(|error| error.to_string())
+    }
+
+    #[test]
+    fn a_block_reads_from_null_one_object_or_a_list() {
+        assert_eq!(read(Value::Null), Ok(vec![]));
+        assert_eq!(read(azure("one")), Ok(vec!["one".to_owned()]));
+        assert_eq!(
+            read(Value::List(vec![azure("a"), azure("b")])),
+            Ok(vec!["a".to_owned(), "b".to_owned()])
+        );
+        assert_eq!(read(Value::List(vec![])), Ok(vec![]));
+        let json: Holder =
+            serde_json::from_value(serde_json::json!({"azure": {"container_name": "j"}})).unwrap();
+        assert_eq!(json.azure[0].container_name, "j");
+    }
+
+    #[test]
+    fn a_bad_block_says_where_and_what() {
+        let error = read(Value::List(vec![Value::object([(
+            "container_name",
+            Value::from(true),
+        )])]))
+        .unwrap_err();
+        assert!(error.contains("azure"), "{error}");
+        assert!(error.contains("container_name"), "{error}");
+        assert!(
+            read(Value::from("text"))
+                .unwrap_err()
+                .contains("null, an object or a list of objects")
+        );
+    }
 }

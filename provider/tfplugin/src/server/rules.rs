@@ -121,17 +121,62 @@ pub fn write_only_not_allowed(block: &Block, config: &Value) -> Diagnostics {
         .collect()
 }
 
-/// Sets write-only attributes to null (they are never stored in plan or state).
+/// Sets write-only attributes to null (they are never stored in plan or state). Walks the value
+/// in place along the schema: no path is built (it runs on every state a resource returns).
 pub fn null_write_only(block: &Block, value: &mut Value) {
-    let paths: Vec<AttributePath> = attribute_paths(block, value)
-        .into_iter()
-        .filter(|(_, a)| a.write_only)
-        .map(|(p, _)| p)
-        .collect();
-    for path in paths {
-        if let Some(slot) = value.at_mut(&path) {
-            *slot = Value::Null;
+    let Some(entries) = entries_mut(value) else {
+        return;
+    };
+    null_write_only_attributes(&block.attributes, entries);
+    for (name, nested) in &block.blocks {
+        if let Some(v) = entries.get_mut(name) {
+            for element in elements_mut(nested.nesting, v) {
+                null_write_only(&nested.block, element);
+            }
         }
+    }
+}
+
+fn null_write_only_attributes(
+    attributes: &BTreeMap<String, Attribute>,
+    entries: &mut BTreeMap<String, Value>,
+) {
+    for (name, attribute) in attributes {
+        let Some(slot) = entries.get_mut(name) else {
+            continue;
+        };
+        if attribute.write_only {
+            *slot = Value::Null;
+        } else if let AttributeType::Nested(nested) = &attribute.ty {
+            for element in elements_mut(nested.nesting, slot) {
+                if let Some(element_entries) = entries_mut(element) {
+                    null_write_only_attributes(&nested.attributes, element_entries);
+                }
+            }
+        }
+    }
+}
+
+/// The entries of an object or map value (through a `dynamic` wrapper).
+fn entries_mut(value: &mut Value) -> Option<&mut BTreeMap<String, Value>> {
+    match value {
+        Value::Map(m) | Value::Object(m) => Some(m),
+        Value::Dynamic(_, inner) => entries_mut(inner),
+        _ => None,
+    }
+}
+
+/// The elements of a nested block or nested attribute value (set elements too: nulling needs no
+/// path).
+fn elements_mut(nesting: Nesting, value: &mut Value) -> Vec<&mut Value> {
+    match (nesting, value) {
+        (_, Value::Null | Value::Unknown) => Vec::new(),
+        (Nesting::Single | Nesting::Group, v) => vec![v],
+        (Nesting::List, Value::List(vs)) | (Nesting::Set, Value::Set(vs)) => {
+            vs.iter_mut().collect()
+        }
+        (Nesting::Map, Value::Map(m)) => m.values_mut().collect(),
+        _ => Vec::new(),
     }
 }
 
@@ -442,5 +487,82 @@ mod tests {
         settle_unknowns(&mut v, &mut d, "t");
         assert!(d.has_errors());
         assert!(v.is_wholly_known());
+    }
+
+    #[test]
+    fn write_only_attributes_are_nulled_at_every_depth_and_nothing_else() {
+        let block = Block::new()
+            .attribute("name", Attribute::string().optional().description("n"))
+            .attribute(
+                "token",
+                Attribute::string().optional().write_only().description("t"),
+            )
+            .attribute(
+                "credentials",
+                Attribute::list_nested([
+                    ("user", Attribute::string().optional().description("u")),
+                    (
+                        "password",
+                        Attribute::string().optional().write_only().description("p"),
+                    ),
+                ])
+                .optional()
+                .description("c"),
+            )
+            .block(
+                "backend",
+                NestedBlock::list(
+                    Block::new()
+                        .attribute("bucket", Attribute::string().optional().description("b"))
+                        .attribute(
+                            "key",
+                            Attribute::string().optional().write_only().description("k"),
+                        ),
+                ),
+            );
+        let ty = Schema {
+            version: 0,
+            block: block.clone(),
+        }
+        .value_type();
+        let mut value = Value::object([
+            ("name", Value::from("runner")),
+            ("token", Value::from("glrt-1")),
+            (
+                "credentials",
+                Value::List(vec![Value::object([
+                    ("user", Value::from("u")),
+                    ("password", Value::from("p")),
+                ])]),
+            ),
+            (
+                "backend",
+                Value::List(vec![
+                    Value::object([("bucket", Value::from("b1")), ("key", Value::from("k1"))]),
+                    Value::object([("bucket", Value::from("b2")), ("key", Value::from("k2"))]),
+                ]),
+            ),
+        ])
+        .conform(&ty)
+        .unwrap();
+        null_write_only(&block, &mut value);
+        let at = |p: &str| {
+            let mut path = AttributePath::root();
+            for step in p.split('.') {
+                path = match step.parse::<usize>() {
+                    Ok(i) => path.index(i),
+                    Err(_) => path.attr(step),
+                };
+            }
+            value.at(&path).cloned()
+        };
+        assert_eq!(at("name"), Some(Value::from("runner")));
+        assert_eq!(at("token"), Some(Value::Null));
+        assert_eq!(at("credentials.0.user"), Some(Value::from("u")));
+        assert_eq!(at("credentials.0.password"), Some(Value::Null));
+        assert_eq!(at("backend.0.bucket"), Some(Value::from("b1")));
+        assert_eq!(at("backend.0.key"), Some(Value::Null));
+        assert_eq!(at("backend.1.bucket"), Some(Value::from("b2")));
+        assert_eq!(at("backend.1.key"), Some(Value::Null));
     }
 }
