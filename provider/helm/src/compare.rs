@@ -46,11 +46,32 @@ enum At<'a> {
     Child(&'a At<'a>, StepRef<'a>),
 }
 
-#[derive(Clone, Copy)]
-enum StepRef<'a> {
+/// A [`Step`] borrowing its key or name: what a walk hands out before anything is kept.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum StepRef<'a> {
     Key(&'a str),
     Name(&'a str),
     Index(usize),
+}
+
+impl Step {
+    pub fn borrowed(&self) -> StepRef<'_> {
+        match self {
+            Step::Key(key) => StepRef::Key(key),
+            Step::Name(name) => StepRef::Name(name),
+            Step::Index(index) => StepRef::Index(*index),
+        }
+    }
+}
+
+impl StepRef<'_> {
+    pub fn to_owned_step(self) -> Step {
+        match self {
+            StepRef::Key(key) => Step::Key(key.to_owned()),
+            StepRef::Name(name) => Step::Name(name.to_owned()),
+            StepRef::Index(index) => Step::Index(index),
+        }
+    }
 }
 
 impl<'a> At<'a> {
@@ -81,30 +102,31 @@ impl<'a> At<'a> {
     fn steps(&self) -> Vec<Step> {
         self.walked()
             .into_iter()
-            .map(|step| match step {
-                StepRef::Key(key) => Step::Key(key.to_owned()),
-                StepRef::Name(name) => Step::Name(name.to_owned()),
-                StepRef::Index(index) => Step::Index(index),
-            })
+            .map(StepRef::to_owned_step)
             .collect()
     }
 
     fn text(&self) -> String {
-        let mut text = String::new();
-        for step in self.walked() {
-            match step {
-                StepRef::Key(key) => {
-                    if !text.is_empty() {
-                        text.push('.');
-                    }
-                    text.push_str(&path_key(key));
-                }
-                StepRef::Name(name) => text.push_str(&format!("[name={name}]")),
-                StepRef::Index(index) => text.push_str(&format!("[{index}]")),
-            }
-        }
-        text
+        text_of(&self.walked())
     }
+}
+
+/// A path as text: `spec.containers[name=web].image`.
+fn text_of(steps: &[StepRef<'_>]) -> String {
+    let mut text = String::new();
+    for step in steps.iter().copied() {
+        match step {
+            StepRef::Key(key) => {
+                if !text.is_empty() {
+                    text.push('.');
+                }
+                text.push_str(&path_key(key));
+            }
+            StepRef::Name(name) => text.push_str(&format!("[name={name}]")),
+            StepRef::Index(index) => text.push_str(&format!("[{index}]")),
+        }
+    }
+    text
 }
 
 /// One difference found, before it is attached to an object.
@@ -176,6 +198,18 @@ fn compare_metadata(desired: &Value, live: Option<&Value>, out: &mut Vec<FieldDi
 /// other than labels and annotations; positional lists (a longer live list is already a change).
 /// Secret `data` keys count as set when the manifest sets them in `data` or `stringData`.
 pub fn live_extras(kind: &str, desired: &Value, live: &Value) -> Vec<LiveExtra> {
+    live_extras_where(kind, desired, live, &mut |_| true)
+}
+
+/// [`live_extras`], keeping only the extras `keep` accepts (it sees each one's steps, borrowed):
+/// a live object has many fields the manifest does not set (server defaults), and a path is built
+/// only for the few kept.
+pub fn live_extras_where(
+    kind: &str,
+    desired: &Value,
+    live: &Value,
+    keep: &mut dyn FnMut(&[StepRef<'_>]) -> bool,
+) -> Vec<LiveExtra> {
     let mut out = Vec::new();
     let Some(live_map) = live.as_object() else {
         return out;
@@ -192,6 +226,7 @@ pub fn live_extras(kind: &str, desired: &Value, live: &Value) -> Vec<LiveExtra> 
                             desired.get("metadata").and_then(|m| m.get(field)),
                             value,
                             &path.key(field),
+                            keep,
                             &mut out,
                         );
                     }
@@ -205,24 +240,37 @@ pub fn live_extras(kind: &str, desired: &Value, live: &Value) -> Vec<LiveExtra> 
                 };
                 if let Some(live_data) = live_value.as_object() {
                     for k in live_data.keys().filter(|k| !set_by_manifest(k)) {
-                        out.push(extra(&path.key(k)));
+                        push_extra(&path.key(k), keep, &mut out);
                     }
                 }
             }
-            _ => extras_in(desired.get(key), live_value, &path, &mut out),
+            _ => extras_in(desired.get(key), live_value, &path, keep, &mut out),
         }
     }
     out
 }
 
-fn extra(path: &At<'_>) -> LiveExtra {
-    LiveExtra {
-        path: path.text(),
-        steps: path.steps(),
+fn push_extra(
+    path: &At<'_>,
+    keep: &mut dyn FnMut(&[StepRef<'_>]) -> bool,
+    out: &mut Vec<LiveExtra>,
+) {
+    let steps = path.walked();
+    if keep(&steps) {
+        out.push(LiveExtra {
+            path: text_of(&steps),
+            steps: steps.into_iter().map(StepRef::to_owned_step).collect(),
+        });
     }
 }
 
-fn extras_in(desired: Option<&Value>, live: &Value, path: &At<'_>, out: &mut Vec<LiveExtra>) {
+fn extras_in(
+    desired: Option<&Value>,
+    live: &Value,
+    path: &At<'_>,
+    keep: &mut dyn FnMut(&[StepRef<'_>]) -> bool,
+    out: &mut Vec<LiveExtra>,
+) {
     let desired = desired.filter(|d| !d.is_null());
     match (desired, live) {
         (_, Value::Object(live)) => {
@@ -230,16 +278,22 @@ fn extras_in(desired: Option<&Value>, live: &Value, path: &At<'_>, out: &mut Vec
                 return;
             }
             for (key, value) in live {
-                extras_in(desired.and_then(|d| d.get(key)), value, &path.key(key), out);
+                extras_in(
+                    desired.and_then(|d| d.get(key)),
+                    value,
+                    &path.key(key),
+                    keep,
+                    out,
+                );
             }
         }
         (_, Value::Array(live)) => {
             let Some(live_named) = named_elements(live) else {
                 if desired.is_none() && !live.is_empty() {
-                    out.push(extra(path));
+                    push_extra(path, keep, out);
                 } else if let Some(Value::Array(desired)) = desired {
                     for (index, (d, l)) in desired.iter().zip(live).enumerate() {
-                        extras_in(Some(d), l, &path.index(index), out);
+                        extras_in(Some(d), l, &path.index(index), keep, out);
                     }
                 }
                 return;
@@ -256,12 +310,12 @@ fn extras_in(desired: Option<&Value>, live: &Value, path: &At<'_>, out: &mut Vec
             for (name, element) in live_named {
                 let element_path = path.name(name);
                 match desired_named.iter().find(|(n, _)| *n == name) {
-                    Some((_, d)) => extras_in(Some(d), element, &element_path, out),
-                    None => out.push(extra(&element_path)),
+                    Some((_, d)) => extras_in(Some(d), element, &element_path, keep, out),
+                    None => push_extra(&element_path, keep, out),
                 }
             }
         }
-        (None, _) => out.push(extra(path)),
+        (None, _) => push_extra(path, keep, out),
         (Some(_), _) => {}
     }
 }

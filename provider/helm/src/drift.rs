@@ -20,7 +20,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use futures::{StreamExt as _, TryStreamExt as _};
 use kube::api::{Api, DynamicObject};
 
-use crate::compare::{Step, compare_object, live_extras};
+use crate::compare::{Step, compare_object, live_extras_where};
 use crate::manifest::{ManifestError, ManifestObject, parse_manifest};
 use crate::release::{ReleaseHistory, ReleaseReadError, read_release_history};
 pub use ownership::DriftPolicy;
@@ -199,11 +199,17 @@ pub fn object_drift_with(
             )
         })
         .collect();
-    for extra in live_extras(&object.kind, &object.body, live) {
-        let managers = owners.counted_managers(live, &extra.steps, policy);
-        if managers.is_empty() {
-            continue;
+    // Only extras some counted manager added are kept (most are server defaults).
+    let mut counted: Vec<Vec<String>> = Vec::new();
+    let extras = live_extras_where(&object.kind, &object.body, live, &mut |steps| {
+        let managers = owners.counted_managers_at(live, steps, policy);
+        let keep = !managers.is_empty();
+        if keep {
+            counted.push(managers);
         }
+        keep
+    });
+    for (extra, managers) in extras.into_iter().zip(counted) {
         let values = (!secret).then(|| DriftValues {
             expected: serde_json::Value::Null,
             actual: value_at(live, &extra.steps).cloned(),

@@ -6,6 +6,7 @@
 //! string base64(gzip(JSON)); the API's JSON base64-encodes those bytes once more, which the
 //! client undoes, so the bytes we get are base64(gzip(json)).
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::fmt;
 use std::io::Read as _;
@@ -225,17 +226,25 @@ pub fn decode_release_payload_within(
     bytes: &[u8],
     limit: u64,
 ) -> Result<ReleaseRecord, DecodeError> {
-    let ascii: Vec<u8> = bytes
-        .iter()
-        .copied()
-        .filter(|b| !b.is_ascii_whitespace())
-        .collect();
+    // Whitespace (line breaks) is rare: copy only when there is some.
+    let ascii: Cow<'_, [u8]> = if bytes.iter().any(u8::is_ascii_whitespace) {
+        Cow::Owned(
+            bytes
+                .iter()
+                .copied()
+                .filter(|b| !b.is_ascii_whitespace())
+                .collect(),
+        )
+    } else {
+        Cow::Borrowed(bytes)
+    };
     let decoded = STANDARD
         .decode(&ascii)
         .map_err(|error| DecodeError::Base64(error.to_string()))?;
     let json = if decoded.starts_with(&GZIP_MAGIC) {
-        // One byte over the limit tells "too large" from "exactly at the limit".
-        let mut text = Vec::new();
+        // One byte over the limit tells "too large" from "exactly at the limit". The buffer
+        // starts at the size gzip's trailer announces (within the limit), not growing from 0.
+        let mut text = Vec::with_capacity(announced_size(&decoded, limit));
         flate2::read::GzDecoder::new(decoded.as_slice())
             .take(limit.saturating_add(1))
             .read_to_end(&mut text)
@@ -268,6 +277,27 @@ pub fn decode_release_payload_within(
         apply_method: raw.apply_method.filter(|m| !m.is_empty()),
     })
 }
+
+/// The uncompressed size a gzip stream's trailer announces (ISIZE, the size modulo 2^32 of its
+/// last member), capped at `limit + 1` and [`MAX_PRESIZE`]: a starting capacity only, never
+/// trusted for anything.
+pub(crate) fn announced_size(gzip: &[u8], limit: u64) -> usize {
+    let announced = gzip
+        .len()
+        .checked_sub(4)
+        .and_then(|start| gzip.get(start..))
+        .and_then(|tail| <[u8; 4]>::try_from(tail).ok())
+        .map_or(0, u32::from_le_bytes);
+    usize::try_from(
+        u64::from(announced)
+            .min(limit.saturating_add(1))
+            .min(MAX_PRESIZE),
+    )
+    .unwrap_or(0)
+}
+
+/// The largest buffer reserved up front for a record's JSON (a larger one grows as it is read).
+const MAX_PRESIZE: u64 = 8 * 1024 * 1024;
 
 /// Decodes a release Secret.
 pub fn decode_release_secret(secret: &Secret) -> Result<ReleaseRecord, DecodeError> {

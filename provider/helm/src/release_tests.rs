@@ -264,3 +264,30 @@ fn the_default_limit_is_64_mib_and_the_error_names_the_secret_and_the_limit() {
     assert!(error.contains("sh.helm.release.v1.runner.v4"), "{error}");
     assert!(error.contains("64 MiB"), "{error}");
 }
+
+#[test]
+fn the_buffer_starts_at_the_announced_size_within_the_caps() {
+    let json = helm4_release_json(1, "deployed").to_string();
+    let mut gzip = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    gzip.write_all(json.as_bytes()).unwrap();
+    let mut gzip = gzip.finish().unwrap();
+    assert_eq!(
+        super::release::announced_size(&gzip, MAX_RELEASE_JSON_BYTES),
+        json.len()
+    );
+    assert_eq!(super::release::announced_size(&gzip, 10), 11);
+    // A trailer announcing 4 GiB reserves no more than the cap.
+    let end = gzip.len();
+    gzip[end - 4..].copy_from_slice(&u32::MAX.to_le_bytes());
+    assert_eq!(
+        super::release::announced_size(&gzip, MAX_RELEASE_JSON_BYTES),
+        8 * 1024 * 1024
+    );
+    assert_eq!(super::release::announced_size(&[0x1f, 0x8b], 100), 0);
+    // Whitespace-wrapped base64 (as some tools write it) still decodes.
+    let wrapped: Vec<u8> = helm_payload(&helm4_release_json(1, "deployed"))
+        .chunks(60)
+        .flat_map(|line| line.iter().copied().chain(std::iter::once(b'\n')))
+        .collect();
+    assert_eq!(decode_release_payload(&wrapped).unwrap().version, 1);
+}

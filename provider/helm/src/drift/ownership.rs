@@ -12,7 +12,7 @@
 
 use serde_json::{Map, Value};
 
-use crate::compare::Step;
+use crate::compare::{Step, StepRef};
 
 /// Managers that are Kubernetes itself: controllers and the kubelet write status and their own
 /// bookkeeping, never configuration a release sets.
@@ -51,23 +51,23 @@ impl DriftPolicy {
     }
 }
 
-/// One `managedFields` entry.
+/// One `managedFields` entry, borrowed from the live object.
 #[derive(Debug, Clone)]
-struct Entry {
-    manager: String,
-    subresource: Option<String>,
-    fields: Map<String, Value>,
+struct Entry<'a> {
+    manager: &'a str,
+    subresource: Option<&'a str>,
+    fields: &'a Map<String, Value>,
 }
 
-/// The managed fields of one live object.
+/// The managed fields of one live object (borrowed from it).
 #[derive(Debug, Clone, Default)]
-pub struct Ownership {
-    entries: Vec<Entry>,
+pub struct Ownership<'a> {
+    entries: Vec<Entry<'a>>,
 }
 
-impl Ownership {
+impl<'a> Ownership<'a> {
     /// Reads `metadata.managedFields` (entries that are not `FieldsV1` are skipped).
-    pub fn of(live: &Value) -> Ownership {
+    pub fn of(live: &'a Value) -> Ownership<'a> {
         let entries = live
             .pointer("/metadata/managedFields")
             .and_then(Value::as_array)
@@ -76,12 +76,9 @@ impl Ownership {
                     .iter()
                     .filter_map(|item| {
                         Some(Entry {
-                            manager: item.get("manager")?.as_str()?.to_string(),
-                            subresource: item
-                                .get("subresource")
-                                .and_then(Value::as_str)
-                                .map(str::to_string),
-                            fields: item.get("fieldsV1")?.as_object()?.clone(),
+                            manager: item.get("manager")?.as_str()?,
+                            subresource: item.get("subresource").and_then(Value::as_str),
+                            fields: item.get("fieldsV1")?.as_object()?,
                         })
                     })
                     .collect()
@@ -98,40 +95,51 @@ impl Ownership {
         steps: &[Step],
         policy: &DriftPolicy,
     ) -> Vec<String> {
+        let steps: Vec<StepRef<'_>> = steps.iter().map(Step::borrowed).collect();
+        self.counted_managers_at(live, &steps, policy)
+    }
+
+    /// [`Ownership::counted_managers`] for borrowed steps (as a walk hands them out).
+    pub fn counted_managers_at(
+        &self,
+        live: &Value,
+        steps: &[StepRef<'_>],
+        policy: &DriftPolicy,
+    ) -> Vec<String> {
         if is_bookkeeping(steps) {
             return Vec::new();
         }
         let mut found: Vec<String> = Vec::new();
         for entry in &self.entries {
-            if policy.counts(&entry.manager, entry.subresource.as_deref())
-                && touches(&entry.fields, live, steps)
-                && !found.contains(&entry.manager)
+            if policy.counts(entry.manager, entry.subresource)
+                && touches(entry.fields, live, steps)
+                && !found.iter().any(|m| m == entry.manager)
             {
-                found.push(entry.manager.clone());
+                found.push(entry.manager.to_owned());
             }
         }
         found
     }
 }
 
-fn is_bookkeeping(steps: &[Step]) -> bool {
-    let [.., Step::Key(parent), Step::Key(key)] = steps else {
+fn is_bookkeeping(steps: &[StepRef<'_>]) -> bool {
+    let [.., StepRef::Key(parent), StepRef::Key(key)] = steps else {
         return false;
     };
-    parent == "annotations"
+    *parent == "annotations"
         && BOOKKEEPING_ANNOTATIONS
             .iter()
             .any(|known| key == known || (known.ends_with('/') && key.starts_with(known)))
 }
 
 /// Whether a `FieldsV1` tree reaches the node at `steps` of `live`, or owns a list above it whole.
-fn touches(tree: &Map<String, Value>, live: &Value, steps: &[Step]) -> bool {
+fn touches(tree: &Map<String, Value>, live: &Value, steps: &[StepRef<'_>]) -> bool {
     let mut node = tree;
     let mut value = live;
-    for step in steps {
+    for step in steps.iter().copied() {
         let (next_value, child) = match step {
-            Step::Key(key) => (value.get(key), node.get(&format!("f:{key}"))),
-            Step::Name(name) => {
+            StepRef::Key(key) => (value.get(key), field_token(node, key)),
+            StepRef::Name(name) => {
                 let element = value.as_array().and_then(|items| {
                     items
                         .iter()
@@ -139,8 +147,8 @@ fn touches(tree: &Map<String, Value>, live: &Value, steps: &[Step]) -> bool {
                 });
                 (element, element.and_then(|e| element_token(node, e)))
             }
-            Step::Index(index) => {
-                let element = value.as_array().and_then(|items| items.get(*index));
+            StepRef::Index(index) => {
+                let element = value.as_array().and_then(|items| items.get(index));
                 (element, element.and_then(|e| element_token(node, e)))
             }
         };
@@ -157,6 +165,12 @@ fn touches(tree: &Map<String, Value>, live: &Value, steps: &[Step]) -> bool {
         }
     }
     true
+}
+
+/// The child `f:<key>` of `node` (found without building the token).
+fn field_token<'a>(node: &'a Map<String, Value>, key: &str) -> Option<&'a Value> {
+    node.iter()
+        .find_map(|(token, child)| (token.strip_prefix("f:") == Some(key)).then_some(child))
 }
 
 /// The child of `node` that stands for list element `element`: `k:{…}` whose keys all match,
