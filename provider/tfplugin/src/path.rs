@@ -77,6 +77,59 @@ impl AttributePath {
     }
 }
 
+/// A path borrowed from the stack of a walk over a value: each step refers to its parent, so
+/// descending costs nothing, and [`PathTrail::to_path`] builds the owned [`AttributePath`] only
+/// when one is needed (for an error).
+#[derive(Clone, Copy, Debug)]
+pub enum PathTrail<'a> {
+    /// The whole value.
+    Root,
+    /// An attribute of an object, below the parent trail.
+    Attr(&'a PathTrail<'a>, &'a str),
+    /// An element of a map by key, below the parent trail.
+    Key(&'a PathTrail<'a>, &'a str),
+    /// An element of a list or tuple by position, below the parent trail.
+    Index(&'a PathTrail<'a>, usize),
+}
+
+impl<'a> PathTrail<'a> {
+    /// This trail followed by an attribute step.
+    pub fn attr(&'a self, name: &'a str) -> PathTrail<'a> {
+        PathTrail::Attr(self, name)
+    }
+
+    /// This trail followed by a map key step.
+    pub fn key(&'a self, key: &'a str) -> PathTrail<'a> {
+        PathTrail::Key(self, key)
+    }
+
+    /// This trail followed by a list index step.
+    pub fn index(&'a self, index: usize) -> PathTrail<'a> {
+        PathTrail::Index(self, index)
+    }
+
+    /// The owned path of this trail.
+    pub fn to_path(&self) -> AttributePath {
+        let mut steps = Vec::new();
+        let mut at = self;
+        loop {
+            let (parent, step) = match *at {
+                PathTrail::Root => break,
+                PathTrail::Attr(parent, name) => (parent, PathStep::Attribute(name.to_owned())),
+                PathTrail::Key(parent, key) => (parent, PathStep::Key(key.to_owned())),
+                PathTrail::Index(parent, index) => (
+                    parent,
+                    PathStep::Index(i64::try_from(index).unwrap_or(i64::MAX)),
+                ),
+            };
+            steps.push(step);
+            at = parent;
+        }
+        steps.reverse();
+        AttributePath { steps }
+    }
+}
+
 /// Shown the way Terraform users write it: `rules[0].port`, `labels["app"]`.
 impl fmt::Display for AttributePath {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -112,5 +165,23 @@ mod tests {
         assert!(AttributePath::root().is_root());
         assert_eq!(AttributePath::root().to_string(), "");
         assert!(AttributePath::root().parent().is_root());
+    }
+
+    #[test]
+    fn a_trail_becomes_the_path_of_the_same_steps() {
+        let root = PathTrail::Root;
+        let runner = root.attr("runner");
+        let first = runner.index(0);
+        let labels = first.attr("labels");
+        let app = labels.key("app");
+        assert_eq!(
+            app.to_path(),
+            AttributePath::new("runner")
+                .index(0)
+                .attr("labels")
+                .key("app")
+        );
+        assert_eq!(app.to_path().to_string(), r#"runner[0].labels["app"]"#);
+        assert!(PathTrail::Root.to_path().is_root());
     }
 }
