@@ -57,15 +57,16 @@ impl Document {
         self.value.is_null()
     }
 
-    /// Reads the whole document as a model.
+    /// Reads the whole document as a model (from the borrowed value: nothing is cloned).
     pub fn get<T: DeserializeOwned>(&self) -> Result<T, Diagnostics> {
-        model::from_value(self.value.clone()).map_err(|e| model_error(&e, "Read"))
+        model::from_value_ref(&self.value).map_err(|e| model_error(&e, "Read"))
     }
 
     /// Reads one attribute (or a deeper path) as a model. A path that does not exist reads as null.
     pub fn get_attr<T: DeserializeOwned>(&self, path: &AttributePath) -> Result<T, Diagnostics> {
-        let v = self.value.at(path).cloned().unwrap_or(Value::Null);
-        model::from_value(v).map_err(|e| {
+        let null = Value::Null;
+        let v = self.value.at(path).unwrap_or(&null);
+        model::from_value_ref(v).map_err(|e| {
             let mut steps = path.steps().to_vec();
             steps.extend(e.path.steps().iter().cloned());
             model_error(

@@ -29,10 +29,11 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::marker::PhantomData;
 
-use serde::de::{self, DeserializeOwned, IntoDeserializer};
+use serde::de::value::BorrowedStrDeserializer;
+use serde::de::{self, DeserializeOwned};
 use serde::ser::{self, Serialize};
 
-use crate::path::AttributePath;
+use crate::path::{AttributePath, PathTrail};
 use crate::value::{Number, Value};
 
 /// Name serde sees for [`TfValue`], so the value deserializer can hand over null and unknown.
@@ -169,27 +170,35 @@ impl ser::Error for ModelError {
 }
 
 impl ModelError {
-    fn at(path: &AttributePath, message: impl Into<String>) -> ModelError {
+    /// An error at the place `trail` leads to (the owned path is built here, on error only).
+    fn at(trail: &PathTrail<'_>, message: impl Into<String>) -> ModelError {
         ModelError {
-            path: path.clone(),
+            path: trail.to_path(),
             message: message.into(),
         }
     }
 
-    /// Adds `path` when the error does not carry one yet (serde's own errors, e.g. a missing field).
-    fn located(mut self, path: &AttributePath) -> ModelError {
+    /// Adds the path of `trail` when the error does not carry one yet (serde's own errors, e.g. a
+    /// missing field).
+    fn located(mut self, trail: &PathTrail<'_>) -> ModelError {
         if self.path.is_root() {
-            self.path = path.clone();
+            self.path = trail.to_path();
         }
         self
     }
 }
 
-/// Reads a model from a value.
+/// Reads a model from a value. Same as [`from_value_ref`], for an owned value.
 pub fn from_value<T: DeserializeOwned>(value: Value) -> Result<T, ModelError> {
+    from_value_ref(&value)
+}
+
+/// Reads a model from a borrowed value: nothing is cloned, and strings are lent to the model (a
+/// model may hold `&str` or `Cow<str>` borrowed from `value`). Paths are only made for an error.
+pub fn from_value_ref<'de, T: de::Deserialize<'de>>(value: &'de Value) -> Result<T, ModelError> {
     T::deserialize(ValueDeserializer {
         value,
-        path: AttributePath::root(),
+        trail: PathTrail::Root,
     })
 }
 
@@ -201,76 +210,66 @@ pub fn to_value<T: Serialize + ?Sized>(model: &T) -> Result<Value, ModelError> {
 // ---------------------------------------------------------------------------------------------
 // Value -> model
 
-struct ValueDeserializer {
-    value: Value,
-    path: AttributePath,
+/// What a null map reads as (see [`ValueDeserializer::deserialize_map`]).
+static EMPTY_MAP: BTreeMap<String, Value> = BTreeMap::new();
+
+/// Deserializes the value it borrows; `trail` (steps on the stack) says where it is, for errors.
+struct ValueDeserializer<'de, 't> {
+    value: &'de Value,
+    trail: PathTrail<'t>,
 }
 
-impl ValueDeserializer {
+impl ValueDeserializer<'_, '_> {
     fn unknown_error(&self) -> ModelError {
         ModelError::at(
-            &self.path,
+            &self.trail,
             "value is not known yet; use TfValue<T> for attributes that can be unknown",
         )
     }
 }
 
-impl<'de> de::Deserializer<'de> for ValueDeserializer {
+/// Hands a number to the visitor in the widest form that holds it.
+fn visit_number<'de, V: de::Visitor<'de>>(
+    number: &'de Number,
+    visitor: V,
+) -> Result<V::Value, ModelError> {
+    match number {
+        Number::Int(i) => visitor.visit_i64(*i),
+        Number::Float(f) => visitor.visit_f64(*f),
+        Number::Decimal(s) => {
+            if let Ok(u) = s.parse::<u64>() {
+                visitor.visit_u64(u)
+            } else if let Ok(f) = s.parse::<f64>() {
+                visitor.visit_f64(f)
+            } else {
+                visitor.visit_borrowed_str(s)
+            }
+        }
+    }
+}
+
+impl<'de> de::Deserializer<'de> for ValueDeserializer<'de, '_> {
     type Error = ModelError;
 
     fn deserialize_any<V: de::Visitor<'de>>(self, visitor: V) -> Result<V::Value, ModelError> {
-        let path = self.path.clone();
+        let trail = self.trail;
         let result = match self.value {
             Value::Null => visitor.visit_unit(),
-            Value::Unknown => {
-                return Err(ValueDeserializer {
-                    value: Value::Unknown,
-                    path,
-                }
-                .unknown_error());
-            }
-            Value::Bool(b) => visitor.visit_bool(b),
-            Value::Number(Number::Int(i)) => visitor.visit_i64(i),
-            Value::Number(Number::Float(f)) => visitor.visit_f64(f),
-            Value::Number(Number::Decimal(s)) => {
-                if let Ok(u) = s.parse::<u64>() {
-                    visitor.visit_u64(u)
-                } else if let Ok(f) = s.parse::<f64>() {
-                    visitor.visit_f64(f)
-                } else {
-                    visitor.visit_string(s)
-                }
-            }
-            Value::String(s) => visitor.visit_string(s),
-            Value::List(vs) | Value::Tuple(vs) => visitor.visit_seq(Seq {
-                items: vs.into_iter().enumerate(),
-                path: path.clone(),
-                indexed: true,
-            }),
-            Value::Set(vs) => visitor.visit_seq(Seq {
-                items: vs.into_iter().enumerate(),
-                path: path.clone(),
-                indexed: false,
-            }),
-            Value::Map(m) => visitor.visit_map(Map {
-                entries: m.into_iter(),
-                pending: None,
-                path: path.clone(),
-                object: false,
-            }),
-            Value::Object(m) => visitor.visit_map(Map {
-                entries: m.into_iter(),
-                pending: None,
-                path: path.clone(),
-                object: true,
-            }),
+            Value::Unknown => return Err(self.unknown_error()),
+            Value::Bool(b) => visitor.visit_bool(*b),
+            Value::Number(n) => visit_number(n, visitor),
+            Value::String(s) => visitor.visit_borrowed_str(s),
+            Value::List(vs) | Value::Tuple(vs) => visitor.visit_seq(Seq::new(vs, &trail, true)),
+            Value::Set(vs) => visitor.visit_seq(Seq::new(vs, &trail, false)),
+            Value::Map(m) => visitor.visit_map(Map::new(m, &trail, false)),
+            Value::Object(m) => visitor.visit_map(Map::new(m, &trail, true)),
             Value::Dynamic(_, inner) => ValueDeserializer {
-                value: *inner,
-                path: path.clone(),
+                value: inner,
+                trail,
             }
             .deserialize_any(visitor),
         };
-        result.map_err(|e| e.located(&path))
+        result.map_err(|e| e.located(&trail))
     }
 
     fn deserialize_option<V: de::Visitor<'de>>(self, visitor: V) -> Result<V::Value, ModelError> {
@@ -292,8 +291,8 @@ impl<'de> de::Deserializer<'de> for ValueDeserializer {
                 Value::Unknown => visitor.visit_unit(),
                 Value::Dynamic(_, inner) if inner.is_null() || inner.is_unknown() => {
                     ValueDeserializer {
-                        value: *inner,
-                        path: self.path,
+                        value: inner,
+                        trail: self.trail,
                     }
                     .deserialize_newtype_struct(name, visitor)
                 }
@@ -311,14 +310,14 @@ impl<'de> de::Deserializer<'de> for ValueDeserializer {
     ) -> Result<V::Value, ModelError> {
         match self.value {
             Value::String(s) => visitor
-                .visit_enum(s.into_deserializer())
-                .map_err(|e: ModelError| e.located(&self.path)),
+                .visit_enum(BorrowedStrDeserializer::new(s))
+                .map_err(|e: ModelError| e.located(&self.trail)),
             Value::Unknown => Err(self.unknown_error()),
             other => Err(ModelError::at(
-                &self.path,
+                &self.trail,
                 format!(
                     "expected a string naming a variant, got {}",
-                    crate::value::kind(&other)
+                    crate::value::kind(other)
                 ),
             )),
         }
@@ -327,11 +326,7 @@ impl<'de> de::Deserializer<'de> for ValueDeserializer {
     /// A null collection reads as an empty one (`Vec<T>`); use `Option<Vec<T>>` to tell them apart.
     fn deserialize_seq<V: de::Visitor<'de>>(self, visitor: V) -> Result<V::Value, ModelError> {
         if matches!(self.value, Value::Null) {
-            return visitor.visit_seq(Seq {
-                items: Vec::new().into_iter().enumerate(),
-                path: self.path,
-                indexed: true,
-            });
+            return visitor.visit_seq(Seq::new(&[], &self.trail, true));
         }
         self.deserialize_any(visitor)
     }
@@ -339,12 +334,7 @@ impl<'de> de::Deserializer<'de> for ValueDeserializer {
     /// A null map reads as an empty one (`BTreeMap`); use `Option<BTreeMap<…>>` to tell them apart.
     fn deserialize_map<V: de::Visitor<'de>>(self, visitor: V) -> Result<V::Value, ModelError> {
         if matches!(self.value, Value::Null) {
-            return visitor.visit_map(Map {
-                entries: BTreeMap::new().into_iter(),
-                pending: None,
-                path: self.path,
-                object: false,
-            });
+            return visitor.visit_map(Map::new(&EMPTY_MAP, &self.trail, false));
         }
         self.deserialize_any(visitor)
     }
@@ -355,13 +345,25 @@ impl<'de> de::Deserializer<'de> for ValueDeserializer {
     }
 }
 
-struct Seq {
-    items: std::iter::Enumerate<std::vec::IntoIter<Value>>,
-    path: AttributePath,
+/// The elements of a list, tuple or set; list and tuple elements are at their index, set elements
+/// at the set's own path (they have no stable position).
+struct Seq<'de, 't> {
+    items: std::iter::Enumerate<std::slice::Iter<'de, Value>>,
+    trail: &'t PathTrail<'t>,
     indexed: bool,
 }
 
-impl<'de> de::SeqAccess<'de> for Seq {
+impl<'de, 't> Seq<'de, 't> {
+    fn new(items: &'de [Value], trail: &'t PathTrail<'t>, indexed: bool) -> Seq<'de, 't> {
+        Seq {
+            items: items.iter().enumerate(),
+            trail,
+            indexed,
+        }
+    }
+}
+
+impl<'de> de::SeqAccess<'de> for Seq<'de, '_> {
     type Error = ModelError;
 
     fn next_element_seed<T: de::DeserializeSeed<'de>>(
@@ -371,24 +373,44 @@ impl<'de> de::SeqAccess<'de> for Seq {
         let Some((i, value)) = self.items.next() else {
             return Ok(None);
         };
-        let path = if self.indexed {
-            self.path.index(i)
+        let trail = if self.indexed {
+            self.trail.index(i)
         } else {
-            self.path.clone()
+            *self.trail
         };
-        seed.deserialize(ValueDeserializer { value, path })
+        seed.deserialize(ValueDeserializer { value, trail })
             .map(Some)
+    }
+
+    fn size_hint(&self) -> Option<usize> {
+        Some(self.items.len())
     }
 }
 
-struct Map {
-    entries: std::collections::btree_map::IntoIter<String, Value>,
-    pending: Option<(Value, AttributePath)>,
-    path: AttributePath,
+/// The entries of a map (values at their key) or object (values at their attribute).
+struct Map<'de, 't> {
+    entries: std::collections::btree_map::Iter<'de, String, Value>,
+    pending: Option<(&'de str, &'de Value)>,
+    trail: &'t PathTrail<'t>,
     object: bool,
 }
 
-impl<'de> de::MapAccess<'de> for Map {
+impl<'de, 't> Map<'de, 't> {
+    fn new(
+        entries: &'de BTreeMap<String, Value>,
+        trail: &'t PathTrail<'t>,
+        object: bool,
+    ) -> Map<'de, 't> {
+        Map {
+            entries: entries.iter(),
+            pending: None,
+            trail,
+            object,
+        }
+    }
+}
+
+impl<'de> de::MapAccess<'de> for Map<'de, '_> {
     type Error = ModelError;
 
     fn next_key_seed<K: de::DeserializeSeed<'de>>(
@@ -398,24 +420,29 @@ impl<'de> de::MapAccess<'de> for Map {
         let Some((key, value)) = self.entries.next() else {
             return Ok(None);
         };
-        let path = if self.object {
-            self.path.attr(&key)
-        } else {
-            self.path.key(&key)
-        };
-        self.pending = Some((value, path));
-        seed.deserialize(key.into_deserializer()).map(Some)
+        self.pending = Some((key, value));
+        seed.deserialize(BorrowedStrDeserializer::new(key))
+            .map(Some)
     }
 
     fn next_value_seed<V: de::DeserializeSeed<'de>>(
         &mut self,
         seed: V,
     ) -> Result<V::Value, ModelError> {
-        let (value, path) = self
+        let (key, value) = self
             .pending
             .take()
-            .ok_or_else(|| ModelError::at(&self.path, "map value requested before its key"))?;
-        seed.deserialize(ValueDeserializer { value, path })
+            .ok_or_else(|| ModelError::at(self.trail, "map value requested before its key"))?;
+        let trail = if self.object {
+            self.trail.attr(key)
+        } else {
+            self.trail.key(key)
+        };
+        seed.deserialize(ValueDeserializer { value, trail })
+    }
+
+    fn size_hint(&self) -> Option<usize> {
+        Some(self.entries.len())
     }
 }
 
@@ -425,10 +452,10 @@ impl<'de> de::MapAccess<'de> for Map {
 struct ValueSerializer;
 
 fn unsupported(what: &str) -> ModelError {
-    ModelError::at(
-        &AttributePath::root(),
-        format!("{what} cannot be stored in a Terraform value"),
-    )
+    ModelError {
+        path: AttributePath::root(),
+        message: format!("{what} cannot be stored in a Terraform value"),
+    }
 }
 
 impl ser::Serializer for ValueSerializer {
