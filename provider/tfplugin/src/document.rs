@@ -246,6 +246,59 @@ mod tests {
     }
 
     #[test]
+    fn get_leaves_the_document_untouched_and_get_attr_prefixes_deep_errors() {
+        #[derive(Deserialize, Debug, PartialEq)]
+        struct Rule {
+            port: i64,
+        }
+        #[derive(Deserialize, Debug, PartialEq)]
+        struct MaybeRule {
+            port: TfValue<i64>,
+        }
+        #[derive(Deserialize, Debug, PartialEq)]
+        struct Whole {
+            name: String,
+            rules: Vec<MaybeRule>,
+        }
+        let ty = Arc::new(Type::object([
+            ("name", Type::String),
+            ("rules", Type::list(Type::object([("port", Type::Number)]))),
+        ]));
+        let rules = Value::List(vec![
+            Value::object([("port", Value::from(80_i64))]),
+            Value::object([("port", Value::Unknown)]),
+        ]);
+        let value = Value::object([("name", Value::from("a")), ("rules", rules)]);
+        let d = Document::new(ty.clone(), value.clone());
+        let whole: Whole = d.get().unwrap();
+        assert_eq!(whole.name, "a");
+        assert_eq!(whole.rules[0].port, TfValue::Known(80));
+        assert_eq!(whole.rules[1].port, TfValue::Unknown);
+        assert_eq!(
+            d,
+            Document::new(ty, value),
+            "get leaves the document as it was"
+        );
+        let first: Rule = d.get_attr(&AttributePath::new("rules").index(0)).unwrap();
+        assert_eq!(first, Rule { port: 80 });
+        let err = d
+            .get_attr::<Vec<Rule>>(&AttributePath::new("rules"))
+            .unwrap_err();
+        let diagnostic = err.iter().next().unwrap();
+        assert_eq!(
+            diagnostic.attribute.as_ref().unwrap().to_string(),
+            "rules[1].port"
+        );
+        assert!(
+            diagnostic.detail.contains("TfValue"),
+            "{}",
+            diagnostic.detail
+        );
+        let missing: Option<String> = d.get_attr(&AttributePath::new("nope")).unwrap();
+        assert_eq!(missing, None, "a path that does not exist reads as null");
+    }
+
+    #[test]
     fn get_attr_reads_nested_and_reports_full_path() {
         let mut d = Document::empty_object(ty());
         d.set_attr(

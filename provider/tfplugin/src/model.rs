@@ -743,6 +743,7 @@ impl ser::SerializeStruct for MapBuilder {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::types::Type;
     use serde::{Deserialize, Serialize};
     use std::collections::BTreeMap;
 
@@ -846,6 +847,237 @@ mod tests {
         ]))
         .unwrap();
         assert!(m.list.is_empty() && m.map.is_empty() && m.maybe.is_none());
+    }
+
+    #[derive(Debug, PartialEq, Deserialize)]
+    struct Port {
+        number: i64,
+        name: TfValue<String>,
+    }
+
+    #[derive(Debug, PartialEq, Deserialize)]
+    struct Rich {
+        name: String,
+        id: TfValue<String>,
+        count: TfValue<i64>,
+        known: TfValue<Vec<String>>,
+        from_dynamic: TfValue<String>,
+        unknown_dynamic: TfValue<String>,
+        big: u64,
+        ratio: f64,
+        mode: Mode,
+        ports: Vec<Port>,
+        tags: Vec<String>,
+        labels: BTreeMap<String, String>,
+        nested: BTreeMap<String, Vec<Port>>,
+        pair: (String, i64),
+        extra: serde_json::Value,
+        maybe: Option<Vec<String>>,
+        empty: Vec<String>,
+    }
+
+    fn port(number: Value, name: Value) -> Value {
+        Value::object([("number", number), ("name", name)])
+    }
+
+    fn rich() -> Value {
+        let dynamic = |inner: Value| Value::Dynamic(inner.infer_type(), Box::new(inner));
+        Value::object([
+            ("name", Value::from("runner")),
+            ("id", Value::Unknown),
+            ("count", Value::Null),
+            ("known", Value::List(vec![Value::from("a")])),
+            ("from_dynamic", dynamic(Value::from("d"))),
+            (
+                "unknown_dynamic",
+                Value::Dynamic(Type::String, Box::new(Value::Unknown)),
+            ),
+            (
+                "big",
+                Value::Number(Number::Decimal("18446744073709551615".to_owned())),
+            ),
+            ("ratio", Value::from(0.5)),
+            ("mode", Value::from("fast")),
+            (
+                "ports",
+                Value::List(vec![
+                    port(Value::from(80_i64), Value::from("http")),
+                    port(Value::from(443_i64), Value::Unknown),
+                ]),
+            ),
+            (
+                "tags",
+                Value::Set(vec![Value::from("blue"), Value::from("green")]),
+            ),
+            (
+                "labels",
+                Value::Map(BTreeMap::from([("app".to_owned(), Value::from("x"))])),
+            ),
+            (
+                "nested",
+                Value::Map(BTreeMap::from([(
+                    "a".to_owned(),
+                    Value::List(vec![port(Value::from(1_i64), Value::Null)]),
+                )])),
+            ),
+            (
+                "pair",
+                Value::Tuple(vec![Value::from("p"), Value::from(2_i64)]),
+            ),
+            (
+                "extra",
+                dynamic(Value::object([
+                    ("list", Value::List(vec![Value::from(1.5), Value::Null])),
+                    ("flag", Value::from(true)),
+                ])),
+            ),
+            ("maybe", Value::Null),
+            ("empty", Value::Null),
+        ])
+    }
+
+    #[test]
+    fn borrowed_and_owned_reads_agree_on_a_rich_value() {
+        let value = rich();
+        let borrowed: Rich = from_value_ref(&value).unwrap();
+        assert_eq!(value, rich(), "reading leaves the value as it was");
+        let owned: Rich = from_value(value).unwrap();
+        assert_eq!(borrowed, owned);
+        assert_eq!(borrowed.id, TfValue::Unknown);
+        assert_eq!(borrowed.count, TfValue::Null);
+        assert_eq!(borrowed.known, TfValue::Known(vec!["a".to_owned()]));
+        assert_eq!(borrowed.from_dynamic, TfValue::Known("d".to_owned()));
+        assert_eq!(borrowed.unknown_dynamic, TfValue::Unknown);
+        assert_eq!(borrowed.big, u64::MAX);
+        assert_eq!(borrowed.mode, Mode::Fast);
+        assert_eq!(borrowed.ports[1].name, TfValue::Unknown);
+        assert_eq!(borrowed.tags, ["blue", "green"]);
+        assert_eq!(borrowed.nested["a"][0].number, 1);
+        assert_eq!(borrowed.pair, ("p".to_owned(), 2));
+        assert_eq!(
+            borrowed.extra,
+            serde_json::json!({"flag": true, "list": [1.5, null]})
+        );
+        assert!(borrowed.maybe.is_none() && borrowed.empty.is_empty());
+    }
+
+    #[test]
+    fn a_borrowed_read_lends_its_strings() {
+        #[derive(Deserialize)]
+        struct Lent<'a> {
+            name: &'a str,
+            labels: BTreeMap<&'a str, &'a str>,
+        }
+        let value = Value::object([
+            ("name", Value::from("runner")),
+            (
+                "labels",
+                Value::Map(BTreeMap::from([("app".to_owned(), Value::from("x"))])),
+            ),
+        ]);
+        let lent: Lent<'_> = from_value_ref(&value).unwrap();
+        assert_eq!(lent.name, "runner");
+        assert_eq!(lent.labels.get("app"), Some(&"x"));
+    }
+
+    /// Reads `rich()` with `change` applied, both ways; both must fail the same way.
+    fn rich_error(path: &AttributePath, change: Value) -> ModelError {
+        let mut value = rich();
+        *value.at_mut(path).unwrap() = change;
+        let borrowed = from_value_ref::<Rich>(&value).unwrap_err();
+        assert_eq!(from_value::<Rich>(value).unwrap_err(), borrowed);
+        borrowed
+    }
+
+    #[test]
+    fn errors_deep_inside_name_the_same_path_both_ways() {
+        let unknown = rich_error(
+            &AttributePath::new("ports").index(1).attr("number"),
+            Value::Unknown,
+        );
+        assert_eq!(unknown.path.to_string(), "ports[1].number");
+        assert_eq!(
+            unknown.message,
+            "value is not known yet; use TfValue<T> for attributes that can be unknown"
+        );
+        let in_map = AttributePath::new("nested")
+            .key("a")
+            .index(0)
+            .attr("number");
+        let wrong = rich_error(&in_map, Value::from("x"));
+        assert_eq!(wrong.path.to_string(), r#"nested["a"][0].number"#);
+        assert_eq!(wrong.message, r#"invalid type: string "x", expected i64"#);
+        let missing = rich_error(
+            &AttributePath::new("ports").index(0),
+            Value::object([("name", Value::Null)]),
+        );
+        assert_eq!(missing.path.to_string(), "ports[0]");
+        assert_eq!(missing.message, "missing field `number`");
+        let in_set = rich_error(&AttributePath::new("tags").index(1), Value::Unknown);
+        assert_eq!(
+            in_set.path.to_string(),
+            "tags",
+            "set elements are at the set"
+        );
+        let variant = rich_error(&AttributePath::new("mode"), Value::from("slow"));
+        assert_eq!(variant.path.to_string(), "mode");
+        assert_eq!(
+            variant.message,
+            "unknown variant `slow`, expected `fast` or `safe`"
+        );
+        let not_a_string = rich_error(&AttributePath::new("mode"), Value::from(1_i64));
+        assert_eq!(
+            not_a_string.message,
+            "expected a string naming a variant, got a number"
+        );
+        let in_dynamic = rich_error(
+            &AttributePath::new("extra").attr("list").index(1),
+            Value::Unknown,
+        );
+        assert_eq!(in_dynamic.path.to_string(), "extra.list[1]");
+    }
+
+    #[test]
+    fn option_then_any_sees_lists_objects_and_null() {
+        /// Reads `deserialize_option`, then `deserialize_any`, as the release's block helper does.
+        struct Shape;
+        impl<'de> de::Visitor<'de> for Shape {
+            type Value = &'static str;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("anything")
+            }
+            fn visit_none<E: de::Error>(self) -> Result<&'static str, E> {
+                Ok("none")
+            }
+            fn visit_unit<E: de::Error>(self) -> Result<&'static str, E> {
+                Ok("unit")
+            }
+            fn visit_some<D: de::Deserializer<'de>>(self, d: D) -> Result<&'static str, D::Error> {
+                d.deserialize_any(self)
+            }
+            fn visit_seq<A: de::SeqAccess<'de>>(self, _: A) -> Result<&'static str, A::Error> {
+                Ok("seq")
+            }
+            fn visit_map<A: de::MapAccess<'de>>(self, _: A) -> Result<&'static str, A::Error> {
+                Ok("map")
+            }
+        }
+        let shape = |value: &Value| {
+            de::Deserializer::deserialize_option(
+                ValueDeserializer {
+                    value,
+                    trail: PathTrail::Root,
+                },
+                Shape,
+            )
+            .unwrap()
+        };
+        let null_inside = Value::Dynamic(Type::Dynamic, Box::new(Value::Null));
+        assert_eq!(shape(&Value::Null), "none");
+        assert_eq!(shape(&null_inside), "unit");
+        assert_eq!(shape(&Value::List(Vec::new())), "seq");
+        assert_eq!(shape(&Value::Set(Vec::new())), "seq");
+        assert_eq!(shape(&Value::object([("a", Value::Null)])), "map");
     }
 
     #[test]
