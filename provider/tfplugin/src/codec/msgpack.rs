@@ -3,260 +3,601 @@
 //! null is msgpack nil; unknown is any extension (Terraform writes type 0, refined unknowns use
 //! type 12); numbers arrive as integers, floats or decimal strings; a `dynamic` value is a
 //! two-element array: the type JSON (bytes) and the value.
+//!
+//! Both directions walk the bytes and the [`Value`] together, guided by the [`Type`]: no
+//! intermediate msgpack tree, and the path of a node is a borrowed [`PathTrail`], made into an
+//! [`AttributePath`] only for an error.
 
 use std::collections::BTreeMap;
+use std::fmt::{Display, Write as _};
 
-use rmpv::Value as Mp;
+use rmp::Marker;
 
 use super::CodecError;
-use crate::path::AttributePath;
+use super::budget::BudgetError;
+use crate::path::{AttributePath, PathTrail};
 use crate::types::Type;
 use crate::value::{Number, Value};
 
+/// How deep a message may nest: the limit of the `rmpv` decoder this one replaced, kept. It
+/// counts steps down from the root: one for each value, one more for the elements of an array
+/// or map and for the bytes of a binary, two more for the bytes of a string or extension.
+const MAX_STEPS: usize = 1024;
+
 /// Decodes msgpack bytes as a value of type `ty`.
 pub fn decode(ty: &Type, bytes: &[u8]) -> Result<Value, CodecError> {
-    let root = AttributePath::root();
     // Count the values before building any: the tree must stay within a multiple of the input.
-    super::budget::check(bytes, super::budget::element_budget(bytes.len()))
-        .map_err(|e| CodecError::new(&root, format!("invalid msgpack: {e}")))?;
-    let mut reader = bytes;
-    let mp = rmpv::decode::read_value(&mut reader)
-        .map_err(|e| CodecError::new(&root, format!("invalid msgpack: {e}")))?;
-    if !reader.is_empty() {
+    // The walk also measures the value, and proves every declared length is backed by bytes.
+    let len =
+        super::budget::check(bytes, super::budget::element_budget(bytes.len())).map_err(invalid)?;
+    if len != bytes.len() {
         return Err(CodecError::new(
-            &root,
+            &AttributePath::root(),
             "trailing bytes after the msgpack value",
         ));
     }
-    from_msgpack(ty, mp, &root)
+    Reader::new(bytes).value(ty, &PathTrail::Root)
 }
 
 /// Encodes `value` (which must conform to `ty`) as msgpack bytes.
 pub fn encode(ty: &Type, value: &Value) -> Result<Vec<u8>, CodecError> {
-    let mp = to_msgpack(ty, value, &AttributePath::root())?;
-    let mut out = Vec::new();
-    rmpv::encode::write_value(&mut out, &mp)
-        .map_err(|e| CodecError::new(&AttributePath::root(), format!("msgpack write: {e}")))?;
+    let mut out = Vec::with_capacity(estimated_len(ty));
+    write_value(&mut out, ty, value, &PathTrail::Root)?;
     Ok(out)
 }
 
-/// The msgpack Terraform writes for an unknown value.
-fn unknown() -> Mp {
-    Mp::Ext(0, vec![0])
+fn error(trail: &PathTrail<'_>, message: impl Into<String>) -> CodecError {
+    CodecError::new(&trail.to_path(), message)
 }
 
-fn from_msgpack(ty: &Type, mp: Mp, path: &AttributePath) -> Result<Value, CodecError> {
-    let wrong = |mp: &Mp| CodecError::new(path, format!("expected {ty}, got msgpack {mp}"));
-    match (ty, mp) {
-        (_, Mp::Nil) => Ok(Value::Null),
-        (_, Mp::Ext(..)) => Ok(Value::Unknown),
-        (Type::Bool, Mp::Boolean(b)) => Ok(Value::Bool(b)),
-        (Type::Number, Mp::Integer(i)) => Ok(Value::Number(match i.as_i64() {
-            Some(i) => Number::Int(i),
-            None => Number::Decimal(i.to_string()),
-        })),
-        (Type::Number, Mp::F64(f)) => Ok(Value::Number(Number::from_f64(f))),
-        (Type::Number, Mp::F32(f)) => Ok(Value::Number(Number::from_f64(f64::from(f)))),
-        (Type::Number, Mp::String(s)) => {
-            let s = s
-                .into_str()
-                .ok_or_else(|| CodecError::new(path, "number is not UTF-8"))?;
-            Ok(Value::Number(Number::from_decimal(&s)))
+fn invalid(e: impl Display) -> CodecError {
+    CodecError::new(&AttributePath::root(), format!("invalid msgpack: {e}"))
+}
+
+fn too_deep() -> CodecError {
+    invalid("depth limit exceeded")
+}
+
+/// One msgpack item: a scalar, or the header of an array or map whose elements follow.
+#[derive(Clone, Copy, Debug)]
+enum Item<'a> {
+    Nil,
+    Bool(bool),
+    Uint(u64),
+    Int(i64),
+    F32(f32),
+    F64(f64),
+    Str(&'a [u8]),
+    Bin(&'a [u8]),
+    Array(usize),
+    Map(usize),
+    Ext(i8, &'a [u8]),
+}
+
+/// Reads items off the front of a message, borrowing strings and binaries from it.
+struct Reader<'a> {
+    rest: &'a [u8],
+    depth: usize,
+}
+
+impl<'a> Reader<'a> {
+    fn new(bytes: &'a [u8]) -> Reader<'a> {
+        Reader {
+            rest: bytes,
+            depth: 0,
         }
-        (Type::String, Mp::String(s)) => {
-            Ok(Value::String(s.into_str().ok_or_else(|| {
-                CodecError::new(path, "string is not UTF-8")
-            })?))
-        }
-        (Type::List(et), Mp::Array(items)) => Ok(Value::List(elements(et, items, path, true)?)),
-        (Type::Set(et), Mp::Array(items)) => Ok(Value::Set(elements(et, items, path, false)?)),
-        (Type::Tuple(ts), Mp::Array(items)) => {
-            if ts.len() != items.len() {
-                return Err(CodecError::new(
-                    path,
-                    format!("expected {} tuple elements, got {}", ts.len(), items.len()),
-                ));
-            }
-            let vs = items
-                .into_iter()
-                .zip(ts)
-                .enumerate()
-                .map(|(i, (mp, t))| from_msgpack(t, mp, &path.index(i)))
-                .collect::<Result<_, _>>()?;
-            Ok(Value::Tuple(vs))
-        }
-        (Type::Map(et), Mp::Map(entries)) => {
-            let mut out = BTreeMap::new();
-            for (k, v) in entries {
-                let key = map_key(k, path)?;
-                let value = from_msgpack(et, v, &path.key(&key))?;
-                out.insert(key, value);
-            }
-            Ok(Value::Map(out))
-        }
-        (Type::Object { attributes, .. }, Mp::Map(entries)) => {
-            let mut out: BTreeMap<String, Value> = BTreeMap::new();
-            for (k, v) in entries {
-                let key = map_key(k, path)?;
-                let Some(at) = attributes.get(&key) else {
-                    return Err(CodecError::new(
-                        &path.attr(&key),
-                        format!("unsupported attribute {key:?}"),
-                    ));
-                };
-                let value = from_msgpack(at, v, &path.attr(&key))?;
-                out.insert(key, value);
-            }
-            for name in attributes.keys() {
-                out.entry(name.clone()).or_insert(Value::Null);
-            }
-            Ok(Value::Object(out))
-        }
-        (Type::Dynamic, Mp::Array(mut parts)) if parts.len() == 2 => {
-            let inner = parts.pop().unwrap_or(Mp::Nil);
-            let type_json = match parts.pop() {
-                Some(Mp::Binary(b)) => b,
-                Some(Mp::String(s)) => s.into_bytes(),
-                _ => return Err(CodecError::new(path, "dynamic value without type JSON")),
-            };
-            let concrete = Type::from_json_bytes(&type_json)
-                .map_err(|e| CodecError::new(path, e.to_string()))?;
-            let value = from_msgpack(&concrete, inner, path)?;
-            Ok(Value::Dynamic(concrete, Box::new(value)))
-        }
-        (_, mp) => Err(wrong(&mp)),
     }
-}
 
-fn elements(
-    et: &Type,
-    items: Vec<Mp>,
-    path: &AttributePath,
-    indexed: bool,
-) -> Result<Vec<Value>, CodecError> {
-    items
-        .into_iter()
-        .enumerate()
-        .map(|(i, mp)| {
-            let p = if indexed { path.index(i) } else { path.clone() };
-            from_msgpack(et, mp, &p)
+    fn take(&mut self, n: usize) -> Result<&'a [u8], CodecError> {
+        if n > self.rest.len() {
+            return Err(invalid(BudgetError::Truncated));
+        }
+        let (head, tail) = self.rest.split_at(n);
+        self.rest = tail;
+        Ok(head)
+    }
+
+    fn fixed<const N: usize>(&mut self) -> Result<[u8; N], CodecError> {
+        self.take(N)?
+            .try_into()
+            .map_err(|_| invalid(BudgetError::Truncated))
+    }
+
+    /// A big-endian length of `N` bytes.
+    fn len<const N: usize>(&mut self) -> Result<usize, CodecError> {
+        let n = self
+            .fixed::<N>()?
+            .iter()
+            .fold(0u64, |n, byte| (n << 8) | u64::from(*byte));
+        usize::try_from(n).map_err(|_| invalid(BudgetError::Truncated))
+    }
+
+    fn ext(&mut self, len: usize) -> Result<Item<'a>, CodecError> {
+        let [ty] = self.fixed::<1>()?;
+        Ok(Item::Ext(i8::from_be_bytes([ty]), self.take(len)?))
+    }
+
+    fn next(&mut self) -> Result<Item<'a>, CodecError> {
+        let marker = rmp::decode::read_marker(&mut self.rest)
+            .map_err(|_| invalid(BudgetError::Truncated))?;
+        if 2 * self.depth + steps(marker) > MAX_STEPS {
+            return Err(too_deep());
+        }
+        Ok(match marker {
+            Marker::Null => Item::Nil,
+            Marker::True => Item::Bool(true),
+            Marker::False => Item::Bool(false),
+            Marker::FixPos(n) => Item::Uint(u64::from(n)),
+            Marker::FixNeg(n) => Item::Int(i64::from(n)),
+            Marker::U8 => Item::Uint(u64::from(u8::from_be_bytes(self.fixed()?))),
+            Marker::U16 => Item::Uint(u64::from(u16::from_be_bytes(self.fixed()?))),
+            Marker::U32 => Item::Uint(u64::from(u32::from_be_bytes(self.fixed()?))),
+            Marker::U64 => Item::Uint(u64::from_be_bytes(self.fixed()?)),
+            Marker::I8 => Item::Int(i64::from(i8::from_be_bytes(self.fixed()?))),
+            Marker::I16 => Item::Int(i64::from(i16::from_be_bytes(self.fixed()?))),
+            Marker::I32 => Item::Int(i64::from(i32::from_be_bytes(self.fixed()?))),
+            Marker::I64 => Item::Int(i64::from_be_bytes(self.fixed()?)),
+            Marker::F32 => Item::F32(f32::from_be_bytes(self.fixed()?)),
+            Marker::F64 => Item::F64(f64::from_be_bytes(self.fixed()?)),
+            Marker::FixStr(n) => Item::Str(self.take(usize::from(n))?),
+            Marker::Str8 => Item::Str(self.sized::<1>()?),
+            Marker::Str16 => Item::Str(self.sized::<2>()?),
+            Marker::Str32 => Item::Str(self.sized::<4>()?),
+            Marker::Bin8 => Item::Bin(self.sized::<1>()?),
+            Marker::Bin16 => Item::Bin(self.sized::<2>()?),
+            Marker::Bin32 => Item::Bin(self.sized::<4>()?),
+            Marker::FixArray(n) => Item::Array(usize::from(n)),
+            Marker::Array16 => Item::Array(self.len::<2>()?),
+            Marker::Array32 => Item::Array(self.len::<4>()?),
+            Marker::FixMap(n) => Item::Map(usize::from(n)),
+            Marker::Map16 => Item::Map(self.len::<2>()?),
+            Marker::Map32 => Item::Map(self.len::<4>()?),
+            Marker::FixExt1 => self.ext(1)?,
+            Marker::FixExt2 => self.ext(2)?,
+            Marker::FixExt4 => self.ext(4)?,
+            Marker::FixExt8 => self.ext(8)?,
+            Marker::FixExt16 => self.ext(16)?,
+            Marker::Ext8 => {
+                let len = self.len::<1>()?;
+                self.ext(len)?
+            }
+            Marker::Ext16 => {
+                let len = self.len::<2>()?;
+                self.ext(len)?
+            }
+            Marker::Ext32 => {
+                let len = self.len::<4>()?;
+                self.ext(len)?
+            }
+            Marker::Reserved => return Err(invalid(BudgetError::Reserved)),
         })
-        .collect()
-}
+    }
 
-fn map_key(key: Mp, path: &AttributePath) -> Result<String, CodecError> {
-    match key {
-        Mp::String(s) => s
-            .into_str()
-            .ok_or_else(|| CodecError::new(path, "map key is not UTF-8")),
-        other => Err(CodecError::new(
-            path,
-            format!("map key is not a string: {other}"),
-        )),
+    /// A payload preceded by its length of `N` bytes.
+    fn sized<const N: usize>(&mut self) -> Result<&'a [u8], CodecError> {
+        let len = self.len::<N>()?;
+        self.take(len)
+    }
+
+    /// A capacity for `n` elements declared by a header: no more than the bytes left, as each
+    /// element takes at least one.
+    fn capacity(&self, n: usize) -> usize {
+        n.min(self.rest.len())
+    }
+
+    /// Into the elements of an array or map (whose header [`Reader::next`] allowed).
+    fn enter(&mut self) {
+        self.depth += 1;
+    }
+
+    fn leave(&mut self) {
+        self.depth -= 1;
+    }
+
+    /// The next value, as type `ty`.
+    fn value(&mut self, ty: &Type, trail: &PathTrail<'_>) -> Result<Value, CodecError> {
+        let item = self.next()?;
+        match (ty, item) {
+            (_, Item::Nil) => Ok(Value::Null),
+            (_, Item::Ext(..)) => Ok(Value::Unknown),
+            (Type::Bool, Item::Bool(b)) => Ok(Value::Bool(b)),
+            (Type::Number, Item::Uint(u)) => Ok(Value::Number(
+                i64::try_from(u).map_or_else(|_| Number::Decimal(u.to_string()), Number::Int),
+            )),
+            (Type::Number, Item::Int(i)) => Ok(Value::Number(Number::Int(i))),
+            (Type::Number, Item::F64(f)) => Ok(Value::Number(Number::from_f64(f))),
+            (Type::Number, Item::F32(f)) => Ok(Value::Number(Number::from_f64(f64::from(f)))),
+            (Type::Number, Item::Str(s)) => Ok(Value::Number(Number::from_decimal(utf8(
+                s,
+                trail,
+                "number is not UTF-8",
+            )?))),
+            (Type::String, Item::Str(s)) => Ok(Value::String(
+                utf8(s, trail, "string is not UTF-8")?.to_owned(),
+            )),
+            (Type::List(et), Item::Array(n)) => Ok(Value::List(self.elements(et, n, trail, true)?)),
+            (Type::Set(et), Item::Array(n)) => Ok(Value::Set(self.elements(et, n, trail, false)?)),
+            (Type::Tuple(ts), Item::Array(n)) => self.tuple(ts, n, trail),
+            (Type::Map(et), Item::Map(n)) => self.map(et, n, trail),
+            (Type::Object { attributes, .. }, Item::Map(n)) => self.object(attributes, n, trail),
+            (Type::Dynamic, Item::Array(2)) => self.dynamic(trail),
+            (_, item) => Err(self.mismatch(ty, item, trail)),
+        }
+    }
+
+    /// The error for `item` where a value of type `ty` belongs.
+    #[cold]
+    #[inline(never)]
+    fn mismatch(&mut self, ty: &Type, item: Item<'a>, trail: &PathTrail<'_>) -> CodecError {
+        match self.render(item) {
+            Ok(shown) => error(trail, format!("expected {ty}, got msgpack {shown}")),
+            Err(e) => e,
+        }
+    }
+
+    /// `n` elements of a list (paths with indexes) or a set (the set's path).
+    fn elements(
+        &mut self,
+        et: &Type,
+        n: usize,
+        trail: &PathTrail<'_>,
+        indexed: bool,
+    ) -> Result<Vec<Value>, CodecError> {
+        self.enter();
+        let mut out = Vec::with_capacity(self.capacity(n));
+        for i in 0..n {
+            let value = if indexed {
+                self.value(et, &trail.index(i))?
+            } else {
+                self.value(et, trail)?
+            };
+            out.push(value);
+        }
+        self.leave();
+        Ok(out)
+    }
+
+    fn tuple(&mut self, ts: &[Type], n: usize, trail: &PathTrail<'_>) -> Result<Value, CodecError> {
+        if ts.len() != n {
+            return Err(error(
+                trail,
+                format!("expected {} tuple elements, got {n}", ts.len()),
+            ));
+        }
+        self.enter();
+        let mut out = Vec::with_capacity(n);
+        for (i, t) in ts.iter().enumerate() {
+            out.push(self.value(t, &trail.index(i))?);
+        }
+        self.leave();
+        Ok(Value::Tuple(out))
+    }
+
+    fn map(&mut self, et: &Type, n: usize, trail: &PathTrail<'_>) -> Result<Value, CodecError> {
+        self.enter();
+        let mut entries = Vec::with_capacity(self.capacity(n));
+        for _ in 0..n {
+            let key = self.key(trail)?;
+            let value = self.value(et, &trail.key(key))?;
+            entries.push((key.to_owned(), value));
+        }
+        self.leave();
+        // Keys arrive sorted from Terraform: the map is built in bulk; a repeated key keeps its
+        // last value, as inserting one by one would.
+        Ok(Value::Map(entries.into_iter().collect()))
+    }
+
+    /// An object: each attribute must be in the type; those the message omits are null.
+    fn object(
+        &mut self,
+        attributes: &BTreeMap<String, Type>,
+        n: usize,
+        trail: &PathTrail<'_>,
+    ) -> Result<Value, CodecError> {
+        self.enter();
+        let mut entries = Vec::with_capacity(attributes.len());
+        for _ in 0..n {
+            let key = self.key(trail)?;
+            let Some((name, at)) = attributes.get_key_value(key) else {
+                return Err(error(
+                    &trail.attr(key),
+                    format!("unsupported attribute {key:?}"),
+                ));
+            };
+            let value = self.value(at, &trail.attr(key))?;
+            entries.push((name.clone(), value));
+        }
+        self.leave();
+        let mut out: BTreeMap<String, Value> = entries.into_iter().collect();
+        if out.len() < attributes.len() {
+            for name in attributes.keys() {
+                if !out.contains_key(name) {
+                    out.insert(name.clone(), Value::Null);
+                }
+            }
+        }
+        Ok(Value::Object(out))
+    }
+
+    /// A map key: a UTF-8 string.
+    fn key(&mut self, trail: &PathTrail<'_>) -> Result<&'a str, CodecError> {
+        match self.next()? {
+            Item::Str(s) => utf8(s, trail, "map key is not UTF-8"),
+            other => {
+                let shown = self.render(other)?;
+                Err(error(trail, format!("map key is not a string: {shown}")))
+            }
+        }
+    }
+
+    /// The two elements of a `dynamic` value after its array header: type JSON, then the value.
+    fn dynamic(&mut self, trail: &PathTrail<'_>) -> Result<Value, CodecError> {
+        self.enter();
+        let type_json = match self.next()? {
+            Item::Bin(b) | Item::Str(b) => b,
+            _ => return Err(error(trail, "dynamic value without type JSON")),
+        };
+        let concrete = Type::from_json_bytes(type_json).map_err(|e| error(trail, e.to_string()))?;
+        let value = self.value(&concrete, trail)?;
+        self.leave();
+        Ok(Value::Dynamic(concrete, Box::new(value)))
+    }
+
+    /// `item` and what follows it, written as `rmpv` shows a value (for an error message).
+    #[cold]
+    fn render(&mut self, item: Item<'a>) -> Result<String, CodecError> {
+        let mut out = String::new();
+        self.render_into(&mut out, item)?;
+        Ok(out)
+    }
+
+    fn render_into(&mut self, out: &mut String, item: Item<'a>) -> Result<(), CodecError> {
+        match item {
+            Item::Nil => out.push_str("nil"),
+            Item::Bool(b) => push(out, b),
+            Item::Uint(u) => push(out, u),
+            Item::Int(i) => push(out, i),
+            Item::F32(f) => push(out, f),
+            Item::F64(f) => push(out, f),
+            Item::Str(s) => match std::str::from_utf8(s) {
+                Ok(s) => push(out, format_args!("{s:?}")),
+                Err(_) => push(out, format_args!("{s:?}")),
+            },
+            Item::Bin(b) => push(out, format_args!("{b:?}")),
+            Item::Ext(ty, data) => push(out, format_args!("[{ty}, {data:?}]")),
+            Item::Array(n) => {
+                self.enter();
+                out.push('[');
+                for i in 0..n {
+                    if i > 0 {
+                        out.push_str(", ");
+                    }
+                    let element = self.next()?;
+                    self.render_into(out, element)?;
+                }
+                out.push(']');
+                self.leave();
+            }
+            Item::Map(n) => {
+                self.enter();
+                out.push('{');
+                for i in 0..n {
+                    if i > 0 {
+                        out.push_str(", ");
+                    }
+                    let key = self.next()?;
+                    self.render_into(out, key)?;
+                    out.push_str(": ");
+                    let value = self.next()?;
+                    self.render_into(out, value)?;
+                }
+                out.push('}');
+                self.leave();
+            }
+        }
+        Ok(())
     }
 }
 
-fn to_msgpack(ty: &Type, value: &Value, path: &AttributePath) -> Result<Mp, CodecError> {
-    let wrong = || {
+/// The steps of [`MAX_STEPS`] a value with this marker takes (its elements not counted).
+fn steps(marker: Marker) -> usize {
+    match marker {
+        Marker::FixStr(_)
+        | Marker::Str8
+        | Marker::Str16
+        | Marker::Str32
+        | Marker::FixExt1
+        | Marker::FixExt2
+        | Marker::FixExt4
+        | Marker::FixExt8
+        | Marker::FixExt16
+        | Marker::Ext8
+        | Marker::Ext16
+        | Marker::Ext32 => 3,
+        Marker::Bin8
+        | Marker::Bin16
+        | Marker::Bin32
+        | Marker::FixArray(_)
+        | Marker::Array16
+        | Marker::Array32
+        | Marker::FixMap(_)
+        | Marker::Map16
+        | Marker::Map32 => 2,
+        _ => 1,
+    }
+}
+
+fn push(out: &mut String, shown: impl Display) {
+    // Writing into a String cannot fail.
+    let _ = write!(out, "{shown}");
+}
+
+fn utf8<'a>(bytes: &'a [u8], trail: &PathTrail<'_>, what: &str) -> Result<&'a str, CodecError> {
+    std::str::from_utf8(bytes).map_err(|_| error(trail, what))
+}
+
+/// A first guess at the size of a value of type `ty` (an object: its attribute names and a few
+/// bytes of value each), so that encoding a state rarely grows the buffer more than once.
+fn estimated_len(ty: &Type) -> usize {
+    match ty {
+        Type::Object { attributes, .. } => 32 * attributes.len() + 16,
+        _ => 16,
+    }
+}
+
+/// The msgpack Terraform writes for an unknown value: extension 0 of one zero byte.
+fn write_unknown(out: &mut Vec<u8>) -> Result<(), CodecError> {
+    written(rmp::encode::write_ext_meta(out, 1, 0))?;
+    out.push(0);
+    Ok(())
+}
+
+/// Null as nil, unknown as [`write_unknown`]: what a `dynamic` without a concrete type holds.
+fn write_dynamic_leaf(out: &mut Vec<u8>, value: &Value) -> Result<(), CodecError> {
+    if value.is_unknown() {
+        write_unknown(out)
+    } else {
+        written(rmp::encode::write_nil(out))
+    }
+}
+
+/// A failed write into memory (which does not happen) as a codec error.
+fn written<T, E: Display>(result: Result<T, E>) -> Result<(), CodecError> {
+    result
+        .map(|_| ())
+        .map_err(|e| CodecError::new(&AttributePath::root(), format!("msgpack write: {e}")))
+}
+
+/// A length as msgpack writes it (32 bits).
+fn length(n: usize) -> Result<u32, CodecError> {
+    u32::try_from(n).map_err(|_| {
         CodecError::new(
-            path,
-            format!("cannot encode {} as {ty}", crate::value::kind(value)),
+            &AttributePath::root(),
+            format!("msgpack write: {n} elements are more than msgpack can count"),
         )
-    };
+    })
+}
+
+fn write_value(
+    out: &mut Vec<u8>,
+    ty: &Type,
+    value: &Value,
+    trail: &PathTrail<'_>,
+) -> Result<(), CodecError> {
     match (ty, value) {
-        (Type::Dynamic, Value::Null | Value::Unknown) => Ok(dynamic_leaf(value)),
+        (Type::Dynamic, Value::Null | Value::Unknown) => write_dynamic_leaf(out, value),
         (Type::Dynamic, Value::Dynamic(concrete, inner)) => {
             if concrete == &Type::Dynamic {
-                return Ok(dynamic_leaf(inner));
+                return write_dynamic_leaf(out, inner);
             }
-            Ok(Mp::Array(vec![
-                Mp::Binary(concrete.to_json_bytes()),
-                to_msgpack(concrete, inner, path)?,
-            ]))
+            write_typed(out, concrete, inner, trail)
         }
-        (Type::Dynamic, v) => {
-            let concrete = v.infer_type();
-            Ok(Mp::Array(vec![
-                Mp::Binary(concrete.to_json_bytes()),
-                to_msgpack(&concrete, v, path)?,
-            ]))
-        }
-        (_, Value::Null) => Ok(Mp::Nil),
-        (_, Value::Unknown) => Ok(unknown()),
-        (_, Value::Dynamic(_, inner)) => to_msgpack(ty, inner, path),
-        (Type::Bool, Value::Bool(b)) => Ok(Mp::Boolean(*b)),
-        (Type::Number, Value::Number(n)) => Ok(match n {
-            Number::Int(i) => Mp::from(*i),
-            Number::Float(f) => Mp::F64(*f),
-            Number::Decimal(s) => Mp::from(s.as_str()),
-        }),
-        (Type::String, Value::String(s)) => Ok(Mp::from(s.as_str())),
+        (Type::Dynamic, v) => write_typed(out, &v.infer_type(), v, trail),
+        (_, Value::Null) => written(rmp::encode::write_nil(out)),
+        (_, Value::Unknown) => write_unknown(out),
+        (_, Value::Dynamic(_, inner)) => write_value(out, ty, inner, trail),
+        (Type::Bool, Value::Bool(b)) => written(rmp::encode::write_bool(out, *b)),
+        (Type::Number, Value::Number(n)) => write_number(out, n),
+        (Type::String, Value::String(s)) => written(rmp::encode::write_str(out, s)),
         (Type::List(et) | Type::Set(et), Value::List(vs) | Value::Set(vs) | Value::Tuple(vs)) => {
+            written(rmp::encode::write_array_len(out, length(vs.len())?))?;
             let indexed = matches!(ty, Type::List(_));
-            let items = vs
-                .iter()
-                .enumerate()
-                .map(|(i, v)| {
-                    let p = if indexed { path.index(i) } else { path.clone() };
-                    to_msgpack(et, v, &p)
-                })
-                .collect::<Result<_, _>>()?;
-            Ok(Mp::Array(items))
+            for (i, v) in vs.iter().enumerate() {
+                if indexed {
+                    write_value(out, et, v, &trail.index(i))?;
+                } else {
+                    write_value(out, et, v, trail)?;
+                }
+            }
+            Ok(())
         }
         (Type::Tuple(ts), Value::List(vs) | Value::Set(vs) | Value::Tuple(vs)) => {
             if ts.len() != vs.len() {
-                return Err(wrong());
+                return Err(cannot_encode(ty, value, trail));
             }
-            let items = ts
-                .iter()
-                .zip(vs)
-                .enumerate()
-                .map(|(i, (t, v))| to_msgpack(t, v, &path.index(i)))
-                .collect::<Result<_, _>>()?;
-            Ok(Mp::Array(items))
+            written(rmp::encode::write_array_len(out, length(vs.len())?))?;
+            for (i, (t, v)) in ts.iter().zip(vs).enumerate() {
+                write_value(out, t, v, &trail.index(i))?;
+            }
+            Ok(())
         }
         (Type::Map(et), Value::Map(m) | Value::Object(m)) => {
-            let entries = m
-                .iter()
-                .map(|(k, v)| Ok((Mp::from(k.as_str()), to_msgpack(et, v, &path.key(k))?)))
-                .collect::<Result<_, CodecError>>()?;
-            Ok(Mp::Map(entries))
+            written(rmp::encode::write_map_len(out, length(m.len())?))?;
+            for (k, v) in m {
+                written(rmp::encode::write_str(out, k))?;
+                write_value(out, et, v, &trail.key(k))?;
+            }
+            Ok(())
         }
         (Type::Object { attributes, .. }, Value::Object(m) | Value::Map(m)) => {
-            if let Some(extra) = m.keys().find(|k| !attributes.contains_key(*k)) {
-                return Err(CodecError::new(
-                    &path.attr(extra),
-                    format!("attribute {extra:?} is not in the type"),
-                ));
-            }
-            // Terraform rejects objects that lack an attribute: every one is written.
-            let entries = attributes
-                .iter()
-                .map(|(name, at)| {
-                    let v = m.get(name).unwrap_or(&Value::Null);
-                    Ok((
-                        Mp::from(name.as_str()),
-                        to_msgpack(at, v, &path.attr(name))?,
-                    ))
-                })
-                .collect::<Result<_, CodecError>>()?;
-            Ok(Mp::Map(entries))
+            write_object(out, attributes, m, trail)
         }
-        _ => Err(wrong()),
+        _ => Err(cannot_encode(ty, value, trail)),
     }
 }
 
-fn dynamic_leaf(value: &Value) -> Mp {
-    if value.is_unknown() {
-        unknown()
-    } else {
-        Mp::Nil
+fn cannot_encode(ty: &Type, value: &Value, trail: &PathTrail<'_>) -> CodecError {
+    error(
+        trail,
+        format!("cannot encode {} as {ty}", crate::value::kind(value)),
+    )
+}
+
+/// A `dynamic` value of a concrete type: `[type JSON (binary), value]`.
+fn write_typed(
+    out: &mut Vec<u8>,
+    concrete: &Type,
+    value: &Value,
+    trail: &PathTrail<'_>,
+) -> Result<(), CodecError> {
+    written(rmp::encode::write_array_len(out, 2))?;
+    written(rmp::encode::write_bin(out, &concrete.to_json_bytes()))?;
+    write_value(out, concrete, value, trail)
+}
+
+/// Integers as the smallest msgpack integer, floats as f64, other decimals as strings.
+fn write_number(out: &mut Vec<u8>, n: &Number) -> Result<(), CodecError> {
+    match n {
+        Number::Int(i) => written(rmp::encode::write_sint(out, *i)),
+        Number::Float(f) => written(rmp::encode::write_f64(out, *f)),
+        Number::Decimal(s) => written(rmp::encode::write_str(out, s)),
     }
+}
+
+/// Every attribute of the type, in the type's order (Terraform rejects objects that lack one);
+/// an attribute the type does not have is an error.
+fn write_object(
+    out: &mut Vec<u8>,
+    attributes: &BTreeMap<String, Type>,
+    m: &BTreeMap<String, Value>,
+    trail: &PathTrail<'_>,
+) -> Result<(), CodecError> {
+    // Both maps are sorted: one walk over the type's names finds the first key it lacks.
+    let mut names = attributes.keys();
+    if let Some(extra) = m.keys().find(|k| !names.any(|name| name == *k)) {
+        return Err(error(
+            &trail.attr(extra),
+            format!("attribute {extra:?} is not in the type"),
+        ));
+    }
+    written(rmp::encode::write_map_len(out, length(attributes.len())?))?;
+    // Every key of `m` is a name of the type: walking both in order pairs them up.
+    let mut values = m.iter().peekable();
+    for (name, at) in attributes {
+        let value = match values.next_if(|(k, _)| *k == name) {
+            Some((_, v)) => v,
+            None => &Value::Null,
+        };
+        written(rmp::encode::write_str(out, name))?;
+        write_value(out, at, value, &trail.attr(name))?;
+    }
+    Ok(())
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use rmpv::Value as Mp;
 
     #[test]
     fn unknown_is_written_as_terraform_writes_it() {
@@ -366,5 +707,674 @@ mod tests {
         // A 4 G-element header with no elements behind it allocates nothing.
         let err = decode(&ty, &[0xdd, 0xff, 0xff, 0xff, 0xff]).unwrap_err();
         assert!(err.message.contains("ends inside a value"), "{err}");
+    }
+
+    /// The codec as it was before it walked the bytes directly: through an `rmpv::Value` tree,
+    /// with an `AttributePath` per node. Kept, for tests only, as the oracle the direct codec
+    /// must agree with, byte for byte and error for error.
+    mod rmpv_oracle {
+        use std::collections::BTreeMap;
+
+        use rmpv::Value as Mp;
+
+        use super::super::super::CodecError;
+        use crate::path::AttributePath;
+        use crate::types::Type;
+        use crate::value::{Number, Value};
+
+        pub fn decode(ty: &Type, bytes: &[u8]) -> Result<Value, CodecError> {
+            let root = AttributePath::root();
+            super::super::super::budget::check(
+                bytes,
+                super::super::super::budget::element_budget(bytes.len()),
+            )
+            .map_err(|e| CodecError::new(&root, format!("invalid msgpack: {e}")))?;
+            let mut reader = bytes;
+            let mp = rmpv::decode::read_value(&mut reader)
+                .map_err(|e| CodecError::new(&root, format!("invalid msgpack: {e}")))?;
+            if !reader.is_empty() {
+                return Err(CodecError::new(
+                    &root,
+                    "trailing bytes after the msgpack value",
+                ));
+            }
+            from_msgpack(ty, mp, &root)
+        }
+
+        pub fn encode(ty: &Type, value: &Value) -> Result<Vec<u8>, CodecError> {
+            let mp = to_msgpack(ty, value, &AttributePath::root())?;
+            let mut out = Vec::new();
+            rmpv::encode::write_value(&mut out, &mp).map_err(|e| {
+                CodecError::new(&AttributePath::root(), format!("msgpack write: {e}"))
+            })?;
+            Ok(out)
+        }
+
+        fn unknown() -> Mp {
+            Mp::Ext(0, vec![0])
+        }
+
+        fn from_msgpack(ty: &Type, mp: Mp, path: &AttributePath) -> Result<Value, CodecError> {
+            let wrong = |mp: &Mp| CodecError::new(path, format!("expected {ty}, got msgpack {mp}"));
+            match (ty, mp) {
+                (_, Mp::Nil) => Ok(Value::Null),
+                (_, Mp::Ext(..)) => Ok(Value::Unknown),
+                (Type::Bool, Mp::Boolean(b)) => Ok(Value::Bool(b)),
+                (Type::Number, Mp::Integer(i)) => Ok(Value::Number(match i.as_i64() {
+                    Some(i) => Number::Int(i),
+                    None => Number::Decimal(i.to_string()),
+                })),
+                (Type::Number, Mp::F64(f)) => Ok(Value::Number(Number::from_f64(f))),
+                (Type::Number, Mp::F32(f)) => Ok(Value::Number(Number::from_f64(f64::from(f)))),
+                (Type::Number, Mp::String(s)) => {
+                    let s = s
+                        .into_str()
+                        .ok_or_else(|| CodecError::new(path, "number is not UTF-8"))?;
+                    Ok(Value::Number(Number::from_decimal(&s)))
+                }
+                (Type::String, Mp::String(s)) => {
+                    Ok(Value::String(s.into_str().ok_or_else(|| {
+                        CodecError::new(path, "string is not UTF-8")
+                    })?))
+                }
+                (Type::List(et), Mp::Array(items)) => {
+                    Ok(Value::List(elements(et, items, path, true)?))
+                }
+                (Type::Set(et), Mp::Array(items)) => {
+                    Ok(Value::Set(elements(et, items, path, false)?))
+                }
+                (Type::Tuple(ts), Mp::Array(items)) => {
+                    if ts.len() != items.len() {
+                        return Err(CodecError::new(
+                            path,
+                            format!("expected {} tuple elements, got {}", ts.len(), items.len()),
+                        ));
+                    }
+                    let vs = items
+                        .into_iter()
+                        .zip(ts)
+                        .enumerate()
+                        .map(|(i, (mp, t))| from_msgpack(t, mp, &path.index(i)))
+                        .collect::<Result<_, _>>()?;
+                    Ok(Value::Tuple(vs))
+                }
+                (Type::Map(et), Mp::Map(entries)) => {
+                    let mut out = BTreeMap::new();
+                    for (k, v) in entries {
+                        let key = map_key(k, path)?;
+                        let value = from_msgpack(et, v, &path.key(&key))?;
+                        out.insert(key, value);
+                    }
+                    Ok(Value::Map(out))
+                }
+                (Type::Object { attributes, .. }, Mp::Map(entries)) => {
+                    let mut out: BTreeMap<String, Value> = BTreeMap::new();
+                    for (k, v) in entries {
+                        let key = map_key(k, path)?;
+                        let Some(at) = attributes.get(&key) else {
+                            return Err(CodecError::new(
+                                &path.attr(&key),
+                                format!("unsupported attribute {key:?}"),
+                            ));
+                        };
+                        let value = from_msgpack(at, v, &path.attr(&key))?;
+                        out.insert(key, value);
+                    }
+                    for name in attributes.keys() {
+                        out.entry(name.clone()).or_insert(Value::Null);
+                    }
+                    Ok(Value::Object(out))
+                }
+                (Type::Dynamic, Mp::Array(mut parts)) if parts.len() == 2 => {
+                    let inner = parts.pop().unwrap_or(Mp::Nil);
+                    let type_json = match parts.pop() {
+                        Some(Mp::Binary(b)) => b,
+                        Some(Mp::String(s)) => s.into_bytes(),
+                        _ => return Err(CodecError::new(path, "dynamic value without type JSON")),
+                    };
+                    let concrete = Type::from_json_bytes(&type_json)
+                        .map_err(|e| CodecError::new(path, e.to_string()))?;
+                    let value = from_msgpack(&concrete, inner, path)?;
+                    Ok(Value::Dynamic(concrete, Box::new(value)))
+                }
+                (_, mp) => Err(wrong(&mp)),
+            }
+        }
+
+        fn elements(
+            et: &Type,
+            items: Vec<Mp>,
+            path: &AttributePath,
+            indexed: bool,
+        ) -> Result<Vec<Value>, CodecError> {
+            items
+                .into_iter()
+                .enumerate()
+                .map(|(i, mp)| {
+                    let p = if indexed { path.index(i) } else { path.clone() };
+                    from_msgpack(et, mp, &p)
+                })
+                .collect()
+        }
+
+        fn map_key(key: Mp, path: &AttributePath) -> Result<String, CodecError> {
+            match key {
+                Mp::String(s) => s
+                    .into_str()
+                    .ok_or_else(|| CodecError::new(path, "map key is not UTF-8")),
+                other => Err(CodecError::new(
+                    path,
+                    format!("map key is not a string: {other}"),
+                )),
+            }
+        }
+
+        fn to_msgpack(ty: &Type, value: &Value, path: &AttributePath) -> Result<Mp, CodecError> {
+            let wrong = || {
+                CodecError::new(
+                    path,
+                    format!("cannot encode {} as {ty}", crate::value::kind(value)),
+                )
+            };
+            match (ty, value) {
+                (Type::Dynamic, Value::Null | Value::Unknown) => Ok(dynamic_leaf(value)),
+                (Type::Dynamic, Value::Dynamic(concrete, inner)) => {
+                    if concrete == &Type::Dynamic {
+                        return Ok(dynamic_leaf(inner));
+                    }
+                    Ok(Mp::Array(vec![
+                        Mp::Binary(concrete.to_json_bytes()),
+                        to_msgpack(concrete, inner, path)?,
+                    ]))
+                }
+                (Type::Dynamic, v) => {
+                    let concrete = v.infer_type();
+                    Ok(Mp::Array(vec![
+                        Mp::Binary(concrete.to_json_bytes()),
+                        to_msgpack(&concrete, v, path)?,
+                    ]))
+                }
+                (_, Value::Null) => Ok(Mp::Nil),
+                (_, Value::Unknown) => Ok(unknown()),
+                (_, Value::Dynamic(_, inner)) => to_msgpack(ty, inner, path),
+                (Type::Bool, Value::Bool(b)) => Ok(Mp::Boolean(*b)),
+                (Type::Number, Value::Number(n)) => Ok(match n {
+                    Number::Int(i) => Mp::from(*i),
+                    Number::Float(f) => Mp::F64(*f),
+                    Number::Decimal(s) => Mp::from(s.as_str()),
+                }),
+                (Type::String, Value::String(s)) => Ok(Mp::from(s.as_str())),
+                (
+                    Type::List(et) | Type::Set(et),
+                    Value::List(vs) | Value::Set(vs) | Value::Tuple(vs),
+                ) => {
+                    let indexed = matches!(ty, Type::List(_));
+                    let items = vs
+                        .iter()
+                        .enumerate()
+                        .map(|(i, v)| {
+                            let p = if indexed { path.index(i) } else { path.clone() };
+                            to_msgpack(et, v, &p)
+                        })
+                        .collect::<Result<_, _>>()?;
+                    Ok(Mp::Array(items))
+                }
+                (Type::Tuple(ts), Value::List(vs) | Value::Set(vs) | Value::Tuple(vs)) => {
+                    if ts.len() != vs.len() {
+                        return Err(wrong());
+                    }
+                    let items = ts
+                        .iter()
+                        .zip(vs)
+                        .enumerate()
+                        .map(|(i, (t, v))| to_msgpack(t, v, &path.index(i)))
+                        .collect::<Result<_, _>>()?;
+                    Ok(Mp::Array(items))
+                }
+                (Type::Map(et), Value::Map(m) | Value::Object(m)) => {
+                    let entries = m
+                        .iter()
+                        .map(|(k, v)| Ok((Mp::from(k.as_str()), to_msgpack(et, v, &path.key(k))?)))
+                        .collect::<Result<_, CodecError>>()?;
+                    Ok(Mp::Map(entries))
+                }
+                (Type::Object { attributes, .. }, Value::Object(m) | Value::Map(m)) => {
+                    if let Some(extra) = m.keys().find(|k| !attributes.contains_key(*k)) {
+                        return Err(CodecError::new(
+                            &path.attr(extra),
+                            format!("attribute {extra:?} is not in the type"),
+                        ));
+                    }
+                    let entries = attributes
+                        .iter()
+                        .map(|(name, at)| {
+                            let v = m.get(name).unwrap_or(&Value::Null);
+                            Ok((
+                                Mp::from(name.as_str()),
+                                to_msgpack(at, v, &path.attr(name))?,
+                            ))
+                        })
+                        .collect::<Result<_, CodecError>>()?;
+                    Ok(Mp::Map(entries))
+                }
+                _ => Err(wrong()),
+            }
+        }
+
+        fn dynamic_leaf(value: &Value) -> Mp {
+            if value.is_unknown() {
+                unknown()
+            } else {
+                Mp::Nil
+            }
+        }
+    }
+
+    fn mp_bytes(mp: &Mp) -> Vec<u8> {
+        let mut bytes = Vec::new();
+        rmpv::encode::write_value(&mut bytes, mp).unwrap();
+        bytes
+    }
+
+    /// An object with nested blocks, every collection kind, `dynamic` values, numbers in every
+    /// form, nulls, unknowns and an attribute left out.
+    fn rich_type() -> Type {
+        let runner = Type::object([
+            ("tags", Type::list(Type::String)),
+            ("labels", Type::map(Type::String)),
+            ("limits", Type::map(Type::Number)),
+            ("paused", Type::Bool),
+        ]);
+        Type::object([
+            ("name", Type::String),
+            ("count", Type::Number),
+            ("enabled", Type::Bool),
+            ("runner", Type::list(runner)),
+            ("ports", Type::set(Type::Number)),
+            (
+                "pair",
+                Type::tuple([Type::String, Type::Number, Type::Bool]),
+            ),
+            ("extra", Type::Dynamic),
+            ("extras", Type::list(Type::Dynamic)),
+            ("missing", Type::String),
+            ("pending", Type::map(Type::String)),
+        ])
+    }
+
+    fn rich_value() -> Value {
+        let runner = |tags: &[&str], paused: Value| {
+            Value::object([
+                (
+                    "tags",
+                    Value::List(tags.iter().map(|t| Value::from(*t)).collect()),
+                ),
+                (
+                    "labels",
+                    Value::Map(BTreeMap::from([
+                        ("app".to_owned(), Value::from("runner")),
+                        ("tier".to_owned(), Value::Unknown),
+                    ])),
+                ),
+                (
+                    "limits",
+                    Value::Map(BTreeMap::from([
+                        ("cpu".to_owned(), Value::from(1.5)),
+                        (
+                            "big".to_owned(),
+                            Value::Number(Number::Decimal("1e400".into())),
+                        ),
+                        (
+                            "huge".to_owned(),
+                            Value::Number(Number::Decimal(u64::MAX.to_string())),
+                        ),
+                        ("neg".to_owned(), Value::from(-40_000_i64)),
+                        ("min".to_owned(), Value::from(i64::MIN)),
+                        ("max".to_owned(), Value::from(i64::MAX)),
+                    ])),
+                ),
+                ("paused", paused),
+            ])
+        };
+        Value::object([
+            ("name", Value::from("ü-runner ".repeat(5))),
+            ("count", Value::from(300_i64)),
+            ("enabled", Value::from(true)),
+            (
+                "runner",
+                Value::List(vec![
+                    runner(
+                        &["docker", "linux", "x".repeat(40).as_str()],
+                        Value::from(false),
+                    ),
+                    runner(&[], Value::Null),
+                    Value::Unknown,
+                ]),
+            ),
+            (
+                "ports",
+                Value::Set(vec![Value::from(80_i64), Value::from(70_000_i64)]),
+            ),
+            (
+                "pair",
+                Value::Tuple(vec![Value::from("a"), Value::from(-1_i64), Value::Unknown]),
+            ),
+            (
+                "extra",
+                Value::Dynamic(
+                    Type::list(Type::map(Type::Number)),
+                    Box::new(Value::List(vec![Value::Map(BTreeMap::from([(
+                        "k".to_owned(),
+                        Value::from(2_i64),
+                    )]))])),
+                ),
+            ),
+            (
+                "extras",
+                Value::List(vec![
+                    Value::from("inferred"),
+                    Value::Null,
+                    Value::Unknown,
+                    Value::Dynamic(Type::Dynamic, Box::new(Value::Unknown)),
+                    Value::Dynamic(
+                        Type::object([("x", Type::Bool)]),
+                        Box::new(Value::object([("x", Value::from(true))])),
+                    ),
+                ]),
+            ),
+            ("pending", Value::Unknown),
+        ])
+    }
+
+    #[test]
+    fn the_direct_codec_writes_and_reads_what_the_rmpv_codec_did() {
+        let ty = rich_type();
+        let value = rich_value();
+        let bytes = encode(&ty, &value).unwrap();
+        assert_eq!(bytes, rmpv_oracle::encode(&ty, &value).unwrap());
+        let decoded = decode(&ty, &bytes).unwrap();
+        assert_eq!(decoded, rmpv_oracle::decode(&ty, &bytes).unwrap());
+        // What was written reads back as the same bytes (the value may differ in form: an
+        // inferred `dynamic` comes back wrapped with its type).
+        assert_eq!(encode(&ty, &decoded).unwrap(), bytes);
+        let Value::Object(attributes) = &decoded else {
+            panic!("not an object")
+        };
+        assert_eq!(attributes["missing"], Value::Null);
+        assert_eq!(attributes["pending"], Value::Unknown);
+
+        let (ty, value) = release_state();
+        let bytes = encode(&ty, &value).unwrap();
+        assert_eq!(bytes, rmpv_oracle::encode(&ty, &value).unwrap());
+        assert_eq!(decode(&ty, &bytes).unwrap(), value);
+    }
+
+    #[test]
+    fn terraform_forms_decode_as_with_the_rmpv_decoder() {
+        let ty = rich_type();
+        let limits = Mp::Map(vec![
+            (Mp::from("f32"), Mp::F32(2.5)),
+            (Mp::from("f64"), Mp::F64(3.0)),
+            (Mp::from("str"), Mp::from("12")),
+            (Mp::from("u64"), Mp::from(u64::MAX - 1)),
+            (Mp::from("neg"), Mp::from(-5_i64)),
+            (Mp::from("neg"), Mp::from(-6_i64)),
+        ]);
+        let runner = Mp::Map(vec![
+            // Keys out of the type's order, and one repeated.
+            (Mp::from("paused"), Mp::Boolean(true)),
+            (Mp::from("limits"), limits),
+            (Mp::from("tags"), Mp::Array(vec![Mp::from("a"), Mp::Nil])),
+            (Mp::from("paused"), Mp::Ext(12, vec![0x81, 0x01, 0xc3])),
+        ]);
+        let message = Mp::Map(vec![
+            (Mp::from("runner"), Mp::Array(vec![runner])),
+            (
+                "extra".into(),
+                Mp::Array(vec![Mp::from(r#""number""#), Mp::from(7)]),
+            ),
+            (
+                "extras".into(),
+                Mp::Array(vec![Mp::Array(vec![
+                    Mp::Binary(br#"["tuple",["string","dynamic"]]"#.to_vec()),
+                    Mp::Array(vec![
+                        Mp::from("s"),
+                        Mp::Array(vec![Mp::Binary(b"\"bool\"".to_vec()), Mp::Boolean(false)]),
+                    ]),
+                ])]),
+            ),
+            ("count".into(), Mp::Ext(0, vec![0; 20])),
+            ("ports".into(), Mp::Array(vec![Mp::from(1), Mp::from(1)])),
+        ]);
+        let bytes = mp_bytes(&message);
+        let decoded = decode(&ty, &bytes).unwrap();
+        assert_eq!(decoded, rmpv_oracle::decode(&ty, &bytes).unwrap());
+        let Value::Object(attributes) = &decoded else {
+            panic!("not an object")
+        };
+        assert_eq!(attributes["count"], Value::Unknown);
+    }
+
+    #[test]
+    fn every_single_byte_change_decodes_as_with_the_rmpv_decoder() {
+        let ty = rich_type();
+        let bytes = encode(&ty, &rich_value()).unwrap();
+        let replacements = [
+            0x00, 0x01, 0x05, 0x7f, 0x80, 0x81, 0x90, 0x91, 0xa0, 0xa1, 0xc0, 0xc1, 0xc2, 0xc3,
+            0xc4, 0xca, 0xcb, 0xcf, 0xd0, 0xd4, 0xd9, 0xdc, 0xde, 0xe0, 0xff,
+        ];
+        let mut changed = bytes.clone();
+        for at in 0..bytes.len() {
+            for byte in replacements.iter().copied().chain([bytes[at] ^ 0x01]) {
+                changed[at] = byte;
+                // Compared as text: a changed byte can make a NaN, which is not equal to itself.
+                assert_eq!(
+                    format!("{:?}", decode(&ty, &changed)),
+                    format!("{:?}", rmpv_oracle::decode(&ty, &changed)),
+                    "byte {at} set to {byte:#04x}"
+                );
+            }
+            changed[at] = bytes[at];
+        }
+    }
+
+    #[test]
+    fn a_message_cut_short_anywhere_is_an_error() {
+        let ty = rich_type();
+        let bytes = encode(&ty, &rich_value()).unwrap();
+        for end in 0..bytes.len() {
+            let err = decode(&ty, &bytes[..end]).unwrap_err();
+            assert!(
+                err.message.contains("ends inside a value"),
+                "at {end}: {err}"
+            );
+            assert_eq!(Err(err), rmpv_oracle::decode(&ty, &bytes[..end]));
+        }
+        // More than the value is also refused.
+        let mut longer = bytes.clone();
+        longer.push(0xc0);
+        let err = decode(&ty, &longer).unwrap_err();
+        assert_eq!(err.message, "trailing bytes after the msgpack value");
+    }
+
+    #[test]
+    fn a_wrong_type_deep_inside_is_reported_at_its_path() {
+        let ty = rich_type();
+        let runner = |tag: Mp| {
+            Mp::Map(vec![(
+                Mp::from("tags"),
+                Mp::Array(vec![Mp::from("ok"), tag]),
+            )])
+        };
+        let message = |tag: Mp| {
+            mp_bytes(&Mp::Map(vec![(
+                Mp::from("runner"),
+                Mp::Array(vec![runner(tag)]),
+            )]))
+        };
+        let bytes = message(Mp::Array(vec![
+            Mp::from(5),
+            Mp::Map(vec![(Mp::Nil, Mp::F64(0.5))]),
+        ]));
+        let err = decode(&ty, &bytes).unwrap_err();
+        assert_eq!(err.path.to_string(), "runner[0].tags[1]");
+        assert_eq!(
+            err.message,
+            r#"expected "string", got msgpack [5, {nil: 0.5}]"#
+        );
+        assert_eq!(Err(err), rmpv_oracle::decode(&ty, &bytes));
+
+        let bytes = message(Mp::Binary(vec![0xff]));
+        let err = decode(&ty, &bytes).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            r#"expected "string", got msgpack [255] (at runner[0].tags[1])"#
+        );
+
+        // Encoding names the path the same way.
+        let bad = Value::object([(
+            "runner",
+            Value::List(vec![Value::object([(
+                "tags",
+                Value::List(vec![Value::from("ok"), Value::from(true)]),
+            )])]),
+        )]);
+        let err = encode(&ty, &bad).unwrap_err();
+        assert_eq!(err.path.to_string(), "runner[0].tags[1]");
+        assert_eq!(Err(err), rmpv_oracle::encode(&ty, &bad));
+        let extra = Value::object([(
+            "runner",
+            Value::List(vec![Value::object([("nope", Value::Null)])]),
+        )]);
+        let err = encode(&ty, &extra).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            r#"attribute "nope" is not in the type (at runner[0].nope)"#
+        );
+        assert_eq!(Err(err), rmpv_oracle::encode(&ty, &extra));
+    }
+
+    /// `depth` arrays, one inside the other, around a nil.
+    fn nested_arrays(depth: usize) -> Vec<u8> {
+        let mut bytes = vec![0x91; depth];
+        bytes.push(0xc0);
+        bytes
+    }
+
+    /// `depth` arrays, one inside the other, the innermost empty.
+    fn nested_empty_arrays(depth: usize) -> Vec<u8> {
+        let mut bytes = vec![0x91; depth - 1];
+        bytes.push(0x90);
+        bytes
+    }
+
+    /// `depth` `dynamic` values of type `dynamic`, one inside the other, around a nil.
+    fn nested_dynamics(depth: usize) -> Vec<u8> {
+        let mut bytes = Vec::new();
+        for _ in 0..depth {
+            bytes.extend_from_slice(&[0x92, 0xa9]);
+            bytes.extend_from_slice(br#""dynamic""#);
+        }
+        bytes.push(0xc0);
+        bytes
+    }
+
+    /// Runs `f` on a thread with a stack for the deepest messages: unoptimised builds take a
+    /// few KiB of stack per level of nesting (an optimised one well under 1 KiB).
+    fn with_a_deep_stack(f: impl FnOnce() + Send + 'static) {
+        std::thread::Builder::new()
+            .stack_size(32 * 1024 * 1024)
+            .spawn(f)
+            .unwrap()
+            .join()
+            .unwrap();
+    }
+
+    #[test]
+    fn nesting_deeper_than_rmpv_allowed_is_refused_as_it_refused() {
+        with_a_deep_stack(nesting_deeper_than_rmpv_allowed);
+    }
+
+    fn nesting_deeper_than_rmpv_allowed() {
+        for depth in [510, 511, 512, 513, 5000] {
+            for bytes in [nested_arrays(depth), nested_empty_arrays(depth)] {
+                assert_eq!(
+                    decode(&Type::String, &bytes),
+                    rmpv_oracle::decode(&Type::String, &bytes),
+                    "depth {depth}"
+                );
+            }
+            let bytes = nested_dynamics(depth);
+            assert_eq!(
+                decode(&Type::Dynamic, &bytes),
+                rmpv_oracle::decode(&Type::Dynamic, &bytes),
+                "dynamic depth {depth}"
+            );
+        }
+        assert_eq!(
+            decode(&Type::String, &nested_arrays(512))
+                .unwrap_err()
+                .message,
+            "invalid msgpack: depth limit exceeded"
+        );
+        assert!(decode(&Type::Dynamic, &nested_dynamics(510)).is_ok());
+        assert_eq!(
+            decode(&Type::Dynamic, &nested_dynamics(511))
+                .unwrap_err()
+                .message,
+            "invalid msgpack: depth limit exceeded"
+        );
+    }
+
+    /// The state of a `gitlabrunner_release` as Terraform stores it (one release of the
+    /// refresh bench) and the resource's type (from `terraform providers schema -json`).
+    fn release_state() -> (Type, Value) {
+        let ty = Type::from_json_bytes(include_bytes!("testdata/release_type.json")).unwrap();
+        let (value, _) = super::super::json::decode_bytes(
+            &ty,
+            include_bytes!("testdata/release_state.json"),
+            super::super::json::UnknownAttributes::Reject,
+        )
+        .unwrap();
+        (ty, value)
+    }
+
+    /// Microseconds per call of `f`, the best of a few rounds.
+    fn per_call(runs: u32, mut f: impl FnMut()) -> f64 {
+        (0..5)
+            .map(|_| {
+                let began = std::time::Instant::now();
+                for _ in 0..runs {
+                    f();
+                }
+                began.elapsed().as_secs_f64() * 1e6 / f64::from(runs)
+            })
+            .fold(f64::INFINITY, f64::min)
+    }
+
+    /// `cargo test -p tfplugin --release --lib -- --ignored --nocapture msgpack_cost`
+    #[test]
+    #[ignore = "a measurement, not a check"]
+    fn msgpack_cost_of_a_release_state() {
+        let (ty, value) = release_state();
+        let bytes = encode(&ty, &value).unwrap();
+        let runs = 5000;
+        let decode_us = per_call(runs, || {
+            std::hint::black_box(decode(&ty, std::hint::black_box(&bytes)).unwrap());
+        });
+        let encode_us = per_call(runs, || {
+            std::hint::black_box(encode(&ty, std::hint::black_box(&value)).unwrap());
+        });
+        let rmpv_decode_us = per_call(runs, || {
+            std::hint::black_box(rmpv_oracle::decode(&ty, std::hint::black_box(&bytes)).unwrap());
+        });
+        let rmpv_encode_us = per_call(runs, || {
+            std::hint::black_box(rmpv_oracle::encode(&ty, std::hint::black_box(&value)).unwrap());
+        });
+        println!(
+            "release state, {} bytes of msgpack: decode {decode_us:.1} us (rmpv: \
+             {rmpv_decode_us:.1}), encode {encode_us:.1} us (rmpv: {rmpv_encode_us:.1})",
+            bytes.len()
+        );
     }
 }
