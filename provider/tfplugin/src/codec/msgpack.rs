@@ -275,16 +275,18 @@ impl<'a> Reader<'a> {
 
     fn map(&mut self, et: &Type, n: usize, trail: &PathTrail<'_>) -> Result<Value, CodecError> {
         self.enter();
-        let mut entries = Vec::with_capacity(self.capacity(n));
+        let mut entries: Vec<(String, Value)> = Vec::with_capacity(self.capacity(n));
+        let mut ascending = true;
         for _ in 0..n {
             let key = self.key(trail)?;
             let value = self.value(et, &trail.key(key))?;
+            if let Some((last, _)) = entries.last() {
+                ascending &= last.as_str() < key;
+            }
             entries.push((key.to_owned(), value));
         }
         self.leave();
-        // Keys arrive sorted from Terraform: the map is built in bulk; a repeated key keeps its
-        // last value, as inserting one by one would.
-        Ok(Value::Map(entries.into_iter().collect()))
+        Ok(Value::Map(into_map(entries, ascending)))
     }
 
     /// An object: each attribute must be in the type; those the message omits are null.
@@ -295,9 +297,42 @@ impl<'a> Reader<'a> {
         trail: &PathTrail<'_>,
     ) -> Result<Value, CodecError> {
         self.enter();
-        let mut entries = Vec::with_capacity(attributes.len());
-        for _ in 0..n {
-            let key = self.key(trail)?;
+        // Terraform writes the attributes in the type's (sorted) order: each key is compared
+        // with the type's next names only, and those it passes over are null until seen.
+        let mut names = attributes.iter().peekable();
+        let mut entries: Vec<(String, Value)> = Vec::with_capacity(attributes.len());
+        for read in 1..=n {
+            let key = self.raw_key(trail)?;
+            while let Some((name, _)) = names.next_if(|(name, _)| name.as_bytes() < key) {
+                entries.push((name.clone(), Value::Null));
+            }
+            let Some((name, at)) = names.next_if(|(name, _)| name.as_bytes() == key) else {
+                let seen = into_map(entries, true);
+                return self.unordered_object(attributes, seen, key, n - read, trail);
+            };
+            let value = self.value(at, &trail.attr(name))?;
+            entries.push((name.clone(), value));
+        }
+        entries.extend(names.map(|(name, _)| (name.clone(), Value::Null)));
+        self.leave();
+        Ok(Value::Object(into_map(entries, true)))
+    }
+
+    /// The rest of an object whose attribute `key` came out of the type's order (or is not in
+    /// the type): `seen` holds the attributes before it, and `more` keys follow it.
+    fn unordered_object(
+        &mut self,
+        attributes: &BTreeMap<String, Type>,
+        mut seen: BTreeMap<String, Value>,
+        mut key: &'a [u8],
+        more: usize,
+        trail: &PathTrail<'_>,
+    ) -> Result<Value, CodecError> {
+        for read in 0..=more {
+            if read > 0 {
+                key = self.raw_key(trail)?;
+            }
+            let key = utf8(key, trail, "map key is not UTF-8")?;
             let Some((name, at)) = attributes.get_key_value(key) else {
                 return Err(error(
                     &trail.attr(key),
@@ -305,29 +340,39 @@ impl<'a> Reader<'a> {
                 ));
             };
             let value = self.value(at, &trail.attr(key))?;
-            entries.push((name.clone(), value));
+            seen.insert(name.clone(), value);
         }
         self.leave();
-        let mut out: BTreeMap<String, Value> = entries.into_iter().collect();
-        if out.len() < attributes.len() {
-            for name in attributes.keys() {
-                if !out.contains_key(name) {
-                    out.insert(name.clone(), Value::Null);
-                }
+        for name in attributes.keys() {
+            if !seen.contains_key(name) {
+                seen.insert(name.clone(), Value::Null);
             }
         }
-        Ok(Value::Object(out))
+        Ok(Value::Object(seen))
+    }
+
+    /// A map key as raw bytes (an object's keys are compared with its names before anything
+    /// else: one that matches is UTF-8).
+    fn raw_key(&mut self, trail: &PathTrail<'_>) -> Result<&'a [u8], CodecError> {
+        match self.next()? {
+            Item::Str(s) => Ok(s),
+            other => Err(self.not_a_key(other, trail)),
+        }
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn not_a_key(&mut self, item: Item<'a>, trail: &PathTrail<'_>) -> CodecError {
+        match self.render(item) {
+            Ok(shown) => error(trail, format!("map key is not a string: {shown}")),
+            Err(e) => e,
+        }
     }
 
     /// A map key: a UTF-8 string.
     fn key(&mut self, trail: &PathTrail<'_>) -> Result<&'a str, CodecError> {
-        match self.next()? {
-            Item::Str(s) => utf8(s, trail, "map key is not UTF-8"),
-            other => {
-                let shown = self.render(other)?;
-                Err(error(trail, format!("map key is not a string: {shown}")))
-            }
-        }
+        let key = self.raw_key(trail)?;
+        utf8(key, trail, "map key is not UTF-8")
     }
 
     /// The two elements of a `dynamic` value after its array header: type JSON, then the value.
@@ -397,6 +442,19 @@ impl<'a> Reader<'a> {
         }
         Ok(())
     }
+}
+
+/// The map of `entries`: built in bulk when their keys are `ascending` (sorted, none repeated),
+/// else one by one (a repeated key keeps its last value).
+fn into_map(entries: Vec<(String, Value)>, ascending: bool) -> BTreeMap<String, Value> {
+    if ascending {
+        return entries.into_iter().collect();
+    }
+    let mut map = BTreeMap::new();
+    for (key, value) in entries {
+        map.insert(key, value);
+    }
+    map
 }
 
 /// The steps of [`MAX_STEPS`] a value with this marker takes (its elements not counted).
