@@ -404,9 +404,10 @@ impl<'a> Reader<'a> {
             Item::Int(i) => push(out, i),
             Item::F32(f) => push(out, f),
             Item::F64(f) => push(out, f),
-            Item::Str(s) => match std::str::from_utf8(s) {
+            // A string as text, or as its bytes when it is not UTF-8.
+            Item::Str(bytes) => match std::str::from_utf8(bytes) {
                 Ok(s) => push(out, format_args!("{s:?}")),
-                Err(_) => push(out, format_args!("{s:?}")),
+                Err(_) => push(out, format_args!("{bytes:?}")),
             },
             Item::Bin(b) => push(out, format_args!("{b:?}")),
             Item::Ext(ty, data) => push(out, format_args!("[{ty}, {data:?}]")),
@@ -495,10 +496,11 @@ fn utf8<'a>(bytes: &'a [u8], trail: &PathTrail<'_>, what: &str) -> Result<&'a st
 }
 
 /// A first guess at the size of a value of type `ty` (an object: its attribute names and a few
-/// bytes of value each), so that encoding a state rarely grows the buffer more than once.
+/// bytes of value each; a release's state is ~45 bytes per top-level attribute, nested blocks
+/// included), so that encoding a state rarely grows the buffer more than once.
 fn estimated_len(ty: &Type) -> usize {
     match ty {
-        Type::Object { attributes, .. } => 32 * attributes.len() + 16,
+        Type::Object { attributes, .. } => 48 * attributes.len() + 16,
         _ => 16,
     }
 }
