@@ -101,13 +101,35 @@ pub fn get(
         .ok_or_else(|| ApiError::not_found(rt, name))
 }
 
+/// One page of a list response (`<Kind>List`), borrowing the stored objects: it is serialized
+/// straight from the store, not copied first (a LIST of a busy namespace copied every object).
+#[derive(serde::Serialize)]
+pub struct ListPage<'a> {
+    kind: String,
+    #[serde(rename = "apiVersion")]
+    api_version: String,
+    metadata: Value,
+    items: Vec<&'a Value>,
+}
+
+impl ListPage<'_> {
+    pub fn to_value(&self) -> Value {
+        json!({
+            "kind": self.kind,
+            "apiVersion": self.api_version,
+            "metadata": self.metadata,
+            "items": self.items,
+        })
+    }
+}
+
 /// A list response (`<Kind>List`) honouring selectors, limit and continue.
-pub fn list(
-    st: &State,
+pub fn list<'a>(
+    st: &'a State,
     rt: &ResourceType,
     namespace: Option<&str>,
     options: &ListOptions,
-) -> Result<Value, ApiError> {
+) -> Result<ListPage<'a>, ApiError> {
     let ns = if rt.namespaced { namespace } else { None };
     let after: Option<(String, String)> = match &options.continue_token {
         Some(token) if !token.is_empty() => {
@@ -150,13 +172,12 @@ pub fn list(
         metadata["continue"] = json!(URL_SAFE_NO_PAD.encode(token));
         metadata["remainingItemCount"] = json!(matching.len() - limit);
     }
-    let items: Vec<Value> = matching.into_iter().take(limit).cloned().collect();
-    Ok(json!({
-        "kind": format!("{}List", rt.kind),
-        "apiVersion": rt.api_version(),
-        "metadata": metadata,
-        "items": items,
-    }))
+    Ok(ListPage {
+        kind: format!("{}List", rt.kind),
+        api_version: rt.api_version(),
+        metadata,
+        items: matching.into_iter().take(limit).collect(),
+    })
 }
 
 fn new_uid() -> String {
@@ -823,9 +844,13 @@ pub fn delete_collection(
     list_options: &ListOptions,
     options: &DeleteOptions,
 ) -> Result<Value, ApiError> {
-    let listed = list(st, rt, namespace, list_options)?;
+    let listed: Vec<Value> = list(st, rt, namespace, list_options)?
+        .items
+        .into_iter()
+        .cloned()
+        .collect();
     let mut deleted = Vec::new();
-    for item in listed["items"].as_array().cloned().unwrap_or_default() {
+    for item in listed {
         let name = item["metadata"]["name"].as_str().unwrap_or("").to_string();
         let ns = item["metadata"]["namespace"].as_str().map(str::to_string);
         if delete(st, rt, ns.as_deref(), &name, options).is_ok() {
