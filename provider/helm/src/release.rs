@@ -299,32 +299,92 @@ pub(crate) fn announced_size(gzip: &[u8], limit: u64) -> usize {
 /// The largest buffer reserved up front for a record's JSON (a larger one grows as it is read).
 const MAX_PRESIZE: u64 = 8 * 1024 * 1024;
 
+/// What reading a release needs of one of its Secrets: a full [`Secret`], or a [`ListedRecord`]
+/// from a refresh's shared listing.
+pub trait ReleaseSecret {
+    /// `metadata.name` (empty when missing).
+    fn secret_name(&self) -> &str;
+    /// The value of label `key`.
+    fn label(&self, key: &str) -> Option<&str>;
+    /// The bytes of `data.release` (helm's own base64 of gzip(JSON)).
+    fn payload(&self) -> Result<Cow<'_, [u8]>, DecodeError>;
+}
+
+impl ReleaseSecret for Secret {
+    fn secret_name(&self) -> &str {
+        self.metadata.name.as_deref().unwrap_or_default()
+    }
+
+    fn label(&self, key: &str) -> Option<&str> {
+        self.metadata.labels.as_ref()?.get(key).map(String::as_str)
+    }
+
+    fn payload(&self) -> Result<Cow<'_, [u8]>, DecodeError> {
+        self.data
+            .as_ref()
+            .and_then(|data| data.get("release"))
+            .map(|payload| Cow::Borrowed(payload.0.as_slice()))
+            .ok_or(DecodeError::MissingPayload)
+    }
+}
+
+/// A release Secret as a LIST answer carries it, kept light: name, labels and `data.release`
+/// still in the API's base64, decoded only for the revision that is read (a namespace's listing
+/// holds every revision of every release; most are never decoded).
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct ListedRecord {
+    #[serde(default)]
+    metadata: ListedMetadata,
+    #[serde(default)]
+    data: ListedData,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+struct ListedMetadata {
+    #[serde(default)]
+    name: String,
+    #[serde(default)]
+    labels: BTreeMap<String, String>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+struct ListedData {
+    release: Option<String>,
+}
+
+impl ReleaseSecret for ListedRecord {
+    fn secret_name(&self) -> &str {
+        &self.metadata.name
+    }
+
+    fn label(&self, key: &str) -> Option<&str> {
+        self.metadata.labels.get(key).map(String::as_str)
+    }
+
+    fn payload(&self) -> Result<Cow<'_, [u8]>, DecodeError> {
+        let encoded = self
+            .data
+            .release
+            .as_deref()
+            .ok_or(DecodeError::MissingPayload)?;
+        STANDARD
+            .decode(encoded)
+            .map(Cow::Owned)
+            .map_err(|error| DecodeError::Base64(error.to_string()))
+    }
+}
+
 /// Decodes a release Secret.
-pub fn decode_release_secret(secret: &Secret) -> Result<ReleaseRecord, DecodeError> {
-    let payload = secret
-        .data
-        .as_ref()
-        .and_then(|data| data.get("release"))
-        .ok_or(DecodeError::MissingPayload)?;
-    decode_release_payload(&payload.0)
+pub fn decode_release_secret(secret: &impl ReleaseSecret) -> Result<ReleaseRecord, DecodeError> {
+    decode_release_payload(&secret.payload()?)
 }
 
 /// The revision number of a release Secret: its `version` label, else the `.vN` name suffix.
-pub fn revision_of(secret: &Secret) -> Option<u64> {
-    let labels: Option<&BTreeMap<String, String>> = secret.metadata.labels.as_ref();
-    labels
-        .and_then(|labels| labels.get("version"))
+pub fn revision_of(secret: &impl ReleaseSecret) -> Option<u64> {
+    secret
+        .label("version")
         .and_then(|v| v.parse().ok())
-        .or_else(|| {
-            secret
-                .metadata
-                .name
-                .as_deref()?
-                .rsplit_once(".v")?
-                .1
-                .parse()
-                .ok()
-        })
+        .or_else(|| secret.secret_name().rsplit_once(".v")?.1.parse().ok())
 }
 
 /// The label selector helm itself uses for one release's records.
@@ -340,10 +400,10 @@ pub fn newest_release(secrets: &[Secret]) -> Result<Option<ReleaseHistory>, Rele
 
 /// [`newest_release`] over borrowed Secrets (e.g. the ones of one release picked out of a
 /// namespace's listing), without copying them.
-pub fn newest_release_of<'a>(
-    secrets: impl IntoIterator<Item = &'a Secret>,
+pub fn newest_release_of<'a, S: ReleaseSecret + 'a>(
+    secrets: impl IntoIterator<Item = &'a S>,
 ) -> Result<Option<ReleaseHistory>, ReleaseReadError> {
-    let mut revisions: Vec<(u64, &Secret)> = secrets
+    let mut revisions: Vec<(u64, &S)> = secrets
         .into_iter()
         .filter_map(|secret| revision_of(secret).map(|version| (version, secret)))
         .collect();
@@ -351,25 +411,16 @@ pub fn newest_release_of<'a>(
     let Some((_, newest)) = revisions.first() else {
         return Ok(None);
     };
-    let secret_name = newest.metadata.name.clone().unwrap_or_default();
-    let latest = decode_release_secret(newest).map_err(|error| ReleaseReadError::Decode {
-        secret: secret_name,
+    let latest = decode_release_secret(*newest).map_err(|error| ReleaseReadError::Decode {
+        secret: newest.secret_name().to_owned(),
         reason: error.to_string(),
     })?;
     let summaries = revisions
         .iter()
         .map(|(version, secret)| RevisionSummary {
             version: *version,
-            status: ReleaseStatus::parse(
-                secret
-                    .metadata
-                    .labels
-                    .as_ref()
-                    .and_then(|l| l.get("status"))
-                    .map(String::as_str)
-                    .unwrap_or_default(),
-            ),
-            secret_name: secret.metadata.name.clone().unwrap_or_default(),
+            status: ReleaseStatus::parse(secret.label("status").unwrap_or_default()),
+            secret_name: secret.secret_name().to_owned(),
         })
         .collect();
     Ok(Some(ReleaseHistory {

@@ -291,3 +291,62 @@ fn the_buffer_starts_at_the_announced_size_within_the_caps() {
         .collect();
     assert_eq!(decode_release_payload(&wrapped).unwrap().version, 1);
 }
+
+/// A refresh keeps the listing light: the same API JSON read as a [`ListedRecord`] gives the
+/// same history as full Secrets, and only the newest revision's payload is decoded (an older
+/// one that is not even base64 does not matter).
+#[test]
+fn a_light_listing_reads_the_same_history_as_full_secrets() {
+    let wire = |version: u64, status: &str, release: String| {
+        json!({
+            "apiVersion": "v1", "kind": "Secret",
+            "metadata": {
+                "name": format!("sh.helm.release.v1.runner.v{version}"),
+                "labels": {"owner": "helm", "name": "runner", "version": version.to_string(), "status": status},
+                "managedFields": [{"manager": "helm", "operation": "Update", "fieldsV1": {"f:data": {".": {}, "f:release": {}}}}]
+            },
+            "type": "helm.sh/release.v1",
+            "data": {"release": release}
+        })
+    };
+    let encoded = |version: u64, status: &str| {
+        STANDARD.encode(helm_payload(&helm4_release_json(version, status)))
+    };
+    let listing = [
+        wire(1, "superseded", encoded(1, "superseded")),
+        wire(2, "deployed", encoded(2, "deployed")),
+    ];
+    let full: Vec<Secret> = listing
+        .iter()
+        .map(|item| serde_json::from_value(item.clone()).unwrap())
+        .collect();
+    let light: Vec<ListedRecord> = listing
+        .iter()
+        .map(|item| serde_json::from_value(item.clone()).unwrap())
+        .collect();
+    let from_full = newest_release_of(&full).unwrap().unwrap();
+    let from_light = newest_release_of(&light).unwrap().unwrap();
+    assert_eq!(from_light, from_full);
+    assert_eq!(from_light.latest.version, 2);
+    assert_eq!(from_light.revisions.len(), 2);
+
+    let older_broken: Vec<ListedRecord> = [
+        wire(1, "superseded", "not base64 at all!".into()),
+        wire(2, "deployed", encoded(2, "deployed")),
+    ]
+    .into_iter()
+    .map(|item| serde_json::from_value(item).unwrap())
+    .collect();
+    assert_eq!(
+        newest_release_of(&older_broken).unwrap().unwrap(),
+        from_full
+    );
+
+    let newest_broken: Vec<ListedRecord> = [wire(3, "deployed", "!!".into())]
+        .into_iter()
+        .map(|item| serde_json::from_value(item).unwrap())
+        .collect();
+    let error = newest_release_of(&newest_broken).unwrap_err().to_string();
+    assert!(error.contains("sh.helm.release.v1.runner.v3"), "{error}");
+    assert!(error.contains("base64"), "{error}");
+}

@@ -21,12 +21,14 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use k8s_openapi::api::core::v1::Secret;
-use kube::api::{Api, ApiResource, DynamicObject, ListParams};
+use kube::api::{Api, DynamicObject, ListParams};
 use tokio::sync::OnceCell;
 
 use super::{DriftError, get_live};
 use crate::manifest::ManifestObject;
-use crate::release::{ReleaseHistory, ReleaseReadError, newest_release_of};
+use crate::release::{
+    ListedRecord, ReleaseHistory, ReleaseReadError, ReleaseSecret, newest_release_of,
+};
 
 /// What one shared LIST is about.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
@@ -44,7 +46,8 @@ enum Key {
 
 /// The answer of one shared LIST.
 enum Listing {
-    Secrets(Vec<Secret>),
+    /// helm's release Secrets, kept light (payloads decoded only when read).
+    Secrets(Vec<ListedRecord>),
     /// Live objects (JSON, managedFields included) by name, shared with the readers (never
     /// copied per release).
     Objects(HashMap<String, Arc<serde_json::Value>>),
@@ -120,10 +123,13 @@ impl ReadCache {
             .get_or_try_init(|| async {
                 self.count(requests);
                 let api: Api<Secret> = Api::namespaced(client.clone(), namespace);
-                let list = api
-                    .list(&ListParams::default().labels("owner=helm"))
-                    .await?;
-                Ok::<_, kube::Error>(Arc::new(Listing::Secrets(list.items)))
+                let records = list_items::<ListedRecord>(
+                    client,
+                    api.resource_url(),
+                    &ListParams::default().labels("owner=helm"),
+                )
+                .await?;
+                Ok::<_, kube::Error>(Arc::new(Listing::Secrets(records)))
             })
             .await
             .map_err(|error| ReleaseReadError::Api {
@@ -137,7 +143,7 @@ impl ReadCache {
         newest_release_of(
             secrets
                 .iter()
-                .filter(|secret| is_record_of(secret, release)),
+                .filter(|secret| is_record_of(*secret, release)),
         )
     }
 
@@ -164,7 +170,15 @@ impl ReadCache {
         let listing = cell
             .get_or_try_init(|| async {
                 self.count(requests);
-                match list_as_json(client, namespace, resource).await {
+                let api: Api<DynamicObject> =
+                    Api::namespaced_with(client.clone(), namespace, resource);
+                let listed = list_items::<serde_json::Value>(
+                    client,
+                    api.resource_url(),
+                    &ListParams::default(),
+                )
+                .await;
+                match listed {
                     Ok(items) => {
                         let mut by_name = HashMap::with_capacity(items.len());
                         for item in items {
@@ -212,34 +226,31 @@ impl ReadCache {
     }
 }
 
-/// A LIST answer's items, decoded straight into JSON: the drift check compares JSON, and a
-/// typed detour (`DynamicObject`, then back to JSON) cost more than the rest of a release's read.
+/// A LIST answer's items, decoded straight into what the reads keep (JSON for live objects, a
+/// [`ListedRecord`] for helm's Secrets): a typed detour (`DynamicObject`, then back to JSON; a
+/// full `Secret` with every payload decoded) cost more than the rest of a release's read.
 #[derive(serde::Deserialize)]
-struct Items {
-    #[serde(default)]
-    items: Vec<serde_json::Value>,
+struct Items<T> {
+    #[serde(default = "Vec::new")]
+    items: Vec<T>,
 }
 
-/// Every object of `resource`'s kind in `namespace`, as JSON (managedFields included).
-async fn list_as_json(
+/// The items of one LIST request to `url` (a collection path).
+async fn list_items<T: serde::de::DeserializeOwned>(
     client: &kube::Client,
-    namespace: &str,
-    resource: &ApiResource,
-) -> Result<Vec<serde_json::Value>, kube::Error> {
-    let api: Api<DynamicObject> = Api::namespaced_with(client.clone(), namespace, resource);
-    let mut request = kube::core::Request::new(api.resource_url())
-        .list(&ListParams::default())
+    url: &str,
+    params: &ListParams,
+) -> Result<Vec<T>, kube::Error> {
+    let mut request = kube::core::Request::new(url)
+        .list(params)
         .map_err(kube::Error::BuildRequest)?;
     request.extensions_mut().insert("list");
-    Ok(client.request::<Items>(request).await?.items)
+    Ok(client.request::<Items<T>>(request).await?.items)
 }
 
 /// Whether `secret` is one of `release`'s records (what `owner=helm,name=<release>` selects).
-fn is_record_of(secret: &Secret, release: &str) -> bool {
-    secret.metadata.labels.as_ref().is_some_and(|labels| {
-        labels.get("owner").map(String::as_str) == Some("helm")
-            && labels.get("name").map(String::as_str) == Some(release)
-    })
+fn is_record_of(secret: &impl ReleaseSecret, release: &str) -> bool {
+    secret.label("owner") == Some("helm") && secret.label("name") == Some(release)
 }
 
 #[cfg(test)]
