@@ -17,11 +17,12 @@
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 use std::time::{Duration, Instant};
 
 use k8s_openapi::api::core::v1::Secret;
 use kube::api::{Api, DynamicObject, ListParams};
+use serde_json::value::RawValue;
 use tokio::sync::OnceCell;
 
 use super::{DriftError, get_live};
@@ -48,14 +49,46 @@ enum Key {
 enum Listing {
     /// helm's release Secrets, kept light (payloads decoded only when read).
     Secrets(Vec<ListedRecord>),
-    /// Live objects (JSON, managedFields included) by name, shared with the readers (never
-    /// copied per release).
-    Objects(HashMap<String, Arc<serde_json::Value>>),
+    /// Live objects by name, parsed when first read (see [`ListedObject`]).
+    Objects(HashMap<String, ListedObject>),
     /// The kind may not be listed: read its objects with GET.
     NotListable,
 }
 
 type Cell = Arc<OnceCell<Arc<Listing>>>;
+
+/// One object of a shared listing: its JSON as the API sent it, parsed (managedFields included)
+/// by the first read that asks for it, in that read's own task, then shared with later readers
+/// (never copied per release). Parsing a whole listing up front held up every release of the
+/// namespace until the last object was parsed, one core working and the other idle.
+struct ListedObject {
+    raw: Box<RawValue>,
+    parsed: OnceLock<Arc<serde_json::Value>>,
+}
+
+impl ListedObject {
+    fn value(&self) -> Result<Arc<serde_json::Value>, serde_json::Error> {
+        if let Some(parsed) = self.parsed.get() {
+            return Ok(Arc::clone(parsed));
+        }
+        let parsed = Arc::new(serde_json::from_str(self.raw.get())?);
+        // Two readers at once both parse; either result is the same.
+        Ok(Arc::clone(self.parsed.get_or_init(|| parsed)))
+    }
+}
+
+/// What a listing needs of an object before it is read: its name.
+#[derive(serde::Deserialize)]
+struct Named {
+    #[serde(default)]
+    metadata: NameOnly,
+}
+
+#[derive(Default, serde::Deserialize)]
+struct NameOnly {
+    #[serde(default)]
+    name: String,
+}
 
 /// A listing older than this is made again: a refresh takes seconds, and a provider process
 /// kept running across several Terraform commands (debug/reattach mode) must not serve one
@@ -172,25 +205,25 @@ impl ReadCache {
                 self.count(requests);
                 let api: Api<DynamicObject> =
                     Api::namespaced_with(client.clone(), namespace, resource);
-                let listed = list_items::<serde_json::Value>(
-                    client,
-                    api.resource_url(),
-                    &ListParams::default(),
-                )
-                .await;
+                let listed =
+                    list_items::<Box<RawValue>>(client, api.resource_url(), &ListParams::default())
+                        .await
+                        .and_then(|items| {
+                            items
+                                .into_iter()
+                                .map(|raw| {
+                                    let named: Named = serde_json::from_str(raw.get())?;
+                                    let object = ListedObject {
+                                        raw,
+                                        parsed: OnceLock::new(),
+                                    };
+                                    Ok((named.metadata.name, object))
+                                })
+                                .collect::<Result<HashMap<_, _>, serde_json::Error>>()
+                                .map_err(kube::Error::SerdeError)
+                        });
                 match listed {
-                    Ok(items) => {
-                        let mut by_name = HashMap::with_capacity(items.len());
-                        for item in items {
-                            let name = item
-                                .pointer("/metadata/name")
-                                .and_then(serde_json::Value::as_str)
-                                .unwrap_or_default()
-                                .to_owned();
-                            by_name.insert(name, Arc::new(item));
-                        }
-                        Ok(Arc::new(Listing::Objects(by_name)))
-                    }
+                    Ok(by_name) => Ok(Arc::new(Listing::Objects(by_name))),
                     // 403 Forbidden, 404 Not Found (kind not served), 405 Method Not Allowed.
                     Err(kube::Error::Api(status)) if (403..=405).contains(&status.code) => {
                         tracing::debug!(
@@ -212,7 +245,17 @@ impl ReadCache {
             })
             .await?;
         match listing.as_ref() {
-            Listing::Objects(by_name) => Ok(by_name.get(&object.name).map(Arc::clone)),
+            Listing::Objects(by_name) => by_name
+                .get(&object.name)
+                .map(ListedObject::value)
+                .transpose()
+                .map_err(|error| DriftError::Api {
+                    kind: object.kind.clone(),
+                    api: Box::new(resource.clone()),
+                    namespace: object.namespace.clone(),
+                    name: object.name.clone(),
+                    cause: Box::new(kube::Error::SerdeError(error)),
+                }),
             Listing::Secrets(_) | Listing::NotListable => {
                 self.count(requests);
                 Ok(get_live(client, object).await?.map(Arc::new))
@@ -309,5 +352,28 @@ mod tests {
                 })
                 .initialized()
         );
+    }
+
+    #[test]
+    fn a_listed_object_is_parsed_once_when_first_read_and_then_shared() {
+        let raw = RawValue::from_string(
+            r#"{"metadata":{"name":"runner","managedFields":[{"manager":"helm"}]},"spec":{"replicas":1}}"#
+                .to_owned(),
+        )
+        .unwrap();
+        let named: Named = serde_json::from_str(raw.get()).unwrap();
+        assert_eq!(named.metadata.name, "runner");
+        let object = ListedObject {
+            raw,
+            parsed: OnceLock::new(),
+        };
+        assert!(
+            object.parsed.get().is_none(),
+            "nothing parsed before a read"
+        );
+        let first = object.value().unwrap();
+        assert_eq!(first["spec"]["replicas"], 1);
+        assert_eq!(first["metadata"]["managedFields"][0]["manager"], "helm");
+        assert!(Arc::ptr_eq(&first, &object.value().unwrap()));
     }
 }
