@@ -471,16 +471,15 @@ fn open_watch(call: &Call) -> Result<Response<Body>, ApiError> {
 fn list(call: &Call) -> Result<Response<Body>, ApiError> {
     let options = list_options(&call.query)?;
     if call.as_table {
-        let list = call.store.with(|st| {
-            ops::list(st, call.rt, call.ns(), &options).map(|page| page.to_value())
-        })?;
+        let list = call
+            .store
+            .with(|st| ops::list(st, call.rt, call.ns(), &options).map(|page| page.to_value()))?;
         let items = list["items"].as_array().cloned().unwrap_or_default();
         return Ok(table_response(call, &items, Some(&list["metadata"])));
     }
     let body = call.store.with(|st| {
-        ops::list(st, call.rt, call.ns(), &options).map(|page| {
-            serde_json::to_string(&page).expect("a list of JSON values serializes")
-        })
+        ops::list(st, call.rt, call.ns(), &options)
+            .map(|page| serde_json::to_string(&page).expect("a list of JSON values serializes"))
     })?;
     Ok(respond(200, "application/json", body))
 }

@@ -17,7 +17,7 @@
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, OnceLock, PoisonError};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use k8s_openapi::api::core::v1::Secret;
@@ -58,22 +58,17 @@ enum Listing {
 type Cell = Arc<OnceCell<Arc<Listing>>>;
 
 /// One object of a shared listing: its JSON as the API sent it, parsed (managedFields included)
-/// by the first read that asks for it, in that read's own task, then shared with later readers
-/// (never copied per release). Parsing a whole listing up front held up every release of the
-/// namespace until the last object was parsed, one core working and the other idle.
+/// when a read asks for it, in that read's own task. Parsing a whole listing up front held up
+/// every release of the namespace until the last object was parsed (one core working, the other
+/// idle), and keeping the parsed objects grew the heap by the whole namespace: each object is
+/// read by the one release it belongs to, so its parsed value lives only as long as that read.
 struct ListedObject {
     raw: Box<RawValue>,
-    parsed: OnceLock<Arc<serde_json::Value>>,
 }
 
 impl ListedObject {
     fn value(&self) -> Result<Arc<serde_json::Value>, serde_json::Error> {
-        if let Some(parsed) = self.parsed.get() {
-            return Ok(Arc::clone(parsed));
-        }
-        let parsed = Arc::new(serde_json::from_str(self.raw.get())?);
-        // Two readers at once both parse; either result is the same.
-        Ok(Arc::clone(self.parsed.get_or_init(|| parsed)))
+        serde_json::from_str(self.raw.get()).map(Arc::new)
     }
 }
 
@@ -213,11 +208,7 @@ impl ReadCache {
                                 .into_iter()
                                 .map(|raw| {
                                     let named: Named = serde_json::from_str(raw.get())?;
-                                    let object = ListedObject {
-                                        raw,
-                                        parsed: OnceLock::new(),
-                                    };
-                                    Ok((named.metadata.name, object))
+                                    Ok((named.metadata.name, ListedObject { raw }))
                                 })
                                 .collect::<Result<HashMap<_, _>, serde_json::Error>>()
                                 .map_err(kube::Error::SerdeError)
@@ -355,7 +346,7 @@ mod tests {
     }
 
     #[test]
-    fn a_listed_object_is_parsed_once_when_first_read_and_then_shared() {
+    fn a_listed_object_is_named_without_parsing_and_parsed_when_read() {
         let raw = RawValue::from_string(
             r#"{"metadata":{"name":"runner","managedFields":[{"manager":"helm"}]},"spec":{"replicas":1}}"#
                 .to_owned(),
@@ -363,17 +354,8 @@ mod tests {
         .unwrap();
         let named: Named = serde_json::from_str(raw.get()).unwrap();
         assert_eq!(named.metadata.name, "runner");
-        let object = ListedObject {
-            raw,
-            parsed: OnceLock::new(),
-        };
-        assert!(
-            object.parsed.get().is_none(),
-            "nothing parsed before a read"
-        );
-        let first = object.value().unwrap();
-        assert_eq!(first["spec"]["replicas"], 1);
-        assert_eq!(first["metadata"]["managedFields"][0]["manager"], "helm");
-        assert!(Arc::ptr_eq(&first, &object.value().unwrap()));
+        let object = ListedObject { raw }.value().unwrap();
+        assert_eq!(object["spec"]["replicas"], 1);
+        assert_eq!(object["metadata"]["managedFields"][0]["manager"], "helm");
     }
 }
