@@ -466,6 +466,23 @@ fn main() {
             "-parallelism=10",
         ])
         .success();
+        // Let the cluster settle first: right after the apply the API server's controllers (on a
+        // real cluster, the kubelets) are still rolling out every release, work that would land
+        // in the first rounds' figures and swing them from run to run.
+        let settled = world.kubectl(&[
+            "wait",
+            "--for=condition=Available",
+            "deployment",
+            "--all",
+            "-n",
+            &namespace,
+            "--timeout=300s",
+        ]);
+        assert!(
+            settled.status.success(),
+            "the releases' Deployments did not become available: {}",
+            String::from_utf8_lossy(&settled.stderr)
+        );
 
         // One refresh of every release by `provider`; a baseline that cannot read this state
         // (another schema) is reported, not fatal.
