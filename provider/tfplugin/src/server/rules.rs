@@ -142,6 +142,11 @@ fn null_write_only_attributes(
     entries: &mut BTreeMap<String, Value>,
 ) {
     for (name, attribute) in attributes {
+        // Most attributes are neither: no lookup for them.
+        let nested = matches!(attribute.ty, AttributeType::Nested(_));
+        if !attribute.write_only && !nested {
+            continue;
+        }
         let Some(slot) = entries.get_mut(name) else {
             continue;
         };
