@@ -123,6 +123,18 @@ pub fn resolve_kind(api_version: &str, kind: &str) -> ResolvedKind {
     }
 }
 
+/// The resource of a kind known by name alone (no API version at hand, e.g. a previous
+/// refresh's `manifest_objects`): `None` unless the table lists that kind exactly once.
+pub fn known_kind(kind: &str) -> Option<ResolvedKind> {
+    let mut matches = KNOWN.iter().filter(|(_, _, k, _, _)| *k == kind);
+    let (group, version, kind, plural, namespaced) = matches.next()?;
+    matches.next().is_none().then(|| ResolvedKind {
+        resource: resource(group, version, kind, plural),
+        namespaced: *namespaced,
+        known: true,
+    })
+}
+
 fn resource(group: &str, version: &str, kind: &str, plural: &str) -> ApiResource {
     ApiResource {
         group: group.to_string(),
@@ -196,5 +208,15 @@ mod tests {
                 (plural, namespaced, false)
             );
         }
+    }
+
+    #[test]
+    fn a_kind_known_by_name_alone_resolves_only_when_the_table_has_it_once() {
+        let deployment = known_kind("Deployment").expect("Deployment is known");
+        assert_eq!(deployment.resource.api_version, "apps/v1");
+        assert_eq!(deployment.resource.plural, "deployments");
+        assert!(deployment.namespaced);
+        assert!(!known_kind("ClusterRole").expect("known").namespaced);
+        assert!(known_kind("Widget").is_none());
     }
 }

@@ -37,7 +37,7 @@ pub use drift::{
     check_manifest_drift, inspect_release, inspect_release_shared,
 };
 pub use error::{HelmError, HelmFailure, classify_failure};
-pub use kinds::{ResolvedKind, resolve_kind};
+pub use kinds::{ResolvedKind, known_kind, resolve_kind};
 pub use manifest::{ManifestError, ManifestObject, parse_manifest};
 pub use recovery::{Recovery, RecoveryError, mark_pending_release_failed};
 pub use redact::{MASK, redact};

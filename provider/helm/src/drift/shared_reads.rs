@@ -21,7 +21,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use k8s_openapi::api::core::v1::Secret;
-use kube::api::{Api, DynamicObject, ListParams};
+use kube::api::{Api, ApiResource, DynamicObject, ListParams};
 use serde_json::value::RawValue;
 use tokio::sync::OnceCell;
 
@@ -189,50 +189,20 @@ impl ReadCache {
             return Ok(get_live(client, object).await?.map(Arc::new));
         };
         let resource = &object.resolved.resource;
-        let cell = self.cell(Key::Objects {
-            namespace: namespace.to_owned(),
-            group: resource.group.clone(),
-            version: resource.version.clone(),
-            plural: resource.plural.clone(),
-        });
+        let cell = self.objects_cell(namespace, resource);
         let listing = cell
             .get_or_try_init(|| async {
                 self.count(requests);
-                let api: Api<DynamicObject> =
-                    Api::namespaced_with(client.clone(), namespace, resource);
-                let listed =
-                    list_items::<Box<RawValue>>(client, api.resource_url(), &ListParams::default())
-                        .await
-                        .and_then(|items| {
-                            items
-                                .into_iter()
-                                .map(|raw| {
-                                    let named: Named = serde_json::from_str(raw.get())?;
-                                    Ok((named.metadata.name, ListedObject { raw }))
-                                })
-                                .collect::<Result<HashMap<_, _>, serde_json::Error>>()
-                                .map_err(kube::Error::SerdeError)
-                        });
-                match listed {
-                    Ok(by_name) => Ok(Arc::new(Listing::Objects(by_name))),
-                    // 403 Forbidden, 404 Not Found (kind not served), 405 Method Not Allowed.
-                    Err(kube::Error::Api(status)) if (403..=405).contains(&status.code) => {
-                        tracing::debug!(
-                            kind = object.kind,
-                            namespace,
-                            code = status.code,
-                            "cannot list the kind; reading its objects one by one"
-                        );
-                        Ok(Arc::new(Listing::NotListable))
-                    }
-                    Err(error) => Err(DriftError::Api {
+                list_objects(client, namespace, resource, &object.kind)
+                    .await
+                    .map(Arc::new)
+                    .map_err(|error| DriftError::Api {
                         kind: object.kind.clone(),
                         api: Box::new(resource.clone()),
                         namespace: object.namespace.clone(),
                         name: object.name.clone(),
                         cause: Box::new(error),
-                    }),
-                }
+                    })
             })
             .await?;
         match listing.as_ref() {
@@ -252,6 +222,57 @@ impl ReadCache {
                 Ok(get_live(client, object).await?.map(Arc::new))
             }
         }
+    }
+
+    /// Starts the listings of `kinds` (pairs of a kind's name and a namespace, e.g. from a
+    /// release's `manifest_objects` of its previous refresh) without waiting for them: the reads
+    /// that need them then find them made or in flight, instead of each kind being listed only
+    /// after the first release's record was listed, decoded and parsed. A hint only: kinds not
+    /// resolvable by name, cluster-scoped ones, and failures (not kept) are left to the reads.
+    pub fn prefetch<'a>(
+        self: &Arc<Self>,
+        client: &kube::Client,
+        kinds: impl IntoIterator<Item = (&'a str, &'a str)>,
+    ) {
+        let mut started: Vec<(&str, &str)> = Vec::new();
+        for (kind, namespace) in kinds {
+            if started.contains(&(kind, namespace)) {
+                continue;
+            }
+            started.push((kind, namespace));
+            let Some(resolved) = crate::kinds::known_kind(kind).filter(|k| k.namespaced) else {
+                continue;
+            };
+            let cell = self.objects_cell(namespace, &resolved.resource);
+            if cell.initialized() {
+                continue;
+            }
+            let (reads, client, namespace, kind) = (
+                Arc::clone(self),
+                client.clone(),
+                namespace.to_owned(),
+                kind.to_owned(),
+            );
+            tokio::spawn(async move {
+                let listing = cell.get_or_try_init(|| async {
+                    reads.requests.fetch_add(1, Ordering::Relaxed);
+                    list_objects(&client, &namespace, &resolved.resource, &kind)
+                        .await
+                        .map(Arc::new)
+                });
+                // Bounded like a listing's life: a prefetch never outlives it.
+                let _ = tokio::time::timeout(MAX_AGE, listing).await;
+            });
+        }
+    }
+
+    fn objects_cell(&self, namespace: &str, resource: &ApiResource) -> Cell {
+        self.cell(Key::Objects {
+            namespace: namespace.to_owned(),
+            group: resource.group.clone(),
+            version: resource.version.clone(),
+            plural: resource.plural.clone(),
+        })
     }
 
     fn count(&self, requests: &AtomicUsize) {
@@ -280,6 +301,43 @@ async fn list_items<T: serde::de::DeserializeOwned>(
         .map_err(kube::Error::BuildRequest)?;
     request.extensions_mut().insert("list");
     Ok(client.request::<Items<T>>(request).await?.items)
+}
+
+/// Every object of `resource`'s kind in `namespace`, kept raw and named; a kind that may not be
+/// listed (403 Forbidden, 404 Not Found: not served, 405 Method Not Allowed) is
+/// [`Listing::NotListable`], its objects then read one by one.
+async fn list_objects(
+    client: &kube::Client,
+    namespace: &str,
+    resource: &ApiResource,
+    kind: &str,
+) -> Result<Listing, kube::Error> {
+    let api: Api<DynamicObject> = Api::namespaced_with(client.clone(), namespace, resource);
+    let listed = list_items::<Box<RawValue>>(client, api.resource_url(), &ListParams::default())
+        .await
+        .and_then(|items| {
+            items
+                .into_iter()
+                .map(|raw| {
+                    let named: Named = serde_json::from_str(raw.get())?;
+                    Ok((named.metadata.name, ListedObject { raw }))
+                })
+                .collect::<Result<HashMap<_, _>, serde_json::Error>>()
+                .map_err(kube::Error::SerdeError)
+        });
+    match listed {
+        Ok(by_name) => Ok(Listing::Objects(by_name)),
+        Err(kube::Error::Api(status)) if (403..=405).contains(&status.code) => {
+            tracing::debug!(
+                kind,
+                namespace,
+                code = status.code,
+                "cannot list the kind; reading its objects one by one"
+            );
+            Ok(Listing::NotListable)
+        }
+        Err(error) => Err(error),
+    }
 }
 
 /// Whether `secret` is one of `release`'s records (what `owner=helm,name=<release>` selects).

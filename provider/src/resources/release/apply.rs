@@ -544,6 +544,10 @@ pub async fn read(
     let client = kube_client(config).await?;
     let policy = live::drift_policy(model.drift_ignore_field_managers.as_deref());
     let reads = crate::kube::reads_for(config);
+    // The kinds the last refresh found: their listings start now, beside the record's.
+    if let Some(objects) = model.manifest_objects.known() {
+        reads.prefetch(&client, live::kinds_of(objects, &model.namespace));
+    }
     let Some(inspection) = live::inspect(
         &reads,
         &client,

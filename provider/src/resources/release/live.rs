@@ -269,6 +269,26 @@ pub fn object_ids(objects: impl IntoIterator<Item = ObjectRef>) -> Vec<String> {
         .collect()
 }
 
+/// The (kind, namespace) of each of [`object_ids`]' ids (`Kind/namespace/name`; a cluster-scoped
+/// `Kind/name` is skipped): what to list ahead of a refresh.
+pub fn kinds_of<'a>(
+    ids: &'a [String],
+    release_namespace: &'a str,
+) -> impl Iterator<Item = (&'a str, &'a str)> + 'a {
+    ids.iter().filter_map(move |id| {
+        let mut parts = id.splitn(3, '/');
+        let (kind, namespace, _name) = (parts.next()?, parts.next()?, parts.next()?);
+        Some((
+            kind,
+            if namespace.is_empty() {
+                release_namespace
+            } else {
+                namespace
+            },
+        ))
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use std::time::Duration;
@@ -373,6 +393,60 @@ mod tests {
             .map(|r| r.status)
             .collect();
         assert_eq!(statuses, [200, 409], "a 409 is asked once");
+    }
+
+    /// The kinds of the last refresh are listed ahead of the read: the read then finds the
+    /// listing made and asks nothing more; kinds not resolvable by name (`Widget`) and
+    /// cluster-scoped ids (`ClusterRole/name`) are left to the read.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_prefetched_listing_serves_the_read_that_follows() {
+        let (cluster, client) = cluster().await;
+        let admin = cluster.admin();
+        apply_data(&client, "helm", "a").await;
+        admin.clear_requests().unwrap();
+        let reads = std::sync::Arc::new(ReadCache::new());
+        let ids = [
+            "ConfigMap/ci/runner".to_owned(),
+            "Widget/ci/w".to_owned(),
+            "ClusterRole/r".to_owned(),
+            "ConfigMap/ci/other".to_owned(),
+        ];
+        reads.prefetch(&client, kinds_of(&ids, NAMESPACE));
+        for _ in 0..250 {
+            if !served(&admin).is_empty() {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        let paths: Vec<String> = admin
+            .requests()
+            .unwrap()
+            .into_iter()
+            .map(|r| r.path)
+            .collect();
+        assert_eq!(paths, ["/api/v1/namespaces/ci/configmaps"]);
+
+        let objects = parse_manifest(MANIFEST, NAMESPACE).unwrap();
+        let requests = std::sync::atomic::AtomicUsize::new(0);
+        let live = reads
+            .live_object(&client, &objects[0], &requests)
+            .await
+            .unwrap()
+            .expect("the ConfigMap is listed");
+        assert_eq!(live["data"]["a"], "1");
+        assert_eq!(requests.load(std::sync::atomic::Ordering::Relaxed), 0);
+        assert_eq!(served(&admin).len(), 1, "one LIST in all");
+    }
+
+    #[test]
+    fn the_kinds_to_list_ahead_come_from_namespaced_ids() {
+        let ids = [
+            "Deployment/ci/runner".to_owned(),
+            "ClusterRole/runner".to_owned(),
+            "Secret/other/token".to_owned(),
+        ];
+        let kinds: Vec<(&str, &str)> = kinds_of(&ids, "ci").collect();
+        assert_eq!(kinds, [("Deployment", "ci"), ("Secret", "other")]);
     }
 
     fn drift(kind: &str, path: &str, change: DriftChange, managers: &[&str]) -> Drift {
