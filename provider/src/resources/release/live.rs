@@ -269,8 +269,9 @@ pub fn object_ids(objects: impl IntoIterator<Item = ObjectRef>) -> Vec<String> {
         .collect()
 }
 
-/// The (kind, namespace) of each of [`object_ids`]' ids (`Kind/namespace/name`; a cluster-scoped
-/// `Kind/name` is skipped): what to list ahead of a refresh.
+/// The kinds of [`object_ids`]' ids (`Kind/namespace/name`) in the release's namespace, with
+/// that namespace: what to list ahead of a refresh (cluster-scoped `Kind/name` ids and objects
+/// in other namespaces are left to the read).
 pub fn kinds_of<'a>(
     ids: &'a [String],
     release_namespace: &'a str,
@@ -278,14 +279,7 @@ pub fn kinds_of<'a>(
     ids.iter().filter_map(move |id| {
         let mut parts = id.splitn(3, '/');
         let (kind, namespace, _name) = (parts.next()?, parts.next()?, parts.next()?);
-        Some((
-            kind,
-            if namespace.is_empty() {
-                release_namespace
-            } else {
-                namespace
-            },
-        ))
+        (namespace == release_namespace).then_some((kind, release_namespace))
     })
 }
 
@@ -446,7 +440,7 @@ mod tests {
             "Secret/other/token".to_owned(),
         ];
         let kinds: Vec<(&str, &str)> = kinds_of(&ids, "ci").collect();
-        assert_eq!(kinds, [("Deployment", "ci"), ("Secret", "other")]);
+        assert_eq!(kinds, [("Deployment", "ci")]);
     }
 
     fn drift(kind: &str, path: &str, change: DriftChange, managers: &[&str]) -> Drift {
