@@ -17,7 +17,7 @@
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 use std::time::{Duration, Instant};
 
 use k8s_openapi::api::core::v1::Secret;
@@ -58,17 +58,29 @@ enum Listing {
 type Cell = Arc<OnceCell<Arc<Listing>>>;
 
 /// One object of a shared listing: its JSON as the API sent it, parsed (managedFields included)
-/// when a read asks for it, in that read's own task. Parsing a whole listing up front held up
-/// every release of the namespace until the last object was parsed (one core working, the other
-/// idle), and keeping the parsed objects grew the heap by the whole namespace: each object is
-/// read by the one release it belongs to, so its parsed value lives only as long as that read.
+/// by the first read that asks for it, in that read's own task, then shared with later readers
+/// (never copied per release). Parsing a whole listing up front held up every release of the
+/// namespace until the last object was parsed, one core working and the other idle.
 struct ListedObject {
     raw: Box<RawValue>,
+    parsed: OnceLock<Arc<serde_json::Value>>,
 }
 
 impl ListedObject {
+    fn new(raw: Box<RawValue>) -> ListedObject {
+        ListedObject {
+            raw,
+            parsed: OnceLock::new(),
+        }
+    }
+
     fn value(&self) -> Result<Arc<serde_json::Value>, serde_json::Error> {
-        serde_json::from_str(self.raw.get()).map(Arc::new)
+        if let Some(parsed) = self.parsed.get() {
+            return Ok(Arc::clone(parsed));
+        }
+        let parsed = Arc::new(serde_json::from_str(self.raw.get())?);
+        // Two first readers at once both parse; either result is the same, one is kept.
+        Ok(Arc::clone(self.parsed.get_or_init(|| parsed)))
     }
 }
 
@@ -320,7 +332,7 @@ async fn list_objects(
                 .into_iter()
                 .map(|raw| {
                     let named: Named = serde_json::from_str(raw.get())?;
-                    Ok((named.metadata.name, ListedObject { raw }))
+                    Ok((named.metadata.name, ListedObject::new(raw)))
                 })
                 .collect::<Result<HashMap<_, _>, serde_json::Error>>()
                 .map_err(kube::Error::SerdeError)
@@ -404,7 +416,7 @@ mod tests {
     }
 
     #[test]
-    fn a_listed_object_is_named_without_parsing_and_parsed_when_read() {
+    fn a_listed_object_is_named_without_parsing_and_parsed_once_when_first_read() {
         let raw = RawValue::from_string(
             r#"{"metadata":{"name":"runner","managedFields":[{"manager":"helm"}]},"spec":{"replicas":1}}"#
                 .to_owned(),
@@ -412,8 +424,17 @@ mod tests {
         .unwrap();
         let named: Named = serde_json::from_str(raw.get()).unwrap();
         assert_eq!(named.metadata.name, "runner");
-        let object = ListedObject { raw }.value().unwrap();
-        assert_eq!(object["spec"]["replicas"], 1);
-        assert_eq!(object["metadata"]["managedFields"][0]["manager"], "helm");
+        let object = ListedObject::new(raw);
+        assert!(
+            object.parsed.get().is_none(),
+            "nothing parsed before a read"
+        );
+        let first = object.value().unwrap();
+        assert_eq!(first["spec"]["replicas"], 1);
+        assert_eq!(first["metadata"]["managedFields"][0]["manager"], "helm");
+        assert!(
+            Arc::ptr_eq(&first, &object.value().unwrap()),
+            "one shared copy"
+        );
     }
 }
