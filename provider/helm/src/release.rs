@@ -347,9 +347,18 @@ struct ListedMetadata {
     labels: BTreeMap<String, String>,
 }
 
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Clone, Default, Deserialize)]
 struct ListedData {
     release: Option<String>,
+}
+
+/// The payload holds the release's values (which may carry credentials): shown by size only.
+impl fmt::Debug for ListedData {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ListedData")
+            .field("release_bytes", &self.release.as_ref().map(String::len))
+            .finish()
+    }
 }
 
 impl ReleaseSecret for ListedRecord {

@@ -350,3 +350,16 @@ fn a_light_listing_reads_the_same_history_as_full_secrets() {
     assert!(error.contains("sh.helm.release.v1.runner.v3"), "{error}");
     assert!(error.contains("base64"), "{error}");
 }
+
+#[test]
+fn a_listed_record_shows_its_payload_by_size_only() {
+    let record: ListedRecord = serde_json::from_value(json!({
+        "metadata": {"name": "sh.helm.release.v1.runner.v1", "labels": {"owner": "helm"}},
+        "data": {"release": "c2VjcmV0LXZhbHVlcw=="}
+    }))
+    .unwrap();
+    let shown = format!("{record:?}");
+    assert!(!shown.contains("c2VjcmV0LXZhbHVlcw"), "{shown}");
+    assert!(shown.contains("release_bytes: Some(20)"), "{shown}");
+    assert!(shown.contains("sh.helm.release.v1.runner.v1"), "{shown}");
+}
