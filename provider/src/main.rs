@@ -1,5 +1,11 @@
 //! The provider binary: Terraform and OpenTofu start it as a plugin.
 
+/// mimalloc instead of the system allocator: a refresh of 50 releases costs the provider ~20%
+/// less CPU with it (malloc/free and the page faults of a fresh process were a quarter of a
+/// read), for ~3 MiB more peak memory (`cargo bench -p acceptance --bench release_read`).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> std::process::ExitCode {
     // Started by ourselves as the trampoline that ties helm's life to ours: becomes helm.
     helm_driver::parent_death::exec_if_requested();

@@ -6,6 +6,8 @@
 //!     for all releases: time per release and API requests per release (from the test server's
 //!     request log), vs the helm loop; with `GITLABRUNNER_BASELINE_PROVIDER_BIN` set, the same
 //!     for that provider build (e.g. the one before shared reads), and the ratio;
+//!     the CPU time the provider and the API test server spent, and the provider's peak
+//!     resident memory (`VmHWM`) before and after the reads;
 //! (b) wall time of `terraform plan` over the releases;
 //! (c) (a) again with 5 ms added to every API answer (fault injection), as from an API server
 //!     across a network — where requests, not decoding, dominate;
@@ -246,6 +248,7 @@ async fn read_all_over_grpc(
     let read_releases = elsewhere.is_none();
     let provider_pid = plugin.child.id();
     let provider_cpu = cpu_ns(provider_pid, None);
+    let peak_before_kib = peak_memory_kib(provider_pid);
     let server_cpu = cpu_ns(std::process::id(), Some(SERVER_THREADS));
     let began = Instant::now();
     let mut tasks = tokio::task::JoinSet::new();
@@ -274,18 +277,40 @@ async fn read_all_over_grpc(
         took: began.elapsed(),
         provider_cpu_ns: cpu_ns(provider_pid, None).saturating_sub(provider_cpu),
         server_cpu_ns: cpu_ns(std::process::id(), Some(SERVER_THREADS)).saturating_sub(server_cpu),
+        peak_before_kib,
+        peak_kib: peak_memory_kib(provider_pid),
     }
+}
+
+/// The most resident memory (KiB) process `pid` has used so far (`VmHWM` of
+/// `/proc/<pid>/status`); 0 where /proc is missing.
+fn peak_memory_kib(pid: u32) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()
+        .and_then(|status| {
+            status
+                .lines()
+                .find_map(|line| line.strip_prefix("VmHWM:"))?
+                .trim()
+                .trim_end_matches("kB")
+                .trim()
+                .parse()
+                .ok()
+        })
+        .unwrap_or(0)
 }
 
 /// The names of the in-process Kubernetes API test server's threads (as `/proc` shows them).
 const SERVER_THREADS: &str = "kube-test-serve";
 
 /// Wall time of the reads, and the CPU time the provider process and the API test server
-/// spent meanwhile.
+/// spent meanwhile, and the provider's peak memory before and after the reads.
 struct Reads {
     took: Duration,
     provider_cpu_ns: u64,
     server_cpu_ns: u64,
+    peak_before_kib: u64,
+    peak_kib: u64,
 }
 
 /// CPU time (ns) the threads of process `pid` have run, from `/proc/<pid>/task/*/schedstat`
@@ -363,6 +388,8 @@ fn median(rounds: Vec<Option<Refresh>>) -> Option<Refresh> {
         requests_per_release: of(|r| r.requests_per_release),
         provider_cpu_ms: of(|r| r.provider_cpu_ms),
         server_cpu_ms: of(|r| r.server_cpu_ms),
+        peak_before_mib: of(|r| r.peak_before_mib),
+        peak_mib: of(|r| r.peak_mib),
     })
 }
 
@@ -378,6 +405,10 @@ struct Refresh {
     provider_cpu_ms: f64,
     /// CPU time of the in-process API test server per release (its controllers included).
     server_cpu_ms: f64,
+    /// The provider's peak resident memory before the reads (start-up, schema, configure).
+    peak_before_mib: f64,
+    /// The provider's peak resident memory once the reads are done.
+    peak_mib: f64,
 }
 
 fn refresh(
@@ -420,6 +451,8 @@ fn refresh(
         provider_cpu_ms: reads.provider_cpu_ns as f64 / 1e6 / releases as f64,
         server_cpu_ms: reads.server_cpu_ns as f64 / 1e6 / releases as f64,
         requests_per_release: requests as f64 / releases as f64,
+        peak_before_mib: reads.peak_before_kib as f64 / 1024.0,
+        peak_mib: reads.peak_kib as f64 / 1024.0,
     }
 }
 
@@ -567,6 +600,20 @@ fn main() {
                 r.provider_cpu_ms, r.server_cpu_ms
             )
         };
+        let memory = |r: &Refresh| {
+            format!(
+                "{:.1} MiB ({:.1} before the reads)",
+                r.peak_mib, r.peak_before_mib
+            )
+        };
+        println!(
+            "{releases:>3} releases | (a) provider peak memory: this build {}{}; floor (d) {}",
+            memory(&new),
+            old.as_ref()
+                .map(|old| format!("; baseline {}", memory(old)))
+                .unwrap_or_default(),
+            memory(&floor),
+        );
         println!(
             "{releases:>3} releases | (a) CPU per release: this build {}{}; floor (d) {}",
             cpu(&new),
