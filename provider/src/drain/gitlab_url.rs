@@ -63,10 +63,9 @@ pub struct HostMismatch {
 }
 
 impl HostMismatch {
-    /// What Terraform shows (the release makes it an error at its `gitlab_url`); `release` names
-    /// the release.
-    pub fn message(&self, release: &str) -> DrainMessage {
-        let opt_out = match self.setting {
+    /// How to let a different host through, for where `base_url` was configured.
+    pub fn opt_out(&self) -> &'static str {
+        match self.setting {
             UrlSource::Attribute => {
                 "set allow_different_host = true in the provider's gitlab block"
             }
@@ -74,7 +73,13 @@ impl HostMismatch {
                 "set allow_different_host = true in the provider's gitlab block (or \
                  GITLAB_ALLOW_DIFFERENT_HOST=true)"
             }
-        };
+        }
+    }
+
+    /// What Terraform shows (the release makes it an error at its `gitlab_url`); `release` names
+    /// the release.
+    pub fn message(&self, release: &str) -> DrainMessage {
+        let opt_out = self.opt_out();
         DrainMessage::new(
             "GitLab API Host Differs From gitlab_url",
             format!(

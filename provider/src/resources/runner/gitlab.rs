@@ -42,14 +42,13 @@ impl Gitlab {
                 return Err(Diagnostic::error(
                     "GitLab API Host Differs From gitlab_url",
                     format!(
-                        "The GitLab token would be sent to {} ({}), but the runner belongs to {} (gitlab_url): host {} is not {}. Nothing was sent. Remove base_url or point it at {}; only if GitLab's API really is served on {}, set allow_different_host = true in the provider's gitlab block.",
-                        mismatch.base_url,
-                        mismatch.setting,
-                        mismatch.gitlab_url,
-                        mismatch.base_host,
-                        mismatch.gitlab_host,
-                        mismatch.gitlab_host,
-                        mismatch.base_host,
+                        "The GitLab token would be sent to {base_url} ({setting}), but the runner belongs to {gitlab_url} (gitlab_url): host {base_host} is not {gitlab_host}. Nothing was sent. Remove base_url or point it at {gitlab_host}; only if GitLab's API really is served on {base_host}, {opt_out}.",
+                        base_url = mismatch.base_url,
+                        setting = mismatch.setting,
+                        gitlab_url = mismatch.gitlab_url,
+                        base_host = mismatch.base_host,
+                        gitlab_host = mismatch.gitlab_host,
+                        opt_out = mismatch.opt_out(),
                     ),
                 )
                 .at(AttributePath::new("gitlab_url"))
@@ -124,6 +123,7 @@ mod tests {
     use gitlab_runner_api::Operation;
 
     use super::*;
+    use crate::config::{ConfiguredUrl, GitLabSettings, UrlSource};
 
     #[test]
     fn a_404_on_create_points_at_the_owner_and_a_403_names_the_scope() {
@@ -150,6 +150,66 @@ mod tests {
             d.detail.contains("`manage_runner` or `api`"),
             "{}",
             d.detail
+        );
+    }
+
+    fn provider_with_base_url(base_url: &str, source: UrlSource) -> ProviderConfig {
+        ProviderConfig {
+            gitlab: Some(GitLabSettings {
+                base_url: Some(ConfiguredUrl {
+                    url: base_url.to_owned(),
+                    source,
+                }),
+                allow_different_host: false,
+                ci_server_url: None,
+                token: Some("glpat-never-sent".to_owned()),
+                ca_certificate: None,
+                ca_certificate_file: None,
+            }),
+            ..ProviderConfig::default()
+        }
+    }
+
+    fn refusal(provider: &ProviderConfig, gitlab_url: &str) -> Diagnostic {
+        let cancel = CancellationToken::new();
+        let budget = Budget::with_token(std::time::Duration::from_secs(5), cancel.clone());
+        let Err(refused) = Gitlab::connect(provider, Some(gitlab_url), &budget, &cancel) else {
+            panic!("a base_url on another host than gitlab_url must be refused");
+        };
+        refused.iter().next().expect("one diagnostic").clone()
+    }
+
+    #[test]
+    fn a_base_url_on_another_host_is_refused_at_gitlab_url_with_the_way_out_for_its_setting() {
+        let d = refusal(
+            &provider_with_base_url("https://gitlab.elsewhere.example", UrlSource::Attribute),
+            "https://gitlab.example.com",
+        );
+        assert_eq!(d.summary, "GitLab API Host Differs From gitlab_url");
+        assert_eq!(d.attribute, Some(AttributePath::new("gitlab_url")));
+        for part in [
+            "gitlab.elsewhere.example",
+            "gitlab.example.com",
+            "Nothing was sent",
+            "allow_different_host = true",
+        ] {
+            assert!(d.detail.contains(part), "{part:?} in {}", d.detail);
+        }
+        assert!(!d.detail.contains("glpat-never-sent"), "{}", d.detail);
+        assert!(
+            !d.detail.contains("GITLAB_ALLOW_DIFFERENT_HOST"),
+            "{}",
+            d.detail
+        );
+
+        let from_env = refusal(
+            &provider_with_base_url("https://gitlab.elsewhere.example", UrlSource::Environment),
+            "https://gitlab.example.com",
+        );
+        assert!(
+            from_env.detail.contains("GITLAB_ALLOW_DIFFERENT_HOST=true"),
+            "{}",
+            from_env.detail
         );
     }
 }
