@@ -13,7 +13,8 @@
 # qemu-user when `qemu-aarch64` and the aarch64 C library are installed
 # (Debian: apt-get install qemu-user libc6-arm64-cross). Prints sizes and times.
 # Binaries land in dist/cross/<target>/terraform-provider-gitlabrunner_v<VERSION>[.exe].
-# The builds are heavy (release, thin LTO, aws-lc's C): run one at a time on small machines.
+# The builds are heavy (release, thin LTO, aws-lc's and mimalloc's C): run one at a time on small
+# machines. The Windows targets need `.cargo/config.toml`'s CFLAGS_<target> (mimalloc under zig).
 # Usage: scripts/cross-build.sh [--check-macos] [TARGET...]
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"

@@ -3,8 +3,8 @@
 #   - the Rust standard library for each target given (rustup target add; skipped when installed)
 #   - zig 0.17.1 (PyPI wheel `ziglang`) and cargo-zigbuild 0.24.1 (PyPI wheel `cargo-zigbuild`,
 #     the maintainer's prebuilt binary: nothing to compile) into <repo>/tools/cross
-# zig is the C compiler and linker for every target: aws-lc-sys (the TLS crypto) builds C even
-# for `cargo check`. Only PyPI and the Rust toolchain server are contacted. Idempotent.
+# zig is the C compiler and linker for every target: aws-lc-sys (the TLS crypto) and
+# libmimalloc-sys (the allocator) build C even for `cargo check`. Only PyPI and the Rust toolchain server are contacted. Idempotent.
 # Usage: scripts/install-cross-tools.sh [TARGET...]
 # Then: PATH="<repo>/tools/cross/bin:<repo>/tools/cross/ziglang:$PATH" cargo-zigbuild {build|check|clippy} ...
 set -euo pipefail

@@ -20,7 +20,8 @@ cargo fmt --all -- --check
 echo "== lint" >&2
 cargo clippy --workspace --all-targets --locked -- -D warnings
 # Windows and macOS: type-check and lint the provider (one target per system: our code branches on
-# the system, not the architecture). zig compiles aws-lc's C; release builds: scripts/cross-build.sh.
+# the system, not the architecture). zig compiles aws-lc's and mimalloc's C; release builds:
+# scripts/cross-build.sh.
 echo "== other platforms (clippy: x86_64-pc-windows-gnu, aarch64-apple-darwin)" >&2
 bash scripts/install-cross-tools.sh x86_64-pc-windows-gnu aarch64-apple-darwin
 for target in x86_64-pc-windows-gnu aarch64-apple-darwin; do
