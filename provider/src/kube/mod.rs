@@ -20,6 +20,7 @@ mod identity;
 mod object_id;
 mod objects;
 pub mod ownership;
+mod per_connection;
 mod reads;
 mod request;
 mod retry;

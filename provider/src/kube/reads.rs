@@ -6,36 +6,21 @@
 //! create/update/delete) calls [`invalidate_reads`] first and last, so no read after a write is
 //! served from a listing made before it.
 
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::Arc;
 
 use helm_driver::ReadCache;
-use kube_connection::KubernetesConnection;
-use tokio::runtime::{Handle, Id as RuntimeId};
 
+use super::per_connection::PerConnection;
 use crate::ProviderConfig;
 
-type Entry = (Option<RuntimeId>, KubernetesConnection, Arc<ReadCache>);
-
-static READS: Mutex<Vec<Entry>> = Mutex::new(Vec::new());
+static READS: PerConnection<ReadCache> = PerConnection::new();
 
 /// The shared reads for the provider's connection.
 pub fn reads_for(config: &ProviderConfig) -> Arc<ReadCache> {
-    let runtime = Handle::try_current().ok().map(|h| h.id());
-    let mut entries = READS.lock().unwrap_or_else(PoisonError::into_inner);
-    if let Some((_, _, reads)) = entries
-        .iter()
-        .find(|(r, c, _)| *r == runtime && *c == config.kubernetes)
-    {
-        return reads.clone();
-    }
-    let reads = Arc::new(ReadCache::new());
-    entries.push((runtime, config.kubernetes.clone(), reads.clone()));
-    reads
+    READS.get(&config.kubernetes)
 }
 
 /// Forgets every shared listing, of every connection: call it around anything that writes.
 pub fn invalidate_reads() {
-    for (_, _, reads) in READS.lock().unwrap_or_else(PoisonError::into_inner).iter() {
-        reads.invalidate();
-    }
+    READS.for_each(ReadCache::invalidate);
 }

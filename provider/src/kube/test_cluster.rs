@@ -46,3 +46,23 @@ pub fn served(admin: &AdminClient) -> Vec<(String, u16)> {
         .map(|r| (r.method, r.status))
         .collect()
 }
+
+/// The statuses of the requests the server has answered since the log was last cleared.
+pub fn served_statuses(admin: &AdminClient) -> Vec<u16> {
+    admin
+        .requests()
+        .expect("the request log")
+        .into_iter()
+        .map(|r| r.status)
+        .collect()
+}
+
+/// The paths of the requests the server has answered since the log was last cleared.
+pub fn served_paths(admin: &AdminClient) -> Vec<String> {
+    admin
+        .requests()
+        .expect("the request log")
+        .into_iter()
+        .map(|r| r.path)
+        .collect()
+}

@@ -293,7 +293,9 @@ mod tests {
     use kube_test_server::{Fault, TestCluster};
     use tfplugin::CancellationToken;
 
-    use crate::kube::test_cluster::{cluster_with_namespace, served, status_fault};
+    use crate::kube::test_cluster::{
+        cluster_with_namespace, served, served_paths, served_statuses, status_fault,
+    };
 
     use super::*;
 
@@ -365,12 +367,7 @@ mod tests {
             .await
             .expect_err("a 403 is reported");
         assert!(error.detail.contains("403"), "{}", error.detail);
-        let statuses: Vec<u16> = admin
-            .requests()
-            .unwrap()
-            .into_iter()
-            .map(|r| r.status)
-            .collect();
+        let statuses = served_statuses(&admin);
         assert_eq!(statuses, [200, 403], "a 403 is asked once");
 
         // A 409 (the resourceVersion test failed: someone changed the object) is not retried.
@@ -380,12 +377,7 @@ mod tests {
             .await
             .expect_err("a 409 is reported");
         assert!(error.detail.contains("409"), "{}", error.detail);
-        let statuses: Vec<u16> = admin
-            .requests()
-            .unwrap()
-            .into_iter()
-            .map(|r| r.status)
-            .collect();
+        let statuses = served_statuses(&admin);
         assert_eq!(statuses, [200, 409], "a 409 is asked once");
     }
 
@@ -412,12 +404,7 @@ mod tests {
             }
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
-        let paths: Vec<String> = admin
-            .requests()
-            .unwrap()
-            .into_iter()
-            .map(|r| r.path)
-            .collect();
+        let paths = served_paths(&admin);
         assert_eq!(paths, ["/api/v1/namespaces/ci/configmaps"]);
 
         let objects = parse_manifest(MANIFEST, NAMESPACE).unwrap();

@@ -420,7 +420,9 @@ mod tests {
     use tfplugin::CancellationToken;
 
     use super::*;
-    use crate::kube::test_cluster::{cluster_with_namespace, served, status_fault as fault};
+    use crate::kube::test_cluster::{
+        cluster_with_namespace, served, served_statuses, status_fault as fault,
+    };
 
     const NAMESPACE: &str = "ci";
 
@@ -518,12 +520,7 @@ mod tests {
         .await;
         assert!(loaded.is_some());
         assert_eq!(loaded, decode(&ty, &description, &settings));
-        let statuses: Vec<u16> = admin
-            .requests()
-            .unwrap()
-            .into_iter()
-            .map(|r| r.status)
-            .collect();
+        let statuses = served_statuses(&admin);
         assert_eq!(statuses, [503, 200], "the load is retried after a 503");
 
         admin.clear_requests().unwrap();
@@ -537,12 +534,7 @@ mod tests {
                 &budget,
             )
             .await;
-        let statuses: Vec<u16> = admin
-            .requests()
-            .unwrap()
-            .into_iter()
-            .map(|r| r.status)
-            .collect();
+        let statuses = served_statuses(&admin);
         assert_eq!(statuses, [403], "a 403 is asked once");
         assert!(
             secrets
